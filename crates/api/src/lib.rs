@@ -1,0 +1,9 @@
+//! Pure Kubernetes API logic for joblite.
+//!
+//! Everything here is a function over `k8s-openapi` types or JSON values,
+//! with no I/O, so the rules the API server enforces can be tested in
+//! isolation and reused by the controllers and the CLI.
+
+pub mod resources;
+pub mod events;
+pub mod logs;

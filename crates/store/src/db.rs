@@ -1,0 +1,436 @@
+//! SQLite persistence: the schema, the group-committing writer thread, the
+//! reader pool for history, and compaction.
+//!
+//! Schema (kine's model in two tables):
+//! - `log(rev, resource, namespace, name, event, value, prev_rev)`: one row
+//!   per revision; deletes are tombstones carrying the object as deleted;
+//!   `prev_rev` links to the row this change replaced.
+//! - `objects(resource, namespace, name, rev)`: the current revision of each
+//!   live object, so start-up loads the head without scanning the log.
+//!
+//! Durability: WAL journal, `synchronous=FULL` by default, so a commit is on
+//! disk when a write returns. The writer drains every queued write into one
+//! transaction, so concurrent writers share one fsync.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::oneshot;
+
+use crate::lifecycle::{self, Mutation, Plan};
+use crate::watch::{Event, EventType};
+use crate::{Error, Inner, Key, Op, Options, Result, State, Stored};
+
+/// Most writes folded into one transaction.
+const MAX_BATCH: usize = 1024;
+
+type Reply = oneshot::Sender<Result<(Stored, EventType)>>;
+
+pub(crate) struct WriterHandle {
+    tx: std::sync::mpsc::Sender<(Op, Reply)>,
+    rx: Mutex<Option<std::sync::mpsc::Receiver<(Op, Reply)>>>,
+    conn: Mutex<Option<Connection>>,
+}
+
+impl WriterHandle {
+    pub(crate) async fn submit(&self, op: Op) -> Result<(Stored, EventType)> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send((op, tx)).map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+}
+
+pub(crate) struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+fn configure(conn: &Connection, options: &Options) -> Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        if options.synchronous_full {
+            "FULL"
+        } else {
+            "NORMAL"
+        },
+    )?;
+    conn.pragma_update(None, "busy_timeout", 5000)?;
+    Ok(())
+}
+
+pub(crate) fn open(path: &Path, options: &Options) -> Result<(State, WriterHandle, ReaderPool)> {
+    let conn = Connection::open(path)?;
+    configure(&conn, options)?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS log (
+            rev INTEGER PRIMARY KEY,
+            resource TEXT NOT NULL,
+            namespace TEXT NOT NULL,
+            name TEXT NOT NULL,
+            event INTEGER NOT NULL,
+            value BLOB NOT NULL,
+            prev_rev INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS log_resource ON log (resource, rev);
+        CREATE TABLE IF NOT EXISTS objects (
+            resource TEXT NOT NULL,
+            namespace TEXT NOT NULL,
+            name TEXT NOT NULL,
+            rev INTEGER NOT NULL,
+            PRIMARY KEY (resource, namespace, name)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+    )?;
+    let rev: u64 = conn
+        .query_row("SELECT COALESCE(MAX(rev), 0) FROM log", [], |r| r.get(0))
+        .map(|v: i64| v as u64)?;
+    let compacted: u64 = conn
+        .query_row("SELECT value FROM meta WHERE key = 'compacted'", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .optional()?
+        .unwrap_or(0) as u64;
+    let mut objects = BTreeMap::new();
+    {
+        let mut stmt = conn.prepare(
+            "SELECT o.resource, o.namespace, o.name, o.rev, l.value
+             FROM objects o JOIN log l ON l.rev = o.rev",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
+            ))
+        })?;
+        for row in rows {
+            let (resource, namespace, name, rev, value) = row?;
+            let Some(info) = api::resources::ALL.iter().find(|r| r.plural == resource) else {
+                continue;
+            };
+            objects.insert(
+                Key {
+                    resource: info.plural,
+                    namespace,
+                    name,
+                },
+                Stored {
+                    rev: rev as u64,
+                    bytes: Bytes::from(value),
+                },
+            );
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    Ok((
+        State {
+            objects,
+            rev,
+            compacted,
+        },
+        WriterHandle {
+            tx,
+            rx: Mutex::new(Some(rx)),
+            conn: Mutex::new(Some(conn)),
+        },
+        ReaderPool {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+        },
+    ))
+}
+
+pub(crate) fn start_writer(inner: &Arc<Inner>, options: Options) -> Result<()> {
+    let rx = inner.writer.rx.lock().take().ok_or(Error::Closed)?;
+    let conn = inner.writer.conn.lock().take().ok_or(Error::Closed)?;
+    // The thread holds only a weak handle so dropping the last Store ends it.
+    let weak = Arc::downgrade(inner);
+    std::thread::Builder::new()
+        .name("store-writer".into())
+        .spawn(move || writer_loop(weak, conn, rx, options))
+        .map_err(|e| Error::Invalid(format!("spawn writer: {e}")))?;
+    Ok(())
+}
+
+fn writer_loop(
+    inner: std::sync::Weak<Inner>,
+    mut conn: Connection,
+    rx: std::sync::mpsc::Receiver<(Op, Reply)>,
+    options: Options,
+) {
+    let mut since_compact = 0u64;
+    while let Ok(first) = rx.recv() {
+        let Some(inner) = inner.upgrade() else { return };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        since_compact += batch.len() as u64;
+        commit_batch(&inner, &mut conn, batch);
+        if since_compact >= 10_000 {
+            since_compact = 0;
+            if let Err(e) = compact_with(&inner, &conn, options.retain_revisions) {
+                tracing::warn!("compaction failed: {e}");
+            }
+        }
+    }
+}
+
+fn encode(mut object: serde_json::Value, rev: u64) -> Bytes {
+    crate::set_resource_version(&mut object, rev);
+    Bytes::from(serde_json::to_vec(&object).expect("JSON value serializes"))
+}
+
+fn commit_batch(inner: &Arc<Inner>, conn: &mut Connection, batch: Vec<(Op, Reply)>) {
+    // Plan every op against the state as earlier ops in the batch left it.
+    let mut overlay: HashMap<Key, Option<Stored>> = HashMap::new();
+    let mut rev = inner.state.read().rev;
+    let mut planned: Vec<(Reply, Result<(Stored, EventType)>, Option<Arc<Event>>)> = Vec::new();
+    {
+        let state = inner.state.read();
+        for (op, reply) in batch {
+            let lookup = |k: &Key| -> Option<Stored> {
+                match overlay.get(k) {
+                    Some(v) => v.clone(),
+                    None => state.objects.get(k).cloned(),
+                }
+            };
+            match lifecycle::plan(op, &lookup) {
+                Err(e) => planned.push((reply, Err(e), None)),
+                Ok(Plan::Unchanged(s)) => planned.push((reply, Ok((s, EventType::Modified)), None)),
+                Ok(Plan::Write(Mutation {
+                    key,
+                    object,
+                    last,
+                    event,
+                })) => {
+                    rev += 1;
+                    let prev = lookup(&key);
+                    let bytes = encode(object.clone().or(last).expect("object or last"), rev);
+                    let stored = Stored {
+                        rev,
+                        bytes: bytes.clone(),
+                    };
+                    overlay.insert(
+                        key.clone(),
+                        if object.is_some() {
+                            Some(stored.clone())
+                        } else {
+                            None
+                        },
+                    );
+                    let ev = Arc::new(Event {
+                        rev,
+                        kind: event,
+                        key,
+                        object: bytes,
+                        prev: prev.map(|p| p.bytes),
+                    });
+                    planned.push((reply, Ok((stored, event)), Some(ev)));
+                }
+            }
+        }
+    }
+    let events: Vec<Arc<Event>> = planned.iter().filter_map(|p| p.2.clone()).collect();
+    if !events.is_empty() {
+        if let Err(e) = persist(conn, &events) {
+            tracing::error!("commit failed: {e}");
+            let msg = e.to_string();
+            for (reply, res, ev) in planned {
+                let _ = reply.send(if ev.is_some() {
+                    Err(Error::Invalid(format!("commit failed: {msg}")))
+                } else {
+                    res
+                });
+            }
+            return;
+        }
+    }
+    inner.hub.publish_with(events, || {
+        let mut state = inner.state.write();
+        for (key, value) in overlay {
+            match value {
+                Some(v) => {
+                    state.objects.insert(key, v);
+                }
+                None => {
+                    state.objects.remove(&key);
+                }
+            }
+        }
+        state.rev = rev;
+    });
+    for (reply, res, _) in planned {
+        let _ = reply.send(res);
+    }
+}
+
+fn persist(conn: &mut Connection, events: &[Arc<Event>]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut ins = tx.prepare_cached(
+            "INSERT INTO log (rev, resource, namespace, name, event, value, prev_rev)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut up = tx.prepare_cached(
+            "INSERT INTO objects (resource, namespace, name, rev) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (resource, namespace, name) DO UPDATE SET rev = excluded.rev",
+        )?;
+        let mut del = tx.prepare_cached(
+            "DELETE FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
+        )?;
+        let mut prev_of: HashMap<&Key, u64> = HashMap::new();
+        for e in events {
+            let prev_rev: Option<i64> = match prev_of.get(&e.key) {
+                Some(r) => Some(*r as i64),
+                None => tx
+                    .query_row(
+                        "SELECT rev FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
+                        params![e.key.resource, e.key.namespace, e.key.name],
+                        |r| r.get(0),
+                    )
+                    .optional()?,
+            };
+            ins.execute(params![
+                e.rev as i64,
+                e.key.resource,
+                e.key.namespace,
+                e.key.name,
+                event_code(e.kind),
+                &e.object[..],
+                prev_rev
+            ])?;
+            if e.kind == EventType::Deleted {
+                del.execute(params![e.key.resource, e.key.namespace, e.key.name])?;
+            } else {
+                up.execute(params![
+                    e.key.resource,
+                    e.key.namespace,
+                    e.key.name,
+                    e.rev as i64
+                ])?;
+            }
+            prev_of.insert(&e.key, e.rev);
+        }
+    }
+    tx.commit()
+}
+
+fn event_code(kind: EventType) -> i64 {
+    match kind {
+        EventType::Added => 0,
+        EventType::Modified => 1,
+        EventType::Deleted => 2,
+    }
+}
+
+fn event_kind(code: i64) -> EventType {
+    match code {
+        0 => EventType::Added,
+        2 => EventType::Deleted,
+        _ => EventType::Modified,
+    }
+}
+
+impl ReaderPool {
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = match self.idle.lock().pop() {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.pragma_update(None, "busy_timeout", 5000)?;
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut idle = self.idle.lock();
+        if idle.len() < 4 {
+            idle.push(conn);
+        }
+        out
+    }
+
+    /// Changes to `resource` in `(from, to]`, in revision order.
+    pub(crate) fn history(
+        &self,
+        resource: &'static str,
+        namespace: Option<&str>,
+        from: u64,
+        to: u64,
+    ) -> Result<VecDeque<Event>> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT l.rev, l.namespace, l.name, l.event, l.value, p.value
+                 FROM log l LEFT JOIN log p ON p.rev = l.prev_rev
+                 WHERE l.resource = ?1 AND l.rev > ?2 AND l.rev <= ?3
+                   AND (?4 IS NULL OR l.namespace = ?4)
+                 ORDER BY l.rev",
+            )?;
+            let rows = stmt.query_map(
+                params![resource, from as i64, to as i64, namespace],
+                |r| {
+                    Ok(Event {
+                        rev: r.get::<_, i64>(0)? as u64,
+                        key: Key {
+                            resource,
+                            namespace: r.get(1)?,
+                            name: r.get(2)?,
+                        },
+                        kind: event_kind(r.get(3)?),
+                        object: Bytes::from(r.get::<_, Vec<u8>>(4)?),
+                        prev: r.get::<_, Option<Vec<u8>>>(5)?.map(Bytes::from),
+                    })
+                },
+            )?;
+            let mut out = VecDeque::new();
+            for row in rows {
+                out.push_back(row?);
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// Compaction runs on its own short-lived connection so callers outside the
+/// writer can trigger it.
+pub(crate) fn compact(inner: &Arc<Inner>, retain: u64) -> Result<u64> {
+    let conn = Connection::open(&inner.readers.path)?;
+    conn.pragma_update(None, "busy_timeout", 5000)?;
+    compact_with(inner, &conn, retain)
+}
+
+fn compact_with(inner: &Arc<Inner>, conn: &Connection, retain: u64) -> Result<u64> {
+    let head = inner.state.read().rev;
+    let target = head.saturating_sub(retain);
+    if target <= inner.state.read().compacted {
+        return Ok(inner.state.read().compacted);
+    }
+    // Keep rows that are still the current revision of a live object.
+    conn.execute(
+        "DELETE FROM log WHERE rev <= ?1
+           AND rev NOT IN (SELECT rev FROM objects)",
+        params![target as i64],
+    )?;
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('compacted', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![target as i64],
+    )?;
+    inner.state.write().compacted = target;
+    Ok(target)
+}

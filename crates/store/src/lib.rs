@@ -1,0 +1,396 @@
+//! Durable object store for joblite.
+//!
+//! The model is kine's (the SQL backend k3s uses in place of etcd): one global
+//! revision counter that doubles as every object's `resourceVersion`, one new
+//! revision per write, compare-and-swap on the revision, tombstones for
+//! deletes, and a revision log that watches replay until it is compacted.
+//!
+//! Why this shape:
+//! - A single writer thread owns the SQLite connection and commits whatever
+//!   writes are queued in one transaction (group commit), so under load many
+//!   writes share one fsync while each still gets its own revision.
+//! - The current state of every object lives in memory as serialized JSON, so
+//!   reads and lists never touch SQLite; the log in SQLite serves watches that
+//!   resume from an older revision, and durability.
+//! - Watchers are registered under the same lock that publishes commits, so
+//!   "list at revision R, then watch from R" has no gap and no reorder.
+//!
+//! In-process components (controllers, node agent) call this API directly and
+//! get the same optimistic-concurrency rules as HTTP clients.
+
+mod db;
+mod error;
+mod lifecycle;
+mod watch;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use api::resources::ResourceInfo;
+use bytes::Bytes;
+use parking_lot::RwLock;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+pub use error::Error;
+pub use lifecycle::{DeleteOptions, Propagation};
+pub use watch::{Event, EventType, WatchStream};
+
+/// Result alias for store operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Identifies one object: resource, namespace (`""` for cluster-scoped) and name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    pub resource: &'static str,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl Key {
+    pub fn new(resource: &ResourceInfo, namespace: &str, name: &str) -> Self {
+        Key {
+            resource: resource.plural,
+            namespace: if resource.namespaced {
+                namespace.to_string()
+            } else {
+                String::new()
+            },
+            name: name.to_string(),
+        }
+    }
+}
+
+/// One stored object: its revision and its JSON bytes (with `resourceVersion` set).
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub rev: u64,
+    pub bytes: Bytes,
+}
+
+impl Stored {
+    /// Parses the stored JSON.
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.bytes).expect("store holds valid JSON")
+    }
+
+    /// Parses into a typed object.
+    pub fn typed<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.bytes).map_err(|e| Error::Decode(e.to_string()))
+    }
+}
+
+/// A list: objects in key order and the revision the list is consistent at.
+#[derive(Debug, Clone)]
+pub struct List {
+    pub items: Vec<Stored>,
+    pub rev: u64,
+}
+
+/// Options that tune durability and compaction.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `PRAGMA synchronous`: FULL fsyncs the WAL at every commit (default), so
+    /// a committed write survives power loss, not only a process kill.
+    pub synchronous_full: bool,
+    /// How many revisions of history to keep for watches; older ones are
+    /// compacted and a watch from before them gets 410 Expired.
+    pub retain_revisions: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            synchronous_full: true,
+            retain_revisions: 200_000,
+        }
+    }
+}
+
+pub(crate) struct State {
+    pub(crate) objects: BTreeMap<Key, Stored>,
+    pub(crate) rev: u64,
+    pub(crate) compacted: u64,
+}
+
+/// The store handle; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) state: RwLock<State>,
+    pub(crate) hub: watch::Hub,
+    pub(crate) writer: db::WriterHandle,
+    pub(crate) readers: db::ReaderPool,
+}
+
+/// What a write does, computed against the current state by the writer.
+pub(crate) enum Op {
+    Create {
+        resource: &'static ResourceInfo,
+        object: Value,
+    },
+    Update {
+        resource: &'static ResourceInfo,
+        object: Value,
+        /// Compare-and-swap on this revision when set.
+        expect_rev: Option<u64>,
+    },
+    Delete {
+        resource: &'static ResourceInfo,
+        key: Key,
+        options: DeleteOptions,
+    },
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir/joblite.db`.
+    pub fn open(dir: &Path, options: Options) -> Result<Store> {
+        let path = dir.join("joblite.db");
+        let (state, writer, readers) = db::open(&path, &options)?;
+        let inner = Arc::new(Inner {
+            state: RwLock::new(state),
+            hub: watch::Hub::default(),
+            writer,
+            readers,
+        });
+        db::start_writer(&inner, options)?;
+        Ok(Store { inner })
+    }
+
+    /// The latest committed revision.
+    pub fn revision(&self) -> u64 {
+        self.inner.state.read().rev
+    }
+
+    /// The oldest revision a watch may resume from.
+    pub fn compacted_revision(&self) -> u64 {
+        self.inner.state.read().compacted
+    }
+
+    /// Reads one object.
+    pub fn get(&self, resource: &ResourceInfo, namespace: &str, name: &str) -> Result<Stored> {
+        let key = Key::new(resource, namespace, name);
+        self.inner
+            .state
+            .read()
+            .objects
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(key))
+    }
+
+    /// Reads one object as a typed value.
+    pub fn get_typed<T: DeserializeOwned>(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+    ) -> Result<T> {
+        self.get(resource, namespace, name)?.typed()
+    }
+
+    /// Lists a resource, in one namespace or (with `None`) in all of them.
+    pub fn list(&self, resource: &ResourceInfo, namespace: Option<&str>) -> List {
+        let state = self.inner.state.read();
+        let items = list_range(&state.objects, resource, namespace)
+            .map(|(_, v)| v.clone())
+            .collect();
+        List {
+            items,
+            rev: state.rev,
+        }
+    }
+
+    /// Lists and parses into typed values; objects that fail to parse are skipped.
+    pub fn list_typed<T: DeserializeOwned>(
+        &self,
+        resource: &ResourceInfo,
+        namespace: Option<&str>,
+    ) -> (Vec<T>, u64) {
+        let list = self.list(resource, namespace);
+        let items = list
+            .items
+            .iter()
+            .filter_map(|s| s.typed().ok())
+            .collect();
+        (items, list.rev)
+    }
+
+    /// Creates an object. The store assigns `uid`, `creationTimestamp`,
+    /// `generation` (where the resource has one) and `resourceVersion`, and
+    /// resolves `generateName`. Fails with AlreadyExists on a taken name.
+    pub async fn create(&self, resource: &'static ResourceInfo, object: Value) -> Result<Stored> {
+        self.write(Op::Create { resource, object }).await
+    }
+
+    /// Creates from a typed object.
+    pub async fn create_typed<T: Serialize + DeserializeOwned>(
+        &self,
+        resource: &'static ResourceInfo,
+        object: &T,
+    ) -> Result<T> {
+        let value = serde_json::to_value(object).map_err(|e| Error::Decode(e.to_string()))?;
+        self.create(resource, value).await?.typed()
+    }
+
+    /// Replaces an object. When the object carries `metadata.resourceVersion`
+    /// the write only succeeds if that is still the current revision
+    /// (409 Conflict otherwise). `uid`, `creationTimestamp` and immutable
+    /// metadata are kept; `generation` is bumped when anything outside
+    /// `metadata` and `status` changed. An object with `deletionTimestamp` set
+    /// and no finalizers left is removed.
+    pub async fn update(&self, resource: &'static ResourceInfo, object: Value) -> Result<Stored> {
+        let expect_rev = object
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<u64>()
+                    .map_err(|_| Error::Invalid(format!("invalid resourceVersion {s:?}")))
+            })
+            .transpose()?;
+        self.write(Op::Update {
+            resource,
+            object,
+            expect_rev,
+        })
+        .await
+    }
+
+    /// Updates from a typed object (CAS on its `resourceVersion` when set).
+    pub async fn update_typed<T: Serialize + DeserializeOwned>(
+        &self,
+        resource: &'static ResourceInfo,
+        object: &T,
+    ) -> Result<T> {
+        let value = serde_json::to_value(object).map_err(|e| Error::Decode(e.to_string()))?;
+        self.update(resource, value).await?.typed()
+    }
+
+    /// Read-modify-write with retries on conflict: `f` gets the current object
+    /// and returns the new one, or `None` to leave it alone.
+    pub async fn modify<F>(
+        &self,
+        resource: &'static ResourceInfo,
+        namespace: &str,
+        name: &str,
+        mut f: F,
+    ) -> Result<Option<Stored>>
+    where
+        F: FnMut(Value) -> Result<Option<Value>>,
+    {
+        loop {
+            let current = self.get(resource, namespace, name)?;
+            let Some(mut next) = f(current.value())? else {
+                return Ok(None);
+            };
+            set_resource_version(&mut next, current.rev);
+            match self.update(resource, next).await {
+                Err(Error::Conflict(_)) => continue,
+                other => return other.map(Some),
+            }
+        }
+    }
+
+    /// Deletes an object, following its finalizers and the propagation
+    /// policy. Returns the object as last stored: removed (with a new
+    /// revision) or, while finalizers or a grace period hold it, updated with
+    /// `deletionTimestamp`.
+    pub async fn delete(
+        &self,
+        resource: &'static ResourceInfo,
+        namespace: &str,
+        name: &str,
+        options: DeleteOptions,
+    ) -> Result<Deleted> {
+        let key = Key::new(resource, namespace, name);
+        let (object, event) = self
+            .inner
+            .writer
+            .submit(Op::Delete {
+                resource,
+                key,
+                options,
+            })
+            .await?;
+        Ok(Deleted {
+            object,
+            removed: event == EventType::Deleted,
+        })
+    }
+
+    /// Watches a resource from revision `from` (exclusive). Events for every
+    /// change after `from` are delivered in revision order with no gap.
+    /// Fails with `Expired` when `from` is older than the compacted revision.
+    pub fn watch(
+        &self,
+        resource: &ResourceInfo,
+        namespace: Option<&str>,
+        from: u64,
+    ) -> Result<WatchStream> {
+        watch::start(&self.inner, resource, namespace, from)
+    }
+
+    /// A list and a watch that starts exactly where the list ends.
+    pub fn list_and_watch(
+        &self,
+        resource: &ResourceInfo,
+        namespace: Option<&str>,
+    ) -> Result<(List, WatchStream)> {
+        // The hub lock is taken inside `watch::start`; listing first at rev R
+        // and then watching from R is gapless because the watch replays
+        // anything committed after R from the log.
+        let list = self.list(resource, namespace);
+        let stream = self.watch(resource, namespace, list.rev)?;
+        Ok((list, stream))
+    }
+
+    /// Drops history older than `retain` revisions behind the head.
+    pub fn compact(&self, retain: u64) -> Result<u64> {
+        db::compact(&self.inner, retain)
+    }
+
+    async fn write(&self, op: Op) -> Result<Stored> {
+        Ok(self.inner.writer.submit(op).await?.0)
+    }
+}
+
+/// Outcome of a delete.
+#[derive(Debug, Clone)]
+pub struct Deleted {
+    /// The object as last written.
+    pub object: Stored,
+    /// True when the object is gone; false while finalizers or a grace period keep it.
+    pub removed: bool,
+}
+
+pub(crate) fn list_range<'a>(
+    objects: &'a BTreeMap<Key, Stored>,
+    resource: &ResourceInfo,
+    namespace: Option<&str>,
+) -> impl Iterator<Item = (&'a Key, &'a Stored)> {
+    let plural = resource.plural;
+    let ns = namespace.map(str::to_string);
+    let start = Key {
+        resource: plural,
+        namespace: ns.clone().unwrap_or_default(),
+        name: String::new(),
+    };
+    objects
+        .range(start..)
+        .take_while(move |(k, _)| {
+            k.resource == plural && ns.as_ref().is_none_or(|n| &k.namespace == n)
+        })
+}
+
+/// Sets `metadata.resourceVersion` on a JSON object.
+pub fn set_resource_version(object: &mut Value, rev: u64) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), Value::String(rev.to_string()));
+    }
+}
