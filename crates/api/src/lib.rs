@@ -7,3 +7,10 @@
 pub mod resources;
 pub mod events;
 pub mod logs;
+pub mod status;
+pub mod selectors;
+pub mod defaults;
+pub mod quantity;
+pub mod validation;
+pub mod index_set;
+pub mod table;

@@ -1,1 +1,92 @@
-//! apiserver
+//! The Kubernetes REST API over joblite's store.
+//!
+//! One handler serves every path (`handler.rs`): discovery, OpenAPI, and the
+//! CRUD, patch, watch and log verbs for the resources in
+//! `api::resources`. The rules that decide what an object may look like
+//! live in the `api` crate; this crate owns the wire: negotiation, bodies,
+//! Status errors, streaming, TLS and authentication.
+
+pub mod body;
+pub mod discovery;
+mod discovery_routes;
+pub mod filter;
+pub mod handler;
+pub mod openapi;
+mod output;
+pub mod patch;
+pub mod protobuf;
+pub mod query;
+mod read;
+mod registry;
+pub mod request;
+mod respond;
+mod server;
+pub mod tls;
+mod watch;
+mod write;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use api::status::ApiError;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use serde_json::{json, Value};
+
+pub use server::{serve, ServerConfig, ServerHandle};
+
+/// The Kubernetes version joblite answers as. kubectl's dispatcher on these
+/// machines picks its client binary from the minor.
+pub const KUBE_MINOR: &str = "33";
+pub const KUBE_VERSION: &str = "v1.33.0";
+
+/// The `/version` document.
+pub fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": KUBE_MINOR,
+        "gitVersion": KUBE_VERSION,
+        "gitCommit": "joblite",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.24.0",
+        "compiler": "gc",
+        "platform": format!("linux/{}", std::env::consts::ARCH.replace("x86_64", "amd64").replace("aarch64", "arm64")),
+    })
+}
+
+/// A stream of log bytes.
+pub type LogStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
+
+/// Where pod logs come from (the node agent); the binary wires it.
+pub trait PodLogs: Send + Sync {
+    fn logs<'a>(
+        &'a self,
+        pod: &'a Value,
+        opts: api::logs::LogOptions,
+    ) -> BoxFuture<'a, Result<LogStream, ApiError>>;
+}
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing the data directory or binding the port failed.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    /// Certificates could not be created or loaded.
+    #[error("tls: {0}")]
+    Tls(String),
+    /// The store refused a bootstrap write.
+    #[error("store: {0}")]
+    Store(#[from] store::Error),
+}
+
+pub(crate) struct AppState {
+    pub store: store::Store,
+    pub token: String,
+    pub logs: Arc<dyn PodLogs>,
+    pub server_address: String,
+    #[allow(dead_code)]
+    pub data_dir: PathBuf,
+}

@@ -1,1 +1,144 @@
-fn main() {}
+//! `joblite`: run Kubernetes batch/v1 Jobs on one machine, with no cluster.
+//!
+//! One binary holds both halves: `joblite serve` is the engine (API server,
+//! store, controllers, node agent), and every other subcommand is a plain
+//! Kubernetes client that mirrors kubectl. The client starts an engine on
+//! first use, the way build servers do, so a fresh machine needs no set-up;
+//! with `--kubeconfig`/`--context` (or `KUBECONFIG`) the same commands drive
+//! a real cluster instead.
+
+mod cli;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// Run Kubernetes batch/v1 Jobs on one machine, with no cluster.
+#[derive(Debug, Parser)]
+#[command(name = "joblite", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the engine in the foreground.
+    Serve(serve::ServeArgs),
+    /// Apply a configuration to a resource by file name or stdin.
+    Apply(cli::apply::ApplyArgs),
+    /// Create a resource from a file or from stdin.
+    Create(cli::create::CreateArgs),
+    /// Create a Job that runs a command; with -i, stream its output and wait.
+    Run(cli::run::RunArgs),
+    /// Display one or many resources.
+    Get(cli::get::GetArgs),
+    /// Show details of a job or pod.
+    Describe(cli::describe::DescribeArgs),
+    /// Print the logs of a pod, or of all the pods of a job.
+    Logs(cli::logs::LogsArgs),
+    /// Wait for a condition on a job or pod.
+    Wait(cli::wait::WaitArgs),
+    /// Delete resources by name, or all of a type.
+    Delete(cli::delete::DeleteArgs),
+    /// Suspend a job: its active pods are deleted and no new ones start.
+    Suspend(cli::suspend::SuspendArgs),
+    /// Resume a suspended job.
+    Resume(cli::suspend::SuspendArgs),
+    /// Print the engine's kubeconfig, or its path with --path.
+    Kubeconfig(cli::kubeconfig::KubeconfigArgs),
+    /// Print a shell completion script.
+    Completion(CompletionArgs),
+    /// Show whether an engine runs for the data directory.
+    Status(cli::engine_cmd::EngineArgs),
+    /// Stop the engine for the data directory.
+    Stop(cli::engine_cmd::EngineArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CompletionArgs {
+    /// The shell to generate the script for.
+    shell: clap_complete::Shell,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve_main(args),
+        Command::Completion(args) => {
+            clap_complete::generate(
+                args.shell,
+                &mut Cli::command(),
+                "joblite",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+        command => client_main(command),
+    }
+}
+
+/// The engine wants every core; it gets the multi-threaded runtime.
+fn serve_main(args: serve::ServeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return cli::report_error(&err.into()),
+    };
+    match runtime.block_on(serve::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => cli::report_error(&err),
+    }
+}
+
+/// Client commands are I/O bound and short; a current-thread runtime starts
+/// faster, which matters for the cold-start budget of `joblite run -i`.
+fn client_main(command: Command) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return cli::report_error(&err.into()),
+    };
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Apply(args) => cli::apply::run(args).await,
+            Command::Create(args) => cli::create::run(args).await,
+            Command::Run(args) => cli::run::run(args).await,
+            Command::Get(args) => cli::get::run(args).await,
+            Command::Describe(args) => cli::describe::run(args).await,
+            Command::Logs(args) => cli::logs::run(args).await,
+            Command::Wait(args) => cli::wait::run(args).await,
+            Command::Delete(args) => cli::delete::run(args).await,
+            Command::Suspend(args) => cli::suspend::run(args, true).await,
+            Command::Resume(args) => cli::suspend::run(args, false).await,
+            Command::Kubeconfig(args) => cli::kubeconfig::run(args).await,
+            Command::Status(args) => cli::engine_cmd::status(args).await,
+            Command::Stop(args) => cli::engine_cmd::stop(args).await,
+            Command::Serve(_) | Command::Completion(_) => {
+                unreachable!("dispatched before the client runtime starts")
+            }
+        }
+    });
+    // Dropping the runtime would wait for detached log streams; the command
+    // has finished, so leave at once.
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => cli::report_error(&err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

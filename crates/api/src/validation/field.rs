@@ -72,13 +72,28 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(reason_type: ErrorType, field: &Path, bad_value: Option<Value>, detail: impl Into<String>) -> Self {
-        FieldError { reason_type, field: field.to_string(), detail: detail.into(), bad_value }
+    fn new(
+        reason_type: ErrorType,
+        field: &Path,
+        bad_value: Option<Value>,
+        detail: impl Into<String>,
+    ) -> Self {
+        FieldError {
+            reason_type,
+            field: field.to_string(),
+            detail: detail.into(),
+            bad_value,
+        }
     }
 
     /// `field.Required`.
     pub fn required(field: &Path, detail: impl Into<String>) -> Self {
-        Self::new(ErrorType::Required, field, Some(Value::String(String::new())), detail)
+        Self::new(
+            ErrorType::Required,
+            field,
+            Some(Value::String(String::new())),
+            detail,
+        )
     }
 
     /// `field.Invalid`.
@@ -102,7 +117,11 @@ impl FieldError {
     }
 
     /// `field.NotSupported`: the detail lists the quoted valid values.
-    pub fn not_supported<S: AsRef<str>>(field: &Path, value: impl Into<Value>, valid: &[S]) -> Self {
+    pub fn not_supported<S: AsRef<str>>(
+        field: &Path,
+        value: impl Into<Value>,
+        valid: &[S],
+    ) -> Self {
         let detail = if valid.is_empty() {
             String::new()
         } else {
@@ -114,22 +133,42 @@ impl FieldError {
 
     /// `field.Forbidden`.
     pub fn forbidden(field: &Path, detail: impl Into<String>) -> Self {
-        Self::new(ErrorType::Forbidden, field, Some(Value::String(String::new())), detail)
+        Self::new(
+            ErrorType::Forbidden,
+            field,
+            Some(Value::String(String::new())),
+            detail,
+        )
     }
 
     /// `field.TooLong`: `must have at most N bytes`.
     pub fn too_long(field: &Path, max: usize) -> Self {
-        Self::new(ErrorType::TooLong, field, None, format!("must have at most {max} bytes"))
+        Self::new(
+            ErrorType::TooLong,
+            field,
+            None,
+            format!("must have at most {max} bytes"),
+        )
     }
 
     /// `field.TooLongMaxLength`: `may not be longer than N`.
     pub fn too_long_max_length(field: &Path, value: impl Into<Value>, max: usize) -> Self {
-        Self::new(ErrorType::TooLong, field, Some(value.into()), format!("may not be longer than {max}"))
+        Self::new(
+            ErrorType::TooLong,
+            field,
+            Some(value.into()),
+            format!("may not be longer than {max}"),
+        )
     }
 
     /// `field.TooMany`: `Too many: <actual>: must have at most N items`.
     pub fn too_many(field: &Path, actual: usize, max: usize) -> Self {
-        Self::new(ErrorType::TooMany, field, Some(Value::from(actual)), format!("must have at most {max} items"))
+        Self::new(
+            ErrorType::TooMany,
+            field,
+            Some(Value::from(actual)),
+            format!("must have at most {max} items"),
+        )
     }
 
     /// `ErrorBody()`: the message without the field name, e.g. `Required value`
@@ -137,9 +176,13 @@ impl FieldError {
     pub fn message(&self) -> String {
         let t = self.reason_type;
         let mut s = match (t, &self.bad_value) {
-            (ErrorType::Required | ErrorType::Forbidden | ErrorType::TooLong | ErrorType::Internal, _) => {
-                t.description().to_string()
-            }
+            (
+                ErrorType::Required
+                | ErrorType::Forbidden
+                | ErrorType::TooLong
+                | ErrorType::Internal,
+                _,
+            ) => t.description().to_string(),
             (_, None) => t.description().to_string(),
             (_, Some(v)) => format!("{}: {}", t.description(), render_value(v)),
         };
@@ -173,7 +216,13 @@ fn render_value(v: &Value) -> String {
             keys.sort();
             let parts: Vec<String> = keys
                 .iter()
-                .map(|k| format!("{}:{}", go_quote(k), go_quote(m[k.as_str()].as_str().unwrap_or_default())))
+                .map(|k| {
+                    format!(
+                        "{}:{}",
+                        go_quote(k),
+                        go_quote(m[k.as_str()].as_str().unwrap_or_default())
+                    )
+                })
                 .collect();
             format!("map[string]string{{{}}}", parts.join(", "))
         }
@@ -200,7 +249,9 @@ pub fn go_quote(s: &str) -> String {
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -256,34 +307,76 @@ mod tests {
 
     #[test]
     fn renders_like_upstream_errors_go() {
-        let p = Path::new("spec").child("template").child("spec").child("containers").index(0).child("image");
+        let p = Path::new("spec")
+            .child("template")
+            .child("spec")
+            .child("containers")
+            .index(0)
+            .child("image");
         let cases: Vec<(FieldError, &str)> = vec![
-            (FieldError::required(&p, ""), "spec.template.spec.containers[0].image: Required value"),
             (
-                FieldError::required(&Path::new("metadata").child("name"), "name or generateName is required"),
+                FieldError::required(&p, ""),
+                "spec.template.spec.containers[0].image: Required value",
+            ),
+            (
+                FieldError::required(
+                    &Path::new("metadata").child("name"),
+                    "name or generateName is required",
+                ),
                 "metadata.name: Required value: name or generateName is required",
             ),
             (
-                FieldError::invalid(&Path::new("spec").child("parallelism"), -1, "must be greater than or equal to 0"),
+                FieldError::invalid(
+                    &Path::new("spec").child("parallelism"),
+                    -1,
+                    "must be greater than or equal to 0",
+                ),
                 "spec.parallelism: Invalid value: -1: must be greater than or equal to 0",
             ),
             (
                 FieldError::not_supported(&Path::new("x"), "Always", &["OnFailure", "Never"]),
                 "x: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"",
             ),
-            (FieldError::forbidden(&Path::new("spec"), "nope"), "spec: Forbidden: nope"),
-            (FieldError::duplicate(&Path::new("a").index(1), "c"), "a[1]: Duplicate value: \"c\""),
-            (FieldError::not_found(&Path::new("a").child("name"), "v"), "a.name: Not found: \"v\""),
-            (FieldError::too_many(&Path::new("r"), 21, 20), "r: Too many: 21: must have at most 20 items"),
-            (FieldError::too_long(&Path::new("metadata").child("annotations"), 262144), "metadata.annotations: Too long: must have at most 262144 bytes"),
-            (FieldError::invalid_omit(&Path::new("rules").index(0), "both"), "rules[0]: Invalid value: both"),
+            (
+                FieldError::forbidden(&Path::new("spec"), "nope"),
+                "spec: Forbidden: nope",
+            ),
+            (
+                FieldError::duplicate(&Path::new("a").index(1), "c"),
+                "a[1]: Duplicate value: \"c\"",
+            ),
+            (
+                FieldError::not_found(&Path::new("a").child("name"), "v"),
+                "a.name: Not found: \"v\"",
+            ),
+            (
+                FieldError::too_many(&Path::new("r"), 21, 20),
+                "r: Too many: 21: must have at most 20 items",
+            ),
+            (
+                FieldError::too_long(&Path::new("metadata").child("annotations"), 262144),
+                "metadata.annotations: Too long: must have at most 262144 bytes",
+            ),
+            (
+                FieldError::invalid_omit(&Path::new("rules").index(0), "both"),
+                "rules[0]: Invalid value: both",
+            ),
             (
                 FieldError::invalid(&Path::new("l"), json!({"b": "2", "a": "1"}), "x"),
                 "l: Invalid value: map[string]string{\"a\":\"1\", \"b\":\"2\"}: x",
             ),
-            (FieldError::invalid(&Path::new("v"), json!([2, 1]), "must be ordered"), "v: Invalid value: []int32{2, 1}: must be ordered"),
-            (FieldError::invalid(&Path::new("n"), Value::Null, "d"), "n: Invalid value: null: d"),
-            (FieldError::invalid(&Path::new("q"), "a\"b", ""), "q: Invalid value: \"a\\\"b\""),
+            (
+                FieldError::invalid(&Path::new("v"), json!([2, 1]), "must be ordered"),
+                "v: Invalid value: []int32{2, 1}: must be ordered",
+            ),
+            (
+                FieldError::invalid(&Path::new("n"), Value::Null, "d"),
+                "n: Invalid value: null: d",
+            ),
+            (
+                FieldError::invalid(&Path::new("q"), "a\"b", ""),
+                "q: Invalid value: \"a\\\"b\"",
+            ),
         ];
         for (err, want) in cases {
             assert_eq!(err.to_string(), want);

@@ -13,7 +13,8 @@ pub const LABEL_VALUE_MAX_LENGTH: usize = 63;
 const QUALIFIED_NAME_MAX_LENGTH: usize = 63;
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
-const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_FMT: &str =
+    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 const QUALIFIED_NAME_ERR: &str =
@@ -100,7 +101,8 @@ fn matches_qualified_name_part(s: &str) -> bool {
     !b.is_empty()
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.')
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.')
 }
 
 /// `IsQualifiedName` (label keys, annotation keys, condition types).
@@ -113,7 +115,11 @@ pub fn is_qualified_name(value: &str) -> Vec<String> {
             if prefix.is_empty() {
                 errs.push("prefix part must be non-empty".to_string());
             } else {
-                errs.extend(is_dns1123_subdomain(prefix).into_iter().map(|m| format!("prefix part {m}")));
+                errs.extend(
+                    is_dns1123_subdomain(prefix)
+                        .into_iter()
+                        .map(|m| format!("prefix part {m}")),
+                );
             }
             *name
         }
@@ -128,12 +134,19 @@ pub fn is_qualified_name(value: &str) -> Vec<String> {
     if name.is_empty() {
         errs.push("name part must be non-empty".to_string());
     } else if name.len() > QUALIFIED_NAME_MAX_LENGTH {
-        errs.push(format!("name part {}", max_len_error(QUALIFIED_NAME_MAX_LENGTH)));
+        errs.push(format!(
+            "name part {}",
+            max_len_error(QUALIFIED_NAME_MAX_LENGTH)
+        ));
     }
     if !matches_qualified_name_part(name) {
         errs.push(format!(
             "name part {}",
-            regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])
+            regex_error(
+                QUALIFIED_NAME_ERR,
+                QUALIFIED_NAME_FMT,
+                &["MyName", "my.name", "123-abc"]
+            )
         ));
     }
     errs
@@ -184,7 +197,9 @@ pub fn is_valid_port_name(port: &str) -> Vec<String> {
         errs.push(max_len_error(15));
     }
     if port.is_empty() || !port.bytes().all(|c| is_lower_alnum(c) || c == b'-') {
-        errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string());
+        errs.push(
+            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
+        );
     }
     if !port.bytes().any(|c| c.is_ascii_lowercase()) {
         errs.push("must contain at least one letter (a-z)".to_string());
@@ -207,11 +222,19 @@ pub fn is_domain_prefixed_path(path: &Path, value: &str) -> Vec<FieldError> {
     let host = segs.next().unwrap_or_default();
     let rest = segs.next();
     let Some(rest) = rest.filter(|r| !r.is_empty() && !host.is_empty()) else {
-        return vec![FieldError::invalid(path, value, "must be a domain-prefixed path (such as \"acme.io/foo\")")];
+        return vec![FieldError::invalid(
+            path,
+            value,
+            "must be a domain-prefixed path (such as \"acme.io/foo\")",
+        )];
     };
-    let mut errs: Vec<FieldError> =
-        is_dns1123_subdomain(host).into_iter().map(|m| FieldError::invalid(path, host, m)).collect();
-    let http_path_ok = rest.chars().all(|c| c.is_ascii_alphanumeric() || "/-._~%!$&'()*+,;=:".contains(c));
+    let mut errs: Vec<FieldError> = is_dns1123_subdomain(host)
+        .into_iter()
+        .map(|m| FieldError::invalid(path, host, m))
+        .collect();
+    let http_path_ok = rest
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/-._~%!$&'()*+,;=:".contains(c));
     if !http_path_ok {
         errs.push(FieldError::invalid(
             path,
@@ -250,12 +273,18 @@ fn mask_trailing_dash(name: &str) -> String {
 
 /// `ValidateDNS1123Label` as a field error list.
 pub fn validate_dns1123_label(value: &str, path: &Path) -> Vec<FieldError> {
-    is_dns1123_label(value).into_iter().map(|m| FieldError::invalid(path, value, m)).collect()
+    is_dns1123_label(value)
+        .into_iter()
+        .map(|m| FieldError::invalid(path, value, m))
+        .collect()
 }
 
 /// `ValidateQualifiedName` as a field error list.
 pub fn validate_qualified_name(value: &str, path: &Path) -> Vec<FieldError> {
-    is_qualified_name(value).into_iter().map(|m| FieldError::invalid(path, value, m)).collect()
+    is_qualified_name(value)
+        .into_iter()
+        .map(|m| FieldError::invalid(path, value, m))
+        .collect()
 }
 
 /// `ValidateLabels`: keys are qualified names, values label values; errors
@@ -264,7 +293,11 @@ pub fn validate_labels(labels: Option<&BTreeMap<String, String>>, path: &Path) -
     let mut errs = Vec::new();
     for (k, v) in labels.into_iter().flatten() {
         errs.extend(validate_qualified_name(k, path));
-        errs.extend(is_valid_label_value(v).into_iter().map(|m| FieldError::invalid(path, v.as_str(), m)));
+        errs.extend(
+            is_valid_label_value(v)
+                .into_iter()
+                .map(|m| FieldError::invalid(path, v.as_str(), m)),
+        );
     }
     errs
 }
@@ -274,7 +307,10 @@ pub const TOTAL_ANNOTATION_SIZE_LIMIT_B: usize = 256 * 1024;
 
 /// `ValidateAnnotations`: keys are case-insensitive qualified names; the total
 /// size is capped at 256 KiB.
-pub fn validate_annotations(annotations: Option<&BTreeMap<String, String>>, path: &Path) -> Vec<FieldError> {
+pub fn validate_annotations(
+    annotations: Option<&BTreeMap<String, String>>,
+    path: &Path,
+) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let mut total = 0usize;
     for (k, v) in annotations.into_iter().flatten() {
@@ -333,25 +369,40 @@ mod tests {
     fn qualified_names_and_label_values() {
         assert!(is_qualified_name("batch.kubernetes.io/job-name").is_empty());
         assert!(is_qualified_name("job-name").is_empty());
-        assert_eq!(is_qualified_name("/x"), vec!["prefix part must be non-empty".to_string()]);
+        assert_eq!(
+            is_qualified_name("/x"),
+            vec!["prefix part must be non-empty".to_string()]
+        );
         assert_eq!(is_qualified_name("a/"), vec!["name part must be non-empty".to_string(), "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')".to_string()]);
         assert_eq!(is_qualified_name("a/b/c").len(), 1);
         assert!(is_qualified_name("a/b/c")[0].starts_with("a qualified name must consist of"));
         assert!(is_valid_label_value("").is_empty());
         assert!(is_valid_label_value("My_value.1").is_empty());
         assert_eq!(is_valid_label_value("-x"), vec!["a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".to_string()]);
-        assert_eq!(is_valid_label_value(&"a".repeat(64)), vec!["must be no more than 63 characters".to_string()]);
+        assert_eq!(
+            is_valid_label_value(&"a".repeat(64)),
+            vec!["must be no more than 63 characters".to_string()]
+        );
     }
 
     #[test]
     fn env_port_and_paths() {
         assert!(is_relaxed_env_var_name("1FOO.bar-x").is_empty());
         assert_eq!(is_relaxed_env_var_name("A=B").len(), 1);
-        assert_eq!(is_relaxed_env_var_name(""), vec!["environment variable name must be non-empty".to_string()]);
+        assert_eq!(
+            is_relaxed_env_var_name(""),
+            vec!["environment variable name must be non-empty".to_string()]
+        );
         assert!(is_valid_port_num(80).is_empty());
-        assert_eq!(is_valid_port_num(0), vec!["must be between 1 and 65535, inclusive".to_string()]);
+        assert_eq!(
+            is_valid_port_num(0),
+            vec!["must be between 1 and 65535, inclusive".to_string()]
+        );
         assert!(is_valid_port_name("http").is_empty());
-        assert_eq!(is_valid_port_name("80"), vec!["must contain at least one letter (a-z)".to_string()]);
+        assert_eq!(
+            is_valid_port_name("80"),
+            vec!["must contain at least one letter (a-z)".to_string()]
+        );
         let p = Path::new("spec").child("managedBy");
         assert!(is_domain_prefixed_path(&p, "acme.io/foo").is_empty());
         assert_eq!(
@@ -368,6 +419,9 @@ mod tests {
         m.insert("a".to_string(), "x".repeat(TOTAL_ANNOTATION_SIZE_LIMIT_B));
         let errs = validate_annotations(Some(&m), &Path::new("metadata").child("annotations"));
         assert_eq!(errs.len(), 1);
-        assert_eq!(errs[0].to_string(), "metadata.annotations: Too long: must have at most 262144 bytes");
+        assert_eq!(
+            errs[0].to_string(),
+            "metadata.annotations: Too long: must have at most 262144 bytes"
+        );
     }
 }

@@ -1,0 +1,285 @@
+//! Request bodies: JSON, YAML and Kubernetes protobuf in; one JSON value
+//! out, checked against the typed object so unknown and duplicate fields are
+//! found as `fieldValidation` asks (`Strict`, `Warn`, `Ignore`).
+//!
+//! YAML is parsed to `serde_json::Value` first so YAML and JSON behave alike.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use api::resources::ResourceInfo;
+use api::status::ApiError;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// The `fieldValidation` query parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValidation {
+    Strict,
+    Warn,
+    Ignore,
+}
+
+impl FieldValidation {
+    pub fn parse(s: Option<&str>) -> Result<Self, ApiError> {
+        match s {
+            None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+            Some("Strict") => Ok(FieldValidation::Strict),
+            Some("Ignore") => Ok(FieldValidation::Ignore),
+            Some(other) => Err(ApiError::BadRequest(format!(
+                "fieldValidation parameter unsupported: {other}, must be one of Ignore, Warn, or Strict"
+            ))),
+        }
+    }
+}
+
+/// Media types a body may have.
+pub const ACCEPTED: &[&str] = &[
+    "application/json",
+    "application/yaml",
+    "application/vnd.kubernetes.protobuf",
+];
+
+/// Problems found while decoding that `fieldValidation` decides about.
+#[derive(Debug, Default)]
+pub struct FieldIssues {
+    pub duplicates: Vec<String>,
+    pub unknown: Vec<String>,
+}
+
+impl FieldIssues {
+    /// The upstream messages, duplicates first.
+    pub fn messages(&self) -> Vec<String> {
+        self.duplicates
+            .iter()
+            .map(|d| format!("duplicate field {d:?}"))
+            .chain(self.unknown.iter().map(|u| format!("unknown field {u:?}")))
+            .collect()
+    }
+
+    /// Applies the policy: an error for Strict, warnings for Warn.
+    pub fn enforce(&self, mode: FieldValidation) -> Result<Vec<String>, ApiError> {
+        let msgs = self.messages();
+        if msgs.is_empty() {
+            return Ok(vec![]);
+        }
+        match mode {
+            FieldValidation::Strict => Err(ApiError::BadRequest(format!(
+                "strict decoding error: {}",
+                msgs.join(", ")
+            ))),
+            FieldValidation::Warn => Ok(msgs),
+            FieldValidation::Ignore => Ok(vec![]),
+        }
+    }
+}
+
+/// Decodes a request body by its Content-Type. A missing Content-Type
+/// means JSON, as kube-apiserver treats it (the Python client sends none).
+pub fn decode(content_type: Option<&str>, body: &[u8]) -> Result<(Value, FieldIssues), ApiError> {
+    let mime = content_type
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase())
+        .unwrap_or_else(|| "application/json".into());
+    match mime.as_str() {
+        "application/json" | "" | "*/*" => decode_json(body),
+        "application/yaml" | "application/x-yaml" | "text/yaml" => decode_yaml(body),
+        "application/vnd.kubernetes.protobuf" => {
+            let v = crate::protobuf::decode(body).map_err(|e| {
+                ApiError::BadRequest(format!("unable to decode protobuf body: {e}"))
+            })?;
+            Ok((v, FieldIssues::default()))
+        }
+        _ => Err(ApiError::unsupported_media_type(ACCEPTED)),
+    }
+}
+
+/// Decodes JSON, recording duplicate keys instead of silently keeping the last.
+pub fn decode_json(body: &[u8]) -> Result<(Value, FieldIssues), ApiError> {
+    let mut issues = FieldIssues::default();
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = Seed {
+        path: String::new(),
+        dups: &mut issues.duplicates,
+    }
+    .deserialize(&mut de)
+    .and_then(|v| de.end().map(|_| v))
+    .map_err(|e| ApiError::BadRequest(json_error_message(&e, body)))?;
+    Ok((value, issues))
+}
+
+fn json_error_message(e: &serde_json::Error, _body: &[u8]) -> String {
+    // Upstream wording: `couldn't get version/kind; json parse error: ...`.
+    format!(
+        "couldn't get version/kind; json parse error: {} (line {}, column {})",
+        e, e.line(), e.column()
+    )
+}
+
+/// Decodes YAML (one document) to JSON. Errors name the line.
+pub fn decode_yaml(body: &[u8]) -> Result<(Value, FieldIssues), ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| ApiError::BadRequest(format!("yaml: invalid UTF-8: {e}")))?;
+    let value: Value = serde_saphyr::from_str(text)
+        .map_err(|e| ApiError::BadRequest(format!("error converting YAML to JSON: {e}")))?;
+    Ok((value, FieldIssues::default()))
+}
+
+struct Seed<'a> {
+    path: String,
+    dups: &'a mut Vec<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for Seed<'_> {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Seed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while let Some(v) = seq.next_element_seed(Seed {
+            path: format!("{}[{i}]", self.path),
+            dups: &mut *self.dups,
+        })? {
+            out.push(v);
+            i += 1;
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let path = if self.path.is_empty() {
+                k.clone()
+            } else {
+                format!("{}.{k}", self.path)
+            };
+            let v = map.next_value_seed(Seed {
+                path: path.clone(),
+                dups: &mut *self.dups,
+            })?;
+            if out.insert(k, v).is_some() {
+                self.dups.push(path);
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Normalizes `value` through the typed object `T`: returns what upstream
+/// would store (unknown fields dropped) and the paths of unknown fields.
+pub fn normalize<T>(info: &ResourceInfo, value: Value) -> Result<(Value, Vec<String>), ApiError>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let typed: T = serde_json::from_value(value.clone()).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "{kind} in version \"{v}\" cannot be handled as a {kind}: {e}",
+            kind = info.kind,
+            v = info.version
+        ))
+    })?;
+    let back = serde_json::to_value(&typed).map_err(|e| ApiError::InternalError(e.to_string()))?;
+    let mut unknown = BTreeSet::new();
+    diff_unknown("", &value, &back, &mut unknown);
+    Ok((back, unknown.into_iter().collect()))
+}
+
+fn diff_unknown(path: &str, input: &Value, typed: &Value, out: &mut BTreeSet<String>) {
+    match (input, typed) {
+        (Value::Object(i), Value::Object(t)) => {
+            for (k, v) in i {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match t.get(k) {
+                    Some(tv) => diff_unknown(&p, v, tv, out),
+                    None if v.is_null() => {}
+                    // Maps of free-form keys (labels, annotations,
+                    // resources) round-trip whole, so a missing key here
+                    // is a field the type does not have.
+                    None => {
+                        out.insert(p);
+                    }
+                }
+            }
+        }
+        (Value::Array(i), Value::Array(t)) => {
+            for (n, (iv, tv)) in i.iter().zip(t.iter()).enumerate() {
+                diff_unknown(&format!("{path}[{n}]"), iv, tv, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_fields_are_reported_with_their_path() {
+        let (_, issues) =
+            decode_json(br#"{"metadata":{"name":"a","name":"b"},"spec":{}}"#).unwrap();
+        assert_eq!(issues.duplicates, vec!["metadata.name".to_string()]);
+        let err = issues.enforce(FieldValidation::Strict).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "strict decoding error: duplicate field \"metadata.name\""
+        );
+    }
+
+    #[test]
+    fn malformed_json_names_the_position() {
+        let err = decode_json(b"{\n  \"a\": ,\n}").unwrap_err();
+        assert!(err.message().contains("line 2"), "{}", err.message());
+    }
+
+    #[test]
+    fn missing_content_type_is_json_and_unknown_types_are_415() {
+        assert!(decode(None, b"{}").is_ok());
+        let err = decode(Some("text/csv"), b"a,b").unwrap_err();
+        assert_eq!(err.code(), 415);
+    }
+
+    #[test]
+    fn yaml_errors_name_the_line() {
+        let err = decode_yaml(b"a: 1\nb: [\n").unwrap_err();
+        assert!(err.message().contains("line"), "{}", err.message());
+    }
+}

@@ -1,0 +1,33 @@
+//! `labelSelector` and `fieldSelector` of list and watch requests.
+
+use api::resources::ResourceInfo;
+use api::selectors::{FieldSelector, Selector};
+use api::status::ApiError;
+use serde_json::Value;
+
+use crate::query::Query;
+
+/// The selectors of one request; empty matches everything.
+pub struct Filter {
+    labels: Selector,
+    fields: FieldSelector,
+}
+
+impl Filter {
+    pub fn from_query(info: &ResourceInfo, q: &Query) -> Result<Filter, ApiError> {
+        let labels = match q.get("labelSelector") {
+            Some(s) if !s.trim().is_empty() => Selector::parse(s)?,
+            _ => Selector::everything(),
+        };
+        let fields = match q.get("fieldSelector") {
+            Some(s) if !s.trim().is_empty() => FieldSelector::parse_for(info, s)?,
+            _ => FieldSelector::parse("")?,
+        };
+        Ok(Filter { labels, fields })
+    }
+
+    pub fn matches(&self, info: &ResourceInfo, obj: &Value) -> bool {
+        (self.labels.is_empty() || self.labels.matches_object(obj))
+            && (self.fields.is_empty() || self.fields.matches(info, obj))
+    }
+}

@@ -1,0 +1,228 @@
+//! The request handler: authentication, routing, and the verbs.
+
+use std::sync::Arc;
+
+use api::resources::ResourceInfo;
+use api::status::ApiError;
+use axum::body::Body;
+use http::{header, HeaderMap, Method, Request, StatusCode};
+use serde_json::{json, Value};
+
+use crate::body::{self, FieldValidation};
+use crate::query::Query;
+use crate::request::{route, ResourceRequest, Route};
+use crate::respond::{self, Resp};
+use crate::{registry, AppState};
+
+/// Largest request body accepted (kube-apiserver's limit is 3 MiB).
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// Whether the connection presented a client certificate signed by our CA.
+#[derive(Clone, Copy)]
+pub struct ClientCertVerified(pub bool);
+
+pub async fn handle(state: Arc<AppState>, req: Request<Body>) -> Resp {
+    let verified = req
+        .extensions()
+        .get::<ClientCertVerified>()
+        .is_some_and(|v| v.0);
+    if !verified && !authorized(&state, req.headers()) {
+        return respond::error(&ApiError::Unauthorized("Unauthorized".into()));
+    }
+    match dispatch(&state, req).await {
+        Ok(r) => r,
+        Err(e) => respond::error(&e),
+    }
+}
+
+fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), state.token.as_bytes()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn dispatch(state: &Arc<AppState>, req: Request<Body>) -> Result<Resp, ApiError> {
+    let path = req.uri().path().to_string();
+    let query = Query::parse(req.uri().query());
+    let method = req.method().clone();
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    match route(&path) {
+        Route::Version => Ok(respond::json(StatusCode::OK, &crate::version())),
+        Route::Health(_) => Ok(respond::bytes(StatusCode::OK, "text/plain", b"ok".to_vec())),
+        Route::CoreGroups => Ok(crate::discovery_routes::core(&accept, &state.server_address)),
+        Route::Groups => Ok(crate::discovery_routes::groups(&accept)),
+        Route::Group(g) => crate::discovery_routes::group(&g),
+        Route::GroupVersion { group, version } => {
+            crate::discovery_routes::group_version(&group, &version)
+        }
+        Route::OpenApiV3Index => Ok(respond::bytes(
+            StatusCode::OK,
+            "application/json",
+            crate::openapi::index().to_vec(),
+        )),
+        Route::OpenApiV3Doc(p) => match crate::openapi::document(&p) {
+            Some(doc) => Ok(respond::bytes(StatusCode::OK, "application/json", doc.to_vec())),
+            None => Err(not_found_generic()),
+        },
+        Route::OpenApiV2 | Route::NotFound => Err(not_found_generic()),
+        Route::Resource(r) => resource(state, method, r, query, &accept, req).await,
+    }
+}
+
+pub fn not_found_generic() -> ApiError {
+    ApiError::NotFound {
+        group: String::new(),
+        resource: String::new(),
+        name: String::new(),
+    }
+}
+
+async fn read_body(req: Request<Body>) -> Result<(Option<String>, Vec<u8>), ApiError> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
+        .await
+        .map_err(|_| {
+            ApiError::RequestEntityTooLarge(format!("limit is {MAX_BODY} bytes"))
+        })?;
+    Ok((ct, bytes.to_vec()))
+}
+
+async fn resource(
+    state: &Arc<AppState>,
+    method: Method,
+    r: ResourceRequest,
+    query: Query,
+    accept: &str,
+    req: Request<Body>,
+) -> Result<Resp, ApiError> {
+    let info = r.info;
+    let sub = r.subresource.as_deref();
+    if let Some(s) = sub {
+        if !info.subresources.contains(&s) {
+            return Err(not_found_generic());
+        }
+    }
+    match (method.as_str(), r.name.as_deref(), sub) {
+        ("GET", None, None) if query.flag("watch") => {
+            crate::watch::serve(state, info, r.namespace.as_deref(), &query, accept)
+        }
+        ("GET", None, None) => crate::read::list(state, info, r.namespace.as_deref(), &query, accept),
+        ("GET", Some(name), Some("log")) => {
+            crate::read::log(state, r.namespace.as_deref().unwrap_or(""), name, &query).await
+        }
+        ("GET", Some(name), None | Some("status")) => {
+            crate::read::get(state, info, r.namespace.as_deref(), name, &query, accept)
+        }
+        ("POST", None, None) => {
+            let (ct, bytes) = read_body(req).await?;
+            crate::write::create(state, info, r.namespace.as_deref(), ct.as_deref(), &bytes, &query)
+                .await
+        }
+        ("POST", Some(name), Some("eviction")) => {
+            let (ct, bytes) = read_body(req).await?;
+            crate::write::evict(state, r.namespace.as_deref().unwrap_or(""), name, ct.as_deref(), &bytes)
+                .await
+        }
+        ("PUT", Some(name), None | Some("status")) => {
+            let (ct, bytes) = read_body(req).await?;
+            crate::write::update(state, info, &r, name, ct.as_deref(), &bytes, &query).await
+        }
+        ("PATCH", Some(name), None | Some("status")) => {
+            let (ct, bytes) = read_body(req).await?;
+            crate::write::patch(state, info, &r, name, ct.as_deref(), &bytes, &query).await
+        }
+        ("DELETE", Some(name), None) => {
+            let (_, bytes) = read_body(req).await?;
+            crate::write::delete(state, info, r.namespace.as_deref(), name, &bytes, &query).await
+        }
+        ("DELETE", None, None) => {
+            let (_, bytes) = read_body(req).await?;
+            crate::write::delete_collection(state, info, r.namespace.as_deref(), &bytes, &query)
+                .await
+        }
+        (m, _, _) => Err(ApiError::MethodNotAllowed {
+            group: info.group.into(),
+            resource: info.plural.into(),
+            action: method_action(m),
+        }),
+    }
+}
+
+fn method_action(m: &str) -> String {
+    match m {
+        "GET" => "get",
+        "POST" => "create",
+        "PUT" => "update",
+        "PATCH" => "patch",
+        "DELETE" => "delete",
+        other => other,
+    }
+    .to_string()
+}
+
+/// Reads the `fieldValidation` parameter, decodes the body, and normalizes
+/// it through the resource's type.
+pub fn decode_object(
+    info: &ResourceInfo,
+    content_type: Option<&str>,
+    bytes: &[u8],
+    query: &Query,
+) -> Result<(Value, Vec<String>), ApiError> {
+    let mode = FieldValidation::parse(query.get("fieldValidation"))?;
+    let (value, mut issues) = body::decode(content_type, bytes)?;
+    if !value.is_object() {
+        return Err(ApiError::BadRequest(format!(
+            "Object 'Kind' is missing in '{}'",
+            String::from_utf8_lossy(bytes)
+        )));
+    }
+    check_type_meta(info, &value)?;
+    let (normalized, unknown) = registry::normalize(info, value)?;
+    issues.unknown = unknown;
+    let warnings = issues.enforce(mode)?;
+    Ok((normalized, warnings))
+}
+
+fn check_type_meta(info: &ResourceInfo, value: &Value) -> Result<(), ApiError> {
+    if let Some(av) = value.get("apiVersion").and_then(Value::as_str) {
+        if av != info.api_version() {
+            return Err(ApiError::BadRequest(format!(
+                "the API version in the data ({av}) does not match the expected API version ({})",
+                info.api_version()
+            )));
+        }
+    }
+    if let Some(kind) = value.get("kind").and_then(Value::as_str) {
+        if kind != info.kind {
+            return Err(ApiError::BadRequest(format!(
+                "the kind in the data ({kind}) does not match the expected kind ({})",
+                info.kind
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Sets `kind`/`apiVersion` so every response object carries them.
+pub fn with_type_meta(info: &ResourceInfo, mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.insert("kind".into(), json!(info.kind));
+        o.insert("apiVersion".into(), json!(info.api_version()));
+    }
+    v
+}

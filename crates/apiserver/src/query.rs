@@ -1,0 +1,61 @@
+//! Query-string parameters.
+
+use std::collections::HashMap;
+
+/// Decoded query parameters; the last value of a repeated key wins.
+#[derive(Debug, Default, Clone)]
+pub struct Query(HashMap<String, String>);
+
+impl Query {
+    pub fn parse(q: Option<&str>) -> Query {
+        let mut m = HashMap::new();
+        for pair in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            m.insert(decode(k), decode(v));
+        }
+        Query(m)
+    }
+
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str)
+    }
+
+    /// `true`/`1` (kube-apiserver accepts both for booleans).
+    pub fn flag(&self, k: &str) -> bool {
+        matches!(self.get(k), Some("true" | "1" | "True"))
+    }
+
+    pub fn int(&self, k: &str) -> Result<Option<i64>, api::status::ApiError> {
+        match self.get(k) {
+            None | Some("") => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                api::status::ApiError::BadRequest(format!("invalid value for {k}: {v:?}"))
+            }),
+        }
+    }
+}
+
+fn decode(s: &str) -> String {
+    let s = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_selectors() {
+        let q = Query::parse(Some(
+            "labelSelector=batch.kubernetes.io%2Fcontroller-uid%3Dabc&watch=1&limit=500",
+        ));
+        assert_eq!(
+            q.get("labelSelector"),
+            Some("batch.kubernetes.io/controller-uid=abc")
+        );
+        assert!(q.flag("watch"));
+        assert_eq!(q.int("limit").unwrap(), Some(500));
+    }
+}

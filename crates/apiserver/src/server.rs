@@ -1,0 +1,120 @@
+//! The listener: TLS with optional client certificates, HTTP/1.1 and HTTP/2.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::handler::{self, ClientCertVerified};
+use crate::{AppState, Error, PodLogs};
+
+/// How to run the server.
+pub struct ServerConfig {
+    pub store: store::Store,
+    pub data_dir: PathBuf,
+    pub address: IpAddr,
+    /// 0 picks a free port.
+    pub port: u16,
+    pub logs: Arc<dyn PodLogs>,
+}
+
+/// A running server.
+pub struct ServerHandle {
+    pub addr: SocketAddr,
+    pub kubeconfig: PathBuf,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Creates the built-in namespaces if they are missing.
+async fn bootstrap(store: &store::Store) -> Result<(), Error> {
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        if store.get(&api::resources::NAMESPACES, "", ns).is_ok() {
+            continue;
+        }
+        let obj = json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"}
+        });
+        match store.create(&api::resources::NAMESPACES, obj).await {
+            Ok(_) | Err(store::Error::AlreadyExists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Binds, writes the kubeconfig, and serves in the background.
+pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
+    bootstrap(&config.store).await?;
+    let listener = TcpListener::bind(SocketAddr::new(config.address, config.port)).await?;
+    let addr = listener.local_addr()?;
+    let host = addr.ip().to_string();
+    let creds = crate::tls::load_or_create(&config.data_dir, std::slice::from_ref(&host))?;
+    let url_host = if addr.ip().is_ipv6() {
+        format!("[{host}]")
+    } else {
+        host.clone()
+    };
+    let server_url = format!("https://{url_host}:{}", addr.port());
+    let kubeconfig = crate::tls::write_kubeconfig(&config.data_dir, &server_url, &creds)?;
+    let state = Arc::new(AppState {
+        store: config.store,
+        token: creds.token.clone(),
+        logs: config.logs,
+        server_address: format!("{url_host}:{}", addr.port()),
+        data_dir: config.data_dir,
+    });
+    let acceptor = tokio_rustls::TlsAcceptor::from(creds.server_config.clone());
+    let task = tokio::spawn(async move {
+        loop {
+            let (tcp, _) = match listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let state = state.clone();
+            tokio::spawn(async move {
+                let tls = match acceptor.accept(tcp).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::debug!("tls handshake: {e}");
+                        return;
+                    }
+                };
+                let verified = ClientCertVerified(tls.get_ref().1.peer_certificates().is_some());
+                let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let state = state.clone();
+                    async move {
+                        let mut req = req.map(axum::body::Body::new);
+                        req.extensions_mut().insert(verified);
+                        Ok::<_, Infallible>(handler::handle(state, req).await)
+                    }
+                });
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                if let Err(e) = builder
+                    .serve_connection_with_upgrades(TokioIo::new(tls), service)
+                    .await
+                {
+                    tracing::debug!("connection: {e}");
+                }
+            });
+        }
+    });
+    Ok(ServerHandle {
+        addr,
+        kubeconfig,
+        task,
+    })
+}

@@ -1,0 +1,181 @@
+//! Certificates, credentials and the kubeconfig, as k3s does it: a
+//! self-signed CA kept in the data directory, a serving certificate for the
+//! loopback names signed by it, and a random bearer token. The kubeconfig
+//! embeds the CA and the token, so kubectl verifies the server and
+//! authenticates without any other set-up.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine;
+use rand::Rng;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+use crate::Error;
+
+/// The credentials a running server uses.
+pub struct Credentials {
+    /// PEM of the CA certificate (embedded in the kubeconfig).
+    pub ca_pem: String,
+    /// The bearer token clients must present.
+    pub token: String,
+    /// TLS configuration for the listener.
+    pub server_config: Arc<rustls::ServerConfig>,
+}
+
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)
+}
+
+/// Loads the CA and token from `dir/pki`, creating them on first use, and
+/// issues a fresh serving certificate for `hosts` (IPs or DNS names).
+pub fn load_or_create(dir: &Path, hosts: &[String]) -> Result<Credentials, Error> {
+    let pki = dir.join("pki");
+    fs::create_dir_all(&pki)?;
+    fs::set_permissions(&pki, fs::Permissions::from_mode(0o700))?;
+    let ca_key_path = pki.join("ca.key");
+    let ca_crt_path = pki.join("ca.crt");
+    let token_path = pki.join("token");
+
+    let ca_params = || -> Result<CertificateParams, Error> {
+        let mut p = CertificateParams::new(Vec::<String>::new()).map_err(tls_err)?;
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, "joblite-ca");
+        p.distinguished_name = dn;
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        Ok(p)
+    };
+
+    let (ca_key, ca_pem) = if ca_key_path.exists() && ca_crt_path.exists() {
+        let key = KeyPair::from_pem(&fs::read_to_string(&ca_key_path)?).map_err(tls_err)?;
+        (key, fs::read_to_string(&ca_crt_path)?)
+    } else {
+        let key = KeyPair::generate().map_err(tls_err)?;
+        let mut params = ca_params()?;
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2100, 1, 1);
+        let cert = params.self_signed(&key).map_err(tls_err)?;
+        write_private(&ca_key_path, key.serialize_pem().as_bytes())?;
+        write_private(&ca_crt_path, cert.pem().as_bytes())?;
+        (key, cert.pem())
+    };
+    let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key).map_err(tls_err)?;
+
+    let token = match fs::read_to_string(&token_path) {
+        Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+        _ => {
+            let bytes: [u8; 32] = rand::rng().random();
+            let t = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+            write_private(&token_path, t.as_bytes())?;
+            t
+        }
+    };
+
+    let server_key = KeyPair::generate().map_err(tls_err)?;
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(tls_err)?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "joblite");
+    params.distinguished_name = dn;
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2100, 1, 1);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let mut sans: Vec<String> = vec!["127.0.0.1".into(), "::1".into(), "localhost".into()];
+    for h in hosts {
+        if !sans.contains(h) {
+            sans.push(h.clone());
+        }
+    }
+    for h in sans {
+        params.subject_alt_names.push(match h.parse::<std::net::IpAddr>() {
+            Ok(ip) => SanType::IpAddress(ip),
+            Err(_) => SanType::DnsName(h.try_into().map_err(tls_err)?),
+        });
+    }
+    let cert = params.signed_by(&server_key, &issuer).map_err(tls_err)?;
+
+    let ca_der = rustls_pemfile_der(&ca_pem)?;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(ca_der.clone())
+        .map_err(|e| Error::Tls(e.to_string()))?;
+    let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| Error::Tls(e.to_string()))?;
+    let mut config = rustls::ServerConfig::builder()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![cert.der().clone(), ca_der],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+        )
+        .map_err(|e| Error::Tls(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Credentials {
+        ca_pem,
+        token,
+        server_config: Arc::new(config),
+    })
+}
+
+fn rustls_pemfile_der(pem: &str) -> Result<CertificateDer<'static>, Error> {
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|e| Error::Tls(e.to_string()))
+}
+
+fn tls_err(e: impl std::fmt::Display) -> Error {
+    Error::Tls(e.to_string())
+}
+
+/// Writes `dir/kubeconfig` (mode 0600) for `server` (e.g. `https://127.0.0.1:6443`).
+pub fn write_kubeconfig(dir: &Path, server: &str, creds: &Credentials) -> Result<PathBuf, Error> {
+    let ca = base64::engine::general_purpose::STANDARD.encode(creds.ca_pem.as_bytes());
+    let text = format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: joblite
+  cluster:
+    server: {server}
+    certificate-authority-data: {ca}
+users:
+- name: joblite
+  user:
+    token: {token}
+contexts:
+- name: joblite
+  context:
+    cluster: joblite
+    user: joblite
+    namespace: default
+current-context: joblite
+preferences: {{}}
+",
+        token = creds.token
+    );
+    let path = dir.join("kubeconfig");
+    write_private(&path, text.as_bytes())?;
+    Ok(path)
+}

@@ -1,0 +1,184 @@
+//! Watch streams: newline-delimited JSON events, flushed one by one, with
+//! selector transitions (an object that stops matching is DELETED for this
+//! watcher), bookmarks, timeouts, Table rows for `kubectl get -w`, and 410
+//! for compacted history (`staging/src/k8s.io/apiserver/pkg/endpoints/handlers/watch.go`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use api::resources::ResourceInfo;
+use api::status::ApiError;
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::filter::Filter;
+use crate::output::{self, IncludeObject};
+use crate::query::Query;
+use crate::respond::Resp;
+use crate::AppState;
+
+const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
+
+fn line(kind: &str, object: &Value) -> Bytes {
+    let mut v = serde_json::to_vec(&json!({ "type": kind, "object": object }))
+        .expect("serializes");
+    v.push(b'\n');
+    Bytes::from(v)
+}
+
+pub fn serve(
+    state: &Arc<AppState>,
+    info: &'static ResourceInfo,
+    ns: Option<&str>,
+    query: &Query,
+    accept: &str,
+) -> Result<Resp, ApiError> {
+    let filter = Filter::from_query(info, query)?;
+    let table = output::wants_table(accept);
+    let include = IncludeObject::from_query(query)?;
+    let bookmarks = query.flag("allowWatchBookmarks");
+    let timeout = query
+        .int("timeoutSeconds")?
+        .filter(|t| *t > 0)
+        .map(|t| Duration::from_secs(t as u64))
+        // kube-apiserver closes watches after a random 30–60 minutes.
+        .unwrap_or(Duration::from_secs(1800 + rand::random::<u64>() % 1800));
+    let rv = query.get("resourceVersion").unwrap_or("");
+    let send_initial = query.flag("sendInitialEvents");
+
+    // Unset or "0": start with the current state as ADDED events.
+    let (initial, mut stream) = if rv.is_empty() || rv == "0" || send_initial {
+        let (list, stream) = state
+            .store
+            .list_and_watch(info, ns)
+            .map_err(|e| crate::respond::store_error(e, info, ""))?;
+        (Some(list), stream)
+    } else {
+        let from: u64 = rv
+            .parse()
+            .map_err(|_| ApiError::BadRequest(format!("invalid resource version: {rv}")))?;
+        match state.store.watch(info, ns, from) {
+            Ok(s) => (None, s),
+            Err(store::Error::Expired { requested, oldest }) => {
+                // As an ERROR event in a 200 stream, the way clients expect it.
+                let status = ApiError::too_old_resource_version(requested, oldest).to_status();
+                let body = line("ERROR", &status);
+                return Ok(stream_response(futures::stream::once(async move {
+                    Ok::<_, std::io::Error>(body)
+                })));
+            }
+            Err(e) => return Err(crate::respond::store_error(e, info, "")),
+        }
+    };
+
+    let render = move |obj: &Value, first: &mut bool| -> Value {
+        if table {
+            let mut t = output::table(info, std::slice::from_ref(obj), include, 0, None);
+            if let Some(o) = t.as_object_mut() {
+                o.remove("metadata");
+                if !*first {
+                    o.insert("columnDefinitions".into(), Value::Null);
+                }
+            }
+            *first = false;
+            t
+        } else {
+            obj.clone()
+        }
+    };
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
+    let store = state.store.clone();
+    let initial_rev = initial.as_ref().map(|l| l.rev);
+    tokio::spawn(async move {
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut first = true;
+        if let Some(list) = initial {
+            for s in &list.items {
+                let v = s.value();
+                if filter.matches(info, &v) && tx.send(line("ADDED", &render(&v, &mut first))).await.is_err() {
+                    return;
+                }
+            }
+            if send_initial && bookmarks {
+                let mut b = bookmark(info, list.rev);
+                b["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+                if tx.send(line("BOOKMARK", &b)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        let _ = initial_rev;
+        let mut tick = tokio::time::interval(BOOKMARK_EVERY);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return,
+                _ = tx.closed() => return,
+                _ = tick.tick(), if bookmarks => {
+                    if let Some(rev) = stream.bookmark() {
+                        if tx.send(line("BOOKMARK", &bookmark(info, rev))).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                ev = stream.next() => {
+                    let Some(ev) = ev else { return };
+                    let obj: Value = match serde_json::from_slice(&ev.object) {
+                        Ok(v) => v,
+                        Err(_) => continue,
+                    };
+                    let now = filter.matches(info, &obj);
+                    let before = ev
+                        .prev
+                        .as_ref()
+                        .and_then(|p| serde_json::from_slice::<Value>(p).ok())
+                        .is_some_and(|p| filter.matches(info, &p));
+                    let kind = match ev.kind {
+                        store::EventType::Added if now => "ADDED",
+                        store::EventType::Modified if now && before => "MODIFIED",
+                        store::EventType::Modified if now => "ADDED",
+                        store::EventType::Modified if before => "DELETED",
+                        store::EventType::Deleted if now || before => "DELETED",
+                        _ => continue,
+                    };
+                    if tx.send(line(kind, &render(&obj, &mut first))).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let _ = store;
+    let body = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
+    });
+    Ok(stream_response(body))
+}
+
+fn bookmark(info: &ResourceInfo, rev: u64) -> Value {
+    json!({
+        "kind": info.kind,
+        "apiVersion": info.api_version(),
+        "metadata": { "resourceVersion": rev.to_string() }
+    })
+}
+
+fn stream_response<S>(s: S) -> Resp
+where
+    S: futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+{
+    let mut r = Response::new(axum::body::Body::from_stream(s));
+    *r.status_mut() = StatusCode::OK;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
+    r
+}

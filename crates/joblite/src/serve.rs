@@ -1,0 +1,117 @@
+//! `joblite serve`: the engine in the foreground — store, API server, the
+//! controllers and the node agent in one process over one data directory.
+
+use std::fs;
+use std::io::Write;
+use std::net::IpAddr;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+
+/// Flags of `joblite serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Directory holding the store, logs and kubeconfig.
+    #[arg(long, env = "JOBLITE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Port to listen on (0 picks a free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Address to listen on (loopback unless given).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub address: String,
+    /// Name of the node this engine registers (default: the host name).
+    #[arg(long)]
+    pub node_name: Option<String>,
+}
+
+/// The data directory when none is given: `$XDG_DATA_HOME/joblite`, else
+/// `~/.local/share/joblite`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("joblite");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
+    PathBuf::from(home).join(".local/share/joblite")
+}
+
+/// Holds `DIR/engine.lock` for the life of the process, so one engine
+/// serves one data directory and clients can tell whether one runs.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<fs::File> {
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join("engine.lock"))?;
+    if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        bail!(
+            "another joblite engine is running for {} (see {}/engine.json)",
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok(f)
+}
+
+/// Runs the engine in the foreground until SIGTERM or SIGINT.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+    let _lock = lock_data_dir(&dir)?;
+    let address: IpAddr = args
+        .address
+        .parse()
+        .with_context(|| format!("--address {:?} is not an IP address", args.address))?;
+
+    let store = store::Store::open(&dir, store::Options::default())
+        .with_context(|| format!("opening the store in {}", dir.display()))?;
+
+    let node_name = args.node_name.clone().unwrap_or_else(crate::engine::host_name);
+    let engine = crate::engine::start(&store, &dir, &node_name).await?;
+
+    let server = apiserver::serve(apiserver::ServerConfig {
+        store: store.clone(),
+        data_dir: dir.clone(),
+        address,
+        port: args.port,
+        logs: Arc::clone(&engine.logs),
+    })
+    .await?;
+
+    let info = serde_json::json!({
+        "pid": std::process::id(),
+        "address": server.addr.ip().to_string(),
+        "port": server.addr.port(),
+        "kubeconfig": server.kubeconfig,
+    });
+    let tmp = dir.join("engine.json.tmp");
+    {
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(info.to_string().as_bytes())?;
+    }
+    fs::rename(&tmp, dir.join("engine.json"))?;
+    tracing::info!(
+        "joblite engine serving https://{} for {} (kubeconfig {})",
+        server.addr,
+        dir.display(),
+        server.kubeconfig.display()
+    );
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+        r = server.task => { r?; }
+    }
+    let _ = fs::remove_file(dir.join("engine.json"));
+    Ok(())
+}

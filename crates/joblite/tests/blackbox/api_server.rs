@@ -1,0 +1,327 @@
+//! The Kubernetes API surface, driven by real kubectl 1.33, 1.32 and 1.29
+//! (which asks for v2beta1 discovery), the way
+//! `../shared/reference/kubectl-api-surface.md` describes each command.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::Server;
+
+const VERSIONS: &[&str] = &["1.33", "1.32", "1.29"];
+
+fn job_yaml(name: &str, label: Option<&str>, env: &str) -> String {
+    let labels = label
+        .map(|l| format!("  labels:\n    team: {l}\n"))
+        .unwrap_or_default();
+    format!(
+        "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}
+{labels}spec:
+  backoffLimit: 2
+  template:
+    spec:
+      containers:
+      - name: main
+        image: busybox
+        command: [\"sh\", \"-c\", \"sleep 300\"]
+        env:
+        - name: A
+          value: \"{env}\"
+      restartPolicy: Never
+"
+    )
+}
+
+#[test]
+fn version_and_api_resources() {
+    let s = Server::start();
+    for v in VERSIONS {
+        let out = s.kubectl_v(v, &["version"]).ok();
+        assert!(out.contains("Server Version: v1.33."), "{v}: {out}");
+        let out = s.kubectl_v(v, &["api-resources"]).ok();
+        for want in [
+            "jobs ", "batch/v1", "pods ", "po ", "events ", "ev ", "namespaces ", "ns ", "nodes ",
+            "no ",
+        ] {
+            assert!(out.contains(want), "{v}: {want:?} missing in\n{out}");
+        }
+    }
+}
+
+#[test]
+fn requests_without_credentials_get_401_status() {
+    let s = Server::start();
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-w", "\n%{http_code}", "--cacert"])
+        .arg(s.data_dir.path().join("pki/ca.crt"))
+        .arg(format!("{}/api/v1/namespaces", s.base_url()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.ends_with("401"), "{text}");
+    assert!(text.contains("\"kind\":\"Status\""), "{text}");
+    assert!(text.contains("\"reason\":\"Unauthorized\""), "{text}");
+}
+
+#[test]
+fn kubeconfig_and_data_dir_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Server::start();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&s.kubeconfig), 0o600);
+    assert_eq!(mode(s.data_dir.path()), 0o700);
+    for path in ["/readyz", "/livez", "/healthz"] {
+        let (code, body) = s.curl("GET", path, &[], None);
+        assert_eq!((code, body.as_str()), (200, "ok"), "{path}");
+    }
+}
+
+#[test]
+fn apply_creates_then_configures_then_is_unchanged() {
+    for v in VERSIONS {
+        let s = Server::start();
+        let out = s
+            .kubectl_stdin(v, &["apply", "-f", "-"], &job_yaml("pi", None, "1"))
+            .ok();
+        assert_eq!(out.trim(), "job.batch/pi created", "{v}");
+        // A label and a container's env change: a strategic merge patch.
+        let out = s
+            .kubectl_stdin(v, &["apply", "-f", "-"], &job_yaml("pi", Some("a"), "2"))
+            .ok();
+        assert_eq!(out.trim(), "job.batch/pi configured", "{v}");
+        let out = s
+            .kubectl_stdin(v, &["apply", "-f", "-"], &job_yaml("pi", Some("a"), "2"))
+            .ok();
+        assert_eq!(out.trim(), "job.batch/pi unchanged", "{v}");
+        let job = s.get_json(&["job", "pi"]);
+        assert_eq!(job["metadata"]["labels"]["team"], "a");
+        // The env change was refused (the template is immutable) or applied;
+        // the API must answer either way like upstream: template is immutable.
+        assert_eq!(job["spec"]["backoffLimit"], 2);
+    }
+}
+
+#[test]
+fn server_side_apply_create_and_protobuf_create_job() {
+    for v in VERSIONS {
+        let s = Server::start();
+        let out = s
+            .kubectl_stdin(v, &["apply", "--server-side", "-f", "-"], &job_yaml("ssa", None, "1"))
+            .ok();
+        assert_eq!(out.trim(), "job.batch/ssa serverside-applied", "{v}");
+        let out = s
+            .kubectl_stdin(v, &["create", "-f", "-"], &job_yaml("made", None, "1"))
+            .ok();
+        assert_eq!(out.trim(), "job.batch/made created", "{v}");
+        let err = s
+            .kubectl_stdin(v, &["create", "-f", "-"], &job_yaml("made", None, "1"))
+            .fails();
+        assert!(
+            err.contains("Error from server (AlreadyExists)")
+                && err.contains("jobs.batch \"made\" already exists"),
+            "{v}: {err}"
+        );
+        // kubectl 1.32+ sends protobuf here.
+        let out = s
+            .kubectl_v(v, &["create", "job", "x", "--image=busybox", "--", "echo", "hi"])
+            .ok();
+        assert_eq!(out.trim(), "job.batch/x created", "{v}");
+        let job = s.get_json(&["job", "x"]);
+        assert_eq!(
+            job["spec"]["template"]["spec"]["containers"][0]["command"],
+            serde_json::json!(["echo", "hi"]),
+            "{v}"
+        );
+        assert_eq!(job["spec"]["template"]["spec"]["restartPolicy"], "Never");
+        assert!(job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"]
+            .is_string());
+    }
+}
+
+#[test]
+fn get_prints_upstream_columns_and_formats() {
+    let s = Server::start();
+    s.kubectl_stdin("1.33", &["apply", "-f", "-"], &job_yaml("pi", Some("a"), "1"))
+        .ok();
+    s.kubectl_stdin("1.33", &["apply", "-f", "-"], &job_yaml("other", Some("b"), "1"))
+        .ok();
+    for v in VERSIONS {
+        let out = s.kubectl_v(v, &["get", "jobs"]).ok();
+        let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+        assert_eq!(header, ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], "{v}");
+        let out = s.kubectl_v(v, &["get", "jobs", "-o", "wide"]).ok();
+        assert!(out.lines().next().unwrap().contains("CONTAINERS   IMAGES   SELECTOR"), "{out}");
+        assert!(out.contains("busybox"), "{out}");
+        let out = s.kubectl_v(v, &["get", "jobs", "-l", "team=a", "-o", "name"]).ok();
+        assert_eq!(out.trim(), "job.batch/pi", "{v}");
+        let out = s.kubectl_v(v, &["get", "jobs", "-A"]).ok();
+        assert!(out.starts_with("NAMESPACE"), "{out}");
+        assert!(out.contains("default     pi"), "{v}: {out}");
+        let out = s
+            .kubectl_v(v, &["get", "job", "pi", "-o", "jsonpath={.spec.backoffLimit}"])
+            .ok();
+        assert_eq!(out, "2");
+        let out = s.kubectl_v(v, &["get", "job", "pi", "-o", "yaml"]).ok();
+        assert!(out.contains("kind: Job") && out.contains("name: pi"), "{out}");
+        let out = s.kubectl_v(v, &["get", "pods"]).ok();
+        let _ = out;
+    }
+    let err = s.kubectl(&["get", "job", "nope"]).fails();
+    assert!(
+        err.contains("Error from server (NotFound): jobs.batch \"nope\" not found"),
+        "{err}"
+    );
+}
+
+#[test]
+fn get_watch_sees_added_then_modified() {
+    let s = Server::start();
+    let mut child = std::process::Command::new(crate::harness::kubectl_path("1.33"))
+        .args(["get", "jobs", "-w", "-o", "name"])
+        .env("KUBECONFIG", &s.kubeconfig)
+        .env("HOME", s.home.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    s.kubectl_stdin("1.33", &["apply", "-f", "-"], &job_yaml("w", None, "1"))
+        .ok();
+    s.kubectl(&["label", "job", "w", "x=y"]).ok();
+    std::thread::sleep(Duration::from_millis(700));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 2, "{text}");
+    assert!(lines.iter().all(|l| *l == "job.batch/w"), "{text}");
+}
+
+#[test]
+fn patch_of_each_type() {
+    let s = Server::start();
+    s.kubectl_stdin("1.33", &["apply", "-f", "-"], &job_yaml("p", None, "1"))
+        .ok();
+    s.kubectl(&["patch", "job", "p", "-p", r#"{"spec":{"parallelism":0}}"#])
+        .ok();
+    assert_eq!(s.get_json(&["job", "p"])["spec"]["parallelism"], 0);
+    s.kubectl(&["patch", "job", "p", "--type=merge", "-p", r#"{"spec":{"parallelism":2}}"#])
+        .ok();
+    assert_eq!(s.get_json(&["job", "p"])["spec"]["parallelism"], 2);
+    s.kubectl(&[
+        "patch",
+        "job",
+        "p",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/parallelism","value":1}]"#,
+    ])
+    .ok();
+    assert_eq!(s.get_json(&["job", "p"])["spec"]["parallelism"], 1);
+    let out = s
+        .kubectl(&["patch", "job", "p", "--type=merge", "-p", r#"{"spec":{"parallelism":1}}"#])
+        .ok();
+    assert!(out.contains("patched (no change)"), "{out}");
+    // Immutable field: 422 with the upstream field path.
+    let err = s
+        .kubectl(&["patch", "job", "p", "--type=merge", "-p", r#"{"spec":{"completions":5}}"#])
+        .fails();
+    assert!(err.contains("spec.completions"), "{err}");
+    // No scale subresource.
+    let err = s.kubectl(&["scale", "job", "p", "--replicas=2"]).fails();
+    assert!(err.contains("NotFound"), "{err}");
+}
+
+#[test]
+fn describe_job_and_node() {
+    let s = Server::start();
+    s.kubectl_stdin("1.33", &["apply", "-f", "-"], &job_yaml("d", None, "1"))
+        .ok();
+    let out = s.kubectl(&["describe", "job", "d"]).ok();
+    for want in ["Name:", "Selector:", "batch.kubernetes.io/controller-uid=", "Parallelism:", "Pods Statuses:"] {
+        assert!(out.contains(want), "{want} missing:\n{out}");
+    }
+    let nodes = s.get_json(&["nodes"]);
+    if let Some(node) = nodes["items"][0]["metadata"]["name"].as_str() {
+        let out = s.kubectl(&["describe", "node", node]).ok();
+        assert!(out.contains("Capacity:"), "{out}");
+    }
+}
+
+#[test]
+fn delete_cascades_and_wait_for_delete() {
+    let s = Server::start();
+    for (name, cascade) in [("bg", "background"), ("fg", "foreground"), ("or", "orphan")] {
+        s.kubectl_stdin("1.33", &["apply", "-f", "-"], &job_yaml(name, None, "1"))
+            .ok();
+        let out = s
+            .kubectl(&["delete", "job", name, &format!("--cascade={cascade}"), "--timeout=60s"])
+            .ok();
+        assert_eq!(out.trim(), format!("job.batch \"{name}\" deleted"));
+        let err = s.kubectl(&["get", "job", name]).fails();
+        assert!(err.contains("not found"), "{err}");
+    }
+    s.kubectl_stdin("1.33", &["apply", "-f", "-"], &job_yaml("a1", None, "1"))
+        .ok();
+    s.kubectl_stdin("1.33", &["apply", "-f", "-"], &job_yaml("a2", None, "1"))
+        .ok();
+    let out = s.kubectl(&["delete", "jobs", "--all"]).ok();
+    assert!(out.contains("\"a1\" deleted") && out.contains("\"a2\" deleted"), "{out}");
+    let out = s.kubectl(&["wait", "--for=delete", "job/a1", "--timeout=10s"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+}
+
+#[test]
+fn explain_uses_served_openapi() {
+    let s = Server::start();
+    let out = s.kubectl(&["explain", "job.spec.parallelism"]).ok();
+    assert!(out.contains("FIELD: parallelism"), "{out}");
+    assert!(out.contains("integer"), "{out}");
+}
+
+#[test]
+fn invalid_manifests_print_upstream_errors() {
+    let s = Server::start();
+    let bad = job_yaml("bad", None, "1").replace("restartPolicy: Never", "restartPolicy: Always");
+    let err = s.kubectl_stdin("1.33", &["apply", "-f", "-"], &bad).fails();
+    assert!(
+        err.contains("The Job \"bad\" is invalid")
+            && err.contains("spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""),
+        "{err}"
+    );
+    let unknown = job_yaml("unk", None, "1").replace("backoffLimit: 2", "backoffLimit: 2\n  foo: 1");
+    let err = s.kubectl_stdin("1.33", &["apply", "-f", "-"], &unknown).fails();
+    assert!(err.contains("unknown field \"spec.foo\""), "{err}");
+    let err = s.kubectl(&["delete", "job", "missing"]).fails();
+    assert!(err.contains("Error from server (NotFound): jobs.batch \"missing\" not found"), "{err}");
+    // Nothing was stored.
+    let jobs = s.get_json(&["jobs"]);
+    assert_eq!(jobs["items"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn restart_after_kill9_keeps_objects_and_watch_history() {
+    let mut s = Server::start();
+    s.kubectl_stdin("1.33", &["apply", "-f", "-"], &job_yaml("keep", None, "1"))
+        .ok();
+    let before = s.get_json(&["job", "keep"]);
+    let rv: u64 = before["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    s.kubectl(&["label", "job", "keep", "after=1"]).ok();
+    s.restart();
+    let after = s.get_json(&["job", "keep"]);
+    assert_eq!(after["metadata"]["uid"], before["metadata"]["uid"]);
+    assert_eq!(after["metadata"]["labels"]["after"], "1");
+    // A watch from the old revision replays the label change first.
+    let (code, body) = s.curl(
+        "GET",
+        &format!("/apis/batch/v1/namespaces/default/jobs?watch=true&resourceVersion={rv}&timeoutSeconds=1"),
+        &[],
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    let first: Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
+    assert_eq!(first["type"], "MODIFIED", "{body}");
+    assert_eq!(first["object"]["metadata"]["labels"]["after"], "1");
+}

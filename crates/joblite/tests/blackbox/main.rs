@@ -1,0 +1,7 @@
+//! Black-box tests: each starts a real `joblite serve` and drives it with
+//! real kubectl binaries, raw HTTP and the joblite CLI. One test binary, one
+//! module per feature area.
+
+mod harness;
+
+mod api_server;

@@ -1,0 +1,330 @@
+//! The system calls the supervisor makes, behind a trait.
+//!
+//! This is youki's pattern: the supervision logic in `supervisor.rs`
+//! (idempotent starts, exit recording, OOM attribution, signalling, journal
+//! recovery) talks only to [`Sys`], so it is unit-tested with a fake that
+//! needs no root and forks nothing. [`RealSys`] is the one implementation
+//! that touches the kernel.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::cgroups::{self, Cgroups, Handle};
+use crate::protocol::StartSpec;
+
+/// A started process and the read ends of its output pipes.
+#[derive(Debug)]
+pub struct Spawned {
+    pub pid: i32,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+    pub cgroup: Option<Handle>,
+}
+
+/// Why a start failed; the message becomes the container's termination message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpawnError {
+    pub message: String,
+}
+
+/// How a reaped process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitStatus {
+    Exited(i32),
+    Signaled(i32),
+}
+
+/// The kernel, as the supervisor sees it.
+pub trait Sys {
+    /// Fork and exec a container run.
+    fn spawn(&mut self, spec: &StartSpec) -> Result<Spawned, SpawnError>;
+    /// `kill(2)`; a negative pid signals a process group.
+    fn kill(&mut self, pid: i32, signal: i32) -> io::Result<()>;
+    /// Processes left in a run's cgroup.
+    fn cgroup_pids(&mut self, cgroup: &Handle) -> Vec<i32>;
+    /// Whether the OOM killer fired in a run's cgroup.
+    fn cgroup_oom_killed(&mut self, cgroup: &Handle) -> bool;
+    /// Removes a run's cgroup; false while processes remain.
+    fn cgroup_remove(&mut self, cgroup: &Handle) -> bool;
+    /// The current time as RFC3339Nano.
+    fn now(&self) -> String;
+}
+
+/// RFC3339 with nanoseconds and `Z`, as the CRI log format and upstream
+/// status timestamps use.
+pub fn rfc3339_nano(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// The real kernel.
+pub struct RealSys {
+    pub cgroups: Cgroups,
+    pub root: bool,
+}
+
+impl RealSys {
+    pub fn new() -> RealSys {
+        RealSys {
+            cgroups: Cgroups::detect(),
+            root: rustix::process::geteuid().is_root(),
+        }
+    }
+}
+
+impl Default for RealSys {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Finds `cmd` the way `exec.LookPath` does with the container's PATH.
+pub fn look_path(cmd: &str, path_env: Option<&str>) -> Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let is_exec = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if cmd.contains('/') {
+        return match std::fs::metadata(cmd) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(format!(
+                "exec: \"{cmd}\": stat {cmd}: no such file or directory"
+            )),
+            Err(e) => Err(format!("exec: \"{cmd}\": {e}")),
+            Ok(_) if !is_exec(Path::new(cmd)) => {
+                Err(format!("exec: \"{cmd}\": permission denied"))
+            }
+            Ok(_) => Ok(PathBuf::from(cmd)),
+        };
+    }
+    let path = path_env.unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let p = Path::new(dir).join(cmd);
+        if is_exec(&p) {
+            return Ok(p);
+        }
+    }
+    Err(format!("exec: \"{cmd}\": executable file not found in $PATH"))
+}
+
+impl Sys for RealSys {
+    fn spawn(&mut self, spec: &StartSpec) -> Result<Spawned, SpawnError> {
+        let err = |message: String| SpawnError { message };
+        let path_env = spec.env.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str());
+        let exe = look_path(&spec.path, path_env).map_err(err)?;
+        if !Path::new(&spec.cwd).is_dir() && spec.mounts.is_empty() {
+            return Err(err(format!(
+                "chdir {}: no such file or directory",
+                spec.cwd
+            )));
+        }
+        if !spec.mounts.is_empty() && !self.root {
+            return Err(err(
+                "emptyDir volume mounts need root: the process runtime mounts them in a private mount namespace".into(),
+            ));
+        }
+        let cgroup = if spec.memory_limit.is_some() || spec.cpu_limit_millis.is_some() {
+            match self.cgroups.create(&spec.id, spec.memory_limit, spec.cpu_limit_millis) {
+                Ok(h) => Some(h),
+                // Unenforceable limits do not stop the pod: the agent already
+                // reported that cgroups are unavailable.
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
+        let procs: Vec<std::fs::File> = cgroup
+            .as_ref()
+            .map(|h| {
+                h.procs_files()
+                    .iter()
+                    .filter_map(|p| std::fs::OpenOptions::new().write(true).open(p).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let proc_fds: Vec<i32> = procs.iter().map(|f| f.as_raw_fd()).collect();
+
+        let mut cmd = Command::new(&exe);
+        cmd.arg0(spec.args.first().map(String::as_str).unwrap_or(&spec.path))
+            .args(spec.args.iter().skip(1))
+            .env_clear()
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let cwd = CString::new(spec.cwd.as_bytes()).map_err(|e| err(e.to_string()))?;
+        let ns_mounts: Vec<(CString, CString, bool)> = if self.root {
+            spec.mounts
+                .iter()
+                .filter_map(|(s, t, ro)| {
+                    Some((
+                        CString::new(s.as_bytes()).ok()?,
+                        CString::new(t.as_bytes()).ok()?,
+                        *ro,
+                    ))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let hostname = if self.root { spec.hostname.clone() } else { None };
+        // SAFETY: the supervisor is single-threaded, so the child may use any
+        // function; the closure only makes system calls and small allocations.
+        unsafe {
+            cmd.pre_exec(move || {
+                child_setup(&proc_fds, &ns_mounts, hostname.as_deref(), &cwd)
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| {
+            err(format!(
+                "exec: \"{}\": {}",
+                spec.path,
+                e.to_string().split(" (os error").next().unwrap_or_default().to_lowercase()
+            ))
+        })?;
+        drop(procs);
+        let stdout = child.stdout.take().map(OwnedFd::from);
+        let stderr = child.stderr.take().map(OwnedFd::from);
+        Ok(Spawned {
+            pid: child.id() as i32,
+            stdout,
+            stderr,
+            cgroup,
+        })
+    }
+
+    fn kill(&mut self, pid: i32, signal: i32) -> io::Result<()> {
+        // SAFETY: plain kill(2).
+        if unsafe { libc::kill(pid, signal) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    fn cgroup_pids(&mut self, cgroup: &Handle) -> Vec<i32> {
+        cgroup.pids()
+    }
+
+    fn cgroup_oom_killed(&mut self, cgroup: &Handle) -> bool {
+        cgroup.oom_killed()
+    }
+
+    fn cgroup_remove(&mut self, cgroup: &Handle) -> bool {
+        cgroup.remove()
+    }
+
+    fn now(&self) -> String {
+        rfc3339_nano(chrono::Utc::now())
+    }
+}
+
+/// What the forked child does before exec: die with the supervisor, join the
+/// cgroups, enter private UTS/mount namespaces (root), bind the volumes and
+/// change directory.
+fn child_setup(
+    cgroup_fds: &[i32],
+    mounts: &[(CString, CString, bool)],
+    hostname: Option<&str>,
+    cwd: &CString,
+) -> io::Result<()> {
+    // SAFETY: prctl/unshare/mount/chdir with valid, NUL-terminated arguments.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        // Restore default dispositions the supervisor changed.
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    cgroups::join_fds(cgroup_fds)?;
+    let mut flags = 0;
+    if hostname.is_some() {
+        flags |= libc::CLONE_NEWUTS;
+    }
+    if !mounts.is_empty() {
+        flags |= libc::CLONE_NEWNS;
+    }
+    if flags != 0 {
+        // SAFETY: see above.
+        if unsafe { libc::unshare(flags) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    if let Some(h) = hostname {
+        // SAFETY: see above.
+        if unsafe { libc::sethostname(h.as_ptr().cast(), h.len()) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    if !mounts.is_empty() {
+        let root = c"/";
+        // SAFETY: see above.
+        unsafe {
+            if libc::mount(
+                std::ptr::null(),
+                root.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ) < 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        for (src, target, ro) in mounts {
+            let t = Path::new(std::ffi::OsStr::from_bytes(target.as_bytes()));
+            std::fs::create_dir_all(t)?;
+            // SAFETY: see above.
+            unsafe {
+                if libc::mount(
+                    src.as_ptr(),
+                    target.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                ) < 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+                if *ro
+                    && libc::mount(
+                        std::ptr::null(),
+                        target.as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+                        std::ptr::null(),
+                    ) < 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+        }
+    }
+    // SAFETY: see above.
+    if unsafe { libc::chdir(cwd.as_ptr()) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn look_path_messages_follow_exec_lookpath() {
+        assert_eq!(look_path("true", Some("/bin:/usr/bin")).unwrap().file_name().unwrap(), "true");
+        assert_eq!(
+            look_path("no-such-cmd-xyz", Some("/bin")).unwrap_err(),
+            "exec: \"no-such-cmd-xyz\": executable file not found in $PATH"
+        );
+        assert_eq!(
+            look_path("/nonexistent/x", None).unwrap_err(),
+            "exec: \"/nonexistent/x\": stat /nonexistent/x: no such file or directory"
+        );
+    }
+}
