@@ -29,6 +29,7 @@ use k8s_openapi::api::core::v1::{
     Container, EmptyDirVolumeSource, LifecycleHandler, Pod, PodCondition, PodSecurityContext,
     PodSpec, PodStatus, Probe, Toleration, Volume,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use std::collections::BTreeMap;
 
@@ -170,6 +171,16 @@ fn default_container(c: &mut Container) {
     for p in c.ports.iter_mut().flatten() {
         set_if_empty(&mut p.protocol, "TCP");
     }
+    if let Some(r) = c.resources.as_mut() {
+        for list in [r.limits.as_mut(), r.requests.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            for q in list.values_mut() {
+                canonicalize_quantity(q);
+            }
+        }
+    }
     for e in c.env.iter_mut().flatten() {
         if let Some(fr) = e.value_from.as_mut().and_then(|vf| vf.field_ref.as_mut()) {
             set_if_empty(&mut fr.api_version, "v1");
@@ -189,6 +200,21 @@ fn default_container(c: &mut Container) {
         for h in [&mut lc.post_start, &mut lc.pre_stop].into_iter().flatten() {
             default_handler(h);
         }
+    }
+}
+
+/// `SetDefaults_ResourceList` rounds values up to milli precision, and
+/// upstream always serialises a quantity in canonical form (`0.5` reads back
+/// as `500m`, `1024Mi` as `1Gi`). Unparsable strings are left for validation
+/// to report.
+fn canonicalize_quantity(q: &mut Quantity) {
+    if let Ok(mut p) = parse_quantity(&q.0) {
+        const MILLI: i128 = 1_000_000;
+        let rem = p.nanos.rem_euclid(MILLI);
+        if rem != 0 {
+            p.nanos += MILLI - rem;
+        }
+        q.0 = p.canonical();
     }
 }
 
@@ -423,14 +449,35 @@ pub fn prepare_job_for_create(job: &mut Job, uid: &str) {
     }
 }
 
+/// The metadata part of `rest.BeforeUpdate`: an update cannot change or drop
+/// the server-owned fields, so they are carried over from the stored object
+/// (an empty `uid`, `creationTimestamp`, `deletionTimestamp`, and a missing
+/// `deletionGracePeriodSeconds`). `generation` is left to the store.
+pub fn prepare_meta_for_update(new: &mut ObjectMeta, old: &ObjectMeta) {
+    if new.uid.as_deref().unwrap_or_default().is_empty() {
+        new.uid = old.uid.clone();
+    }
+    if old.creation_timestamp.is_some() {
+        new.creation_timestamp = old.creation_timestamp.clone();
+    }
+    if old.deletion_timestamp.is_some() {
+        new.deletion_timestamp = old.deletion_timestamp.clone();
+    }
+    if old.deletion_grace_period_seconds.is_some() && new.deletion_grace_period_seconds.is_none() {
+        new.deletion_grace_period_seconds = old.deletion_grace_period_seconds;
+    }
+}
+
 /// `jobStrategy.PrepareForUpdate`: a main-resource update cannot change status.
 pub fn prepare_job_for_update(new: &mut Job, old: &Job) {
+    prepare_meta_for_update(&mut new.metadata, &old.metadata);
     new.status = old.status.clone();
 }
 
 /// `jobStatusStrategy.PrepareForUpdate`: a `/status` write cannot change spec
 /// (metadata changes are kept, as upstream keeps them).
 pub fn prepare_job_status_update(new: &mut Job, old: &Job) {
+    prepare_meta_for_update(&mut new.metadata, &old.metadata);
     new.spec = old.spec.clone();
 }
 
@@ -462,12 +509,14 @@ pub fn prepare_pod_for_create(pod: &mut Pod) {
 
 /// `podStrategy.PrepareForUpdate`: a main-resource update cannot change status.
 pub fn prepare_pod_for_update(new: &mut Pod, old: &Pod) {
+    prepare_meta_for_update(&mut new.metadata, &old.metadata);
     new.status = old.status.clone();
 }
 
 /// `podStatusStrategy.PrepareForUpdate`: a `/status` write cannot change spec,
 /// owner references or the deletion timestamp.
 pub fn prepare_pod_status_update(new: &mut Pod, old: &Pod) {
+    prepare_meta_for_update(&mut new.metadata, &old.metadata);
     new.spec = old.spec.clone();
     new.metadata.owner_references = old.metadata.owner_references.clone();
     new.metadata.deletion_timestamp = old.metadata.deletion_timestamp.clone();
@@ -483,7 +532,6 @@ mod tests {
         ContainerPort, EnvVar, EnvVarSource, ObjectFieldSelector, PodTemplateSpec,
         ResourceRequirements, SecretVolumeSource,
     };
-    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
     use serde_json::json;
 
     fn job_with(spec: JobSpec) -> Job {
@@ -964,5 +1012,36 @@ mod tests {
             (c.type_.as_str(), c.status.as_str(), c.reason.as_deref()),
             ("PodScheduled", "False", Some("SchedulingGated"))
         );
+    }
+
+    #[test]
+    fn resource_quantities_are_canonicalized() {
+        let cases = [
+            ("0.5", "500m"),
+            ("1024Mi", "1Gi"),
+            ("1000m", "1"),
+            ("100n", "1m"),
+            ("1.5Gi", "1536Mi"),
+            ("lots", "lots"),
+            ("2", "2"),
+        ];
+        for (input, want) in cases {
+            let mut c = Container {
+                resources: Some(ResourceRequirements {
+                    limits: Some(BTreeMap::from([(
+                        "cpu".to_string(),
+                        Quantity(input.to_string()),
+                    )])),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            default_container(&mut c);
+            assert_eq!(
+                c.resources.unwrap().limits.unwrap()["cpu"].0,
+                want,
+                "{input}"
+            );
+        }
     }
 }

@@ -479,8 +479,8 @@ pub fn pod_summary(pod: &Value, now: DateTime<Utc>) -> PodSummary {
                 ready += 1;
             }
         }
-        // A finished sidecar-less container next to a running one does not
-        // make the pod "Completed".
+        // One completed container next to a running one leaves the pod
+        // Running (or NotReady), not Completed.
         if reason == "Completed" && has_running {
             reason = if pod_condition_true(pod, "Ready") {
                 "Running".into()
@@ -713,8 +713,9 @@ pub fn row_cells(resource: &ResourceInfo, obj: &Value, now: DateTime<Utc>) -> Ve
     }
 }
 
-/// `rows[].conditions`: finished pods are marked `Completed` (kubectl hides
-/// them with `--show-all=false` in old versions); `None` for everything else.
+/// `rows[].conditions`: succeeded and failed pods carry a `Completed` row
+/// condition (upstream `podSuccessConditions`/`podFailedConditions`); `None`
+/// for everything else.
 pub fn row_conditions(resource: &ResourceInfo, obj: &Value) -> Option<Value> {
     if (resource.group, resource.kind) != ("", "Pod") {
         return None;

@@ -18,7 +18,9 @@ mod pod;
 #[cfg(test)]
 mod tests;
 
-pub use field::{go_quote, ErrorType, FieldError, Path};
+/// Short alias kept for callers that spell it `validation::Path`.
+pub use field::FieldPath as Path;
+pub use field::{go_quote, ErrorType, FieldError, FieldPath};
 pub use job::{
     job_warnings_on_create, validate_job_create, validate_job_status_update, validate_job_update,
     CONTROLLER_UID_LABEL, JOB_NAME_LABEL, LEGACY_CONTROLLER_UID_LABEL, LEGACY_JOB_NAME_LABEL,
@@ -34,6 +36,7 @@ pub use pod::{
 };
 
 use k8s_openapi::api::core::v1::{Event, Namespace, Node};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 /// `apimachineryvalidation.IsNegativeErrorMsg`.
@@ -43,6 +46,39 @@ pub const FIELD_IMMUTABLE: &str = "field is immutable";
 
 pub(crate) fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// A copy of `obj` whose metadata has had the server-owned fields restored
+/// from `old_meta` (`rest.BeforeUpdate` runs before validation upstream).
+pub(crate) fn restored<T: Clone>(
+    obj: &T,
+    old_meta: &ObjectMeta,
+    meta: impl Fn(&mut T) -> &mut ObjectMeta,
+) -> T {
+    let mut out = obj.clone();
+    crate::defaults::prepare_meta_for_update(meta(&mut out), old_meta);
+    out
+}
+
+/// `apiequality.Semantic.DeepEqual` on serialised values: like upstream's
+/// forked `reflect.DeepEqual`, an empty list equals an absent one (a client
+/// that sends `tolerations: []` has not changed anything).
+pub(crate) fn semantic_eq(a: &Value, b: &Value) -> bool {
+    fn norm(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .filter(|(_, v)| {
+                        !matches!(v, Value::Null) && !matches!(v, Value::Array(a) if a.is_empty())
+                    })
+                    .map(|(k, v)| (k.clone(), norm(v)))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(norm).collect()),
+            other => other.clone(),
+        }
+    }
+    norm(a) == norm(b)
 }
 
 /// Drop repeated errors (same path, type and text), as upstream's
@@ -71,13 +107,13 @@ pub fn validate_namespace_create(ns: &Namespace) -> Vec<FieldError> {
         &ns.metadata,
         false,
         name_is_dns_label,
-        &Path::new("metadata"),
+        &FieldPath::new("metadata"),
     )
 }
 
 /// `ValidateNamespaceUpdate`.
 pub fn validate_namespace_update(new: &Namespace, old: &Namespace) -> Vec<FieldError> {
-    validate_object_meta_update(&new.metadata, &old.metadata, &Path::new("metadata"))
+    validate_object_meta_update(&new.metadata, &old.metadata, &FieldPath::new("metadata"))
 }
 
 /// `ValidateNode`: cluster-scoped, name is a DNS-1123 subdomain.
@@ -86,28 +122,60 @@ pub fn validate_node_create(node: &Node) -> Vec<FieldError> {
         &node.metadata,
         false,
         name_is_dns_subdomain,
-        &Path::new("metadata"),
+        &FieldPath::new("metadata"),
     )
 }
 
 /// `ValidateNodeUpdate` (metadata part).
 pub fn validate_node_update(new: &Node, old: &Node) -> Vec<FieldError> {
-    validate_object_meta_update(&new.metadata, &old.metadata, &Path::new("metadata"))
+    validate_object_meta_update(&new.metadata, &old.metadata, &FieldPath::new("metadata"))
 }
 
-/// `ValidateEventCreate` for `v1` events (`legacyValidateEvent`): the event's
-/// namespace must match its involved object's (an empty involved namespace is
-/// allowed for events in `default` or cluster scope).
+/// `path.ValidatePathSegmentName`: the name rule the generic registry
+/// applies to every object after the type's own validation.
+pub fn name_is_path_segment(name: &str, prefix: bool) -> Vec<String> {
+    let mut errs = Vec::new();
+    if !prefix && (name == "." || name == "..") {
+        errs.push(format!("may not be '{name}'"));
+    }
+    for illegal in ["/", "%"] {
+        if name.contains(illegal) {
+            errs.push(format!("may not contain '{illegal}'"));
+        }
+    }
+    errs
+}
+
+/// Event limits from `pkg/apis/core/validation/events.go`.
+const REPORTING_INSTANCE_LENGTH_LIMIT: usize = 128;
+const ACTION_LENGTH_LIMIT: usize = 128;
+const REASON_LENGTH_LIMIT: usize = 128;
+const NOTE_LENGTH_LIMIT: usize = 1024;
+
+/// `legacyValidateEvent`, the only check core/v1 events get, followed by the
+/// generic registry's metadata check (`rest.BeforeCreate`). Old-style events
+/// (no `eventTime`) must live in their involved object's namespace (an empty
+/// involved namespace is allowed for events in `default` or no namespace);
+/// new-style ones need the reporting fields.
 pub fn validate_event_create(ev: &Event) -> Vec<FieldError> {
-    let mut errs = validate_object_meta(
-        &ev.metadata,
-        true,
-        name_is_dns_subdomain,
-        &Path::new("metadata"),
-    );
+    let mut errs = legacy_validate_event(ev);
+    if errs.is_empty() {
+        errs = validate_object_meta(
+            &ev.metadata,
+            true,
+            name_is_path_segment,
+            &FieldPath::new("metadata"),
+        );
+    }
+    errs
+}
+
+fn legacy_validate_event(ev: &Event) -> Vec<FieldError> {
+    let mut errs = Vec::new();
     let ns = ev.metadata.namespace.as_deref().unwrap_or_default();
     let involved_ns = ev.involved_object.namespace.as_deref().unwrap_or_default();
-    let ns_path = Path::new("involvedObject").child("namespace");
+    let ns_path = FieldPath::new("involvedObject").child("namespace");
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
     if ev.event_time.is_none() {
         let ok = if involved_ns.is_empty() {
             ns.is_empty() || ns == "default"
@@ -121,18 +189,66 @@ pub fn validate_event_create(ev: &Event) -> Vec<FieldError> {
                 "does not match event.namespace",
             ));
         }
+    } else {
+        if involved_ns.is_empty() && ns != "default" && ns != "kube-system" {
+            errs.push(FieldError::invalid(
+                &ns_path,
+                involved_ns,
+                "does not match event.namespace",
+            ));
+        }
+        let rc = text(&ev.reporting_component);
+        if rc.is_empty() {
+            errs.push(FieldError::required(
+                &FieldPath::new("reportingController"),
+                "",
+            ));
+        }
+        for m in is_qualified_name(&rc) {
+            errs.push(FieldError::invalid(
+                &FieldPath::new("reportingController"),
+                rc.as_str(),
+                m,
+            ));
+        }
+        let limited = [
+            (
+                "reportingInstance",
+                text(&ev.reporting_instance),
+                REPORTING_INSTANCE_LENGTH_LIMIT,
+                true,
+            ),
+            ("action", text(&ev.action), ACTION_LENGTH_LIMIT, true),
+            ("reason", text(&ev.reason), REASON_LENGTH_LIMIT, true),
+            ("message", text(&ev.message), NOTE_LENGTH_LIMIT, false),
+        ];
+        for (name, value, limit, required) in limited {
+            if required && value.is_empty() {
+                errs.push(FieldError::required(&FieldPath::new(name), ""));
+            }
+            if value.len() > limit {
+                errs.push(FieldError::invalid(
+                    &FieldPath::new(name),
+                    "",
+                    format!("can have at most {limit} characters"),
+                ));
+            }
+        }
+    }
+    for m in is_dns1123_subdomain(ns) {
+        errs.push(FieldError::invalid(&FieldPath::new("namespace"), ns, m));
     }
     errs
 }
 
-/// `ValidateEventUpdate` (metadata part).
+/// `ValidateEventUpdate` for core/v1: legacy checks plus the generic
+/// metadata update rules.
 pub fn validate_event_update(new: &Event, old: &Event) -> Vec<FieldError> {
-    let mut errs =
-        validate_object_meta_update(&new.metadata, &old.metadata, &Path::new("metadata"));
-    errs.extend(
-        validate_event_create(new)
-            .into_iter()
-            .filter(|e| !e.field.starts_with("metadata.")),
-    );
+    let mut errs = legacy_validate_event(new);
+    errs.extend(validate_object_meta_update(
+        &new.metadata,
+        &old.metadata,
+        &FieldPath::new("metadata"),
+    ));
     errs
 }

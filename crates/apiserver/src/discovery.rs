@@ -117,7 +117,9 @@ pub fn negotiate_discovery(accept: &str) -> DiscoveryFormat {
 /// `deletecollection`, as upstream's namespace registry does not offer it).
 pub fn verbs(r: &ResourceInfo) -> &'static [&'static str] {
     if r.group.is_empty() && r.plural == "namespaces" {
-        &["create", "delete", "get", "list", "patch", "update", "watch"]
+        &[
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ]
     } else {
         &[
             "create",
@@ -176,10 +178,23 @@ fn gvk(g: &str, v: &str, k: &str) -> Value {
     json!({"group": g, "version": v, "kind": k})
 }
 
+/// `responseKind` as kube-apiserver fills it from the legacy `APIResource`
+/// (`ConvertGroupVersionIntoToDiscovery` in
+/// `staging/src/k8s.io/apiserver/pkg/endpoints/installer.go`): group and
+/// version stay empty unless they differ from the resource's group-version
+/// (only `pods/eviction` here). Clients read empty as "same as the list".
+fn response_kind(r: &ResourceInfo, (g, v, k): (&str, &str, &str)) -> Value {
+    if g == r.group && v == r.version {
+        gvk("", "", k)
+    } else {
+        gvk(g, v, k)
+    }
+}
+
 fn aggregated_resource(r: &'static ResourceInfo) -> Value {
     let mut res = json!({
         "resource": r.plural,
-        "responseKind": gvk(r.group, r.version, r.kind),
+        "responseKind": response_kind(r, (r.group, r.version, r.kind)),
         "scope": scope(r),
         "singularResource": r.singular,
         "verbs": verbs(r),
@@ -197,8 +212,7 @@ fn aggregated_resource(r: &'static ResourceInfo) -> Value {
             .iter()
             .map(|s| {
                 let i = subresource_info(r, s);
-                let (g, v, k) = i.response_kind;
-                json!({"subresource": i.name, "responseKind": gvk(g, v, k), "verbs": i.verbs})
+                json!({"subresource": i.name, "responseKind": response_kind(r, i.response_kind), "verbs": i.verbs})
             })
             .collect();
         m.insert("subresources".into(), Value::Array(subs));
@@ -242,7 +256,8 @@ pub fn aggregated(core: bool, format: DiscoveryFormat) -> Value {
             let versions: Vec<Value> = versions
                 .into_iter()
                 .map(|v| {
-                    let resources: Vec<Value> = resources_of(g, v).map(aggregated_resource).collect();
+                    let resources: Vec<Value> =
+                        resources_of(g, v).map(aggregated_resource).collect();
                     json!({"version": v, "resources": resources, "freshness": "Current"})
                 })
                 .collect();
@@ -278,10 +293,7 @@ pub fn aggregated_groups(version: &str) -> Value {
 /// Legacy `GET /api`: `APIVersions`. `server_address` is `host:port` as the
 /// client reached us.
 pub fn api_versions(server_address: &str) -> Value {
-    let versions: Vec<&str> = groups(true)
-        .into_iter()
-        .flat_map(|(_, vs)| vs)
-        .collect();
+    let versions: Vec<&str> = groups(true).into_iter().flat_map(|(_, vs)| vs).collect();
     json!({
         "kind": "APIVersions",
         "versions": versions,
@@ -414,7 +426,10 @@ mod tests {
             assert_eq!(negotiate_discovery(accept), want, "{accept}");
         }
         assert_eq!(DiscoveryFormat::V2.content_type(), V2_CONTENT_TYPE);
-        assert_eq!(DiscoveryFormat::V2Beta1.content_type(), V2BETA1_CONTENT_TYPE);
+        assert_eq!(
+            DiscoveryFormat::V2Beta1.content_type(),
+            V2BETA1_CONTENT_TYPE
+        );
     }
 
     #[test]
@@ -431,11 +446,11 @@ mod tests {
         let jobs = &v["resources"][0];
         assert_eq!(
             jobs,
-            &json!({"resource":"jobs","responseKind":{"group":"batch","version":"v1","kind":"Job"},
+            &json!({"resource":"jobs","responseKind":{"group":"","version":"","kind":"Job"},
                 "scope":"Namespaced","singularResource":"job",
                 "verbs":["create","delete","deletecollection","get","list","patch","update","watch"],
                 "categories":["all"],
-                "subresources":[{"subresource":"status","responseKind":{"group":"batch","version":"v1","kind":"Job"},"verbs":["get","patch","update"]}]})
+                "subresources":[{"subresource":"status","responseKind":{"group":"","version":"","kind":"Job"},"verbs":["get","patch","update"]}]})
         );
         let beta = aggregated(false, DiscoveryFormat::V2Beta1);
         assert_eq!(beta["apiVersion"], "apidiscovery.k8s.io/v2beta1");
@@ -455,7 +470,10 @@ mod tests {
         assert_eq!(pods["categories"], json!(["all"]));
         let subs = pods["subresources"].as_array().unwrap();
         let sub = |n: &str| subs.iter().find(|s| s["subresource"] == n).unwrap().clone();
-        assert_eq!(sub("log")["responseKind"], json!({"group":"","version":"v1","kind":"Pod"}));
+        assert_eq!(
+            sub("log")["responseKind"],
+            json!({"group":"","version":"","kind":"Pod"})
+        );
         assert_eq!(sub("log")["verbs"], json!(["get"]));
         assert_eq!(
             sub("eviction")["responseKind"],
@@ -498,7 +516,17 @@ mod tests {
             .iter()
             .map(|r| r["name"].as_str().unwrap())
             .collect();
-        for n in ["pods", "pods/status", "pods/log", "pods/eviction", "events", "namespaces", "namespaces/status", "nodes", "nodes/status"] {
+        for n in [
+            "pods",
+            "pods/status",
+            "pods/log",
+            "pods/eviction",
+            "events",
+            "namespaces",
+            "namespaces/status",
+            "nodes",
+            "nodes/status",
+        ] {
             assert!(names.contains(&n), "{n} missing from {names:?}");
         }
         let eviction = core["resources"]
@@ -516,7 +544,10 @@ mod tests {
             .find(|r| r["name"] == "namespaces")
             .unwrap();
         assert_eq!(ns["namespaced"], false);
-        assert!(!ns["verbs"].as_array().unwrap().contains(&json!("deletecollection")));
+        assert!(!ns["verbs"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("deletecollection")));
         assert!(api_resource_list("batch", "v2").is_none());
         assert!(api_resource_list("apps", "v1").is_none());
     }

@@ -6,7 +6,7 @@ use api::resources::ResourceInfo;
 use api::status::ApiError;
 use axum::body::Body;
 use http::{header, HeaderMap, Method, Request, StatusCode};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::body::{self, FieldValidation};
 use crate::query::Query;
@@ -81,11 +81,7 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Body>) -> Result<Resp, Api
 }
 
 pub fn not_found_generic() -> ApiError {
-    ApiError::NotFound {
-        group: String::new(),
-        resource: String::new(),
-        name: String::new(),
-    }
+    ApiError::RouteNotFound
 }
 
 async fn read_body(req: Request<Body>) -> Result<(Option<String>, Vec<u8>), ApiError> {
@@ -216,13 +212,4 @@ fn check_type_meta(info: &ResourceInfo, value: &Value) -> Result<(), ApiError> {
         }
     }
     Ok(())
-}
-
-/// Sets `kind`/`apiVersion` so every response object carries them.
-pub fn with_type_meta(info: &ResourceInfo, mut v: Value) -> Value {
-    if let Some(o) = v.as_object_mut() {
-        o.insert("kind".into(), json!(info.kind));
-        o.insert("apiVersion".into(), json!(info.api_version()));
-    }
-    v
 }

@@ -10,7 +10,7 @@ pub mod body;
 pub mod discovery;
 mod discovery_routes;
 pub mod filter;
-pub mod handler;
+mod handler;
 pub mod openapi;
 mod output;
 pub mod patch;

@@ -17,21 +17,15 @@ pub fn wants_table(accept: &str) -> bool {
     })
 }
 
-pub trait IncludeFromQuery: Sized {
-    fn from_query(q: &Query) -> Result<Self, ApiError>;
-}
-
-impl IncludeFromQuery for IncludeObject {
-    fn from_query(q: &Query) -> Result<Self, ApiError> {
-        match q.get("includeObject") {
-            None | Some("") | Some("Metadata") => Ok(IncludeObject::Metadata),
-            Some("Object") => Ok(IncludeObject::Object),
-            Some("None") => Ok(IncludeObject::None),
-            Some(other) => Err(ApiError::BadRequest(format!(
-                "includeObject: Unsupported value: {other:?}: supported values: \"Metadata\", \"None\", \"Object\""
-            ))),
-        }
-    }
+/// The `includeObject` parameter.
+pub fn include_object(q: &Query) -> Result<IncludeObject, ApiError> {
+    let v = q.get("includeObject");
+    IncludeObject::from_query(v).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "includeObject: Unsupported value: {:?}: supported values: \"Metadata\", \"None\", \"Object\"",
+            v.unwrap_or("")
+        ))
+    })
 }
 
 /// A Table of `objects` at revision `rev`.
@@ -43,7 +37,8 @@ pub fn table(
     continue_token: Option<String>,
 ) -> Value {
     let now = chrono::Utc::now();
-    let mut t = api::table::table(info, objects, include, rev, now);
+    let rv = if rev == 0 { String::new() } else { rev.to_string() };
+    let mut t = api::table::table(info, objects, include, &rv, now);
     if let Some(c) = continue_token {
         t["metadata"]["continue"] = Value::String(c);
     }

@@ -9,7 +9,7 @@ use http::StatusCode;
 use serde_json::{json, Value};
 
 use crate::filter::Filter;
-use crate::output::{self, IncludeObject};
+use crate::output;
 use crate::query::Query;
 use crate::respond::{self, Resp};
 use crate::AppState;
@@ -31,7 +31,7 @@ pub fn get(
         let table = output::table(
             info,
             &[obj],
-            IncludeObject::from_query(query)?,
+            output::include_object(query)?,
             stored.rev,
             None,
         );
@@ -147,7 +147,7 @@ pub fn list(
         let t = output::table(
             info,
             &objs,
-            IncludeObject::from_query(query)?,
+            output::include_object(query)?,
             list_rv,
             cont_token,
         );

@@ -59,7 +59,14 @@ fn invalid(info: &ResourceInfo, obj: &Value, errs: Vec<FieldError>) -> Result<()
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let causes = errs.iter().map(Cause::from).collect();
+    let causes = errs
+        .iter()
+        .map(|e| Cause {
+            reason: e.reason_type.reason().to_string(),
+            field: e.field.clone(),
+            message: e.message(),
+        })
+        .collect();
     Err(ApiError::invalid(info, &name, causes))
 }
 
@@ -103,14 +110,17 @@ pub fn prepare_create(info: &ResourceInfo, obj: &mut Value) -> Result<Vec<String
         .to_string();
     let mut warnings = Vec::new();
     if is(info, &JOBS) {
+        // Upstream order: default, prepare, validate (in validate_create),
+        // default again on the way out (copies generated labels onto the Job).
         let mut job: Job = to(info, obj)?;
-        api::defaults::prepare_job_for_create(&mut job, &uid);
         api::defaults::default_job(&mut job);
+        api::defaults::prepare_job_for_create(&mut job, &uid);
         warnings.extend(api::validation::job_warnings_on_create(&job));
         *obj = back(&job);
     } else if is(info, &PODS) {
         let mut pod: Pod = to(info, obj)?;
         api::defaults::default_pod(&mut pod);
+        api::defaults::admit_pod_for_create(&mut pod);
         api::defaults::prepare_pod_for_create(&mut pod);
         *obj = back(&pod);
     } else if is(info, &NAMESPACES) {
@@ -131,6 +141,17 @@ pub fn prepare_create(info: &ResourceInfo, obj: &mut Value) -> Result<Vec<String
     Ok(warnings)
 }
 
+/// Defaulting again after validation, as upstream does when the object is
+/// read back (it copies the generated template labels onto the Job).
+pub fn finish_create(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
+    if is(info, &JOBS) {
+        let mut job: Job = to(info, obj)?;
+        api::defaults::default_job(&mut job);
+        *obj = back(&job);
+    }
+    Ok(())
+}
+
 pub fn validate_create(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
     if is(info, &JOBS) {
         let job: Job = to(info, obj)?;
@@ -140,7 +161,7 @@ pub fn validate_create(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError>
         invalid(info, obj, api::validation::validate_pod_create(&pod))
     } else if is(info, &NAMESPACES) {
         let ns: Namespace = to(info, obj)?;
-        invalid(info, obj, api::validation::validate_namespace(&ns))
+        invalid(info, obj, api::validation::validate_namespace_create(&ns))
     } else {
         let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
         if name.is_empty()
@@ -154,7 +175,7 @@ pub fn validate_create(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError>
                 info,
                 obj,
                 vec![FieldError::required(
-                    "metadata.name",
+                    &api::validation::Path::new("metadata").child("name"),
                     "name or generateName is required",
                 )],
             );

@@ -82,7 +82,9 @@ pub fn load_or_create(dir: &Path, hosts: &[String]) -> Result<Credentials, Error
         write_private(&ca_crt_path, cert.pem().as_bytes())?;
         (key, cert.pem())
     };
-    let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key).map_err(tls_err)?;
+    // The issuer is rebuilt from the same parameters the CA was made with, so
+    // the distinguished name and key identifier match the stored certificate.
+    let issuer = Issuer::new(ca_params()?, ca_key);
 
     let token = match fs::read_to_string(&token_path) {
         Ok(t) if !t.trim().is_empty() => t.trim().to_string(),

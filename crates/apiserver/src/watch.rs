@@ -13,7 +13,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::filter::Filter;
-use crate::output::{self, IncludeObject};
+use crate::output;
 use crate::query::Query;
 use crate::respond::Resp;
 use crate::AppState;
@@ -36,7 +36,7 @@ pub fn serve(
 ) -> Result<Resp, ApiError> {
     let filter = Filter::from_query(info, query)?;
     let table = output::wants_table(accept);
-    let include = IncludeObject::from_query(query)?;
+    let include = output::include_object(query)?;
     let bookmarks = query.flag("allowWatchBookmarks");
     let timeout = query
         .int("timeoutSeconds")?

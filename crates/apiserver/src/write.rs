@@ -77,6 +77,7 @@ pub async fn create(
     set_namespace(info, &mut obj, ns)?;
     warnings.extend(registry::prepare_create(info, &mut obj)?);
     registry::validate_create(info, &obj)?;
+    registry::finish_create(info, &mut obj)?;
     let name = name_of(&obj);
     let out = if dry {
         if !name.is_empty() && state.store.get(info, ns.unwrap_or(""), &name).is_ok() {
@@ -203,12 +204,10 @@ pub async fn patch(
         PatchType::Apply => crate::body::decode_yaml(bytes)?.0,
         _ => crate::body::decode_json(bytes)?.0,
     };
-    if kind == PatchType::Apply {
-        if query.get("fieldManager").unwrap_or("").is_empty() {
-            return Err(ApiError::BadRequest(
-                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch".into(),
-            ));
-        }
+    if kind == PatchType::Apply && query.get("fieldManager").unwrap_or("").is_empty() {
+        return Err(ApiError::BadRequest(
+            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch".into(),
+        ));
     }
     // Retried on conflict unless the patch pins a resourceVersion, as
     // kube-apiserver's patcher does.
@@ -256,7 +255,7 @@ pub async fn patch(
             }
             PatchType::Strategic | PatchType::Apply => {
                 crate::patch::strategic::apply(&original, &patch_doc, crate::patch::strategic::schema_for(info))
-                    .map_err(|e| ApiError::BadRequest(e.to_string()))?
+                    .map_err(|e| patch_error(&e))?
             }
         };
         let pinned = match kind {
@@ -525,4 +524,17 @@ pub async fn evict(
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
     });
     Ok(respond::json(StatusCode::CREATED, &status))
+}
+
+fn patch_error(e: &crate::patch::strategic::PatchError) -> ApiError {
+    match e.status_code() {
+        400 => ApiError::BadRequest(e.to_string()),
+        422 => ApiError::Invalid {
+            group: String::new(),
+            kind: String::new(),
+            name: String::new(),
+            causes: vec![api::status::Cause::invalid("", Value::Null, &e.to_string())],
+        },
+        _ => ApiError::InternalError(e.to_string()),
+    }
 }

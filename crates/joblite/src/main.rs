@@ -8,6 +8,7 @@
 //! a real cluster instead.
 
 mod cli;
+mod engine;
 mod serve;
 
 use std::process::ExitCode;
@@ -26,6 +27,21 @@ pub struct Cli {
 enum Command {
     /// Run the engine in the foreground.
     Serve(serve::ServeArgs),
+    /// Print a shell completion script.
+    Completion(CompletionArgs),
+    /// Run a pod supervisor (started by the node agent, not by users).
+    #[command(hide = true)]
+    Supervise {
+        /// The engine's data directory.
+        data_dir: std::path::PathBuf,
+    },
+    #[command(flatten)]
+    Client(ClientCommand),
+}
+
+/// The Kubernetes client commands.
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
     /// Apply a configuration to a resource by file name or stdin.
     Apply(cli::apply::ApplyArgs),
     /// Create a resource from a file or from stdin.
@@ -48,8 +64,6 @@ enum Command {
     Resume(cli::suspend::SuspendArgs),
     /// Print the engine's kubeconfig, or its path with --path.
     Kubeconfig(cli::kubeconfig::KubeconfigArgs),
-    /// Print a shell completion script.
-    Completion(CompletionArgs),
     /// Show whether an engine runs for the data directory.
     Status(cli::engine_cmd::EngineArgs),
     /// Stop the engine for the data directory.
@@ -75,7 +89,9 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        command => client_main(command),
+        // Runs the pod supervisor without a tokio runtime; never returns.
+        Command::Supervise { data_dir } => node::supervisor::supervisor_main(&data_dir),
+        Command::Client(command) => client_main(command),
     }
 }
 
@@ -96,7 +112,7 @@ fn serve_main(args: serve::ServeArgs) -> ExitCode {
 
 /// Client commands are I/O bound and short; a current-thread runtime starts
 /// faster, which matters for the cold-start budget of `joblite run -i`.
-fn client_main(command: Command) -> ExitCode {
+fn client_main(command: ClientCommand) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -106,22 +122,19 @@ fn client_main(command: Command) -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match command {
-            Command::Apply(args) => cli::apply::run(args).await,
-            Command::Create(args) => cli::create::run(args).await,
-            Command::Run(args) => cli::run::run(args).await,
-            Command::Get(args) => cli::get::run(args).await,
-            Command::Describe(args) => cli::describe::run(args).await,
-            Command::Logs(args) => cli::logs::run(args).await,
-            Command::Wait(args) => cli::wait::run(args).await,
-            Command::Delete(args) => cli::delete::run(args).await,
-            Command::Suspend(args) => cli::suspend::run(args, true).await,
-            Command::Resume(args) => cli::suspend::run(args, false).await,
-            Command::Kubeconfig(args) => cli::kubeconfig::run(args).await,
-            Command::Status(args) => cli::engine_cmd::status(args).await,
-            Command::Stop(args) => cli::engine_cmd::stop(args).await,
-            Command::Serve(_) | Command::Completion(_) => {
-                unreachable!("dispatched before the client runtime starts")
-            }
+            ClientCommand::Apply(args) => cli::apply::run(args).await,
+            ClientCommand::Create(args) => cli::create::run(args).await,
+            ClientCommand::Run(args) => cli::run::run(args).await,
+            ClientCommand::Get(args) => cli::get::run(args).await,
+            ClientCommand::Describe(args) => cli::describe::run(args).await,
+            ClientCommand::Logs(args) => cli::logs::run(args).await,
+            ClientCommand::Wait(args) => cli::wait::run(args).await,
+            ClientCommand::Delete(args) => cli::delete::run(args).await,
+            ClientCommand::Suspend(args) => cli::suspend::run(args, true).await,
+            ClientCommand::Resume(args) => cli::suspend::run(args, false).await,
+            ClientCommand::Kubeconfig(args) => cli::kubeconfig::run(args).await,
+            ClientCommand::Status(args) => cli::engine_cmd::status(args).await,
+            ClientCommand::Stop(args) => cli::engine_cmd::stop(args).await,
         }
     });
     // Dropping the runtime would wait for detached log streams; the command

@@ -8,9 +8,10 @@
 //! - forks and execs containers itself (no helper binary per pod);
 //! - drains container stdout/stderr into one CRI-format log file per run, so
 //!   the server is never in the output path;
-//! - records every start and exit in an append-only journal (exits are
-//!   `fdatasync`ed in batches, one sync per event-loop turn), so an exit code
-//!   survives the server and the supervisor itself;
+//! - records every start and exit in an append-only journal before
+//!   reporting it, so an exit code survives a crash of the server or of the
+//!   supervisor itself (exits are also `fdatasync`ed, in batches, by a
+//!   syncer thread, for power loss);
 //! - serves the agent over `<data dir>/supervisor.sock` (see `protocol.rs`);
 //! - exits by itself after [`IDLE_EXIT`] with no client and no running run:
 //!   the journal keeps what the next supervisor must report.
@@ -338,7 +339,7 @@ impl<S: Sys> Table<S> {
 /// The append-only journal file.
 pub struct Journal {
     path: PathBuf,
-    file: File,
+    file: std::sync::Arc<File>,
     lines: usize,
 }
 
@@ -355,7 +356,7 @@ impl Journal {
                 }
             }
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let file = std::sync::Arc::new(OpenOptions::new().create(true).append(true).open(&path)?);
         let lines = entries.len();
         Ok((Journal { path, file, lines }, entries))
     }
@@ -367,7 +368,7 @@ impl Journal {
             serde_json::to_writer(&mut buf, e).map_err(io::Error::other)?;
             buf.push(b'\n');
         }
-        self.file.write_all(&buf)?;
+        (&*self.file).write_all(&buf)?;
         self.lines += entries.len();
         if sync {
             self.file.sync_data()?;
@@ -394,9 +395,14 @@ impl Journal {
                 let _ = d.sync_all();
             }
         }
-        self.file = OpenOptions::new().append(true).open(&self.path)?;
+        self.file = std::sync::Arc::new(OpenOptions::new().append(true).open(&self.path)?);
         self.lines = entries.len();
         Ok(())
+    }
+
+    /// The open journal file, for a background `fdatasync`.
+    pub fn file(&self) -> std::sync::Arc<File> {
+        self.file.clone()
     }
 
     /// Lines written since the last rewrite.
@@ -513,7 +519,21 @@ async fn serve(dir: PathBuf) -> io::Result<()> {
         next_client: Cell::new(0),
     });
 
-    // Exit recorder: one fdatasync per batch, then the agent hears of it.
+    // Exit recorder: the exit is written to the journal (so it survives a
+    // crash of any process) before the agent hears of it; the fdatasync
+    // that makes it survive power loss runs on a syncer thread, batched, off
+    // the path that starts and reports containers (it costs milliseconds).
+    let (sync_tx, sync_rx) = std::sync::mpsc::channel::<std::sync::Arc<File>>();
+    std::thread::Builder::new()
+        .name("journal-sync".into())
+        .spawn(move || {
+            while let Ok(mut f) = sync_rx.recv() {
+                while let Ok(newer) = sync_rx.try_recv() {
+                    f = newer;
+                }
+                let _ = f.sync_data();
+            }
+        })?;
     let s = shared.clone();
     tokio::task::spawn_local(async move {
         while let Some(first) = exit_rx.recv().await {
@@ -522,9 +542,14 @@ async fn serve(dir: PathBuf) -> io::Result<()> {
                 batch.push(x);
             }
             let entries: Vec<JournalEntry> = batch.iter().cloned().map(JournalEntry::X).collect();
-            if let Err(e) = s.journal.borrow_mut().append(&entries, true) {
-                eprintln!("joblite supervisor: journal: {e}");
-            }
+            let file = {
+                let mut j = s.journal.borrow_mut();
+                if let Err(e) = j.append(&entries, false) {
+                    eprintln!("joblite supervisor: journal: {e}");
+                }
+                j.file()
+            };
+            let _ = sync_tx.send(file);
             for x in batch {
                 s.broadcast(&Event::Exited(x));
             }
@@ -745,7 +770,15 @@ async fn drain(
     if let Some(parent) = path.parent() {
         let _ = fs::create_dir_all(parent);
     }
-    let mut file = OpenOptions::new().create(true).append(true).open(&path).ok();
+    let mut file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o640)
+            .open(&path)
+            .ok()
+    };
     let mut out_rx = stdout.and_then(|fd| Receiver::from_owned_fd(fd).ok());
     let mut err_rx = stderr.and_then(|fd| Receiver::from_owned_fd(fd).ok());
     let mut out_pending = Vec::new();
@@ -780,7 +813,11 @@ async fn drain(
             }
         }
     }
-    drop(file);
+    // Read-only marks "this run's log is complete" for `logs -f` readers.
+    if let Some(f) = file {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = f.set_permissions(fs::Permissions::from_mode(0o440));
+    }
     let _ = done.send(());
 }
 

@@ -118,12 +118,6 @@ impl Sys for RealSys {
         let err = |message: String| SpawnError { message };
         let path_env = spec.env.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str());
         let exe = look_path(&spec.path, path_env).map_err(err)?;
-        if !Path::new(&spec.cwd).is_dir() && spec.mounts.is_empty() {
-            return Err(err(format!(
-                "chdir {}: no such file or directory",
-                spec.cwd
-            )));
-        }
         if !spec.mounts.is_empty() && !self.root {
             return Err(err(
                 "emptyDir volume mounts need root: the process runtime mounts them in a private mount namespace".into(),
@@ -306,7 +300,12 @@ fn child_setup(
     }
     // SAFETY: see above.
     if unsafe { libc::chdir(cwd.as_ptr()) } < 0 {
-        return Err(io::Error::last_os_error());
+        // Like runc, create a missing working directory.
+        std::fs::create_dir_all(std::ffi::OsStr::from_bytes(cwd.as_bytes()))?;
+        // SAFETY: see above.
+        if unsafe { libc::chdir(cwd.as_ptr()) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
     }
     Ok(())
 }

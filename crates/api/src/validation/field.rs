@@ -74,7 +74,7 @@ pub struct FieldError {
 impl FieldError {
     fn new(
         reason_type: ErrorType,
-        field: &Path,
+        field: &FieldPath,
         bad_value: Option<Value>,
         detail: impl Into<String>,
     ) -> Self {
@@ -87,7 +87,7 @@ impl FieldError {
     }
 
     /// `field.Required`.
-    pub fn required(field: &Path, detail: impl Into<String>) -> Self {
+    pub fn required(field: &FieldPath, detail: impl Into<String>) -> Self {
         Self::new(
             ErrorType::Required,
             field,
@@ -97,28 +97,28 @@ impl FieldError {
     }
 
     /// `field.Invalid`.
-    pub fn invalid(field: &Path, value: impl Into<Value>, detail: impl Into<String>) -> Self {
+    pub fn invalid(field: &FieldPath, value: impl Into<Value>, detail: impl Into<String>) -> Self {
         Self::new(ErrorType::Invalid, field, Some(value.into()), detail)
     }
 
     /// `field.Invalid(path, field.OmitValueType{}, detail)`.
-    pub fn invalid_omit(field: &Path, detail: impl Into<String>) -> Self {
+    pub fn invalid_omit(field: &FieldPath, detail: impl Into<String>) -> Self {
         Self::new(ErrorType::Invalid, field, None, detail)
     }
 
     /// `field.NotFound`.
-    pub fn not_found(field: &Path, value: impl Into<Value>) -> Self {
+    pub fn not_found(field: &FieldPath, value: impl Into<Value>) -> Self {
         Self::new(ErrorType::NotFound, field, Some(value.into()), "")
     }
 
     /// `field.Duplicate`.
-    pub fn duplicate(field: &Path, value: impl Into<Value>) -> Self {
+    pub fn duplicate(field: &FieldPath, value: impl Into<Value>) -> Self {
         Self::new(ErrorType::Duplicate, field, Some(value.into()), "")
     }
 
     /// `field.NotSupported`: the detail lists the quoted valid values.
     pub fn not_supported<S: AsRef<str>>(
-        field: &Path,
+        field: &FieldPath,
         value: impl Into<Value>,
         valid: &[S],
     ) -> Self {
@@ -132,7 +132,7 @@ impl FieldError {
     }
 
     /// `field.Forbidden`.
-    pub fn forbidden(field: &Path, detail: impl Into<String>) -> Self {
+    pub fn forbidden(field: &FieldPath, detail: impl Into<String>) -> Self {
         Self::new(
             ErrorType::Forbidden,
             field,
@@ -142,7 +142,7 @@ impl FieldError {
     }
 
     /// `field.TooLong`: `must have at most N bytes`.
-    pub fn too_long(field: &Path, max: usize) -> Self {
+    pub fn too_long(field: &FieldPath, max: usize) -> Self {
         Self::new(
             ErrorType::TooLong,
             field,
@@ -152,7 +152,7 @@ impl FieldError {
     }
 
     /// `field.TooLongMaxLength`: `may not be longer than N`.
-    pub fn too_long_max_length(field: &Path, value: impl Into<Value>, max: usize) -> Self {
+    pub fn too_long_max_length(field: &FieldPath, value: impl Into<Value>, max: usize) -> Self {
         Self::new(
             ErrorType::TooLong,
             field,
@@ -162,7 +162,7 @@ impl FieldError {
     }
 
     /// `field.TooMany`: `Too many: <actual>: must have at most N items`.
-    pub fn too_many(field: &Path, actual: usize, max: usize) -> Self {
+    pub fn too_many(field: &FieldPath, actual: usize, max: usize) -> Self {
         Self::new(
             ErrorType::TooMany,
             field,
@@ -261,40 +261,40 @@ pub fn go_quote(s: &str) -> String {
 
 /// A field path under construction (`field.Path`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Path(String);
+pub struct FieldPath(String);
 
-impl Path {
+impl FieldPath {
     /// `field.NewPath(name)`.
     pub fn new(name: &str) -> Self {
-        Path(name.to_string())
+        FieldPath(name.to_string())
     }
 
     /// An empty root; `child` on it yields the bare name.
     pub fn root() -> Self {
-        Path(String::new())
+        FieldPath(String::new())
     }
 
     /// `.Child(name)`.
     pub fn child(&self, name: &str) -> Self {
         if self.0.is_empty() {
-            Path(name.to_string())
+            FieldPath(name.to_string())
         } else {
-            Path(format!("{}.{}", self.0, name))
+            FieldPath(format!("{}.{}", self.0, name))
         }
     }
 
     /// `.Index(i)`: `[i]`.
     pub fn index(&self, i: usize) -> Self {
-        Path(format!("{}[{}]", self.0, i))
+        FieldPath(format!("{}[{}]", self.0, i))
     }
 
     /// `.Key(k)`: `[k]`.
     pub fn key(&self, k: &str) -> Self {
-        Path(format!("{}[{}]", self.0, k))
+        FieldPath(format!("{}[{}]", self.0, k))
     }
 }
 
-impl fmt::Display for Path {
+impl fmt::Display for FieldPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -307,7 +307,7 @@ mod tests {
 
     #[test]
     fn renders_like_upstream_errors_go() {
-        let p = Path::new("spec")
+        let p = FieldPath::new("spec")
             .child("template")
             .child("spec")
             .child("containers")
@@ -320,61 +320,61 @@ mod tests {
             ),
             (
                 FieldError::required(
-                    &Path::new("metadata").child("name"),
+                    &FieldPath::new("metadata").child("name"),
                     "name or generateName is required",
                 ),
                 "metadata.name: Required value: name or generateName is required",
             ),
             (
                 FieldError::invalid(
-                    &Path::new("spec").child("parallelism"),
+                    &FieldPath::new("spec").child("parallelism"),
                     -1,
                     "must be greater than or equal to 0",
                 ),
                 "spec.parallelism: Invalid value: -1: must be greater than or equal to 0",
             ),
             (
-                FieldError::not_supported(&Path::new("x"), "Always", &["OnFailure", "Never"]),
+                FieldError::not_supported(&FieldPath::new("x"), "Always", &["OnFailure", "Never"]),
                 "x: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"",
             ),
             (
-                FieldError::forbidden(&Path::new("spec"), "nope"),
+                FieldError::forbidden(&FieldPath::new("spec"), "nope"),
                 "spec: Forbidden: nope",
             ),
             (
-                FieldError::duplicate(&Path::new("a").index(1), "c"),
+                FieldError::duplicate(&FieldPath::new("a").index(1), "c"),
                 "a[1]: Duplicate value: \"c\"",
             ),
             (
-                FieldError::not_found(&Path::new("a").child("name"), "v"),
+                FieldError::not_found(&FieldPath::new("a").child("name"), "v"),
                 "a.name: Not found: \"v\"",
             ),
             (
-                FieldError::too_many(&Path::new("r"), 21, 20),
+                FieldError::too_many(&FieldPath::new("r"), 21, 20),
                 "r: Too many: 21: must have at most 20 items",
             ),
             (
-                FieldError::too_long(&Path::new("metadata").child("annotations"), 262144),
+                FieldError::too_long(&FieldPath::new("metadata").child("annotations"), 262144),
                 "metadata.annotations: Too long: must have at most 262144 bytes",
             ),
             (
-                FieldError::invalid_omit(&Path::new("rules").index(0), "both"),
+                FieldError::invalid_omit(&FieldPath::new("rules").index(0), "both"),
                 "rules[0]: Invalid value: both",
             ),
             (
-                FieldError::invalid(&Path::new("l"), json!({"b": "2", "a": "1"}), "x"),
+                FieldError::invalid(&FieldPath::new("l"), json!({"b": "2", "a": "1"}), "x"),
                 "l: Invalid value: map[string]string{\"a\":\"1\", \"b\":\"2\"}: x",
             ),
             (
-                FieldError::invalid(&Path::new("v"), json!([2, 1]), "must be ordered"),
+                FieldError::invalid(&FieldPath::new("v"), json!([2, 1]), "must be ordered"),
                 "v: Invalid value: []int32{2, 1}: must be ordered",
             ),
             (
-                FieldError::invalid(&Path::new("n"), Value::Null, "d"),
+                FieldError::invalid(&FieldPath::new("n"), Value::Null, "d"),
                 "n: Invalid value: null: d",
             ),
             (
-                FieldError::invalid(&Path::new("q"), "a\"b", ""),
+                FieldError::invalid(&FieldPath::new("q"), "a\"b", ""),
                 "q: Invalid value: \"a\\\"b\"",
             ),
         ];

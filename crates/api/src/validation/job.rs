@@ -7,14 +7,14 @@
 //! (`validationOptionsForJob`, `getStatusValidationOptions` with JobManagedBy,
 //! ElasticIndexedJob and JobPodReplacementPolicy on).
 
-use super::field::{FieldError, Path};
+use super::field::{FieldError, FieldPath};
 use super::meta::{validate_object_meta, validate_object_meta_update};
 use super::names::{
     is_dns1123_label, is_domain_prefixed_path, name_is_dns_subdomain, validate_labels,
     validate_qualified_name,
 };
 use super::pod::validate_pod_template_spec;
-use super::{dedup, to_json, FIELD_IMMUTABLE, IS_NEGATIVE_ERROR_MSG};
+use super::{dedup, semantic_eq, to_json, FIELD_IMMUTABLE, IS_NEGATIVE_ERROR_MSG};
 use k8s_openapi::api::batch::v1::{
     Job, JobCondition, JobSpec, JobStatus, PodFailurePolicyRule, SuccessPolicyRule,
 };
@@ -68,12 +68,13 @@ pub fn validate_job_create(job: &Job) -> Vec<FieldError> {
 /// Validate a main-resource Job update (`jobStrategy.ValidateUpdate`):
 /// the new object must be valid and the immutable fields unchanged.
 pub fn validate_job_update(new: &Job, old: &Job) -> Vec<FieldError> {
+    let new = &super::restored(new, &old.metadata, |j| &mut j.metadata);
     let opts = opts_for_update(old);
     let mut errs = validate_job(new, opts);
     errs.extend(validate_object_meta_update(
         &new.metadata,
         &old.metadata,
-        &Path::new("metadata"),
+        &FieldPath::new("metadata"),
     ));
     let default_spec = JobSpec::default();
     let spec = new.spec.as_ref().unwrap_or(&default_spec);
@@ -81,7 +82,7 @@ pub fn validate_job_update(new: &Job, old: &Job) -> Vec<FieldError> {
     errs.extend(validate_job_spec_update(
         spec,
         old_spec,
-        &Path::new("spec"),
+        &FieldPath::new("spec"),
         opts,
     ));
     dedup(errs)
@@ -111,7 +112,7 @@ fn validate_job(job: &Job, opts: JobOpts) -> Vec<FieldError> {
         &job.metadata,
         true,
         name_is_dns_subdomain,
-        &Path::new("metadata"),
+        &FieldPath::new("metadata"),
     );
     let default_spec = JobSpec::default();
     let spec = job.spec.as_ref().unwrap_or(&default_spec);
@@ -120,14 +121,14 @@ fn validate_job(job: &Job, opts: JobOpts) -> Vec<FieldError> {
         spec,
         opts.require_prefixed_labels,
     ));
-    errs.extend(validate_job_spec(spec, &Path::new("spec")));
+    errs.extend(validate_job_spec(spec, &FieldPath::new("spec")));
     if spec.completion_mode.as_deref() == Some("Indexed") {
         if let Some(c) = spec.completions.filter(|c| *c > 0) {
             let name = job.metadata.name.as_deref().unwrap_or_default();
             let max_host = format!("{name}-{}", c - 1);
             if !is_dns1123_label(&max_host).is_empty() {
                 errs.push(FieldError::invalid(
-                    &Path::new("metadata").child("name"),
+                    &FieldPath::new("metadata").child("name"),
                     name,
                     format!("will not able to create pod with invalid DNS label: {max_host}"),
                 ));
@@ -158,11 +159,11 @@ fn validate_generated_selector(
     let name = job.metadata.name.as_deref().unwrap_or_default();
     if uid.is_empty() {
         errs.push(FieldError::required(
-            &Path::new("metadata").child("uid"),
+            &FieldPath::new("metadata").child("uid"),
             "",
         ));
     }
-    let tmd = Path::new("spec").child("template").child("metadata");
+    let tmd = FieldPath::new("spec").child("template").child("metadata");
     let labels = template_labels(&spec.template);
     errs.extend(validate_has_label(
         labels,
@@ -187,7 +188,7 @@ fn validate_generated_selector(
     expected.insert(LEGACY_JOB_NAME_LABEL.to_string(), name.to_string());
     if selector_matches(Some(selector), &expected) == Some(false) {
         errs.push(FieldError::invalid(
-            &Path::new("spec").child("selector"),
+            &FieldPath::new("spec").child("selector"),
             to_json(selector),
             "`selector` not auto-generated",
         ));
@@ -198,13 +199,13 @@ fn validate_generated_selector(
 /// `ValidateHasLabel`.
 fn validate_has_label(
     labels: Option<&BTreeMap<String, String>>,
-    path: &Path,
+    path: &FieldPath,
     key: &str,
     expected: &str,
 ) -> Vec<FieldError> {
     let p = path.child("labels").key(key);
     match labels.and_then(|l| l.get(key)) {
-        None => vec![FieldError::required(&p, expected)],
+        None => vec![FieldError::required(&p, format!("must be '{expected}'"))],
         Some(v) if v != expected => {
             vec![FieldError::invalid(
                 &p,
@@ -258,7 +259,7 @@ fn requirement_matches(r: &LabelSelectorRequirement, labels: &BTreeMap<String, S
 }
 
 /// `ValidateLabelSelector`.
-fn validate_label_selector(sel: &LabelSelector, path: &Path) -> Vec<FieldError> {
+fn validate_label_selector(sel: &LabelSelector, path: &FieldPath) -> Vec<FieldError> {
     let mut errs = validate_labels(sel.match_labels.as_ref(), &path.child("matchLabels"));
     for (i, r) in sel.match_expressions.iter().flatten().enumerate() {
         let p = path.child("matchExpressions").index(i);
@@ -300,13 +301,13 @@ fn validate_label_selector(sel: &LabelSelector, path: &Path) -> Vec<FieldError> 
     errs
 }
 
-fn nonnegative(v: Option<i64>, path: &Path) -> Option<FieldError> {
+fn nonnegative(v: Option<i64>, path: &FieldPath) -> Option<FieldError> {
     v.filter(|v| *v < 0)
         .map(|v| FieldError::invalid(path, v, IS_NEGATIVE_ERROR_MSG))
 }
 
 /// `ValidateJobSpec`: `validateJobSpec` plus selector checks.
-fn validate_job_spec(spec: &JobSpec, path: &Path) -> Vec<FieldError> {
+fn validate_job_spec(spec: &JobSpec, path: &FieldPath) -> Vec<FieldError> {
     let mut errs = validate_job_spec_inner(spec, path);
     match &spec.selector {
         None => errs.push(FieldError::required(&path.child("selector"), "")),
@@ -327,7 +328,7 @@ fn validate_job_spec(spec: &JobSpec, path: &Path) -> Vec<FieldError> {
     errs
 }
 
-fn validate_job_spec_inner(spec: &JobSpec, path: &Path) -> Vec<FieldError> {
+fn validate_job_spec_inner(spec: &JobSpec, path: &FieldPath) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let i64v = |v: Option<i32>| v.map(i64::from);
     errs.extend(nonnegative(
@@ -538,7 +539,7 @@ fn quoted_list(vals: &[&str]) -> String {
 }
 
 /// `validatePodFailurePolicy` and its rule helpers.
-fn validate_pod_failure_policy(spec: &JobSpec, path: &Path) -> Vec<FieldError> {
+fn validate_pod_failure_policy(spec: &JobSpec, path: &FieldPath) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let Some(pfp) = &spec.pod_failure_policy else {
         return errs;
@@ -570,7 +571,7 @@ fn validate_pod_failure_policy(spec: &JobSpec, path: &Path) -> Vec<FieldError> {
 fn validate_pod_failure_policy_rule(
     spec: &JobSpec,
     rule: &PodFailurePolicyRule,
-    path: &Path,
+    path: &FieldPath,
     names: &BTreeSet<String>,
 ) -> Vec<FieldError> {
     let mut errs = Vec::new();
@@ -702,7 +703,7 @@ fn validate_pod_failure_policy_rule(
 fn validate_success_policy(
     spec: &JobSpec,
     rules: &[SuccessPolicyRule],
-    path: &Path,
+    path: &FieldPath,
 ) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let rules_path = path.child("rules");
@@ -876,7 +877,7 @@ fn validate_failed_indexes_not_overlap_completed(
 fn validate_job_spec_update(
     spec: &JobSpec,
     old: &JobSpec,
-    path: &Path,
+    path: &FieldPath,
     opts: JobOpts,
 ) -> Vec<FieldError> {
     let mut errs = validate_job_spec(spec, path);
@@ -900,7 +901,7 @@ fn validate_job_spec_update(
         }
     }
     let mut immutable = |name: &str, a: Value, b: Value| {
-        if a != b {
+        if !semantic_eq(&a, &b) {
             errs.push(FieldError::invalid(&path.child(name), a, FIELD_IMMUTABLE));
         }
     };
@@ -985,14 +986,15 @@ fn is_finished(s: &JobStatus) -> bool {
 /// options upstream uses when JobManagedBy is on (1.32+ default). `new` must
 /// already carry the old spec (see `prepare_job_status_update`).
 pub fn validate_job_status_update(new: &Job, old: &Job) -> Vec<FieldError> {
+    let new = &super::restored(new, &old.metadata, |j| &mut j.metadata);
     let mut errs =
-        validate_object_meta_update(&new.metadata, &old.metadata, &Path::new("metadata"));
+        validate_object_meta_update(&new.metadata, &old.metadata, &FieldPath::new("metadata"));
     let default_spec = JobSpec::default();
     let default_status = JobStatus::default();
     let spec = new.spec.as_ref().unwrap_or(&default_spec);
     let st = new.status.as_ref().unwrap_or(&default_status);
     let os = old.status.as_ref().unwrap_or(&default_status);
-    let path = Path::new("status");
+    let path = FieldPath::new("status");
     let indexed = spec.completion_mode.as_deref() == Some("Indexed");
 
     // getStatusValidationOptions (JobManagedBy on).
@@ -1268,7 +1270,7 @@ pub fn job_warnings_on_create(job: &Job) -> Vec<String> {
     if let Some(ps) = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()) {
         w.extend(super::pod::pod_spec_warnings(
             ps,
-            &Path::new("spec").child("template").child("spec"),
+            &FieldPath::new("spec").child("template").child("spec"),
         ));
     }
     w

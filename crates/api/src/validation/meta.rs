@@ -1,7 +1,7 @@
 //! `metadata` validation on create and update.
 //! Upstream: `staging/src/k8s.io/apimachinery/pkg/api/validation/objectmeta.go`.
 
-use super::field::{FieldError, Path};
+use super::field::{FieldError, FieldPath};
 use super::names::{
     name_is_dns_label, validate_annotations, validate_labels, validate_qualified_name,
 };
@@ -17,7 +17,7 @@ pub fn validate_object_meta(
     meta: &ObjectMeta,
     requires_namespace: bool,
     name_fn: NameFn,
-    path: &Path,
+    path: &FieldPath,
 ) -> Vec<FieldError> {
     let mut errs = Vec::new();
     if let Some(gn) = meta.generate_name.as_deref().filter(|g| !g.is_empty()) {
@@ -63,7 +63,7 @@ pub fn validate_object_meta(
 }
 
 /// Labels, annotations, owner references and finalizers: checked on create and update.
-fn validate_common_meta(meta: &ObjectMeta, path: &Path) -> Vec<FieldError> {
+fn validate_common_meta(meta: &ObjectMeta, path: &FieldPath) -> Vec<FieldError> {
     let mut errs = validate_labels(meta.labels.as_ref(), &path.child("labels"));
     errs.extend(validate_annotations(
         meta.annotations.as_ref(),
@@ -133,10 +133,11 @@ fn validate_common_meta(meta: &ObjectMeta, path: &Path) -> Vec<FieldError> {
 /// `ValidateObjectMetaUpdate`: identity fields are immutable. The resource
 /// version check is left out because the server fills it in for
 /// unconditional updates before validating, as upstream's generic store does.
+/// Note: this clones `new` to restore the server-owned fields.
 pub fn validate_object_meta_update(
     new: &ObjectMeta,
     old: &ObjectMeta,
-    path: &Path,
+    path: &FieldPath,
 ) -> Vec<FieldError> {
     let mut errs = Vec::new();
     if old.deletion_timestamp.is_some() {
@@ -157,13 +158,13 @@ pub fn validate_object_meta_update(
             ));
         }
     }
-    if new.generation.unwrap_or(0) < old.generation.unwrap_or(0) {
-        errs.push(FieldError::invalid(
-            &path.child("generation"),
-            new.generation.unwrap_or(0),
-            "must not be decremented",
-        ));
-    }
+    // Server-owned fields are restored from the old object first, as the
+    // generic registry's `rest.BeforeUpdate` does, so a client that omits
+    // them is not rejected. (`generation` is owned by the store, so the
+    // "must not be decremented" rule, unreachable upstream, is left out.)
+    let mut restored = new.clone();
+    crate::defaults::prepare_meta_for_update(&mut restored, old);
+    let new = &restored;
     let immutable = |errs: &mut Vec<FieldError>, name: &str, a: Value, b: Value| {
         if a != b {
             errs.push(FieldError::invalid(
@@ -215,7 +216,7 @@ mod tests {
 
     #[test]
     fn object_meta_rules() {
-        let md = Path::new("metadata");
+        let md = FieldPath::new("metadata");
         let mut bad_label = meta("x");
         bad_label.labels = Some(BTreeMap::from([("a b".to_string(), "v".to_string())]));
         let mut bad_ns = meta("x");
@@ -249,7 +250,7 @@ mod tests {
         let mut new = old.clone();
         new.uid = Some("u2".into());
         new.name = Some("b".into());
-        let got: Vec<String> = validate_object_meta_update(&new, &old, &Path::new("metadata"))
+        let got: Vec<String> = validate_object_meta_update(&new, &old, &FieldPath::new("metadata"))
             .iter()
             .map(|e| e.to_string())
             .collect();

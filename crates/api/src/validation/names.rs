@@ -4,7 +4,7 @@
 //! worded as `staging/src/k8s.io/apimachinery/pkg/util/validation/validation.go`
 //! words them, because those strings reach users verbatim.
 
-use super::field::{FieldError, Path};
+use super::field::{FieldError, FieldPath};
 use std::collections::BTreeMap;
 
 pub const DNS1123_LABEL_MAX_LENGTH: usize = 63;
@@ -214,7 +214,7 @@ pub fn is_valid_port_name(port: &str) -> Vec<String> {
 }
 
 /// `IsDomainPrefixedPath` (e.g. `acme.io/foo`), used for `spec.managedBy`.
-pub fn is_domain_prefixed_path(path: &Path, value: &str) -> Vec<FieldError> {
+pub fn is_domain_prefixed_path(path: &FieldPath, value: &str) -> Vec<FieldError> {
     if value.is_empty() {
         return vec![FieldError::required(path, "")];
     }
@@ -272,7 +272,7 @@ fn mask_trailing_dash(name: &str) -> String {
 }
 
 /// `ValidateDNS1123Label` as a field error list.
-pub fn validate_dns1123_label(value: &str, path: &Path) -> Vec<FieldError> {
+pub fn validate_dns1123_label(value: &str, path: &FieldPath) -> Vec<FieldError> {
     is_dns1123_label(value)
         .into_iter()
         .map(|m| FieldError::invalid(path, value, m))
@@ -280,7 +280,7 @@ pub fn validate_dns1123_label(value: &str, path: &Path) -> Vec<FieldError> {
 }
 
 /// `ValidateQualifiedName` as a field error list.
-pub fn validate_qualified_name(value: &str, path: &Path) -> Vec<FieldError> {
+pub fn validate_qualified_name(value: &str, path: &FieldPath) -> Vec<FieldError> {
     is_qualified_name(value)
         .into_iter()
         .map(|m| FieldError::invalid(path, value, m))
@@ -289,7 +289,10 @@ pub fn validate_qualified_name(value: &str, path: &Path) -> Vec<FieldError> {
 
 /// `ValidateLabels`: keys are qualified names, values label values; errors
 /// name the whole `labels` path, as upstream does.
-pub fn validate_labels(labels: Option<&BTreeMap<String, String>>, path: &Path) -> Vec<FieldError> {
+pub fn validate_labels(
+    labels: Option<&BTreeMap<String, String>>,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let mut errs = Vec::new();
     for (k, v) in labels.into_iter().flatten() {
         errs.extend(validate_qualified_name(k, path));
@@ -309,7 +312,7 @@ pub const TOTAL_ANNOTATION_SIZE_LIMIT_B: usize = 256 * 1024;
 /// size is capped at 256 KiB.
 pub fn validate_annotations(
     annotations: Option<&BTreeMap<String, String>>,
-    path: &Path,
+    path: &FieldPath,
 ) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let mut total = 0usize;
@@ -403,7 +406,7 @@ mod tests {
             is_valid_port_name("80"),
             vec!["must contain at least one letter (a-z)".to_string()]
         );
-        let p = Path::new("spec").child("managedBy");
+        let p = FieldPath::new("spec").child("managedBy");
         assert!(is_domain_prefixed_path(&p, "acme.io/foo").is_empty());
         assert_eq!(
             is_domain_prefixed_path(&p, "foo")[0].to_string(),
@@ -417,7 +420,7 @@ mod tests {
     fn annotation_size_limit() {
         let mut m = BTreeMap::new();
         m.insert("a".to_string(), "x".repeat(TOTAL_ANNOTATION_SIZE_LIMIT_B));
-        let errs = validate_annotations(Some(&m), &Path::new("metadata").child("annotations"));
+        let errs = validate_annotations(Some(&m), &FieldPath::new("metadata").child("annotations"));
         assert_eq!(errs.len(), 1);
         assert_eq!(
             errs[0].to_string(),

@@ -7,14 +7,14 @@
 //! joblite does not interpret (probes, security contexts, affinity terms) are
 //! accepted as given.
 
-use super::field::{FieldError, Path};
+use super::field::{FieldError, FieldPath};
 use super::meta::{validate_object_meta, validate_object_meta_update};
 use super::names::{
     is_qualified_name, is_relaxed_env_var_name, is_valid_port_name, is_valid_port_num,
     name_is_dns_subdomain, validate_annotations, validate_dns1123_label, validate_labels,
     validate_qualified_name,
 };
-use super::{to_json, IS_NEGATIVE_ERROR_MSG};
+use super::{semantic_eq, to_json, IS_NEGATIVE_ERROR_MSG};
 use crate::quantity::{parse_quantity, ParsedQuantity};
 use k8s_openapi::api::core::v1::{
     Container, EnvVar, Pod, PodSpec, PodTemplateSpec, ResourceRequirements, Toleration, Volume,
@@ -30,25 +30,68 @@ pub fn validate_pod_create(pod: &Pod) -> Vec<FieldError> {
         &pod.metadata,
         true,
         name_is_dns_subdomain,
-        &Path::new("metadata"),
+        &FieldPath::new("metadata"),
     );
     if let Some(spec) = &pod.spec {
-        errs.extend(validate_pod_spec(spec, &Path::new("spec")));
+        let sp = FieldPath::new("spec");
+        errs.extend(validate_pod_spec(spec, &sp));
+        // validateContainersOnlyForPod.
+        for (field, list) in [
+            ("containers", Some(&spec.containers)),
+            ("initContainers", spec.init_containers.as_ref()),
+        ] {
+            for (i, c) in list.into_iter().flatten().enumerate() {
+                let image = c.image.as_deref().unwrap_or_default();
+                if image.trim() != image {
+                    errs.push(FieldError::invalid(
+                        &sp.child(field).index(i).child("image"),
+                        image,
+                        "must not have leading or trailing whitespace",
+                    ));
+                }
+            }
+        }
+        if spec.node_name.as_deref().is_some_and(|n| !n.is_empty())
+            && spec
+                .scheduling_gates
+                .as_ref()
+                .is_some_and(|g| !g.is_empty())
+        {
+            errs.push(FieldError::forbidden(
+                &sp.child("nodeName"),
+                "cannot be set until all schedulingGates have been cleared",
+            ));
+        }
+        if spec
+            .ephemeral_containers
+            .as_ref()
+            .is_some_and(|e| !e.is_empty())
+        {
+            errs.push(FieldError::forbidden(
+                &sp.child("ephemeralContainers"),
+                "cannot be set on create",
+            ));
+        }
     } else {
-        errs.push(FieldError::required(&Path::new("spec"), ""));
+        errs.push(FieldError::required(&FieldPath::new("spec"), ""));
     }
     errs
 }
 
 /// `ValidatePodTemplateSpec`: template labels/annotations and the pod spec.
-pub fn validate_pod_template_spec(t: &PodTemplateSpec, path: &Path) -> Vec<FieldError> {
-    let md = path.child("metadata");
+///
+/// Upstream reports template label and annotation errors at
+/// `<path>.labels` / `<path>.annotations` (no `metadata`), and so does this.
+pub fn validate_pod_template_spec(t: &PodTemplateSpec, path: &FieldPath) -> Vec<FieldError> {
     let (labels, annotations) = match &t.metadata {
         Some(m) => (m.labels.as_ref(), m.annotations.as_ref()),
         None => (None, None),
     };
-    let mut errs = validate_labels(labels, &md.child("labels"));
-    errs.extend(validate_annotations(annotations, &md.child("annotations")));
+    let mut errs = validate_labels(labels, &path.child("labels"));
+    errs.extend(validate_annotations(
+        annotations,
+        &path.child("annotations"),
+    ));
     let spec_path = path.child("spec");
     match &t.spec {
         Some(spec) => {
@@ -70,7 +113,7 @@ pub fn validate_pod_template_spec(t: &PodTemplateSpec, path: &Path) -> Vec<Field
 }
 
 /// `ValidatePodSpec`.
-pub fn validate_pod_spec(spec: &PodSpec, path: &Path) -> Vec<FieldError> {
+pub fn validate_pod_spec(spec: &PodSpec, path: &FieldPath) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let volumes = spec.volumes.as_deref().unwrap_or_default();
     let volume_names = validate_volumes(volumes, &path.child("volumes"), &mut errs);
@@ -115,11 +158,6 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &Path) -> Vec<FieldError> {
         spec.node_selector.as_ref(),
         &path.child("nodeSelector"),
     ));
-    if let Some(n) = spec.node_name.as_deref().filter(|n| !n.is_empty()) {
-        for m in name_is_dns_subdomain(n, false) {
-            errs.push(FieldError::invalid(&path.child("nodeName"), n, m));
-        }
-    }
     if let Some(sa) = spec
         .service_account_name
         .as_deref()
@@ -131,6 +169,11 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &Path) -> Vec<FieldError> {
                 sa,
                 m,
             ));
+        }
+    }
+    if let Some(n) = spec.node_name.as_deref().filter(|n| !n.is_empty()) {
+        for m in name_is_dns_subdomain(n, false) {
+            errs.push(FieldError::invalid(&path.child("nodeName"), n, m));
         }
     }
     if let Some(ads) = spec.active_deadline_seconds {
@@ -156,7 +199,7 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &Path) -> Vec<FieldError> {
 }
 
 /// `validateRestartPolicy`.
-fn validate_restart_policy(policy: &str, path: &Path) -> Vec<FieldError> {
+fn validate_restart_policy(policy: &str, path: &FieldPath) -> Vec<FieldError> {
     match policy {
         "Always" | "OnFailure" | "Never" => vec![],
         "" => vec![FieldError::required(path, "")],
@@ -168,10 +211,44 @@ fn validate_restart_policy(policy: &str, path: &Path) -> Vec<FieldError> {
     }
 }
 
+/// The order in which upstream's `validateVolumeSource` checks sources.
+const VOLUME_SOURCE_ORDER: &[&str] = &[
+    "hostPath",
+    "emptyDir",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "gitRepo",
+    "secret",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "persistentVolumeClaim",
+    "rbd",
+    "flexVolume",
+    "cinder",
+    "cephfs",
+    "flocker",
+    "downwardAPI",
+    "fc",
+    "azureFile",
+    "configMap",
+    "vsphereVolume",
+    "quobyte",
+    "azureDisk",
+    "photonPersistentDisk",
+    "projected",
+    "portworxVolume",
+    "scaleIO",
+    "storageos",
+    "csi",
+    "ephemeral",
+    "image",
+];
+
 /// `ValidateVolumes`: returns the set of declared volume names.
 fn validate_volumes(
     volumes: &[Volume],
-    path: &Path,
+    path: &FieldPath,
     errs: &mut Vec<FieldError>,
 ) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
@@ -186,24 +263,37 @@ fn validate_volumes(
         if !v.name.is_empty() && !names.insert(v.name.clone()) {
             errs.push(FieldError::duplicate(&name_path, v.name.as_str()));
         }
-        let sources = match to_json(v) {
-            Value::Object(m) => m.keys().filter(|k| k.as_str() != "name").count(),
-            _ => 0,
+        // Upstream walks the sources in a fixed order and reports the
+        // second one it finds.
+        let present: Vec<String> = match to_json(v) {
+            Value::Object(m) => m.keys().filter(|k| k.as_str() != "name").cloned().collect(),
+            _ => Vec::new(),
         };
-        if sources == 0 {
-            errs.push(FieldError::required(&p, "must specify a volume type"));
-        } else if sources > 1 {
-            errs.push(FieldError::forbidden(
-                &p,
+        let mut ordered: Vec<&String> = present.iter().collect();
+        ordered.sort_by_key(|k| {
+            VOLUME_SOURCE_ORDER
+                .iter()
+                .position(|o| o == k)
+                .unwrap_or(usize::MAX)
+        });
+        match ordered.as_slice() {
+            [] => errs.push(FieldError::required(&p, "must specify a volume type")),
+            [_] => {}
+            [_, second, ..] => errs.push(FieldError::forbidden(
+                &p.child(second),
                 "may not specify more than 1 volume type",
-            ));
+            )),
         }
     }
     names
 }
 
 /// `validateContainerCommon` + the regular-container checks.
-fn validate_container(c: &Container, volumes: &BTreeSet<String>, path: &Path) -> Vec<FieldError> {
+fn validate_container(
+    c: &Container,
+    volumes: &BTreeSet<String>,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let name_path = path.child("name");
     if c.name.is_empty() {
@@ -211,15 +301,10 @@ fn validate_container(c: &Container, volumes: &BTreeSet<String>, path: &Path) ->
     } else {
         errs.extend(validate_dns1123_label(&c.name, &name_path));
     }
-    let image = c.image.as_deref().unwrap_or_default();
-    if image.is_empty() {
+    // A blank-padded image is only rejected on Pods (see
+    // `validate_pod_create`): templates historically accept it.
+    if c.image.as_deref().unwrap_or_default().is_empty() {
         errs.push(FieldError::required(&path.child("image"), ""));
-    } else if image.trim() != image {
-        errs.push(FieldError::invalid(
-            &path.child("image"),
-            image,
-            "must not have leading or trailing whitespace",
-        ));
     }
     let pp = c.image_pull_policy.as_deref().unwrap_or_default();
     match pp {
@@ -261,7 +346,7 @@ fn validate_container(c: &Container, volumes: &BTreeSet<String>, path: &Path) ->
 }
 
 /// `validateContainerPorts`.
-fn validate_ports(c: &Container, path: &Path) -> Vec<FieldError> {
+fn validate_ports(c: &Container, path: &FieldPath) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let mut names = BTreeSet::new();
     for (i, port) in c.ports.iter().flatten().enumerate() {
@@ -318,7 +403,7 @@ const ENV_FIELD_PATHS: &[&str] = &[
 ];
 
 /// `ValidateEnv` with the relaxed name rule (1.33 default).
-fn validate_env(vars: &[EnvVar], path: &Path) -> Vec<FieldError> {
+fn validate_env(vars: &[EnvVar], path: &FieldPath) -> Vec<FieldError> {
     let mut errs = Vec::new();
     for (i, ev) in vars.iter().enumerate() {
         let p = path.index(i);
@@ -346,16 +431,13 @@ fn validate_env(vars: &[EnvVar], path: &Path) -> Vec<FieldError> {
                 "",
                 "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
             ));
-            continue;
-        }
-        if ev.value.as_deref().is_some_and(|v| !v.is_empty()) {
+        } else if ev.value.as_deref().is_some_and(|v| !v.is_empty()) {
             errs.push(FieldError::invalid(
                 &vf,
                 "",
                 "may not be specified when `value` is not empty",
             ));
-        }
-        if sources > 1 {
+        } else if sources > 1 {
             errs.push(FieldError::invalid(
                 &vf,
                 "",
@@ -364,11 +446,10 @@ fn validate_env(vars: &[EnvVar], path: &Path) -> Vec<FieldError> {
         }
         if let Some(fr) = &from.field_ref {
             let frp = vf.child("fieldRef");
+            let fp = fr.field_path.as_str();
             if fr.api_version.as_deref().unwrap_or_default().is_empty() {
                 errs.push(FieldError::required(&frp.child("apiVersion"), ""));
-            }
-            let fp = fr.field_path.as_str();
-            if fp.is_empty() {
+            } else if fp.is_empty() {
                 errs.push(FieldError::required(&frp.child("fieldPath"), ""));
             } else {
                 let subscripted =
@@ -401,7 +482,7 @@ fn validate_env(vars: &[EnvVar], path: &Path) -> Vec<FieldError> {
 fn validate_volume_mounts(
     c: &Container,
     volumes: &BTreeSet<String>,
-    path: &Path,
+    path: &FieldPath,
 ) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let mut mountpoints = BTreeSet::new();
@@ -431,34 +512,37 @@ fn is_standard_container_resource(name: &str) -> bool {
 
 /// `ValidateResourceRequirements`: names, non-negative parsable quantities,
 /// and requests no larger than limits.
-fn validate_resource_requirements(r: &ResourceRequirements, path: &Path) -> Vec<FieldError> {
+fn validate_resource_requirements(r: &ResourceRequirements, path: &FieldPath) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let lim_path = path.child("limits");
     let req_path = path.child("requests");
-    let check =
-        |name: &str, raw: &str, p: &Path, errs: &mut Vec<FieldError>| -> Option<ParsedQuantity> {
-            if name.contains('/') {
-                errs.extend(validate_qualified_name(name, p));
-            } else if !is_standard_container_resource(name) {
-                errs.push(FieldError::invalid(
-                    p,
-                    name,
-                    "must be a standard resource for containers",
-                ));
+    let check = |name: &str,
+                 raw: &str,
+                 p: &FieldPath,
+                 errs: &mut Vec<FieldError>|
+     -> Option<ParsedQuantity> {
+        if name.contains('/') {
+            errs.extend(validate_qualified_name(name, p));
+        } else if !is_standard_container_resource(name) {
+            errs.push(FieldError::invalid(
+                p,
+                name,
+                "must be a standard resource for containers",
+            ));
+        }
+        match parse_quantity(raw) {
+            Err(e) => {
+                errs.push(FieldError::invalid(p, raw, e.to_string()));
+                None
             }
-            match parse_quantity(raw) {
-                Err(e) => {
-                    errs.push(FieldError::invalid(p, raw, e.to_string()));
-                    None
+            Ok(q) => {
+                if q.nanos < 0 {
+                    errs.push(FieldError::invalid(p, q.canonical(), IS_NEGATIVE_ERROR_MSG));
                 }
-                Ok(q) => {
-                    if q.nanos < 0 {
-                        errs.push(FieldError::invalid(p, q.canonical(), IS_NEGATIVE_ERROR_MSG));
-                    }
-                    Some(q)
-                }
+                Some(q)
             }
-        };
+        }
+    };
     let empty = BTreeMap::new();
     let limits = r.limits.as_ref().unwrap_or(&empty);
     let mut parsed_limits = BTreeMap::new();
@@ -500,7 +584,7 @@ fn validate_resource_requirements(r: &ResourceRequirements, path: &Path) -> Vec<
 }
 
 /// `ValidateTolerations`.
-fn validate_tolerations(tolerations: &[Toleration], path: &Path) -> Vec<FieldError> {
+fn validate_tolerations(tolerations: &[Toleration], path: &FieldPath) -> Vec<FieldError> {
     let mut errs = Vec::new();
     for (i, t) in tolerations.iter().enumerate() {
         let p = path.index(i);
@@ -527,15 +611,20 @@ fn validate_tolerations(tolerations: &[Toleration], path: &Path) -> Vec<FieldErr
         let value = t.value.as_deref().unwrap_or_default();
         match op {
             "" | "Equal" => {
-                for m in super::names::is_valid_label_value(value) {
-                    errs.push(FieldError::invalid(&p.child("operator"), value, m));
+                let msgs = super::names::is_valid_label_value(value);
+                if !msgs.is_empty() {
+                    errs.push(FieldError::invalid(
+                        &p.child("operator"),
+                        value,
+                        msgs.join(";"),
+                    ));
                 }
             }
             "Exists" => {
                 if !value.is_empty() {
                     errs.push(FieldError::invalid(
                         &p.child("operator"),
-                        value,
+                        to_json(t),
                         "value must be empty when `operator` is 'Exists'",
                     ));
                 }
@@ -551,7 +640,7 @@ fn validate_tolerations(tolerations: &[Toleration], path: &Path) -> Vec<FieldErr
             errs.push(FieldError::not_supported(
                 &p.child("effect"),
                 effect,
-                &["NoExecute", "NoSchedule", "PreferNoSchedule"],
+                &["NoSchedule", "PreferNoSchedule", "NoExecute"],
             ));
         }
     }
@@ -565,9 +654,10 @@ pub const POD_UPDATABLE_FIELDS: &str = "`spec.containers[*].image`,`spec.initCon
 /// images, a shrinking `activeDeadlineSeconds`, added tolerations, removed
 /// scheduling gates, and a negative grace period raised to 1.
 pub fn validate_pod_update(new: &Pod, old: &Pod) -> Vec<FieldError> {
+    let new = &super::restored(new, &old.metadata, |p| &mut p.metadata);
     let mut errs =
-        validate_object_meta_update(&new.metadata, &old.metadata, &Path::new("metadata"));
-    let spec_path = Path::new("spec");
+        validate_object_meta_update(&new.metadata, &old.metadata, &FieldPath::new("metadata"));
+    let spec_path = FieldPath::new("spec");
     let default_spec = PodSpec::default();
     let new_spec = new.spec.as_ref().unwrap_or(&default_spec);
     let old_spec = old.spec.as_ref().unwrap_or(&default_spec);
@@ -692,7 +782,7 @@ pub fn validate_pod_update(new: &Pod, old: &Pod) -> Vec<FieldError> {
     {
         munged.termination_grace_period_seconds = old_spec.termination_grace_period_seconds;
     }
-    if munged != *old_spec {
+    if !semantic_eq(&to_json(&munged), &to_json(old_spec)) {
         errs.push(FieldError::forbidden(
             &spec_path,
             format!(
@@ -714,7 +804,9 @@ fn spec_diff(old: &PodSpec, new: &PodSpec) -> String {
     let mut out = String::from("  core.PodSpec{\n");
     for k in keys {
         let (a, b) = (o.get(k), n.get(k));
-        if a != b {
+        let wrap =
+            |v: Option<&Value>| serde_json::json!({ "v": v.cloned().unwrap_or(Value::Null) });
+        if !semantic_eq(&wrap(a), &wrap(b)) {
             if let Some(a) = a {
                 out.push_str(&format!("- \t{k}: {a},\n"));
             }
@@ -730,12 +822,12 @@ fn spec_diff(old: &PodSpec, new: &PodSpec) -> String {
 /// `ValidatePodStatusUpdate` (metadata part): status writes may not change
 /// the object's identity.
 pub fn validate_pod_status_update(new: &Pod, old: &Pod) -> Vec<FieldError> {
-    validate_object_meta_update(&new.metadata, &old.metadata, &Path::new("metadata"))
+    validate_object_meta_update(&new.metadata, &old.metadata, &FieldPath::new("metadata"))
 }
 
 /// `WarningsForPodSpec` (the part joblite can observe): a negative grace
 /// period is accepted with a warning, not rejected.
-pub fn pod_spec_warnings(spec: &PodSpec, path: &Path) -> Vec<String> {
+pub fn pod_spec_warnings(spec: &PodSpec, path: &FieldPath) -> Vec<String> {
     let mut w = Vec::new();
     if spec.termination_grace_period_seconds.is_some_and(|s| s < 0) {
         w.push(format!(

@@ -111,8 +111,8 @@ fn job_create_rules() {
             "job-name label value is limited to 63 characters",
             Box::new(|j| j.metadata.name = Some("a".repeat(64))),
             vec![
-                "spec.template.metadata.labels: Invalid value: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": must be no more than 63 characters",
-                "spec.template.metadata.labels: Invalid value: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": must be no more than 63 characters",
+                "spec.template.labels: Invalid value: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": must be no more than 63 characters",
+                "spec.template.labels: Invalid value: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": must be no more than 63 characters",
             ],
         ),
         (
@@ -410,6 +410,12 @@ fn job_update_rules() {
     let cases: Vec<(&str, Mutator, Mutator, Vec<&str>)> = vec![
         ("parallelism is mutable", Box::new(|_| {}), Box::new(|j| spec(j).parallelism = Some(3)), vec![]),
         (
+            "an empty list in the template is not a change",
+            Box::new(|_| {}),
+            Box::new(|j| pod_spec(j).containers[0].args = Some(vec![])),
+            vec![],
+        ),
+        (
             "completions immutable for NonIndexed",
             Box::new(|_| {}),
             Box::new(|j| spec(j).completions = Some(3)),
@@ -470,6 +476,19 @@ fn job_update_rules() {
             Box::new(|_| {}),
             Box::new(|j| spec(j).managed_by = Some("example.com/ctl".into())),
             vec!["spec.managedBy: Invalid value: \"example.com/ctl\": field is immutable"],
+        ),
+        (
+            "server-owned metadata omitted by the client is restored, not rejected",
+            Box::new(|j| {
+                j.metadata.creation_timestamp = Some(t("2025-01-01T00:00:00Z"));
+                j.metadata.generation = Some(3);
+            }),
+            Box::new(|j| {
+                j.metadata.creation_timestamp = None;
+                j.metadata.uid = None;
+                j.metadata.generation = Some(1);
+            }),
+            vec![],
         ),
         (
             "metadata.namespace immutable",
@@ -866,7 +885,7 @@ fn pod_metadata_rules() {
         ..Default::default()
     };
     assert_eq!(
-        pod_spec_warnings(&spec, &Path::new("spec")),
+        pod_spec_warnings(&spec, &FieldPath::new("spec")),
         vec!["spec.terminationGracePeriodSeconds: must be >= 0; negative values are invalid and will be treated as 1"]
     );
 }
@@ -885,6 +904,11 @@ fn pod_update_rules() {
         (
             "activeDeadlineSeconds may be set",
             Box::new(|s| s.active_deadline_seconds = Some(30)),
+            vec![],
+        ),
+        (
+            "an empty list equals an absent one",
+            Box::new(|s| s.volumes = Some(vec![])),
             vec![],
         ),
         (
@@ -989,8 +1013,8 @@ fn namespace_event_and_aggregate() {
         vec!["involvedObject.namespace: Invalid value: \"other\": does not match event.namespace"]
     );
 
-    let a = FieldError::required(&Path::new("a"), "");
-    let b = FieldError::required(&Path::new("b"), "");
+    let a = FieldError::required(&FieldPath::new("a"), "");
+    let b = FieldError::required(&FieldPath::new("b"), "");
     assert_eq!(
         aggregate_message(std::slice::from_ref(&a)),
         "a: Required value"
@@ -998,5 +1022,55 @@ fn namespace_event_and_aggregate() {
     assert_eq!(
         aggregate_message(&[a.clone(), b, a]),
         "[a: Required value, b: Required value]"
+    );
+}
+
+#[test]
+fn pod_only_container_checks() {
+    let cases: Vec<(&str, PodMutator, Vec<&str>)> = vec![
+        (
+            "blank-padded image is rejected on a Pod",
+            Box::new(|s| s.containers[0].image = Some(" busybox".into())),
+            vec!["spec.containers[0].image: Invalid value: \" busybox\": must not have leading or trailing whitespace"],
+        ),
+        (
+            "two volume sources",
+            Box::new(|s| {
+                s.volumes = Some(vec![Volume {
+                    name: "v".into(),
+                    empty_dir: Some(Default::default()),
+                    host_path: Some(k8s_openapi::api::core::v1::HostPathVolumeSource { path: "/x".into(), type_: None }),
+                    ..Default::default()
+                }])
+            }),
+            vec!["spec.volumes[0].emptyDir: Forbidden: may not specify more than 1 volume type"],
+        ),
+        (
+            "toleration operator and effect",
+            Box::new(|s| {
+                s.tolerations = Some(vec![
+                    Toleration { key: Some("k".into()), operator: Some("In".into()), ..Default::default() },
+                    Toleration {
+                        key: Some("k".into()),
+                        operator: Some("Exists".into()),
+                        effect: Some("NoSchedule".into()),
+                        toleration_seconds: Some(5),
+                        value: None,
+                    },
+                ])
+            }),
+            vec![
+                "spec.tolerations[0].operator: Unsupported value: \"In\": supported values: \"Equal\", \"Exists\"",
+                "spec.tolerations[1].effect: Invalid value: \"NoSchedule\": effect must be 'NoExecute' when `tolerationSeconds` is set",
+            ],
+        ),
+    ];
+    for (name, mutate, want) in cases {
+        assert_eq!(pod_errors(mutate), want, "case: {name}");
+    }
+    // Templates accept the padded image (upstream keeps it for compatibility).
+    assert_eq!(
+        create_errors(|j| pod_spec(j).containers[0].image = Some(" perl".into())),
+        Vec::<String>::new()
     );
 }

@@ -82,6 +82,24 @@ pub enum PatchError {
     NotAMap(usize),
 }
 
+impl PatchError {
+    /// The HTTP status kube-apiserver answers with
+    /// (`interpretStrategicMergePatchError` in
+    /// `staging/src/k8s.io/apiserver/pkg/endpoints/handlers/patch.go`):
+    /// malformed documents and directive lists are 400, lists of lists 422,
+    /// and everything else surfaces as a 500 "Internal error occurred".
+    pub fn status_code(&self) -> u16 {
+        match self {
+            PatchError::BadJsonDoc
+            | PatchError::BadPatchFormatForPrimitiveList
+            | PatchError::BadPatchFormatForRetainKeys
+            | PatchError::BadPatchFormatForSetElementOrderList => 400,
+            PatchError::NoListOfLists => 422,
+            _ => 500,
+        }
+    }
+}
+
 /// The non-`retainKeys` part of a field's `patchStrategy` tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Strategy {
@@ -189,7 +207,10 @@ const POD_SPEC: &[(&str, PatchMeta)] = &[
     ("ephemeralContainers", PatchMeta::merge_by("name")),
     ("imagePullSecrets", PatchMeta::merge_by("name")),
     ("hostAliases", PatchMeta::merge_by("ip")),
-    ("topologySpreadConstraints", PatchMeta::merge_by("topologyKey")),
+    (
+        "topologySpreadConstraints",
+        PatchMeta::merge_by("topologyKey"),
+    ),
     ("resourceClaims", PatchMeta::merge_retain_by("name")),
     ("schedulingGates", PatchMeta::merge_by("name")),
 ];
@@ -647,8 +668,12 @@ impl Merger<'_> {
                 return Err(PatchError::NoMergeKeyDeclared(path.join(".")));
             }
             let (original, patch) = merge_slice_with_special_elements(original, patch, merge_key)?;
-            let merged =
-                self.merge_slice_without_special_elements(original.clone(), &patch, merge_key, path)?;
+            let merged = self.merge_slice_without_special_elements(
+                original.clone(),
+                &patch,
+                merge_key,
+                path,
+            )?;
             (merged, original, patch)
         };
 
@@ -1376,7 +1401,9 @@ mod tests {
                 patch: json!({"spec":{"template":{"spec":{"containers":[{"name":"b","image":"2"}]}}}}),
                 // Upstream mergeSortedSlice puts patch items whose key is not
                 // in the live list first.
-                want: job_with_containers(json!([{"name":"b","image":"2"},{"name":"a","image":"1"}])),
+                want: job_with_containers(
+                    json!([{"name":"b","image":"2"},{"name":"a","image":"1"}]),
+                ),
             },
             Case {
                 name: "$setElementOrder places new container last",
@@ -1385,7 +1412,9 @@ mod tests {
                 patch: json!({"spec":{"template":{"spec":{
                     "$setElementOrder/containers":[{"name":"a"},{"name":"b"}],
                     "containers":[{"name":"b","image":"2"}]}}}}),
-                want: job_with_containers(json!([{"name":"a","image":"1"},{"name":"b","image":"2"}])),
+                want: job_with_containers(
+                    json!([{"name":"a","image":"1"},{"name":"b","image":"2"}]),
+                ),
             },
             Case {
                 name: "$setElementOrder reorders existing items",
@@ -1401,6 +1430,26 @@ mod tests {
                 original: job_with_containers(json!([{"name":"a"},{"name":"b"}])),
                 patch: json!({"spec":{"template":{"spec":{"containers":[{"name":"a","$patch":"delete"}]}}}}),
                 want: job_with_containers(json!([{"name":"b"}])),
+            },
+            Case {
+                name: "kubectl apply removing a container: $setElementOrder + $patch delete",
+                schema: PatchSchema::job(),
+                original: job_with_containers(json!([{"name":"a"},{"name":"b"},{"name":"c"}])),
+                patch: json!({"spec":{"template":{"spec":{
+                    "$setElementOrder/containers":[{"name":"c"},{"name":"a"}],
+                    "containers":[{"$patch":"delete","name":"b"}]}}}}),
+                want: job_with_containers(json!([{"name":"c"},{"name":"a"}])),
+            },
+            Case {
+                name: "env var removed and another changed in one patch",
+                schema: PatchSchema::job(),
+                original: job_with_containers(
+                    json!([{"name":"a","env":[{"name":"A","value":"1"},{"name":"B","value":"2"}]}]),
+                ),
+                patch: json!({"spec":{"template":{"spec":{"containers":[{"name":"a",
+                    "$setElementOrder/env":[{"name":"A"}],
+                    "env":[{"$patch":"delete","name":"B"},{"name":"A","value":"9"}]}]}}}}),
+                want: job_with_containers(json!([{"name":"a","env":[{"name":"A","value":"9"}]}])),
             },
             Case {
                 name: "$patch: replace on a list",
@@ -1571,6 +1620,12 @@ mod tests {
                 },
             ),
             (
+                "list of lists in a merging list",
+                json!({"metadata":{"finalizers":[]}}),
+                json!({"metadata":{"finalizers":[["b"]]}}),
+                PatchError::NoListOfLists,
+            ),
+            (
                 "patch is not an object",
                 json!({}),
                 json!([1]),
@@ -1578,7 +1633,11 @@ mod tests {
             ),
         ];
         for (name, original, patch, want) in cases {
-            let got = apply(&original, &patch, PatchSchema::pod_or_job_for_test(&original));
+            let got = apply(
+                &original,
+                &patch,
+                PatchSchema::pod_or_job_for_test(&original),
+            );
             assert_eq!(got, Err(want), "case {name}");
         }
     }
@@ -1627,7 +1686,9 @@ mod tests {
             .unwrap();
         assert_eq!(c.merge_key, Some("name"));
         assert_eq!(c.strategy_string().as_deref(), Some("merge"));
-        let v = job.lookup(&["spec", "template", "spec", "volumes"]).unwrap();
+        let v = job
+            .lookup(&["spec", "template", "spec", "volumes"])
+            .unwrap();
         assert_eq!(v.strategy_string().as_deref(), Some("merge,retainKeys"));
         assert_eq!(
             job.lookup(&["spec", "template", "spec", "containers", "volumeMounts"])
@@ -1635,7 +1696,9 @@ mod tests {
                 .merge_key,
             Some("mountPath")
         );
-        assert!(job.lookup(&["spec", "template", "spec", "tolerations"]).is_none());
+        assert!(job
+            .lookup(&["spec", "template", "spec", "tolerations"])
+            .is_none());
         assert_eq!(PatchSchema::for_kind("", "Event").entries().len(), 2);
     }
 }

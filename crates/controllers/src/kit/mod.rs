@@ -1,0 +1,9 @@
+//! The controller kit: the pieces every controller here is built from, as
+//! client-go provides them upstream: watch-driven caches, a deduplicating
+//! work queue with delayed and rate-limited requeue, expectations, and the
+//! lightweight object views the caches hold.
+
+pub mod expectations;
+pub mod informer;
+pub mod objects;
+pub mod queue;

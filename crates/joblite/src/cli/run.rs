@@ -1,0 +1,243 @@
+//! `joblite run`: kubectl's `run` flags, but it creates a **Job** (the seed's
+//! `kubectl run --restart=OnFailure` used to), and `-i` streams the output of
+//! the Job's pods and waits, exiting 0 if the Job completed and 1 if it failed.
+//!
+//! As in kubectl (`staging/src/k8s.io/kubectl/pkg/cmd/run/run.go`), the
+//! words after `--` are the container's `args` unless `--command` is given,
+//! and the container is named after the Job.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::bail;
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::PostParams;
+use kube::Api;
+
+use super::client::{connect, TargetArgs};
+use super::errors::api_error;
+use super::follow::{follow_job, FollowOptions};
+use super::progress::Progress;
+use super::CmdResult;
+
+/// Field manager for objects the CLI creates.
+pub const FIELD_MANAGER: &str = "joblite";
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Name of the Job (and of its container).
+    pub name: String,
+    /// The container image (a process runtime ignores it, a cluster needs it).
+    #[arg(long)]
+    pub image: String,
+    /// The pods' restart policy.
+    #[arg(long, default_value = "Never", value_parser = ["Never", "OnFailure"])]
+    pub restart: String,
+    /// Number of successful pods the Job needs.
+    #[arg(long)]
+    pub completions: Option<i32>,
+    /// Number of pods running at once.
+    #[arg(long)]
+    pub parallelism: Option<i32>,
+    /// Give each pod an index (completionMode: Indexed).
+    #[arg(long)]
+    pub indexed: bool,
+    /// Retries before the Job is marked failed.
+    #[arg(long)]
+    pub backoff_limit: Option<i32>,
+    /// Environment variables, KEY=VALUE.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Labels for the Job and its pods, KEY=VALUE[,KEY=VALUE].
+    #[arg(short = 'l', long)]
+    pub labels: Option<String>,
+    /// Treat the words after -- as the command rather than its arguments.
+    #[arg(long)]
+    pub command: bool,
+    /// Stream the output of the Job's pods and wait for the Job to finish.
+    #[arg(short = 'i', long)]
+    pub stdin: bool,
+    /// Wait for the Job to finish, without streaming output.
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The command (with --command) or the arguments.
+    #[arg(last = true)]
+    pub words: Vec<String>,
+}
+
+fn parse_pairs(text: &str, what: &str) -> anyhow::Result<Vec<(String, String)>> {
+    text.split(',')
+        .filter(|p| !p.is_empty())
+        .map(|pair| parse_pair(pair, what))
+        .collect()
+}
+
+fn parse_pair(pair: &str, what: &str) -> anyhow::Result<(String, String)> {
+    match pair.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => bail!("invalid {what}: {pair:?} (want KEY=VALUE)"),
+    }
+}
+
+/// The Job that `run` creates, built from its flags alone.
+pub fn build_job(args: &RunArgs) -> anyhow::Result<Job> {
+    let env: Vec<EnvVar> = args
+        .env
+        .iter()
+        .map(|e| {
+            parse_pair(e, "--env").map(|(name, value)| EnvVar {
+                name,
+                value: Some(value),
+                ..Default::default()
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let labels: Option<BTreeMap<String, String>> = match &args.labels {
+        Some(text) => Some(parse_pairs(text, "--labels")?.into_iter().collect()),
+        None => None,
+    };
+    let words = (!args.words.is_empty()).then(|| args.words.clone());
+    let container = Container {
+        name: args.name.clone(),
+        image: Some(args.image.clone()),
+        command: if args.command { words.clone() } else { None },
+        args: if args.command { None } else { words },
+        env: (!env.is_empty()).then_some(env),
+        ..Default::default()
+    };
+    Ok(Job {
+        metadata: ObjectMeta {
+            name: Some(args.name.clone()),
+            labels: labels.clone(),
+            ..Default::default()
+        },
+        spec: Some(JobSpec {
+            completions: args.completions,
+            parallelism: args.parallelism,
+            backoff_limit: args.backoff_limit,
+            completion_mode: args.indexed.then(|| "Indexed".to_string()),
+            template: PodTemplateSpec {
+                metadata: labels.map(|labels| ObjectMeta {
+                    labels: Some(labels),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    containers: vec![container],
+                    restart_policy: Some(args.restart.clone()),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        status: None,
+    })
+}
+
+pub async fn run(args: RunArgs) -> CmdResult {
+    let started = Instant::now();
+    let job = build_job(&args)?;
+    let target = connect(&args.target).await?;
+    let jobs: Api<Job> = Api::namespaced(target.client.clone(), &target.namespace);
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    };
+    let created = jobs
+        .create(&params, &job)
+        .await
+        .map_err(|e| api_error(e, None))?;
+    if !args.stdin && !args.wait {
+        println!("job.batch/{} created", args.name);
+        return Ok(0);
+    }
+    let progress = Progress::for_stderr();
+    let parallel = args.completions.unwrap_or(1) > 1 || args.parallelism.unwrap_or(1) > 1;
+    let options = FollowOptions {
+        logs: args.stdin,
+        // One pod at a time prints its output as is, like `kubectl run -i`.
+        prefix: parallel,
+        container: None,
+        timestamps: false,
+        progress: progress.clone(),
+        started,
+    };
+    let outcome = follow_job(
+        &target.client,
+        &target.namespace,
+        &args.name,
+        Some(created),
+        &options,
+    )
+    .await?;
+    progress.print_stderr(&outcome.summary());
+    Ok(outcome.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use serde_json::json;
+
+    #[derive(Parser)]
+    struct Harness {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn job_json(argv: &[&str]) -> serde_json::Value {
+        let mut full = vec!["run"];
+        full.extend_from_slice(argv);
+        let args = Harness::try_parse_from(full).unwrap().run;
+        serde_json::to_value(build_job(&args).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn words_are_args_by_default() {
+        let job = job_json(&["oneshot", "--image", "busybox", "--restart=OnFailure", "--", "echo", "hi"]);
+        assert_eq!(
+            job,
+            json!({
+                "apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": "oneshot"},
+                "spec": {"template": {"spec": {
+                    "containers": [{"name": "oneshot", "image": "busybox", "args": ["echo", "hi"]}],
+                    "restartPolicy": "OnFailure"}}}
+            })
+        );
+    }
+
+    #[test]
+    fn command_flag_and_job_knobs() {
+        let job = job_json(&[
+            "par", "--image=x", "--command", "--completions", "10", "--parallelism", "5",
+            "--indexed", "--backoff-limit", "2", "--env", "A=1", "--env", "B=x=y",
+            "-l", "team=a,tier=batch", "--", "/bin/sh", "-c", "echo $A",
+        ]);
+        let spec = &job["spec"];
+        assert_eq!(spec["completions"], 10);
+        assert_eq!(spec["parallelism"], 5);
+        assert_eq!(spec["completionMode"], "Indexed");
+        assert_eq!(spec["backoffLimit"], 2);
+        assert_eq!(job["metadata"]["labels"], json!({"team": "a", "tier": "batch"}));
+        assert_eq!(spec["template"]["metadata"]["labels"], json!({"team": "a", "tier": "batch"}));
+        let c = &spec["template"]["spec"]["containers"][0];
+        assert_eq!(c["command"], json!(["/bin/sh", "-c", "echo $A"]));
+        assert!(c.get("args").is_none());
+        assert_eq!(c["env"], json!([{"name": "A", "value": "1"}, {"name": "B", "value": "x=y"}]));
+        assert_eq!(spec["template"]["spec"]["restartPolicy"], "Never");
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        assert!(Harness::try_parse_from(["run", "x", "--image=i", "--restart=Always"]).is_err());
+        let args = Harness::try_parse_from(["run", "x", "--image=i", "--env", "NOEQUALS"])
+            .unwrap()
+            .run;
+        assert!(build_job(&args).is_err());
+    }
+}

@@ -1,0 +1,1026 @@
+//! The node agent: joblite's kubelet and the scheduler of its one node.
+//!
+//! One task owns all pod state and reacts to three streams: the pod watch,
+//! the runtime's events, and timers (back-offs, deadlines, grace periods).
+//! Per-pod work is O(1) per event; nothing scans all pods on an event, and
+//! there is no thread or helper process per pod.
+//!
+//! Status writes are coalesced: a pod's changes mark it dirty and a flush
+//! every few milliseconds writes the dirty pods concurrently (the store
+//! group-commits them). A new pod's first write waits a few milliseconds
+//! ([`NodeConfig::first_write_delay`]), so a `/bin/true` that starts and
+//! exits in that window costs one write: binding (`spec.nodeName`) and the
+//! terminal status together. A pod's finished runs are forgotten by the
+//! runtime only after its terminal status is committed, so an agent crash
+//! at any point loses no exit code.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use api::events::{EventType, Source};
+use api::resources::{EVENTS, NODES, PODS};
+use k8s_openapi::api::core::v1::PodSpec;
+use serde_json::{json, Value};
+use store::{DeleteOptions, Store};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::admission::{self, Resources};
+use crate::cgroups::Cgroups;
+use crate::env::EnvContext;
+use crate::node_object;
+use crate::paths;
+use crate::pod_worker::{Action, Cause, PodWorker};
+use crate::protocol::{parse_run_id, RunRecord};
+use crate::runtime::process::{self, BuildContext};
+use crate::runtime::{Runtime, RuntimeEvent};
+use crate::status::{self, ConditionTimes, NodeIdentity};
+use crate::{Error, Result};
+
+/// How the node agent runs.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The node's directory: supervisor socket, journal, pod logs and volumes.
+    pub data_dir: PathBuf,
+    /// The Node object's name (the hostname by default).
+    pub node_name: String,
+    /// argv that starts the supervisor for `data_dir`, e.g.
+    /// `[<joblite exe>, "supervise", <data_dir>]`; the process must call
+    /// [`crate::supervisor_main`] with `data_dir`. It also gets the
+    /// directory in `$JOBLITE_SUPERVISOR_DIR`.
+    pub supervisor_command: Vec<OsString>,
+    /// How often the Ready condition's `lastHeartbeatTime` is refreshed.
+    pub heartbeat_interval: Duration,
+    /// Overrides the machine's CPU and memory (tests).
+    pub allocatable: Option<Resources>,
+    /// Also emit the routine kubelet events (Scheduled, Pulled, Created,
+    /// Started). Off by default: four extra writes per pod halve throughput.
+    pub routine_events: bool,
+    /// How long a new pod's first status write waits to coalesce with what follows.
+    pub first_write_delay: Duration,
+}
+
+impl NodeConfig {
+    /// Defaults: node name = hostname, heartbeat 40 s.
+    pub fn new(data_dir: impl Into<PathBuf>, supervisor_command: Vec<OsString>) -> NodeConfig {
+        NodeConfig {
+            data_dir: data_dir.into(),
+            node_name: node_object::hostname(),
+            supervisor_command,
+            heartbeat_interval: Duration::from_secs(40),
+            allocatable: None,
+            routine_events: false,
+            first_write_delay: Duration::from_millis(15),
+        }
+    }
+}
+
+/// A running node agent.
+pub struct NodeHandle {
+    pub node_name: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl NodeHandle {
+    /// Stops the agent. Containers keep running under the supervisor; the
+    /// next agent on the same data directory reattaches to them.
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Whether the agent's loop is still running.
+    pub fn is_running(&self) -> bool {
+        !self.task.is_finished()
+    }
+}
+
+fn now_seconds() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn s<'a>(v: &'a Value, p: &str) -> &'a str {
+    v.pointer(p).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Starts the node agent: registers the Node, connects to (or starts) the
+/// supervisor, reattaches to running pods and starts watching pods.
+pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
+    std::fs::create_dir_all(paths::pods_root(&config.data_dir))?;
+    let alloc = config.allocatable.unwrap_or_else(node_object::machine_capacity);
+    register_node(&store, &config.node_name, alloc).await?;
+
+    let cgroups = Cgroups::detect();
+    if let Some(why) = &cgroups.unavailable {
+        tracing::warn!("node: container resource limits will not be enforced: {why}");
+    }
+
+    let (rt, mut events) = process::connect(&config.data_dir, &config.supervisor_command).await?;
+    // The first event after a connect is the snapshot of every known run.
+    let runs = loop {
+        match tokio::time::timeout(Duration::from_secs(15), events.recv()).await {
+            Ok(Some(RuntimeEvent::Snapshot(runs))) => break runs,
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => return Err(Error::Supervisor("no snapshot from the supervisor".into())),
+        }
+    };
+
+    let (list, watch) = store.list_and_watch(&PODS, None)?;
+    let (writes_tx, writes_rx) = mpsc::unbounded_channel();
+    let mut agent = Agent {
+        store: store.clone(),
+        rt: rt.clone(),
+        node: NodeIdentity {
+            host_ip: "127.0.0.1".into(),
+            pod_ip: "127.0.0.1".into(),
+        },
+        alloc,
+        allocated: Resources::default(),
+        pods: HashMap::new(),
+        done: HashSet::new(),
+        unschedulable: HashMap::new(),
+        queue: VecDeque::new(),
+        timers: BTreeSet::new(),
+        dirty: HashSet::new(),
+        writes_tx,
+        cgroup_problem: cgroups.unavailable.clone(),
+        name: config.node_name.clone(),
+        cfg: config.clone(),
+        urgent: false,
+    };
+    agent.recover(list.items.iter().map(|s| s.value()).collect(), &runs);
+
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let task = tokio::spawn(agent.run_loop(watch, events, writes_rx, stop_rx));
+    Ok(NodeHandle {
+        node_name: config.node_name,
+        stop: Some(stop_tx),
+        task,
+    })
+}
+
+async fn register_node(store: &Store, name: &str, alloc: Resources) -> Result<()> {
+    let now = now_seconds();
+    let fresh = node_object::build(name, alloc, &now);
+    match store.get(&NODES, "", name) {
+        Err(store::Error::NotFound(_)) => match store.create(&NODES, fresh.clone()).await {
+            Ok(_) | Err(store::Error::AlreadyExists(_)) => {}
+            Err(e) => return Err(e.into()),
+        },
+        Err(e) => return Err(e.into()),
+        Ok(_) => {
+            store
+                .modify(&NODES, "", name, |mut cur| {
+                    cur["status"] = fresh["status"].clone();
+                    if let Some(labels) = fresh.pointer("/metadata/labels").and_then(Value::as_object) {
+                        let meta = &mut cur["metadata"];
+                        if !meta.get("labels").is_some_and(Value::is_object) {
+                            meta["labels"] = json!({});
+                        }
+                        for (k, v) in labels {
+                            meta["labels"][k] = v.clone();
+                        }
+                    }
+                    Ok(Some(cur))
+                })
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// One admitted pod.
+struct Entry {
+    w: PodWorker,
+    req: Resources,
+    times: ConditionTimes,
+    admitted_at: Instant,
+    /// `w.version` last committed.
+    written: u64,
+    writing: bool,
+    /// `spec.nodeName` is committed.
+    bound: bool,
+    /// Resources given back (terminal).
+    released: bool,
+    /// The pod is being deleted: remove the object after the final write.
+    deleting: bool,
+    /// The object is already gone from the store.
+    gone: bool,
+    limits_warned: bool,
+}
+
+struct WriteReq {
+    uid: String,
+    namespace: String,
+    name: String,
+    status: Value,
+    bind: bool,
+    version: u64,
+    terminal: bool,
+    delete_after: bool,
+}
+
+struct WriteDone {
+    uid: String,
+    version: u64,
+    terminal: bool,
+    outcome: WriteOutcome,
+}
+
+enum WriteOutcome {
+    Written,
+    Removed,
+    Gone,
+    Failed,
+}
+
+struct Agent {
+    store: Store,
+    rt: Arc<process::ProcessRuntime>,
+    node: NodeIdentity,
+    alloc: Resources,
+    allocated: Resources,
+    pods: HashMap<String, Entry>,
+    /// Pods whose terminal status is committed (their later events are ignored).
+    done: HashSet<String>,
+    /// Pods that did not fit: uid → (namespace, name, request).
+    unschedulable: HashMap<String, (String, String, Resources)>,
+    queue: VecDeque<String>,
+    timers: BTreeSet<(Instant, String)>,
+    dirty: HashSet<String>,
+    writes_tx: mpsc::UnboundedSender<WriteDone>,
+    cgroup_problem: Option<String>,
+    name: String,
+    cfg: NodeConfig,
+    /// A pod finished: flush now rather than at the next tick, since a
+    /// Job's next pod waits on this write.
+    urgent: bool,
+}
+
+impl Agent {
+    async fn run_loop(
+        mut self,
+        mut watch: store::WatchStream,
+        mut events: mpsc::UnboundedReceiver<RuntimeEvent>,
+        mut writes_rx: mpsc::UnboundedReceiver<WriteDone>,
+        mut stop: oneshot::Receiver<()>,
+    ) {
+        let mut flush = tokio::time::interval(Duration::from_millis(5));
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut heartbeat = tokio::time::interval(self.cfg.heartbeat_interval);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat.tick().await;
+        loop {
+            let next_timer = self.timers.first().map(|(t, _)| *t);
+            let sleep = async {
+                match next_timer {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = &mut stop => return,
+                ev = watch.next() => match ev {
+                    Some(ev) => self.on_watch(&ev),
+                    None => watch = self.rewatch(watch.last_revision()),
+                },
+                ev = events.recv() => match ev {
+                    Some(ev) => self.on_runtime(ev),
+                    None => {
+                        tracing::error!("node: runtime event stream ended");
+                        return;
+                    }
+                },
+                done = writes_rx.recv() => {
+                    if let Some(d) = done {
+                        self.on_written(d);
+                    }
+                },
+                _ = sleep => self.on_timers(),
+                _ = flush.tick() => self.flush(),
+                _ = heartbeat.tick() => self.heartbeat(),
+            }
+            if self.urgent {
+                self.urgent = false;
+                self.flush();
+            }
+        }
+    }
+
+    fn rewatch(&mut self, from: u64) -> store::WatchStream {
+        loop {
+            match self.store.watch(&PODS, None, from) {
+                Ok(w) => return w,
+                Err(store::Error::Expired { .. }) => {
+                    // Too far behind: list again and reconcile.
+                    match self.store.list_and_watch(&PODS, None) {
+                        Ok((list, w)) => {
+                            let items: Vec<Value> = list.items.iter().map(|s| s.value()).collect();
+                            let present: HashSet<String> =
+                                items.iter().map(|p| s(p, "/metadata/uid").to_string()).collect();
+                            let missing: Vec<String> =
+                                self.pods.keys().filter(|u| !present.contains(*u)).cloned().collect();
+                            for uid in missing {
+                                self.on_pod_gone(&uid);
+                            }
+                            for p in items {
+                                self.on_pod(p, false);
+                            }
+                            return w;
+                        }
+                        Err(e) => tracing::error!("node: relist pods: {e}"),
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("node: watch pods: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+    }
+
+    fn heartbeat(&self) {
+        let store = self.store.clone();
+        let name = self.name.clone();
+        tokio::spawn(async move {
+            let now = now_seconds();
+            let r = store
+                .modify(&NODES, "", &name, |mut n| {
+                    node_object::heartbeat(&mut n, &now);
+                    Ok(Some(n))
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::warn!("node: heartbeat: {e}");
+            }
+        });
+    }
+
+    fn emit(&self, pod: &Value, warning: bool, reason: &str, message: &str, component: &str) {
+        emit(&self.store, &self.name, pod, warning, reason, message, component);
+    }
+
+    // ---- pods -------------------------------------------------------------
+
+    fn recover(&mut self, pods: Vec<Value>, runs: &[RunRecord]) {
+        let now = Instant::now();
+        let mut known: HashSet<String> = HashSet::new();
+        for pod in pods {
+            let uid = s(&pod, "/metadata/uid").to_string();
+            if s(&pod, "/spec/nodeName") != self.name {
+                self.on_pod(pod, false);
+                continue;
+            }
+            known.insert(uid.clone());
+            let phase = s(&pod, "/status/phase");
+            if phase == "Succeeded" || phase == "Failed" {
+                // Committed: whatever the runtime still holds can go.
+                self.done.insert(uid.clone());
+                continue;
+            }
+            let Ok(spec) = serde_json::from_value::<PodSpec>(pod["spec"].clone()) else {
+                continue;
+            };
+            let mut acts = Vec::new();
+            let deleting = pod.pointer("/metadata/deletionTimestamp").is_some();
+            let grace = pod
+                .pointer("/metadata/deletionGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            let w = PodWorker::recover(pod, spec, runs, now, &mut acts);
+            let req = admission::pod_requests(&w.spec);
+            self.allocated.add(req);
+            self.pods.insert(
+                uid.clone(),
+                Entry {
+                    w,
+                    req,
+                    times: ConditionTimes::default(),
+                    admitted_at: now,
+                    written: 0,
+                    writing: false,
+                    bound: true,
+                    released: false,
+                    deleting,
+                    gone: false,
+                    limits_warned: false,
+                },
+            );
+            if deleting {
+                let g = self.termination_grace(&uid, Some(grace));
+                if let Some(e) = self.pods.get_mut(&uid) {
+                    e.w.terminate(Cause::Deleted, g, now, &mut acts);
+                }
+            }
+            self.exec(&uid, acts);
+            self.after(&uid);
+        }
+        // Runs of pods that no longer exist (deleted while we were down):
+        // kill what runs, forget the rest.
+        for r in runs {
+            let Some((uid, _, _)) = parse_run_id(&r.id) else { continue };
+            if known.contains(uid) && !self.done.contains(uid) {
+                continue;
+            }
+            if r.exit.is_none() {
+                self.rt.signal(&r.id, libc::SIGKILL);
+            } else {
+                self.rt.forget(&r.id);
+            }
+        }
+    }
+
+    fn termination_grace(&self, uid: &str, requested: Option<i64>) -> Duration {
+        let own = self
+            .pods
+            .get(uid)
+            .and_then(|e| e.w.spec.termination_grace_period_seconds)
+            .unwrap_or(30);
+        Duration::from_secs(requested.unwrap_or(own).max(0) as u64)
+    }
+
+    fn on_watch(&mut self, ev: &store::Event) {
+        let Ok(pod) = serde_json::from_slice::<Value>(&ev.object) else {
+            return;
+        };
+        match ev.kind {
+            store::EventType::Deleted => {
+                let uid = s(&pod, "/metadata/uid").to_string();
+                self.unschedulable.remove(&uid);
+                if self.pods.contains_key(&uid) {
+                    self.on_pod_gone(&uid);
+                } else {
+                    self.done.remove(&uid);
+                    if s(&pod, "/spec/nodeName") == self.name {
+                        let dir = paths::pod_dir(
+                            &self.cfg.data_dir,
+                            s(&pod, "/metadata/namespace"),
+                            s(&pod, "/metadata/name"),
+                            &uid,
+                        );
+                        let _ = std::fs::remove_dir_all(dir);
+                    }
+                }
+            }
+            _ => self.on_pod(pod, true),
+        }
+    }
+
+    /// The object is gone: kill what runs at once; clean up when it stops.
+    fn on_pod_gone(&mut self, uid: &str) {
+        let now = Instant::now();
+        let Some(e) = self.pods.get_mut(uid) else { return };
+        e.gone = true;
+        e.deleting = true;
+        let mut acts = Vec::new();
+        e.w.terminate(Cause::Deleted, Duration::ZERO, now, &mut acts);
+        self.exec(uid, acts);
+        self.after(uid);
+    }
+
+    fn on_pod(&mut self, pod: Value, _live: bool) {
+        let node = s(&pod, "/spec/nodeName");
+        if !node.is_empty() && node != self.name {
+            return;
+        }
+        let uid = s(&pod, "/metadata/uid").to_string();
+        if let Some(e) = self.pods.get_mut(&uid) {
+            let deleting = pod.pointer("/metadata/deletionTimestamp").is_some();
+            if deleting {
+                let grace = pod.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64);
+                e.deleting = true;
+                let g = self.termination_grace(&uid, grace);
+                let mut acts = Vec::new();
+                if let Some(e) = self.pods.get_mut(&uid) {
+                    e.w.terminate(Cause::Deleted, g, Instant::now(), &mut acts);
+                }
+                self.exec(&uid, acts);
+                self.after(&uid);
+            }
+            return;
+        }
+        if self.done.contains(&uid) {
+            return;
+        }
+        let phase = s(&pod, "/status/phase");
+        if phase == "Succeeded" || phase == "Failed" {
+            return;
+        }
+        if pod.pointer("/metadata/deletionTimestamp").is_some() {
+            if node == self.name {
+                // Ours from before, with nothing running: finish the deletion.
+                let store = self.store.clone();
+                let (ns, name) = (s(&pod, "/metadata/namespace").to_string(), s(&pod, "/metadata/name").to_string());
+                tokio::spawn(async move {
+                    let _ = store
+                        .delete(&PODS, &ns, &name, DeleteOptions { grace_period_seconds: Some(0), precondition_uid: Some(uid), ..Default::default() })
+                        .await;
+                });
+            }
+            return;
+        }
+        if pod
+            .pointer("/spec/schedulingGates")
+            .and_then(Value::as_array)
+            .is_some_and(|g| !g.is_empty())
+        {
+            return;
+        }
+        self.admit(pod);
+    }
+
+    fn admit(&mut self, pod: Value) {
+        let uid = s(&pod, "/metadata/uid").to_string();
+        let spec: PodSpec = match serde_json::from_value(pod["spec"].clone()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("node: pod {uid}: bad spec: {e}");
+                return;
+            }
+        };
+        let req = admission::pod_requests(&spec);
+        if let Err(unfit) = admission::fits(self.alloc, self.allocated, req) {
+            if self.unschedulable.contains_key(&uid) {
+                return;
+            }
+            let (ns, name) = (s(&pod, "/metadata/namespace").to_string(), s(&pod, "/metadata/name").to_string());
+            self.unschedulable.insert(uid.clone(), (ns.clone(), name.clone(), req));
+            self.queue.push_back(uid.clone());
+            let msg = unfit.message();
+            self.emit(&pod, true, "FailedScheduling", &msg, "default-scheduler");
+            let store = self.store.clone();
+            let now = now_seconds();
+            tokio::spawn(async move {
+                let _ = store
+                    .modify(&PODS, &ns, &name, |mut cur| {
+                        if s(&cur, "/metadata/uid") != uid || !s(&cur, "/spec/nodeName").is_empty() {
+                            return Ok(None);
+                        }
+                        if !cur.get("status").is_some_and(Value::is_object) {
+                            cur["status"] = json!({});
+                        }
+                        cur["status"]["phase"] = json!("Pending");
+                        cur["status"]["conditions"] = json!([{
+                            "type": "PodScheduled", "status": "False", "lastProbeTime": null,
+                            "lastTransitionTime": now, "reason": "Unschedulable", "message": msg,
+                        }]);
+                        Ok(Some(cur))
+                    })
+                    .await;
+            });
+            return;
+        }
+        self.unschedulable.remove(&uid);
+        self.allocated.add(req);
+        let now = Instant::now();
+        if self.cfg.routine_events {
+            let msg = format!(
+                "Successfully assigned {}/{} to {}",
+                s(&pod, "/metadata/namespace"),
+                s(&pod, "/metadata/name"),
+                self.name
+            );
+            self.emit(&pod, false, "Scheduled", &msg, "default-scheduler");
+        }
+        let w = PodWorker::new(pod, spec, now_seconds(), now);
+        self.pods.insert(
+            uid.clone(),
+            Entry {
+                w,
+                req,
+                times: ConditionTimes::default(),
+                admitted_at: now,
+                written: 0,
+                writing: false,
+                bound: false,
+                released: false,
+                deleting: false,
+                gone: false,
+                limits_warned: false,
+            },
+        );
+        self.after(&uid);
+    }
+
+    /// After anything happened to a pod: start what may start, arm its
+    /// timer, mark it dirty, give back its resources when it is done.
+    fn after(&mut self, uid: &str) {
+        loop {
+            let mut acts = Vec::new();
+            let Some(e) = self.pods.get_mut(uid) else { return };
+            e.w.sync(&mut acts);
+            if acts.is_empty() {
+                break;
+            }
+            self.exec(uid, acts);
+        }
+        let Some(e) = self.pods.get_mut(uid) else { return };
+        if let Some(t) = e.w.next_wakeup() {
+            self.timers.insert((t, uid.to_string()));
+        }
+        if e.w.version != e.written || e.deleting {
+            self.dirty.insert(uid.to_string());
+        }
+        let finished = e.w.finished();
+        let gone = e.gone;
+        if finished && e.written != e.w.version {
+            self.urgent = true;
+        }
+        if finished && !e.released {
+            e.released = true;
+            let req = e.req;
+            self.allocated.sub(req);
+            self.retry_unschedulable();
+        }
+        if finished && gone {
+            // Nothing to write to: the object is gone.
+            self.cleanup(uid);
+        }
+    }
+
+    fn exec(&mut self, uid: &str, acts: Vec<Action>) {
+        let mut queue: VecDeque<Action> = acts.into();
+        while let Some(a) = queue.pop_front() {
+            match a {
+                Action::Start { name, init, attempt } => {
+                    let Some(e) = self.pods.get_mut(uid) else { return };
+                    let pod_dir = paths::pod_dir(&self.cfg.data_dir, &e.w.namespace, &e.w.name, uid);
+                    let container = e
+                        .w
+                        .spec
+                        .init_containers
+                        .iter()
+                        .flatten()
+                        .filter(|_| init)
+                        .chain(e.w.spec.containers.iter().filter(|_| !init))
+                        .find(|c| c.name == name)
+                        .cloned();
+                    let Some(container) = container else { continue };
+                    let ctx = BuildContext {
+                        pod: &e.w.pod,
+                        spec: &e.w.spec,
+                        pod_dir: &pod_dir,
+                        env: EnvContext {
+                            node_name: &self.name,
+                            host_ip: &self.node.host_ip,
+                            pod_ip: &self.node.pod_ip,
+                            node_cpu_millis: self.alloc.cpu_millis,
+                            node_memory_bytes: self.alloc.memory_bytes,
+                        },
+                    };
+                    match process::build_spec(&ctx, &container, attempt) {
+                        Ok(spec) => {
+                            let limited = spec.memory_limit.is_some() || spec.cpu_limit_millis.is_some();
+                            if limited && !e.limits_warned {
+                                if let Some(why) = &self.cgroup_problem {
+                                    e.limits_warned = true;
+                                    let msg = format!(
+                                        "resource limits of container {} are not enforced: {why}",
+                                        container.name
+                                    );
+                                    emit(&self.store, &self.name, &e.w.pod, true, "ResourceLimitsNotEnforced", &msg, "kubelet");
+                                }
+                            }
+                            if self.cfg.routine_events {
+                                let pod = &e.w.pod;
+                                let image = container.image.clone().unwrap_or_default();
+                                emit(&self.store, &self.name, pod, false, "Pulled", &format!("Container image \"{image}\" already present on machine"), "kubelet");
+                                emit(&self.store, &self.name, pod, false, "Created", &format!("Created container: {name}"), "kubelet");
+                                emit(&self.store, &self.name, pod, false, "Started", &format!("Started container {name}"), "kubelet");
+                            }
+                            self.rt.start(spec);
+                        }
+                        Err(err) => {
+                            let mut more = Vec::new();
+                            e.w.on_start_error(&name, init, err, Instant::now(), &mut more);
+                            queue.extend(more);
+                        }
+                    }
+                }
+                Action::Signal { id, signal } => self.rt.signal(&id, signal),
+                Action::Event { warning, reason, message } => {
+                    if let Some(e) = self.pods.get(uid) {
+                        emit(&self.store, &self.name, &e.w.pod, warning, reason, &message, "kubelet");
+                    }
+                }
+            }
+        }
+    }
+
+    fn retry_unschedulable(&mut self) {
+        if self.queue.is_empty() {
+            return;
+        }
+        let queue: Vec<String> = self.queue.drain(..).collect();
+        for uid in queue {
+            let Some((ns, name, req)) = self.unschedulable.get(&uid).cloned() else {
+                continue;
+            };
+            if admission::fits(self.alloc, self.allocated, req).is_err() {
+                self.queue.push_back(uid);
+                continue;
+            }
+            match self.store.get(&PODS, &ns, &name) {
+                Ok(stored) => {
+                    let pod = stored.value();
+                    self.unschedulable.remove(&uid);
+                    if s(&pod, "/metadata/uid") == uid {
+                        self.on_pod(pod, true);
+                    }
+                }
+                Err(_) => {
+                    self.unschedulable.remove(&uid);
+                }
+            }
+        }
+    }
+
+    // ---- runtime ----------------------------------------------------------
+
+    fn on_runtime(&mut self, ev: RuntimeEvent) {
+        let now = Instant::now();
+        match ev {
+            RuntimeEvent::Started { id, started_at, .. } => {
+                let Some((uid, _, _)) = parse_run_id(&id) else { return };
+                let uid = uid.to_string();
+                let mut acts = Vec::new();
+                if let Some(e) = self.pods.get_mut(&uid) {
+                    e.w.on_started(&id, &started_at, &mut acts);
+                    self.exec(&uid, acts);
+                    self.after(&uid);
+                }
+            }
+            RuntimeEvent::Exited(x) => {
+                let Some((uid, _, _)) = parse_run_id(&x.id) else { return };
+                let uid = uid.to_string();
+                let mut acts = Vec::new();
+                match self.pods.get_mut(&uid) {
+                    Some(e) => {
+                        e.w.on_exit(&x, now, &mut acts);
+                        self.exec(&uid, acts);
+                        self.after(&uid);
+                    }
+                    None => self.rt.forget(&x.id),
+                }
+            }
+            RuntimeEvent::Snapshot(runs) => self.reconcile(&runs),
+            RuntimeEvent::Disconnected => {
+                tracing::warn!("node: lost the supervisor connection; reconnecting");
+            }
+        }
+    }
+
+    /// After a reconnect: replay exits we missed, restart requests that were
+    /// lost, and report runs that vanished.
+    fn reconcile(&mut self, runs: &[RunRecord]) {
+        let by_id: HashMap<&str, &RunRecord> = runs.iter().map(|r| (r.id.as_str(), r)).collect();
+        let now = Instant::now();
+        let uids: Vec<String> = self.pods.keys().cloned().collect();
+        for uid in uids {
+            let Some(e) = self.pods.get_mut(&uid) else { continue };
+            let mut acts = Vec::new();
+            let mut resend = Vec::new();
+            for c in e.w.all() {
+                let Some(id) = c.live_id() else { continue };
+                match (by_id.get(id), &c.state) {
+                    (Some(r), _) => {
+                        if let Some(x) = &r.exit {
+                            acts.push((Some(x.clone()), None));
+                        } else if matches!(c.state, crate::pod_worker::CState::Starting { .. }) {
+                            acts.push((None, Some((id.to_string(), r.started_at.clone()))));
+                        }
+                    }
+                    (None, crate::pod_worker::CState::Starting { .. }) => {
+                        resend.push(Action::Start { name: c.name.clone(), init: c.init, attempt: c.restart_count });
+                    }
+                    (None, _) => {
+                        let ts = crate::sys::rfc3339_nano(chrono::Utc::now());
+                        acts.push((
+                            Some(crate::protocol::ExitRecord {
+                                id: id.to_string(),
+                                exit_code: 137,
+                                signal: None,
+                                oom_killed: false,
+                                reason: Some("ContainerStatusUnknown".into()),
+                                message: Some("The container could not be located when the pod was terminated".into()),
+                                started_at: ts.clone(),
+                                finished_at: ts,
+                            }),
+                            None,
+                        ));
+                    }
+                }
+            }
+            let mut out = Vec::new();
+            for (exit, started) in acts {
+                if let Some((id, at)) = started {
+                    e.w.on_started(&id, &at, &mut out);
+                }
+                if let Some(x) = exit {
+                    e.w.on_exit(&x, now, &mut out);
+                }
+            }
+            out.extend(resend);
+            self.exec(&uid, out);
+            self.after(&uid);
+        }
+    }
+
+    // ---- timers and writes ------------------------------------------------
+
+    fn on_timers(&mut self) {
+        let now = Instant::now();
+        while let Some((t, uid)) = self.timers.first().cloned() {
+            if t > now {
+                break;
+            }
+            self.timers.pop_first();
+            let grace = self.termination_grace(&uid, None);
+            let mut acts = Vec::new();
+            if let Some(e) = self.pods.get_mut(&uid) {
+                e.w.on_timer(now, grace, &mut acts);
+                self.exec(&uid, acts);
+                self.after(&uid);
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let now_s = now_seconds();
+        let mut batch = Vec::new();
+        let dirty: Vec<String> = self.dirty.drain().collect();
+        for uid in dirty {
+            let Some(e) = self.pods.get_mut(&uid) else { continue };
+            if e.gone {
+                continue;
+            }
+            let finished = e.w.finished();
+            let young = e.written == 0 && now < e.admitted_at + self.cfg.first_write_delay;
+            if e.writing || (young && !finished) {
+                self.dirty.insert(uid);
+                continue;
+            }
+            if e.w.version == e.written && !(finished && e.deleting) {
+                continue;
+            }
+            let status = status::pod_status(&e.w, &self.node, &mut e.times, &now_s);
+            e.writing = true;
+            batch.push(WriteReq {
+                uid: uid.clone(),
+                namespace: e.w.namespace.clone(),
+                name: e.w.name.clone(),
+                status,
+                bind: !e.bound,
+                version: e.w.version,
+                terminal: finished,
+                delete_after: finished && e.deleting,
+            });
+        }
+        if batch.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let node = self.name.clone();
+        let tx = self.writes_tx.clone();
+        tokio::spawn(async move {
+            let writes = batch.into_iter().map(|r| {
+                let store = store.clone();
+                let node = node.clone();
+                async move {
+                    let outcome = write_status(&store, &node, &r).await;
+                    WriteDone {
+                        uid: r.uid,
+                        version: r.version,
+                        terminal: r.terminal,
+                        outcome,
+                    }
+                }
+            });
+            for d in futures::future::join_all(writes).await {
+                let _ = tx.send(d);
+            }
+        });
+    }
+
+    fn on_written(&mut self, d: WriteDone) {
+        let Some(e) = self.pods.get_mut(&d.uid) else { return };
+        e.writing = false;
+        match d.outcome {
+            WriteOutcome::Written => {
+                e.written = d.version;
+                e.bound = true;
+                if d.terminal && !e.deleting {
+                    // Committed: the runtime may drop the runs, and this
+                    // pod's later events are ignored.
+                    for id in e.w.all_run_ids() {
+                        self.rt.forget(&id);
+                    }
+                    let uid = d.uid.clone();
+                    self.pods.remove(&uid);
+                    self.done.insert(uid);
+                    return;
+                }
+                if e.w.version != e.written || (e.deleting && e.w.finished()) {
+                    self.dirty.insert(d.uid);
+                }
+            }
+            WriteOutcome::Removed | WriteOutcome::Gone => {
+                if d.terminal || e.w.finished() {
+                    self.cleanup(&d.uid);
+                } else {
+                    self.on_pod_gone(&d.uid);
+                }
+            }
+            WriteOutcome::Failed => {
+                self.dirty.insert(d.uid);
+            }
+        }
+    }
+
+    /// Forgets a finished pod whose object is gone, with its files.
+    fn cleanup(&mut self, uid: &str) {
+        let Some(e) = self.pods.remove(uid) else { return };
+        if !e.released {
+            self.allocated.sub(e.req);
+            self.retry_unschedulable();
+        }
+        for id in e.w.all_run_ids() {
+            self.rt.forget(&id);
+        }
+        let dir = paths::pod_dir(&self.cfg.data_dir, &e.w.namespace, &e.w.name, uid);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+async fn write_status(store: &Store, node: &str, r: &WriteReq) -> WriteOutcome {
+    let res = store
+        .modify(&PODS, &r.namespace, &r.name, |mut cur| {
+            if s(&cur, "/metadata/uid") != r.uid {
+                return Err(store::Error::NotFound(store::Key::new(&PODS, &r.namespace, &r.name)));
+            }
+            if r.bind && s(&cur, "/spec/nodeName").is_empty() {
+                cur["spec"]["nodeName"] = json!(node);
+            }
+            let merged = status::merge_status(&cur, r.status.clone());
+            cur["status"] = merged;
+            Ok(Some(cur))
+        })
+        .await;
+    match res {
+        Ok(_) => {}
+        Err(store::Error::NotFound(_)) => return WriteOutcome::Gone,
+        Err(e) => {
+            tracing::warn!("node: pod {}/{} status: {e}", r.namespace, r.name);
+            return WriteOutcome::Failed;
+        }
+    }
+    if r.delete_after {
+        let opts = DeleteOptions {
+            grace_period_seconds: Some(0),
+            precondition_uid: Some(r.uid.clone()),
+            ..Default::default()
+        };
+        return match store.delete(&PODS, &r.namespace, &r.name, opts).await {
+            Ok(_) | Err(store::Error::NotFound(_)) | Err(store::Error::Precondition(_)) => WriteOutcome::Removed,
+            Err(e) => {
+                tracing::warn!("node: pod {}/{} delete: {e}", r.namespace, r.name);
+                WriteOutcome::Failed
+            }
+        };
+    }
+    WriteOutcome::Written
+}
+
+/// Records an Event about a pod, as the kubelet (or the scheduler) would.
+fn emit(store: &Store, node: &str, pod: &Value, warning: bool, reason: &str, message: &str, component: &str) {
+    let source = Source {
+        component: component.into(),
+        host: (component == "kubelet").then(|| node.to_string()),
+    };
+    let kind = if warning { EventType::Warning } else { EventType::Normal };
+    let mut involved = json!({
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": pod.get("metadata").cloned().unwrap_or(Value::Null),
+    });
+    if let Some(m) = involved.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.retain(|k, _| matches!(k.as_str(), "name" | "namespace" | "uid" | "resourceVersion"));
+    }
+    let ev = api::events::build(&involved, kind, reason, message, &source, chrono::Utc::now());
+    let store = store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = store.create(&EVENTS, ev).await {
+            tracing::debug!("node: event: {e}");
+        }
+    });
+}

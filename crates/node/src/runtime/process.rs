@@ -1,0 +1,394 @@
+//! The process runtime: each container is a process on the host, run by
+//! the node's supervisor (see `supervisor.rs`), like Nomad's `raw_exec`.
+//!
+//! This file holds the agent's side: the client of the supervisor socket
+//! (spawning the supervisor when none serves the data directory) and the
+//! translation of a pod's container into a [`StartSpec`]: `command` + `args`
+//! exec'd directly with no shell, `$(VAR)` expansion, the environment,
+//! working directory, volumes, hostname and limits.
+//!
+//! Without root there are no private mount or UTS namespaces: a container
+//! that mounts a volume fails with `ContainerCannotRun` and a message that
+//! says so (rather than silently writing to the host's `/data`), and the pod's
+//! hostname is only exposed as `$HOSTNAME`.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Container, PodSpec};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+use tokio::sync::mpsc;
+
+use super::{Runtime, RuntimeEvent};
+use crate::env::{self, EnvContext};
+use crate::expansion::expand;
+use crate::paths;
+use crate::protocol::{Event, Request, StartSpec};
+use crate::supervisor::socket_path;
+use crate::Error;
+
+/// The default PATH of a process whose image would have set one.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The agent's handle on the supervisor.
+pub struct ProcessRuntime {
+    tx: mpsc::UnboundedSender<Request>,
+}
+
+impl Runtime for ProcessRuntime {
+    fn start(&self, spec: StartSpec) {
+        let _ = self.tx.send(Request::Start(spec));
+    }
+    fn signal(&self, id: &str, signal: i32) {
+        let _ = self.tx.send(Request::Signal {
+            id: id.to_string(),
+            signal,
+        });
+    }
+    fn forget(&self, id: &str) {
+        let _ = self.tx.send(Request::Forget { id: id.to_string() });
+    }
+    fn list(&self) {
+        let _ = self.tx.send(Request::List);
+    }
+}
+
+/// Connects to the data directory's supervisor, starting it with
+/// `supervisor_command` when none is running. The first event is a
+/// [`RuntimeEvent::Snapshot`].
+pub async fn connect(
+    data_dir: &Path,
+    supervisor_command: &[OsString],
+) -> Result<(Arc<ProcessRuntime>, mpsc::UnboundedReceiver<RuntimeEvent>), Error> {
+    let dir = data_dir.to_path_buf();
+    let cmd = supervisor_command.to_vec();
+    let stream = connect_or_spawn(&dir, &cmd).await?;
+    let (req_tx, req_rx) = mpsc::unbounded_channel();
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    tokio::spawn(conn_loop(dir, cmd, stream, req_rx, ev_tx));
+    Ok((Arc::new(ProcessRuntime { tx: req_tx }), ev_rx))
+}
+
+async fn connect_or_spawn(dir: &Path, cmd: &[OsString]) -> Result<UnixStream, Error> {
+    let sock = socket_path(dir);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut last_spawn: Option<Instant> = None;
+    loop {
+        if let Ok(s) = UnixStream::connect(&sock).await {
+            return Ok(s);
+        }
+        if last_spawn.is_none_or(|t| t.elapsed() > Duration::from_secs(2)) {
+            spawn_supervisor(dir, cmd).map_err(|e| Error::Supervisor(format!("starting the supervisor: {e}")))?;
+            last_spawn = Some(Instant::now());
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Supervisor(format!(
+                "no supervisor answers on {}",
+                sock.display()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn spawn_supervisor(dir: &Path, cmd: &[OsString]) -> io::Result<()> {
+    let (prog, args) = cmd
+        .split_first()
+        .ok_or_else(|| io::Error::other("no supervisor command configured"))?;
+    std::fs::create_dir_all(dir)?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("supervisor.log"))?;
+    let mut c = tokio::process::Command::new(prog);
+    c.args(args)
+        .env("JOBLITE_SUPERVISOR_DIR", dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .kill_on_drop(false);
+    // SAFETY: setsid is async-signal-safe. A new session keeps the
+    // supervisor out of the server's process group and terminal.
+    unsafe {
+        c.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = c.spawn()?;
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+    });
+    Ok(())
+}
+
+async fn conn_loop(
+    dir: PathBuf,
+    cmd: Vec<OsString>,
+    first: UnixStream,
+    mut req_rx: mpsc::UnboundedReceiver<Request>,
+    ev_tx: mpsc::UnboundedSender<RuntimeEvent>,
+) {
+    let mut next = Some(first);
+    loop {
+        let stream = match next.take() {
+            Some(s) => s,
+            None => match connect_or_spawn(&dir, &cmd).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("process runtime: {e}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+        };
+        let (rd, mut wr) = stream.into_split();
+        let mut lines = tokio::io::BufReader::new(rd).lines();
+        let mut ok = wr.write_all(b"{\"op\":\"list\"}\n").await.is_ok();
+        let mut buf = Vec::new();
+        while ok {
+            tokio::select! {
+                req = req_rx.recv() => {
+                    let Some(req) = req else { return };
+                    buf.clear();
+                    let _ = serde_json::to_writer(&mut buf, &req);
+                    buf.push(b'\n');
+                    while let Ok(more) = req_rx.try_recv() {
+                        let _ = serde_json::to_writer(&mut buf, &more);
+                        buf.push(b'\n');
+                        if buf.len() > 1 << 20 {
+                            break;
+                        }
+                    }
+                    ok = wr.write_all(&buf).await.is_ok();
+                }
+                line = lines.next_line() => {
+                    match line {
+                        Ok(Some(l)) => {
+                            let ev = match serde_json::from_str::<Event>(&l) {
+                                Ok(Event::Started { id, pid, started_at }) => RuntimeEvent::Started { id, pid, started_at },
+                                Ok(Event::Exited(x)) => RuntimeEvent::Exited(x),
+                                Ok(Event::Snapshot { runs }) => RuntimeEvent::Snapshot(runs),
+                                Err(e) => {
+                                    tracing::warn!("process runtime: bad event: {e}");
+                                    continue;
+                                }
+                            };
+                            if ev_tx.send(ev).is_err() {
+                                return;
+                            }
+                        }
+                        _ => ok = false,
+                    }
+                }
+            }
+        }
+        if ev_tx.send(RuntimeEvent::Disconnected).is_err() {
+            return;
+        }
+    }
+}
+
+/// Why a container cannot be turned into a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildError {
+    /// The container terminates with `ContainerCannotRun`.
+    CannotRun(String),
+    /// The container waits with `CreateContainerConfigError`.
+    Config(String),
+}
+
+/// Everything `build_spec` needs besides the container.
+pub struct BuildContext<'a> {
+    pub pod: &'a Value,
+    pub spec: &'a PodSpec,
+    pub pod_dir: &'a Path,
+    pub env: EnvContext<'a>,
+}
+
+/// The pod's hostname: `spec.hostname`, else its name, cut to 63 characters
+/// (`GeneratePodHostNameAndDomain` in `pkg/kubelet/kubelet_pods.go`).
+pub fn pod_hostname(pod: &Value, spec: &PodSpec) -> String {
+    let name = spec
+        .hostname
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| {
+            pod.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        });
+    let mut h: String = name.chars().take(63).collect();
+    while h.ends_with(['-', '.']) {
+        h.pop();
+    }
+    h
+}
+
+/// Builds the run of `container` (attempt `attempt`).
+pub fn build_spec(
+    ctx: &BuildContext<'_>,
+    container: &Container,
+    attempt: u32,
+) -> Result<StartSpec, BuildError> {
+    let uid = ctx.pod.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+    let hostname = pod_hostname(ctx.pod, ctx.spec);
+    let resolved = env::resolve(ctx.pod, ctx.spec, container, &ctx.env).map_err(|e| BuildError::Config(e.0))?;
+    let mut envs: Vec<(String, String)> = vec![
+        ("PATH".into(), DEFAULT_PATH.into()),
+        ("HOSTNAME".into(), hostname.clone()),
+        ("HOME".into(), "/root".into()),
+    ];
+    for (k, v) in resolved {
+        match envs.iter_mut().find(|(n, _)| *n == k) {
+            Some(slot) => slot.1 = v,
+            None => envs.push((k, v)),
+        }
+    }
+    let lookup = |k: &str| envs.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let command: Vec<String> = container
+        .command
+        .iter()
+        .flatten()
+        .map(|s| expand(s, &lookup))
+        .collect();
+    let args: Vec<String> = container
+        .args
+        .iter()
+        .flatten()
+        .map(|s| expand(s, &lookup))
+        .collect();
+    if command.is_empty() {
+        let image = container.image.as_deref().unwrap_or("");
+        return Err(BuildError::CannotRun(format!(
+            "container {:?} has no command: the entrypoint of image {image:?} is unknown to the process runtime, which runs command and args directly on the host; set command in the pod spec",
+            container.name
+        )));
+    }
+    let mut argv = command;
+    argv.extend(args);
+
+    let mut mounts = Vec::new();
+    for m in container.volume_mounts.iter().flatten() {
+        let vol = ctx
+            .spec
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == m.name)
+            .ok_or_else(|| BuildError::Config(format!("cannot find volume {:?} to mount into container {:?}", m.name, container.name)))?;
+        let mut src = if vol.empty_dir.is_some() {
+            paths::volume_dir(ctx.pod_dir, &vol.name)
+        } else if let Some(hp) = &vol.host_path {
+            PathBuf::from(&hp.path)
+        } else if vol.projected.is_some() {
+            // Service-account tokens: there is no token to project; skip.
+            continue;
+        } else {
+            return Err(BuildError::Config(format!(
+                "volume {:?}: the process runtime supports emptyDir and hostPath volumes only",
+                vol.name
+            )));
+        };
+        if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
+            src = src.join(sub);
+        }
+        if vol.empty_dir.is_some() {
+            std::fs::create_dir_all(&src).map_err(|e| BuildError::Config(format!("volume {:?}: {e}", vol.name)))?;
+        }
+        mounts.push((
+            src.to_string_lossy().into_owned(),
+            m.mount_path.clone(),
+            m.read_only.unwrap_or(false),
+        ));
+    }
+
+    let cwd = match container.working_dir.as_deref().filter(|s| !s.is_empty()) {
+        Some(w) => w.to_string(),
+        None => {
+            let w = paths::work_dir(ctx.pod_dir);
+            std::fs::create_dir_all(&w).map_err(|e| BuildError::CannotRun(format!("working directory: {e}")))?;
+            w.to_string_lossy().into_owned()
+        }
+    };
+    let limits = container.resources.as_ref().and_then(|r| r.limits.as_ref());
+    let memory_limit = limits.and_then(|l| l.get("memory")).and_then(|q| crate::quantity::value(&q.0));
+    let cpu_limit_millis = limits.and_then(|l| l.get("cpu")).and_then(|q| crate::quantity::millis(&q.0));
+    Ok(StartSpec {
+        id: crate::protocol::run_id(uid, &container.name, attempt),
+        path: argv[0].clone(),
+        args: argv,
+        env: envs,
+        cwd,
+        log_path: paths::log_path(ctx.pod_dir, &container.name, attempt)
+            .to_string_lossy()
+            .into_owned(),
+        hostname: Some(hostname),
+        mounts,
+        memory_limit,
+        cpu_limit_millis,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx_for(pod: &Value) -> (PodSpec, tempfile::TempDir) {
+        (serde_json::from_value(pod["spec"].clone()).unwrap(), tempfile::tempdir().unwrap())
+    }
+
+    #[test]
+    fn command_and_args_are_expanded_without_a_shell() {
+        let pod = json!({"metadata": {"name": "p", "uid": "u"}, "spec": {"containers": [{
+            "name": "c", "image": "busybox",
+            "command": ["echo", "$(GREETING)", "$$(GREETING)"], "args": ["$(NAME)", "$(NOPE)"],
+            "env": [{"name": "GREETING", "value": "hi"}, {"name": "NAME", "value": "$(GREETING)-there"}],
+            "resources": {"limits": {"memory": "64Mi", "cpu": "250m"}}
+        }]}});
+        let (spec, dir) = ctx_for(&pod);
+        let ctx = BuildContext { pod: &pod, spec: &spec, pod_dir: dir.path(), env: EnvContext::default() };
+        let s = build_spec(&ctx, &spec.containers[0], 2).unwrap();
+        assert_eq!(s.args, vec!["echo", "hi", "$(GREETING)", "hi-there", "$(NOPE)"]);
+        assert_eq!(s.path, "echo");
+        assert_eq!(s.id, "u_c_2");
+        assert!(s.log_path.ends_with("logs/c/2.log"));
+        assert_eq!(s.memory_limit, Some(64 << 20));
+        assert_eq!(s.cpu_limit_millis, Some(250));
+        assert_eq!(s.hostname.as_deref(), Some("p"));
+        assert!(s.env.contains(&("HOSTNAME".into(), "p".into())));
+    }
+
+    #[test]
+    fn an_empty_command_cannot_run() {
+        let pod = json!({"metadata": {"name": "p", "uid": "u"}, "spec": {"containers": [{"name": "c", "image": "busybox", "args": ["x"]}]}});
+        let (spec, dir) = ctx_for(&pod);
+        let ctx = BuildContext { pod: &pod, spec: &spec, pod_dir: dir.path(), env: EnvContext::default() };
+        match build_spec(&ctx, &spec.containers[0], 0) {
+            Err(BuildError::CannotRun(m)) => assert!(m.contains("entrypoint") && m.contains("busybox"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_dirs_are_per_pod_directories_mounted_at_their_path() {
+        let pod = json!({"metadata": {"name": "p", "uid": "u"}, "spec": {
+            "hostname": "web-0", "subdomain": "svc",
+            "volumes": [{"name": "data", "emptyDir": {}}],
+            "containers": [{"name": "c", "command": ["true"], "volumeMounts": [{"name": "data", "mountPath": "/data"}]}]}});
+        let (spec, dir) = ctx_for(&pod);
+        let ctx = BuildContext { pod: &pod, spec: &spec, pod_dir: dir.path(), env: EnvContext::default() };
+        let s = build_spec(&ctx, &spec.containers[0], 0).unwrap();
+        let src = dir.path().join("volumes/data");
+        assert!(src.is_dir());
+        assert_eq!(s.mounts, vec![(src.to_string_lossy().into_owned(), "/data".to_string(), false)]);
+        assert_eq!(s.hostname.as_deref(), Some("web-0"));
+    }
+}
