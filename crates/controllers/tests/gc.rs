@@ -98,7 +98,11 @@ async fn namespace_deletion_removes_everything() {
     create_job_in(&env.store, "x", "j", json!({"parallelism": 2, "completions": 2})).await;
     wait_for(Duration::from_secs(5), "pods", || (pods_of(&env.store, "x", "j").len() == 2).then_some(())).await;
     env.store.delete(&NAMESPACES, "", "x", Default::default()).await.unwrap();
-    wait_for(Duration::from_secs(10), "namespace gone", || env.store.get(&NAMESPACES, "", "x").is_err().then_some(())).await;
-    assert!(env.store.list(&PODS, Some("x")).items.is_empty());
-    assert!(env.store.list(&JOBS, Some("x")).items.is_empty());
+    wait_for(Duration::from_secs(10), "namespace and content gone", || {
+        (env.store.get(&NAMESPACES, "", "x").is_err()
+            && env.store.list(&PODS, Some("x")).items.is_empty()
+            && env.store.list(&JOBS, Some("x")).items.is_empty())
+        .then_some(())
+    })
+    .await;
 }

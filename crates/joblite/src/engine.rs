@@ -1,16 +1,20 @@
 //! The in-process parts of the engine beside the API server: the
 //! controllers and the node agent, started over the same store.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use anyhow::Context;
 use api::status::ApiError;
 use futures::future::BoxFuture;
+use futures::StreamExt;
 use serde_json::Value;
 
-/// What `serve` needs from the running engine.
+/// What `serve` keeps of the running engine.
 pub struct Engine {
     pub logs: Arc<dyn apiserver::PodLogs>,
+    pub controllers: controllers::JoinHandles,
+    pub node: node::agent::NodeHandle,
 }
 
 /// The machine's host name, the default node name.
@@ -21,8 +25,9 @@ pub fn host_name() -> String {
         .into_owned()
 }
 
+/// Pod logs come straight from the node's log files.
 struct NodeLogs {
-    data_dir: std::path::PathBuf,
+    node_dir: PathBuf,
 }
 
 impl apiserver::PodLogs for NodeLogs {
@@ -32,17 +37,39 @@ impl apiserver::PodLogs for NodeLogs {
         opts: api::logs::LogOptions,
     ) -> BoxFuture<'a, Result<apiserver::LogStream, ApiError>> {
         Box::pin(async move {
-            let _ = (&self.data_dir, pod, opts);
-            Err(ApiError::BadRequest("pod logs are not available yet".into()))
+            let stream = node::logs::stream_logs(&self.node_dir, pod, opts)
+                .await
+                .map_err(|e| match e {
+                    node::Error::BadRequest(m) => ApiError::BadRequest(m),
+                    node::Error::NotFound(m) => ApiError::BadRequest(m),
+                    other => ApiError::InternalError(other.to_string()),
+                })?;
+            Ok(stream
+                .map(|r| r.map_err(|e| std::io::Error::other(e.to_string())))
+                .boxed())
         })
     }
 }
 
-/// Starts the controllers and the node agent.
-pub async fn start(_store: &store::Store, dir: &Path, _node_name: &str) -> anyhow::Result<Engine> {
+/// Starts the controllers and the node agent. Pods run under a supervisor
+/// process (`joblite supervise DIR/node`) that outlives this one.
+pub async fn start(store: &store::Store, dir: &Path, node_name: &str) -> anyhow::Result<Engine> {
+    let node_dir = dir.join("node");
+    let exe = std::env::current_exe().context("locating the joblite binary")?;
+    let mut config = node::agent::NodeConfig::new(
+        &node_dir,
+        vec![exe.into_os_string(), "supervise".into(), node_dir.clone().into_os_string()],
+    );
+    config.node_name = node_name.to_string();
+    let node = node::agent::run(store.clone(), config)
+        .await
+        .context("starting the node agent")?;
+    let controllers = controllers::run(store.clone(), controllers::ControllerOptions::default())
+        .await
+        .context("starting the controllers")?;
     Ok(Engine {
-        logs: Arc::new(NodeLogs {
-            data_dir: dir.to_path_buf(),
-        }),
+        logs: Arc::new(NodeLogs { node_dir }),
+        controllers,
+        node,
     })
 }

@@ -112,6 +112,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => {}
         r = server.task => { r?; }
     }
+    engine.controllers.abort();
+    // Pods keep running under the supervisor; the next engine reattaches.
+    engine.node.shutdown().await;
     let _ = fs::remove_file(dir.join("engine.json"));
     Ok(())
 }

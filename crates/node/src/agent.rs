@@ -7,10 +7,11 @@
 //!
 //! Status writes are coalesced: a pod's changes mark it dirty and a flush
 //! every few milliseconds writes the dirty pods concurrently (the store
-//! group-commits them). A new pod's first write waits a few milliseconds
-//! ([`NodeConfig::first_write_delay`]), so a `/bin/true` that starts and
-//! exits in that window costs one write: binding (`spec.nodeName`) and the
-//! terminal status together. A pod's finished runs are forgotten by the
+//! group-commits them). A pod's non-terminal writes are at least
+//! [`NodeConfig::status_write_interval`] apart, its first one included, so a
+//! `/bin/true` that starts and exits in that window costs one write: binding
+//! (`spec.nodeName`) and the terminal status together. Terminal statuses are
+//! written at once: a Job's next pod waits on them. A pod's finished runs are forgotten by the
 //! runtime only after its terminal status is committed, so an agent crash
 //! at any point loses no exit code.
 
@@ -59,8 +60,11 @@ pub struct NodeConfig {
     /// Also emit the routine kubelet events (Scheduled, Pulled, Created,
     /// Started). Off by default: four extra writes per pod halve throughput.
     pub routine_events: bool,
-    /// How long a new pod's first status write waits to coalesce with what follows.
-    pub first_write_delay: Duration,
+    /// The shortest interval between two non-terminal status writes of a
+    /// pod, and the delay of its first write: transitions inside it are
+    /// coalesced (a short pod goes from nothing to Succeeded in one write).
+    /// Terminal statuses are written at once.
+    pub status_write_interval: Duration,
 }
 
 impl NodeConfig {
@@ -73,7 +77,7 @@ impl NodeConfig {
             heartbeat_interval: Duration::from_secs(40),
             allocatable: None,
             routine_events: false,
-            first_write_delay: Duration::from_millis(15),
+            status_write_interval: Duration::from_millis(30),
         }
     }
 }
@@ -144,6 +148,7 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
         allocated: Resources::default(),
         pods: HashMap::new(),
         done: HashSet::new(),
+        keys: HashMap::new(),
         unschedulable: HashMap::new(),
         queue: VecDeque::new(),
         timers: BTreeSet::new(),
@@ -200,7 +205,8 @@ struct Entry {
     w: PodWorker,
     req: Resources,
     times: ConditionTimes,
-    admitted_at: Instant,
+    /// When the last status write was issued (admission time before any).
+    last_write: Instant,
     /// `w.version` last committed.
     written: u64,
     writing: bool,
@@ -249,6 +255,8 @@ struct Agent {
     pods: HashMap<String, Entry>,
     /// Pods whose terminal status is committed (their later events are ignored).
     done: HashSet<String>,
+    /// (namespace, name) → uid of the pods in `pods` and `done`.
+    keys: HashMap<(String, String), String>,
     /// Pods that did not fit: uid → (namespace, name, request).
     unschedulable: HashMap<String, (String, String, Resources)>,
     queue: VecDeque<String>,
@@ -330,7 +338,7 @@ impl Agent {
                                 self.on_pod_gone(&uid);
                             }
                             for p in items {
-                                self.on_pod(p, false);
+                                self.on_pod(p);
                             }
                             return w;
                         }
@@ -348,6 +356,7 @@ impl Agent {
     fn heartbeat(&self) {
         let store = self.store.clone();
         let name = self.name.clone();
+        let alloc = self.alloc;
         tokio::spawn(async move {
             let now = now_seconds();
             let r = store
@@ -356,8 +365,15 @@ impl Agent {
                     Ok(Some(n))
                 })
                 .await;
-            if let Err(e) = r {
-                tracing::warn!("node: heartbeat: {e}");
+            match r {
+                Ok(_) => {}
+                // Someone deleted the Node: register it again, as a kubelet does.
+                Err(store::Error::NotFound(_)) => {
+                    if let Err(e) = register_node(&store, &name, alloc).await {
+                        tracing::warn!("node: re-registering: {e}");
+                    }
+                }
+                Err(e) => tracing::warn!("node: heartbeat: {e}"),
             }
         });
     }
@@ -374,7 +390,7 @@ impl Agent {
         for pod in pods {
             let uid = s(&pod, "/metadata/uid").to_string();
             if s(&pod, "/spec/nodeName") != self.name {
-                self.on_pod(pod, false);
+                self.on_pod(pod);
                 continue;
             }
             known.insert(uid.clone());
@@ -382,6 +398,8 @@ impl Agent {
             if phase == "Succeeded" || phase == "Failed" {
                 // Committed: whatever the runtime still holds can go.
                 self.done.insert(uid.clone());
+                let key = (s(&pod, "/metadata/namespace").to_string(), s(&pod, "/metadata/name").to_string());
+                self.keys.insert(key, uid.clone());
                 continue;
             }
             let Ok(spec) = serde_json::from_value::<PodSpec>(pod["spec"].clone()) else {
@@ -396,13 +414,14 @@ impl Agent {
             let w = PodWorker::recover(pod, spec, runs, now, &mut acts);
             let req = admission::pod_requests(&w.spec);
             self.allocated.add(req);
+            self.keys.insert((w.namespace.clone(), w.name.clone()), uid.clone());
             self.pods.insert(
                 uid.clone(),
                 Entry {
                     w,
                     req,
                     times: ConditionTimes::default(),
-                    admitted_at: now,
+                    last_write: now,
                     written: 0,
                     writing: false,
                     bound: true,
@@ -446,12 +465,28 @@ impl Agent {
     }
 
     fn on_watch(&mut self, ev: &store::Event) {
+        tracing::trace!(kind = ?ev.kind, pod = %ev.key.name, "pod event");
+        // Most events are echoes of our own status writes: skip parsing
+        // them when the key is a pod we hold or have finished and nothing
+        // we act on (a deletion) can be in it.
+        if ev.kind == store::EventType::Modified {
+            if let Some(uid) = self.keys.get(&(ev.key.namespace.clone(), ev.key.name.clone())) {
+                let known = self.done.contains(uid) || self.pods.contains_key(uid);
+                if known && !contains(&ev.object, b"\"deletionTimestamp\"") {
+                    return;
+                }
+            }
+        }
         let Ok(pod) = serde_json::from_slice::<Value>(&ev.object) else {
             return;
         };
         match ev.kind {
             store::EventType::Deleted => {
                 let uid = s(&pod, "/metadata/uid").to_string();
+                let key = (s(&pod, "/metadata/namespace").to_string(), s(&pod, "/metadata/name").to_string());
+                if self.keys.get(&key) == Some(&uid) {
+                    self.keys.remove(&key);
+                }
                 self.unschedulable.remove(&uid);
                 if self.pods.contains_key(&uid) {
                     self.on_pod_gone(&uid);
@@ -468,7 +503,7 @@ impl Agent {
                     }
                 }
             }
-            _ => self.on_pod(pod, true),
+            _ => self.on_pod(pod),
         }
     }
 
@@ -484,7 +519,7 @@ impl Agent {
         self.after(uid);
     }
 
-    fn on_pod(&mut self, pod: Value, _live: bool) {
+    fn on_pod(&mut self, pod: Value) {
         let node = s(&pod, "/spec/nodeName");
         if !node.is_empty() && node != self.name {
             return;
@@ -589,13 +624,14 @@ impl Agent {
             self.emit(&pod, false, "Scheduled", &msg, "default-scheduler");
         }
         let w = PodWorker::new(pod, spec, now_seconds(), now);
+        self.keys.insert((w.namespace.clone(), w.name.clone()), uid.clone());
         self.pods.insert(
             uid.clone(),
             Entry {
                 w,
                 req,
                 times: ConditionTimes::default(),
-                admitted_at: now,
+                last_write: now,
                 written: 0,
                 writing: false,
                 bound: false,
@@ -694,6 +730,7 @@ impl Agent {
                                 emit(&self.store, &self.name, pod, false, "Created", &format!("Created container: {name}"), "kubelet");
                                 emit(&self.store, &self.name, pod, false, "Started", &format!("Started container {name}"), "kubelet");
                             }
+                            tracing::trace!(run = %spec.id, "start");
                             self.rt.start(spec);
                         }
                         Err(err) => {
@@ -731,7 +768,7 @@ impl Agent {
                     let pod = stored.value();
                     self.unschedulable.remove(&uid);
                     if s(&pod, "/metadata/uid") == uid {
-                        self.on_pod(pod, true);
+                        self.on_pod(pod);
                     }
                 }
                 Err(_) => {
@@ -744,6 +781,7 @@ impl Agent {
     // ---- runtime ----------------------------------------------------------
 
     fn on_runtime(&mut self, ev: RuntimeEvent) {
+        tracing::trace!(?ev, "runtime event");
         let now = Instant::now();
         match ev {
             RuntimeEvent::Started { id, started_at, .. } => {
@@ -865,8 +903,8 @@ impl Agent {
                 continue;
             }
             let finished = e.w.finished();
-            let young = e.written == 0 && now < e.admitted_at + self.cfg.first_write_delay;
-            if e.writing || (young && !finished) {
+            let recent = now < e.last_write + self.cfg.status_write_interval;
+            if e.writing || (recent && !finished) {
                 self.dirty.insert(uid);
                 continue;
             }
@@ -875,6 +913,7 @@ impl Agent {
             }
             let status = status::pod_status(&e.w, &self.node, &mut e.times, &now_s);
             e.writing = true;
+            e.last_write = now;
             batch.push(WriteReq {
                 uid: uid.clone(),
                 namespace: e.w.namespace.clone(),
@@ -889,6 +928,7 @@ impl Agent {
         if batch.is_empty() {
             return;
         }
+        tracing::trace!(pods = batch.len(), "status flush");
         let store = self.store.clone();
         let node = self.name.clone();
         let tx = self.writes_tx.clone();
@@ -950,6 +990,10 @@ impl Agent {
     /// Forgets a finished pod whose object is gone, with its files.
     fn cleanup(&mut self, uid: &str) {
         let Some(e) = self.pods.remove(uid) else { return };
+        let key = (e.w.namespace.clone(), e.w.name.clone());
+        if self.keys.get(&key).map(String::as_str) == Some(uid) {
+            self.keys.remove(&key);
+        }
         if !e.released {
             self.allocated.sub(e.req);
             self.retry_unschedulable();
@@ -1023,4 +1067,9 @@ fn emit(store: &Store, node: &str, pod: &Value, warning: bool, reason: &str, mes
             tracing::debug!("node: event: {e}");
         }
     });
+}
+
+/// Whether `hay` contains `needle`.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }

@@ -242,6 +242,16 @@ impl<S: Sys> Table<S> {
         v
     }
 
+    /// How many runs are known.
+    pub fn len(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Whether no run is known.
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
     /// How many runs are still running.
     pub fn running(&self) -> usize {
         self.by_pid.len()
@@ -482,7 +492,7 @@ impl Shared {
     }
 
     fn compact_if_needed(&self) {
-        let live = self.table.borrow().snapshot().len();
+        let live = self.table.borrow().len();
         let mut j = self.journal.borrow_mut();
         if j.lines() > 4 * live + 4096 {
             let entries = self.table.borrow().journal();

@@ -326,27 +326,33 @@ async fn pods_survive_an_agent_restart_and_run_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_short_pods_complete_quickly() {
+    // The benchmark's shape: a Job of /bin/true at parallelism 8 — a new pod
+    // is created as soon as one finishes.
     let env = setup().await;
     let agent = start_agent(&env).await;
     let s = &env.store;
-    let n = 300;
+    let n = 400usize;
+    let parallelism = 8;
+    let (_, mut w) = s.list_and_watch(&PODS, Some("default")).unwrap();
     let t0 = Instant::now();
-    for i in 0..n {
-        s.create(&PODS, pod(&format!("t-{i}"), "Never", json!([{"name": "c", "command": ["/bin/true"]}]))).await.unwrap();
+    let mut created = 0;
+    let mut finished = std::collections::HashSet::new();
+    while created < parallelism {
+        s.create(&PODS, pod(&format!("t-{created}"), "Never", json!([{"name": "c", "command": ["/bin/true"]}]))).await.unwrap();
+        created += 1;
     }
-    for i in 0..n {
-        wait_for(s, &format!("t-{i}"), Duration::from_secs(30), terminal).await;
-    }
-    let el = t0.elapsed();
-    eprintln!("{n} pods of /bin/true in {el:?} ({:.0} pods/s)", n as f64 / el.as_secs_f64());
-    let rev_per_pod = s.revision() as f64 / n as f64;
-    eprintln!("store revisions per pod: {rev_per_pod:.2}");
-    let mut w = s.watch(&PODS, None, 0).unwrap();
     let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
-    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(200), w.next()).await {
+    while finished.len() < n {
+        let ev = tokio::time::timeout(Duration::from_secs(20), w.next()).await.unwrap().unwrap();
         let v: Value = serde_json::from_slice(&ev.object).unwrap();
         *kinds.entry(format!("{} {}", ev.kind.as_str(), phase(&v))).or_default() += 1;
+        if terminal(&v) && finished.insert(v["metadata"]["name"].as_str().unwrap().to_string()) && created < n {
+            s.create(&PODS, pod(&format!("t-{created}"), "Never", json!([{"name": "c", "command": ["/bin/true"]}]))).await.unwrap();
+            created += 1;
+        }
     }
+    let el = t0.elapsed();
+    eprintln!("{n} pods of /bin/true at parallelism {parallelism} in {el:?} ({:.0} pods/s)", n as f64 / el.as_secs_f64());
     eprintln!("pod events: {kinds:?}");
     agent.shutdown().await;
 }
@@ -379,4 +385,49 @@ async fn a_short_pod_costs_few_status_writes() {
     let writes: usize = phases_per_pod.iter().map(Vec::len).sum();
     assert!(writes <= 10, "{phases_per_pod:?}");
     agent.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisor_round_trip_latency() {
+    use node::runtime::{Runtime, RuntimeEvent};
+    let env = setup().await;
+    let (rt, mut ev) = node::runtime::process::connect(&env.node_dir, &supervisor_command()).await.unwrap();
+    assert!(matches!(ev.recv().await, Some(RuntimeEvent::Snapshot(_))));
+    let n = 200;
+    let mut lat = Vec::new();
+    let t_all = Instant::now();
+    for i in 0..n {
+        let t0 = Instant::now();
+        rt.start(node::protocol::StartSpec {
+            id: format!("u_c_{i}"),
+            path: "/bin/true".into(),
+            args: vec!["/bin/true".into()],
+            cwd: "/".into(),
+            log_path: env.node_dir.join(format!("l/{i}.log")).to_string_lossy().into_owned(),
+            ..Default::default()
+        });
+        let mut started = None;
+        loop {
+            match ev.recv().await.unwrap() {
+                RuntimeEvent::Started { .. } => started = Some(t0.elapsed()),
+                RuntimeEvent::Exited(x) => {
+                    assert_eq!(x.exit_code, 0);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        lat.push((started.unwrap(), t0.elapsed()));
+    }
+    lat.sort();
+    eprintln!(
+        "supervisor: {n} sequential /bin/true in {:?}; median start {:?}, median exit {:?}, max exit {:?}",
+        t_all.elapsed(),
+        lat[n / 2].0,
+        lat.iter().map(|l| l.1).collect::<Vec<_>>()[n / 2],
+        lat.iter().map(|l| l.1).max().unwrap()
+    );
+    for i in 0..n {
+        rt.forget(&format!("u_c_{i}"));
+    }
 }

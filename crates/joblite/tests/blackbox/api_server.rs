@@ -87,20 +87,40 @@ fn apply_creates_then_configures_then_is_unchanged() {
             .kubectl_stdin(v, &["apply", "-f", "-"], &job_yaml("pi", None, "1"))
             .ok();
         assert_eq!(out.trim(), "job.batch/pi created", "{v}");
-        // A label and a container's env change: a strategic merge patch.
-        let out = s
-            .kubectl_stdin(v, &["apply", "-f", "-"], &job_yaml("pi", Some("a"), "2"))
-            .ok();
+        // A label and a mutable spec field change.
+        let changed = job_yaml("pi", Some("a"), "1").replace("backoffLimit: 2", "backoffLimit: 3");
+        let out = s.kubectl_stdin(v, &["apply", "-f", "-"], &changed).ok();
         assert_eq!(out.trim(), "job.batch/pi configured", "{v}");
-        let out = s
-            .kubectl_stdin(v, &["apply", "-f", "-"], &job_yaml("pi", Some("a"), "2"))
-            .ok();
+        let out = s.kubectl_stdin(v, &["apply", "-f", "-"], &changed).ok();
         assert_eq!(out.trim(), "job.batch/pi unchanged", "{v}");
         let job = s.get_json(&["job", "pi"]);
         assert_eq!(job["metadata"]["labels"]["team"], "a");
-        // The env change was refused (the template is immutable) or applied;
-        // the API must answer either way like upstream: template is immutable.
-        assert_eq!(job["spec"]["backoffLimit"], 2);
+        assert_eq!(job["spec"]["backoffLimit"], 3);
+        // A container's env in a Job template is immutable upstream
+        // (`pkg/apis/batch/validation/validation.go`), so the strategic
+        // merge patch kubectl sends is refused with the upstream field path.
+        let env = changed.replace("value: \"1\"", "value: \"2\"");
+        let err = s.kubectl_stdin(v, &["apply", "-f", "-"], &env).fails();
+        assert!(
+            err.contains("The Job \"pi\" is invalid: spec.template: Invalid value")
+                && err.contains("field is immutable"),
+            "{v}: {err}"
+        );
+        // On a Pod the image is mutable: apply sends `$setElementOrder/containers`
+        // and merges the container by name.
+        let pod = |image: &str| {
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: a\n    image: {image}\n    command: [\"sleep\", \"300\"]\n  - name: b\n    image: busybox\n    command: [\"sleep\", \"300\"]\n"
+            )
+        };
+        assert_eq!(s.kubectl_stdin(v, &["apply", "-f", "-"], &pod("busybox")).ok().trim(), "pod/web created");
+        assert_eq!(
+            s.kubectl_stdin(v, &["apply", "-f", "-"], &pod("busybox:1.36")).ok().trim(),
+            "pod/web configured"
+        );
+        let p = s.get_json(&["pod", "web"]);
+        assert_eq!(p["spec"]["containers"][0]["image"], "busybox:1.36");
+        assert_eq!(p["spec"]["containers"][1]["name"], "b");
     }
 }
 

@@ -5,3 +5,4 @@
 mod harness;
 
 mod api_server;
+mod python_client;
