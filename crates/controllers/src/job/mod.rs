@@ -290,7 +290,12 @@ impl JobController {
     async fn run_worker(self: Arc<Self>) {
         loop {
             let key = self.queue.get().await;
-            match self.sync_job(&key).await {
+            let t0 = std::time::Instant::now();
+            let r = self.sync_job(&key).await;
+            if std::env::var_os("JOBLITE_TRACE_SYNC").is_some() {
+                eprintln!("sync {key} {:?} ok={}", t0.elapsed(), r.is_ok());
+            }
+            match r {
                 Ok(()) => self.queue.forget(&key),
                 Err(e) => {
                     tracing::debug!(job = %key, error = %e, "job sync failed; retrying");

@@ -5,4 +5,5 @@
 mod harness;
 
 mod api_server;
+mod jobs;
 mod python_client;
