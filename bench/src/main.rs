@@ -1,1 +1,382 @@
-fn main() {}
+//! joblite benchmarks. Each one runs its baseline in the same run and
+//! prints the ratio; results go to `bench/results.json`.
+//!
+//! Usage: `cargo run --release -p bench -- [throughput|latency|cold-start|memory|scale|all]`
+//! (the joblite binary is built in release mode first by `cargo build --release -p joblite`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::batch::v1::Job;
+use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
+use serde_json::{json, Value};
+
+/// A `joblite serve` started for one benchmark.
+struct Engine {
+    dir: tempfile::TempDir,
+    child: Child,
+    client: kube::Client,
+}
+
+impl Engine {
+    async fn start(joblite: &Path) -> Result<Engine> {
+        let dir = tempfile::tempdir()?;
+        let log = std::fs::File::create(dir.path().join("engine.log"))?;
+        let child = Command::new(joblite)
+            .args(["serve", "--port", "0", "--data-dir"])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("starting joblite serve")?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !dir.path().join("engine.json").exists() {
+            if Instant::now() > deadline {
+                bail!("engine did not start");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let kc = kube::config::Kubeconfig::read_from(dir.path().join("kubeconfig"))?;
+        let config =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await?;
+        let client = kube::Client::try_from(config)?;
+        Ok(Engine { dir, child, client })
+    }
+
+    fn rss_kib(&self) -> u64 {
+        rss_kib(self.child.id())
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The supervisor outlives the engine by design; stop it too.
+        let _ = Command::new("pkill")
+            .arg("-f")
+            .arg(format!(
+                "supervise {}",
+                self.dir.path().join("node").display()
+            ))
+            .status();
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn true_job(name: &str, completions: i64, parallelism: i64, indexed: bool) -> Job {
+    let mut spec = json!({
+        "completions": completions,
+        "parallelism": parallelism,
+        "backoffLimit": 0,
+        "template": {"spec": {
+            "containers": [{"name": "t", "image": "none", "command": ["/bin/true"]}],
+            "restartPolicy": "Never"
+        }}
+    });
+    if indexed {
+        spec["completionMode"] = json!("Indexed");
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name}, "spec": spec
+    }))
+    .expect("valid job")
+}
+
+/// Creates a Job and waits (by watch) until it is Complete or Failed.
+async fn run_job(client: &kube::Client, job: Job) -> Result<(Duration, Job)> {
+    let api: Api<Job> = Api::namespaced(client.clone(), "default");
+    let name = job.metadata.name.clone().unwrap_or_default();
+    let t0 = Instant::now();
+    let created = api.create(&PostParams::default(), &job).await?;
+    let rv = created
+        .metadata
+        .resource_version
+        .clone()
+        .unwrap_or_default();
+    let wp = WatchParams::default().fields(&format!("metadata.name={name}"));
+    let mut stream = api.watch(&wp, &rv).await?.boxed();
+    while let Some(ev) = stream.try_next().await? {
+        if let WatchEvent::Modified(j) = ev {
+            let done = j
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| {
+                    c.iter().any(|c| {
+                        (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True"
+                    })
+                });
+            if done {
+                return Ok((t0.elapsed(), j));
+            }
+        }
+    }
+    bail!("watch ended before {name} finished")
+}
+
+fn succeeded(j: &Job) -> i32 {
+    j.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0)
+}
+
+fn xargs_baseline(n: usize, p: usize) -> Result<Duration> {
+    let t0 = Instant::now();
+    let mut child = Command::new("xargs")
+        .args(["-0", "-n", "1", "-P", &p.to_string(), "/bin/true"])
+        .stdin(Stdio::piped())
+        .spawn()?;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        let items = "x\0".repeat(n);
+        stdin.write_all(items.as_bytes())?;
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("xargs failed");
+    }
+    Ok(t0.elapsed())
+}
+
+async fn throughput(joblite: &Path, n: i64) -> Result<Value> {
+    let base = xargs_baseline(n as usize, 2)?;
+    let e = Engine::start(joblite).await?;
+    let (took, job) = run_job(&e.client, true_job("throughput", n, 8, false)).await?;
+    let ok = succeeded(&job) as i64 == n;
+    let rss_after = e.rss_kib();
+    let pods = e.client.clone();
+    let pod_api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(pods, "default");
+    let mut committed = 0;
+    let mut lp = ListParams::default().limit(500);
+    loop {
+        let page = pod_api.list(&lp).await?;
+        committed += page
+            .items
+            .iter()
+            .filter(|p| {
+                p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Succeeded")
+                    && p.metadata.finalizers.as_ref().is_none_or(|f| f.is_empty())
+            })
+            .count();
+        match page.metadata.continue_ {
+            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
+            _ => break,
+        }
+    }
+    let joblite_rate = n as f64 / took.as_secs_f64();
+    let xargs_rate = n as f64 / base.as_secs_f64();
+    println!(
+        "throughput: {n} x /bin/true at parallelism 8: joblite {:.0} pods/s ({:.2}s), xargs -P2 {:.0}/s ({:.2}s), ratio {:.2}; succeeded={} committed pods={} all counted={}",
+        joblite_rate,
+        took.as_secs_f64(),
+        xargs_rate,
+        base.as_secs_f64(),
+        joblite_rate / xargs_rate,
+        succeeded(&job),
+        committed,
+        ok
+    );
+    Ok(json!({
+        "completions": n, "parallelism": 8,
+        "joblite_seconds": took.as_secs_f64(), "joblite_pods_per_second": joblite_rate,
+        "xargs_p2_seconds": base.as_secs_f64(), "xargs_p2_per_second": xargs_rate,
+        "ratio": joblite_rate / xargs_rate, "target_ratio": 0.6,
+        "succeeded": succeeded(&job), "succeeded_pods_listed": committed,
+        "rss_after_kib": rss_after,
+    }))
+}
+
+async fn latency(joblite: &Path, runs: usize) -> Result<Value> {
+    let e = Engine::start(joblite).await?;
+    let mut samples = Vec::with_capacity(runs);
+    for i in 0..runs {
+        let (took, job) = run_job(&e.client, true_job(&format!("lat-{i}"), 1, 1, false)).await?;
+        if succeeded(&job) != 1 {
+            bail!("lat-{i} did not succeed");
+        }
+        samples.push(took.as_secs_f64() * 1000.0);
+    }
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
+    let (p50, p99) = (pct(0.5), pct(0.99));
+    // Baseline: spawning /bin/true and waiting, in this process.
+    let t0 = Instant::now();
+    for _ in 0..runs {
+        Command::new("/bin/true").status()?;
+    }
+    let spawn_ms = t0.elapsed().as_secs_f64() * 1000.0 / runs as f64;
+    println!(
+        "latency: create -> Complete of a one-pod /bin/true Job over {runs} runs: p50 {p50:.1} ms, p99 {p99:.1} ms (spawn+wait of /bin/true: {spawn_ms:.2} ms)"
+    );
+    Ok(
+        json!({"runs": runs, "p50_ms": p50, "p99_ms": p99, "target_p50_ms": 15,
+              "baseline_spawn_ms": spawn_ms}),
+    )
+}
+
+async fn cold_start(joblite: &Path, runs: usize) -> Result<Value> {
+    let mut samples = Vec::new();
+    for i in 0..runs {
+        let dir = tempfile::tempdir()?;
+        let t0 = Instant::now();
+        let status = Command::new(joblite)
+            .args([
+                "run",
+                &format!("cold-{i}"),
+                "--image",
+                "none",
+                "-i",
+                "--command",
+                "--",
+                "/bin/true",
+            ])
+            .env("JOBLITE_DATA_DIR", dir.path())
+            .env_remove("KUBECONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        let took = t0.elapsed().as_secs_f64() * 1000.0;
+        let _ = Command::new(joblite)
+            .arg("stop")
+            .env("JOBLITE_DATA_DIR", dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = Command::new("pkill")
+            .arg("-f")
+            .arg(format!("supervise {}", dir.path().join("node").display()))
+            .status();
+        if !status.success() {
+            bail!("joblite run -i failed ({status})");
+        }
+        samples.push(took);
+    }
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let median = samples[samples.len() / 2];
+    println!("cold start: `joblite run ... -i -- /bin/true` with no engine, to exit: median {median:.0} ms over {runs} runs");
+    Ok(json!({"runs": runs, "median_ms": median, "samples_ms": samples, "target_ms": 150}))
+}
+
+async fn memory(joblite: &Path) -> Result<Value> {
+    let e = Engine::start(joblite).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = e.rss_kib();
+    let (_, job) = run_job(&e.client, true_job("mem", 10_000, 8, false)).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = e.rss_kib();
+    println!(
+        "memory: server RSS idle {:.1} MiB (target 25), after 10,000 finished pods {:.1} MiB (target 120); succeeded={}",
+        idle as f64 / 1024.0,
+        after as f64 / 1024.0,
+        succeeded(&job)
+    );
+    Ok(
+        json!({"idle_mib": idle as f64 / 1024.0, "after_10k_pods_mib": after as f64 / 1024.0,
+              "target_idle_mib": 25, "target_after_mib": 120}),
+    )
+}
+
+async fn scale(joblite: &Path, n: i64) -> Result<Value> {
+    let e = Engine::start(joblite).await?;
+    let pid = e.child.id();
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let p2 = peak.clone();
+    let sampler = tokio::spawn(async move {
+        loop {
+            p2.fetch_max(rss_kib(pid), std::sync::atomic::Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let (took, job) = run_job(&e.client, true_job("scale", n, 8, true)).await?;
+    // Page through the pods as `kubectl get pods` does (limit=500).
+    let t0 = Instant::now();
+    let out = Command::new("kubectl")
+        .args(["get", "pods", "--chunk-size=500", "-o", "name"])
+        .env("KUBECONFIG", e.dir.path().join("kubeconfig"))
+        .env("HOME", e.dir.path())
+        .output()?;
+    let listed = String::from_utf8_lossy(&out.stdout).lines().count();
+    let list_s = t0.elapsed().as_secs_f64();
+    sampler.abort();
+    let peak_mib = peak.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0;
+    println!(
+        "scale: Indexed Job of {n} completions: {:.1}s, succeeded={}, kubectl get pods listed {listed} in {list_s:.1}s, peak RSS {peak_mib:.0} MiB",
+        took.as_secs_f64(),
+        succeeded(&job)
+    );
+    Ok(
+        json!({"completions": n, "seconds": took.as_secs_f64(), "succeeded": succeeded(&job),
+              "pods_listed": listed, "list_seconds": list_s, "peak_rss_mib": peak_mib}),
+    )
+}
+
+fn joblite_binary() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("JOBLITE_BIN") {
+        return Ok(p.into());
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let p = root.join("target/release/joblite");
+    if !p.exists() {
+        bail!(
+            "{} not found: run `cargo build --release -p joblite` first (or set JOBLITE_BIN)",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let which = std::env::args().nth(1).unwrap_or_else(|| "all".into());
+    let joblite = joblite_binary()?;
+    let all = which == "all";
+    let mut results = serde_json::Map::new();
+    results.insert(
+        "machine".into(),
+        json!({
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+            "cpu": std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())),
+        }),
+    );
+    if all || which == "throughput" {
+        results.insert("throughput".into(), throughput(&joblite, 10_000).await?);
+    }
+    if all || which == "latency" {
+        results.insert("latency".into(), latency(&joblite, 200).await?);
+    }
+    if all || which == "cold-start" {
+        results.insert("cold_start".into(), cold_start(&joblite, 5).await?);
+    }
+    if all || which == "memory" {
+        results.insert("memory".into(), memory(&joblite).await?);
+    }
+    if which == "scale" {
+        results.insert("scale".into(), scale(&joblite, 100_000).await?);
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results.json");
+    let mut merged: serde_json::Map<String, Value> = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+    merged.extend(results);
+    std::fs::write(&path, serde_json::to_string_pretty(&merged)? + "\n")?;
+    println!("results written to {}", path.display());
+    Ok(())
+}

@@ -4,13 +4,13 @@
 //! with no I/O, so the rules the API server enforces can be tested in
 //! isolation and reused by the controllers and the CLI.
 
-pub mod resources;
-pub mod events;
-pub mod logs;
-pub mod status;
-pub mod selectors;
 pub mod defaults;
-pub mod quantity;
-pub mod validation;
+pub mod events;
 pub mod index_set;
+pub mod logs;
+pub mod quantity;
+pub mod resources;
+pub mod selectors;
+pub mod status;
 pub mod table;
+pub mod validation;

@@ -60,7 +60,6 @@ impl ResourceInfo {
     }
 }
 
-
 pub static JOBS: ResourceInfo = ResourceInfo {
     group: "batch",
     version: "v1",

@@ -112,7 +112,9 @@ fn json_error_message(e: &serde_json::Error, _body: &[u8]) -> String {
     // Upstream wording: `couldn't get version/kind; json parse error: ...`.
     format!(
         "couldn't get version/kind; json parse error: {} (line {}, column {})",
-        e, e.line(), e.column()
+        e,
+        e.line(),
+        e.column()
     )
 }
 

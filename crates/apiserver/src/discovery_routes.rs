@@ -27,9 +27,8 @@ fn aggregated(accept: &str, core: bool) -> Option<Resp> {
 }
 
 pub fn core(accept: &str, server_address: &str) -> Resp {
-    aggregated(accept, true).unwrap_or_else(|| {
-        respond::json(StatusCode::OK, &discovery::api_versions(server_address))
-    })
+    aggregated(accept, true)
+        .unwrap_or_else(|| respond::json(StatusCode::OK, &discovery::api_versions(server_address)))
 }
 
 pub fn groups(accept: &str) -> Resp {

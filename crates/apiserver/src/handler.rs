@@ -60,7 +60,10 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Body>) -> Result<Resp, Api
     match route(&path) {
         Route::Version => Ok(respond::json(StatusCode::OK, &crate::version())),
         Route::Health(_) => Ok(respond::bytes(StatusCode::OK, "text/plain", b"ok".to_vec())),
-        Route::CoreGroups => Ok(crate::discovery_routes::core(&accept, &state.server_address)),
+        Route::CoreGroups => Ok(crate::discovery_routes::core(
+            &accept,
+            &state.server_address,
+        )),
         Route::Groups => Ok(crate::discovery_routes::groups(&accept)),
         Route::Group(g) => crate::discovery_routes::group(&g),
         Route::GroupVersion { group, version } => {
@@ -72,7 +75,11 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Body>) -> Result<Resp, Api
             crate::openapi::index().to_vec(),
         )),
         Route::OpenApiV3Doc(p) => match crate::openapi::document(&p) {
-            Some(doc) => Ok(respond::bytes(StatusCode::OK, "application/json", doc.to_vec())),
+            Some(doc) => Ok(respond::bytes(
+                StatusCode::OK,
+                "application/json",
+                doc.to_vec(),
+            )),
             None => Err(not_found_generic()),
         },
         Route::OpenApiV2 | Route::NotFound => Err(not_found_generic()),
@@ -92,9 +99,7 @@ async fn read_body(req: Request<Body>) -> Result<(Option<String>, Vec<u8>), ApiE
         .map(str::to_string);
     let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
         .await
-        .map_err(|_| {
-            ApiError::RequestEntityTooLarge(format!("limit is {MAX_BODY} bytes"))
-        })?;
+        .map_err(|_| ApiError::RequestEntityTooLarge(format!("limit is {MAX_BODY} bytes")))?;
     Ok((ct, bytes.to_vec()))
 }
 
@@ -117,7 +122,9 @@ async fn resource(
         ("GET", None, None) if query.flag("watch") => {
             crate::watch::serve(state, info, r.namespace.as_deref(), &query, accept)
         }
-        ("GET", None, None) => crate::read::list(state, info, r.namespace.as_deref(), &query, accept),
+        ("GET", None, None) => {
+            crate::read::list(state, info, r.namespace.as_deref(), &query, accept)
+        }
         ("GET", Some(name), Some("log")) => {
             crate::read::log(state, r.namespace.as_deref().unwrap_or(""), name, &query).await
         }
@@ -126,13 +133,26 @@ async fn resource(
         }
         ("POST", None, None) => {
             let (ct, bytes) = read_body(req).await?;
-            crate::write::create(state, info, r.namespace.as_deref(), ct.as_deref(), &bytes, &query)
-                .await
+            crate::write::create(
+                state,
+                info,
+                r.namespace.as_deref(),
+                ct.as_deref(),
+                &bytes,
+                &query,
+            )
+            .await
         }
         ("POST", Some(name), Some("eviction")) => {
             let (ct, bytes) = read_body(req).await?;
-            crate::write::evict(state, r.namespace.as_deref().unwrap_or(""), name, ct.as_deref(), &bytes)
-                .await
+            crate::write::evict(
+                state,
+                r.namespace.as_deref().unwrap_or(""),
+                name,
+                ct.as_deref(),
+                &bytes,
+            )
+            .await
         }
         ("PUT", Some(name), None | Some("status")) => {
             let (ct, bytes) = read_body(req).await?;

@@ -37,7 +37,11 @@ pub fn table(
     continue_token: Option<String>,
 ) -> Value {
     let now = chrono::Utc::now();
-    let rv = if rev == 0 { String::new() } else { rev.to_string() };
+    let rv = if rev == 0 {
+        String::new()
+    } else {
+        rev.to_string()
+    };
     let mut t = api::table::table(info, objects, include, &rv, now);
     if let Some(c) = continue_token {
         t["metadata"]["continue"] = Value::String(c);

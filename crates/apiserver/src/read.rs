@@ -124,8 +124,12 @@ pub fn list(
         let v = s.value();
         let key = format!(
             "{}/{}",
-            v.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(""),
-            v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+            v.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+            v.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
         );
         if let Some(c) = &cont {
             if key <= c.start {
@@ -197,7 +201,10 @@ pub async fn log(
         ),
     };
     let opts = api::logs::LogOptions {
-        container: query.get("container").filter(|c| !c.is_empty()).map(str::to_string),
+        container: query
+            .get("container")
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
         follow: query.flag("follow"),
         tail_lines: query.int("tailLines")?,
         since_seconds: query.int("sinceSeconds")?,

@@ -163,7 +163,10 @@ pub fn validate_create(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError>
         let ns: Namespace = to(info, obj)?;
         invalid(info, obj, api::validation::validate_namespace_create(&ns))
     } else {
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if name.is_empty()
             && obj
                 .pointer("/metadata/generateName")

@@ -26,7 +26,10 @@ pub enum Route {
     /// `/apis/{group}`
     Group(String),
     /// `/api/v1`, `/apis/batch/v1`
-    GroupVersion { group: String, version: String },
+    GroupVersion {
+        group: String,
+        version: String,
+    },
     OpenApiV3Index,
     OpenApiV3Doc(String),
     OpenApiV2,

@@ -11,7 +11,11 @@ pub type Resp = Response<Body>;
 
 /// A JSON response.
 pub fn json(code: StatusCode, value: &Value) -> Resp {
-    bytes(code, "application/json", serde_json::to_vec(value).unwrap_or_default())
+    bytes(
+        code,
+        "application/json",
+        serde_json::to_vec(value).unwrap_or_default(),
+    )
 }
 
 /// A response with raw bytes and a content type.

@@ -94,14 +94,15 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
                     }
                 };
                 let verified = ClientCertVerified(tls.get_ref().1.peer_certificates().is_some());
-                let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let state = state.clone();
-                    async move {
-                        let mut req = req.map(axum::body::Body::new);
-                        req.extensions_mut().insert(verified);
-                        Ok::<_, Infallible>(handler::handle(state, req).await)
-                    }
-                });
+                let service =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let state = state.clone();
+                        async move {
+                            let mut req = req.map(axum::body::Body::new);
+                            req.extensions_mut().insert(verified);
+                            Ok::<_, Infallible>(handler::handle(state, req).await)
+                        }
+                    });
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                 if let Err(e) = builder
                     .serve_connection_with_upgrades(TokioIo::new(tls), service)

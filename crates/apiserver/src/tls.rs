@@ -111,10 +111,12 @@ pub fn load_or_create(dir: &Path, hosts: &[String]) -> Result<Credentials, Error
         }
     }
     for h in sans {
-        params.subject_alt_names.push(match h.parse::<std::net::IpAddr>() {
-            Ok(ip) => SanType::IpAddress(ip),
-            Err(_) => SanType::DnsName(h.try_into().map_err(tls_err)?),
-        });
+        params
+            .subject_alt_names
+            .push(match h.parse::<std::net::IpAddr>() {
+                Ok(ip) => SanType::IpAddress(ip),
+                Err(_) => SanType::DnsName(h.try_into().map_err(tls_err)?),
+            });
     }
     let cert = params.signed_by(&server_key, &issuer).map_err(tls_err)?;
 

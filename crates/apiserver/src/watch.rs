@@ -21,8 +21,7 @@ use crate::AppState;
 const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
 
 fn line(kind: &str, object: &Value) -> Bytes {
-    let mut v = serde_json::to_vec(&json!({ "type": kind, "object": object }))
-        .expect("serializes");
+    let mut v = serde_json::to_vec(&json!({ "type": kind, "object": object })).expect("serializes");
     v.push(b'\n');
     Bytes::from(v)
 }
@@ -89,8 +88,6 @@ pub fn serve(
     };
 
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
-    let store = state.store.clone();
-    let initial_rev = initial.as_ref().map(|l| l.rev);
     tokio::spawn(async move {
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
@@ -98,7 +95,12 @@ pub fn serve(
         if let Some(list) = initial {
             for s in &list.items {
                 let v = s.value();
-                if filter.matches(info, &v) && tx.send(line("ADDED", &render(&v, &mut first))).await.is_err() {
+                if filter.matches(info, &v)
+                    && tx
+                        .send(line("ADDED", &render(&v, &mut first)))
+                        .await
+                        .is_err()
+                {
                     return;
                 }
             }
@@ -110,7 +112,6 @@ pub fn serve(
                 }
             }
         }
-        let _ = initial_rev;
         let mut tick = tokio::time::interval(BOOKMARK_EVERY);
         tick.tick().await;
         loop {
@@ -151,7 +152,6 @@ pub fn serve(
             }
         }
     });
-    let _ = store;
     let body = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
     });

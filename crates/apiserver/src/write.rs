@@ -156,7 +156,10 @@ pub async fn update(
         .get(info, r.namespace.as_deref().unwrap_or(""), name)
         .map_err(|e| respond::store_error(e, info, name))?;
     let out = apply_update(state, info, r, obj, &current, dry).await?;
-    Ok(respond::with_warnings(respond::json(StatusCode::OK, &out), &warnings))
+    Ok(respond::with_warnings(
+        respond::json(StatusCode::OK, &out),
+        &warnings,
+    ))
 }
 
 /// The four patch types, by Content-Type.
@@ -221,16 +224,27 @@ pub async fn patch(
                     m.entry("name").or_insert(json!(name));
                 }
                 let body = serde_json::to_vec(&obj).unwrap_or_default();
-                return create(state, info, r.namespace.as_deref(), Some("application/json"), &body, query)
-                    .await;
+                return create(
+                    state,
+                    info,
+                    r.namespace.as_deref(),
+                    Some("application/json"),
+                    &body,
+                    query,
+                )
+                .await;
             }
             Err(e) => return Err(respond::store_error(e, info, name)),
         };
         let original = current.value();
         let patched = match kind {
             PatchType::Json => {
-                let p: json_patch::Patch = serde_json::from_value(patch_doc.clone())
-                    .map_err(|e| ApiError::BadRequest(format!("the server rejected our request due to an error in our request: {e}")))?;
+                let p: json_patch::Patch =
+                    serde_json::from_value(patch_doc.clone()).map_err(|e| {
+                        ApiError::BadRequest(format!(
+                            "the server rejected our request due to an error in our request: {e}"
+                        ))
+                    })?;
                 let mut doc = original.clone();
                 json_patch::patch(&mut doc, &p).map_err(|e| match e.kind {
                     json_patch::PatchErrorKind::TestFailed => ApiError::Invalid {
@@ -253,10 +267,12 @@ pub async fn patch(
                 json_patch::merge(&mut doc, &patch_doc);
                 doc
             }
-            PatchType::Strategic | PatchType::Apply => {
-                crate::patch::strategic::apply(&original, &patch_doc, crate::patch::strategic::schema_for(info))
-                    .map_err(|e| patch_error(&e))?
-            }
+            PatchType::Strategic | PatchType::Apply => crate::patch::strategic::apply(
+                &original,
+                &patch_doc,
+                crate::patch::strategic::schema_for(info),
+            )
+            .map_err(|e| patch_error(&e))?,
         };
         let pinned = match kind {
             PatchType::Json => patch_doc.as_array().is_some_and(|ops| {
@@ -418,7 +434,10 @@ pub async fn delete(
     } else {
         obj
     };
-    Ok(respond::with_warnings(respond::json(StatusCode::OK, &body), &warnings))
+    Ok(respond::with_warnings(
+        respond::json(StatusCode::OK, &body),
+        &warnings,
+    ))
 }
 
 pub async fn delete_collection(
@@ -447,7 +466,11 @@ pub async fn delete_collection(
             deleted.push(v);
             continue;
         }
-        match state.store.delete(info, &ons, &name, d.options.clone()).await {
+        match state
+            .store
+            .delete(info, &ons, &name, d.options.clone())
+            .await
+        {
             Ok(o) => deleted.push(o.object.value()),
             Err(store::Error::NotFound(_)) => {}
             Err(e) => return Err(respond::store_error(e, info, &name)),
@@ -464,7 +487,10 @@ pub async fn delete_collection(
     } else {
         vec![]
     };
-    Ok(respond::with_warnings(respond::json(StatusCode::OK, &list), &warnings))
+    Ok(respond::with_warnings(
+        respond::json(StatusCode::OK, &list),
+        &warnings,
+    ))
 }
 
 /// `POST pods/{name}/eviction`: marks the pod with `DisruptionTarget`
@@ -485,13 +511,20 @@ pub async fn evict(
     state
         .store
         .modify(&PODS, ns, name, |mut pod| {
-            let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
+            let phase = pod
+                .pointer("/status/phase")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if phase == "Succeeded" || phase == "Failed" {
                 return Ok(None);
             }
             let conds = pod
                 .as_object_mut()
-                .and_then(|o| o.entry("status").or_insert_with(|| json!({})).as_object_mut())
+                .and_then(|o| {
+                    o.entry("status")
+                        .or_insert_with(|| json!({}))
+                        .as_object_mut()
+                })
                 .map(|s| s.entry("conditions").or_insert_with(|| json!([])));
             if let Some(Value::Array(c)) = conds {
                 c.retain(|c| c.get("type") != Some(&json!("DisruptionTarget")));

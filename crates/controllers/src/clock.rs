@@ -72,6 +72,9 @@ mod tests {
         assert_eq!(c.now(), t0);
         c.advance(std::time::Duration::from_secs(10));
         assert_eq!(since(&c, t0), std::time::Duration::from_secs(10));
-        assert_eq!(since(&c, t0 + chrono::Duration::seconds(60)), std::time::Duration::ZERO);
+        assert_eq!(
+            since(&c, t0 + chrono::Duration::seconds(60)),
+            std::time::Duration::ZERO
+        );
     }
 }

@@ -124,7 +124,10 @@ impl Handler for GcHandler {
         }
         if owners_changed {
             for o in &m.owner_references {
-                g.dependents.entry(o.uid.clone()).or_default().insert(uid.clone());
+                g.dependents
+                    .entry(o.uid.clone())
+                    .or_default()
+                    .insert(uid.clone());
             }
             if !m.owner_references.is_empty() {
                 gc.queue.add(uid.clone());
@@ -219,11 +222,14 @@ impl Gc {
                     let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) else {
                         return Ok(None);
                     };
-                    let Some(refs) = m.get_mut("ownerReferences").and_then(Value::as_array_mut) else {
+                    let Some(refs) = m.get_mut("ownerReferences").and_then(Value::as_array_mut)
+                    else {
                         return Ok(None);
                     };
                     let before = refs.len();
-                    refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(owner_uid.as_str()));
+                    refs.retain(|r| {
+                        r.get("uid").and_then(Value::as_str) != Some(owner_uid.as_str())
+                    });
                     if refs.len() == before {
                         return Ok(None);
                     }
@@ -270,14 +276,20 @@ impl Gc {
                     precondition_uid: Some(m.uid.clone()),
                     ..Default::default()
                 };
-                match self.store.delete(d.resource, &d.namespace, &d.name, opts).await {
-                    Ok(_) | Err(store::Error::NotFound(_)) | Err(store::Error::Precondition(_)) => {}
+                match self
+                    .store
+                    .delete(d.resource, &d.namespace, &d.name, opts)
+                    .await
+                {
+                    Ok(_) | Err(store::Error::NotFound(_)) | Err(store::Error::Precondition(_)) => {
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
         }
         if blocking == 0 {
-            self.remove_finalizer(node, uid, FINALIZER_FOREGROUND).await?;
+            self.remove_finalizer(node, uid, FINALIZER_FOREGROUND)
+                .await?;
         }
         Ok(())
     }
@@ -312,7 +324,10 @@ impl Gc {
                     if v.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
                         return Ok(None);
                     }
-                    let Some(refs) = v.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) else {
+                    let Some(refs) = v
+                        .pointer_mut("/metadata/ownerReferences")
+                        .and_then(Value::as_array_mut)
+                    else {
                         return Ok(None);
                     };
                     refs.retain(|r| {
@@ -342,7 +357,11 @@ impl Gc {
             precondition_uid: Some(meta.uid.clone()),
             ..Default::default()
         };
-        match self.store.delete(node.resource, &node.namespace, &node.name, opts).await {
+        match self
+            .store
+            .delete(node.resource, &node.namespace, &node.name, opts)
+            .await
+        {
             Ok(_) | Err(store::Error::NotFound(_)) | Err(store::Error::Precondition(_)) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -357,7 +376,11 @@ impl Gc {
     }
 
     fn has_dependents(&self, uid: &str) -> bool {
-        self.graph.lock().dependents.get(uid).is_some_and(|s| !s.is_empty())
+        self.graph
+            .lock()
+            .dependents
+            .get(uid)
+            .is_some_and(|s| !s.is_empty())
     }
 
     async fn remove_finalizer(&self, node: &Node, uid: &str, finalizer: &str) -> Result<()> {

@@ -102,7 +102,8 @@ impl Ns {
                     ..Default::default()
                 };
                 match self.store.delete(r, name, &im.metadata.name, opts).await {
-                    Ok(_) | Err(store::Error::NotFound(_)) | Err(store::Error::Precondition(_)) => {}
+                    Ok(_) | Err(store::Error::NotFound(_)) | Err(store::Error::Precondition(_)) => {
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -115,7 +116,10 @@ impl Ns {
         let r = self
             .store
             .modify(&NAMESPACES, "", name, |mut v| {
-                let Some(fs) = v.pointer_mut("/spec/finalizers").and_then(Value::as_array_mut) else {
+                let Some(fs) = v
+                    .pointer_mut("/spec/finalizers")
+                    .and_then(Value::as_array_mut)
+                else {
                     return Ok(None);
                 };
                 let before = fs.len();
@@ -139,7 +143,11 @@ pub fn start(store: Store) -> Result<Vec<JoinHandle<()>>> {
         store,
         queue: WorkQueue::new(Duration::from_millis(250), Duration::from_secs(10)),
     });
-    let mut handles = vec![informer::start(&ns.store, &NAMESPACES, Arc::new(NsHandler(ns.clone())))?];
+    let mut handles = vec![informer::start(
+        &ns.store,
+        &NAMESPACES,
+        Arc::new(NsHandler(ns.clone())),
+    )?];
     let w = ns.clone();
     handles.push(tokio::spawn(async move {
         loop {

@@ -41,8 +41,10 @@ impl Ttl {
     fn enqueue(&self, job: &Job) {
         if let Some(at) = expire_at(job) {
             let left = (at - self.clock.now()).to_std().unwrap_or_default();
-            self.queue
-                .add_after((job.metadata.namespace.clone(), job.metadata.name.clone()), left);
+            self.queue.add_after(
+                (job.metadata.namespace.clone(), job.metadata.name.clone()),
+                left,
+            );
         }
     }
 
@@ -59,7 +61,8 @@ impl Ttl {
         let now = self.clock.now();
         if now < at {
             let left = (at - now).to_std().unwrap_or_default();
-            self.queue.add_after((ns.to_string(), name.to_string()), left);
+            self.queue
+                .add_after((ns.to_string(), name.to_string()), left);
             return Ok(());
         }
         let opts = DeleteOptions {
@@ -100,7 +103,11 @@ pub fn start(store: Store, clock: Arc<dyn Clock>) -> Result<Vec<JoinHandle<()>>>
         clock,
         queue: WorkQueue::new(Duration::from_secs(1), Duration::from_secs(60)),
     });
-    let mut handles = vec![informer::start(&t.store, &JOBS, Arc::new(TtlHandler(t.clone())))?];
+    let mut handles = vec![informer::start(
+        &t.store,
+        &JOBS,
+        Arc::new(TtlHandler(t.clone())),
+    )?];
     let w = t.clone();
     handles.push(tokio::spawn(async move {
         loop {
@@ -135,10 +142,26 @@ mod tests {
             {"type": "Failed", "status": "True", "lastTransitionTime": "2024-01-01T00:00:20Z"}]});
         let cases = vec![
             ("no ttl", job(json!({}), done.clone(), false), None),
-            ("running", job(json!({"ttlSecondsAfterFinished": 5}), json!({}), false), None),
-            ("complete", job(json!({"ttlSecondsAfterFinished": 5}), done.clone(), false), Some("2024-01-01T00:00:15Z")),
-            ("failed", job(json!({"ttlSecondsAfterFinished": 0}), failed, false), Some("2024-01-01T00:00:20Z")),
-            ("being deleted", job(json!({"ttlSecondsAfterFinished": 5}), done, true), None),
+            (
+                "running",
+                job(json!({"ttlSecondsAfterFinished": 5}), json!({}), false),
+                None,
+            ),
+            (
+                "complete",
+                job(json!({"ttlSecondsAfterFinished": 5}), done.clone(), false),
+                Some("2024-01-01T00:00:15Z"),
+            ),
+            (
+                "failed",
+                job(json!({"ttlSecondsAfterFinished": 0}), failed, false),
+                Some("2024-01-01T00:00:20Z"),
+            ),
+            (
+                "being deleted",
+                job(json!({"ttlSecondsAfterFinished": 5}), done, true),
+                None,
+            ),
         ];
         for (name, j, want) in cases {
             let got = expire_at(&j).map(crate::kit::objects::format_time);

@@ -39,7 +39,10 @@ impl Env {
         )
         .unwrap();
         store
-            .create(&NAMESPACES, json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}))
+            .create(
+                &NAMESPACES,
+                json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}),
+            )
             .await
             .unwrap();
         let controllers = controllers::run(store.clone(), opts()).await.unwrap();
@@ -221,9 +224,11 @@ pub async fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> O
 }
 
 pub async fn wait_finished(store: &Store, name: &str) -> Value {
-    wait_for(Duration::from_secs(30), &format!("job {name} to finish"), || {
-        get_job(store, name).filter(is_finished)
-    })
+    wait_for(
+        Duration::from_secs(30),
+        &format!("job {name} to finish"),
+        || get_job(store, name).filter(is_finished),
+    )
     .await
 }
 

@@ -13,7 +13,12 @@ use store::{DeleteOptions, Propagation};
 
 async fn running_job(env: &mut Env, name: &str) -> Vec<serde_json::Value> {
     env.kubelet(|_| Outcome::Run);
-    create_job(&env.store, name, json!({"parallelism": 2, "completions": 2})).await;
+    create_job(
+        &env.store,
+        name,
+        json!({"parallelism": 2, "completions": 2}),
+    )
+    .await;
     wait_for(Duration::from_secs(5), "2 running pods", || {
         let p = pods_of(&env.store, "default", name);
         (p.len() == 2 && p.iter().all(|p| p["status"]["phase"] == "Running")).then_some(p)
@@ -25,20 +30,39 @@ async fn running_job(env: &mut Env, name: &str) -> Vec<serde_json::Value> {
 async fn background_deletion_removes_pods() {
     let mut env = Env::new().await;
     running_job(&mut env, "bg").await;
-    let opts = DeleteOptions { propagation: Some(Propagation::Background), ..Default::default() };
-    env.store.delete(&JOBS, "default", "bg", opts).await.unwrap();
-    wait_for(Duration::from_secs(5), "pods gone", || pods_of(&env.store, "default", "bg").is_empty().then_some(())).await;
+    let opts = DeleteOptions {
+        propagation: Some(Propagation::Background),
+        ..Default::default()
+    };
+    env.store
+        .delete(&JOBS, "default", "bg", opts)
+        .await
+        .unwrap();
+    wait_for(Duration::from_secs(5), "pods gone", || {
+        pods_of(&env.store, "default", "bg")
+            .is_empty()
+            .then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreground_deletion_waits_for_pods() {
     let mut env = Env::new().await;
     running_job(&mut env, "fg").await;
-    let opts = DeleteOptions { propagation: Some(Propagation::Foreground), ..Default::default() };
-    let d = env.store.delete(&JOBS, "default", "fg", opts).await.unwrap();
+    let opts = DeleteOptions {
+        propagation: Some(Propagation::Foreground),
+        ..Default::default()
+    };
+    let d = env
+        .store
+        .delete(&JOBS, "default", "fg", opts)
+        .await
+        .unwrap();
     assert!(!d.removed, "the job waits for its pods");
     wait_for(Duration::from_secs(5), "job and pods gone", || {
-        (get_job(&env.store, "fg").is_none() && pods_of(&env.store, "default", "fg").is_empty()).then_some(())
+        (get_job(&env.store, "fg").is_none() && pods_of(&env.store, "default", "fg").is_empty())
+            .then_some(())
     })
     .await;
 }
@@ -47,12 +71,21 @@ async fn foreground_deletion_waits_for_pods() {
 async fn orphan_deletion_keeps_pods_without_owner_or_finalizer() {
     let mut env = Env::new().await;
     running_job(&mut env, "or").await;
-    let opts = DeleteOptions { propagation: Some(Propagation::Orphan), ..Default::default() };
-    env.store.delete(&JOBS, "default", "or", opts).await.unwrap();
+    let opts = DeleteOptions {
+        propagation: Some(Propagation::Orphan),
+        ..Default::default()
+    };
+    env.store
+        .delete(&JOBS, "default", "or", opts)
+        .await
+        .unwrap();
     wait_for(Duration::from_secs(5), "job gone, pods orphaned", || {
         let pods = pods_of(&env.store, "default", "or");
         let orphaned = pods.len() == 2
-            && pods.iter().all(|p| p["metadata"].get("ownerReferences").is_none() && p["metadata"].get("finalizers").is_none());
+            && pods.iter().all(|p| {
+                p["metadata"].get("ownerReferences").is_none()
+                    && p["metadata"].get("finalizers").is_none()
+            });
         (get_job(&env.store, "or").is_none() && orphaned).then_some(())
     })
     .await;
@@ -69,7 +102,10 @@ async fn dangling_dependents_are_collected() {
         .await
         .unwrap();
     wait_for(Duration::from_secs(5), "dangling pod collected", || {
-        env.store.get(&PODS, "default", "dangling").is_err().then_some(())
+        env.store
+            .get(&PODS, "default", "dangling")
+            .is_err()
+            .then_some(())
     })
     .await;
 }
@@ -81,7 +117,8 @@ async fn ttl_after_finished_deletes_job_and_pods() {
     env.kubelet(|_| Outcome::Succeed);
     create_job(&env.store, "ttl", json!({"ttlSecondsAfterFinished": 0})).await;
     wait_for(Duration::from_secs(10), "job and pods deleted", || {
-        (get_job(&env.store, "ttl").is_none() && pods_of(&env.store, "default", "ttl").is_empty()).then_some(())
+        (get_job(&env.store, "ttl").is_none() && pods_of(&env.store, "default", "ttl").is_empty())
+            .then_some(())
     })
     .await;
 }
@@ -91,18 +128,37 @@ async fn namespace_deletion_removes_everything() {
     let mut env = Env::new().await;
     env.kubelet(|_| Outcome::Run);
     env.store
-        .create(&NAMESPACES, json!({"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": "x"}, "spec": {"finalizers": ["kubernetes"]}}))
+        .create(
+            &NAMESPACES,
+            json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "x"}, "spec": {"finalizers": ["kubernetes"]}}),
+        )
         .await
         .unwrap();
-    create_job_in(&env.store, "x", "j", json!({"parallelism": 2, "completions": 2})).await;
-    wait_for(Duration::from_secs(5), "pods", || (pods_of(&env.store, "x", "j").len() == 2).then_some(())).await;
-    env.store.delete(&NAMESPACES, "", "x", Default::default()).await.unwrap();
-    wait_for(Duration::from_secs(10), "namespace and content gone", || {
-        (env.store.get(&NAMESPACES, "", "x").is_err()
-            && env.store.list(&PODS, Some("x")).items.is_empty()
-            && env.store.list(&JOBS, Some("x")).items.is_empty())
-        .then_some(())
+    create_job_in(
+        &env.store,
+        "x",
+        "j",
+        json!({"parallelism": 2, "completions": 2}),
+    )
+    .await;
+    wait_for(Duration::from_secs(5), "pods", || {
+        (pods_of(&env.store, "x", "j").len() == 2).then_some(())
     })
+    .await;
+    env.store
+        .delete(&NAMESPACES, "", "x", Default::default())
+        .await
+        .unwrap();
+    wait_for(
+        Duration::from_secs(10),
+        "namespace and content gone",
+        || {
+            (env.store.get(&NAMESPACES, "", "x").is_err()
+                && env.store.list(&PODS, Some("x")).items.is_empty()
+                && env.store.list(&JOBS, Some("x")).items.is_empty())
+            .then_some(())
+        },
+    )
     .await;
 }

@@ -33,7 +33,12 @@ fn idx(p: &Value) -> i64 {
 async fn parallel_job_with_completions_never_exceeds_parallelism() {
     let mut env = Env::new().await;
     env.kubelet(|_| Outcome::Succeed);
-    create_job(&env.store, "par", json!({"completions": 10, "parallelism": 5})).await;
+    create_job(
+        &env.store,
+        "par",
+        json!({"completions": 10, "parallelism": 5}),
+    )
+    .await;
     let store = env.store.clone();
     let max_active = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let m = max_active.clone();
@@ -41,7 +46,12 @@ async fn parallel_job_with_completions_never_exceeds_parallelism() {
         loop {
             let active = pods_of(&store, "default", "par")
                 .iter()
-                .filter(|p| !matches!(p["status"]["phase"].as_str(), Some("Succeeded") | Some("Failed")))
+                .filter(|p| {
+                    !matches!(
+                        p["status"]["phase"].as_str(),
+                        Some("Succeeded") | Some("Failed")
+                    )
+                })
                 .count();
             m.fetch_max(active, std::sync::atomic::Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -59,12 +69,26 @@ async fn parallel_job_with_completions_never_exceeds_parallelism() {
     assert_eq!(
         condition_types(&job),
         vec![
-            ("SuccessCriteriaMet".into(), "True".into(), "CompletionsReached".into()),
-            ("Complete".into(), "True".into(), "CompletionsReached".into())
+            (
+                "SuccessCriteriaMet".into(),
+                "True".into(),
+                "CompletionsReached".into()
+            ),
+            (
+                "Complete".into(),
+                "True".into(),
+                "CompletionsReached".into()
+            )
         ]
     );
-    assert_eq!(s["conditions"][1]["message"], "Reached expected number of succeeded pods");
-    assert_eq!(s["completionTime"], s["conditions"][1]["lastTransitionTime"]);
+    assert_eq!(
+        s["conditions"][1]["message"],
+        "Reached expected number of succeeded pods"
+    );
+    assert_eq!(
+        s["completionTime"],
+        s["conditions"][1]["lastTransitionTime"]
+    );
     let pods = pods_of(&env.store, "default", "par");
     assert_eq!(pods.len(), 10);
     assert_eq!(tracking_finalizers(&pods), 0);
@@ -73,9 +97,15 @@ async fn parallel_job_with_completions_never_exceeds_parallelism() {
         let name = p["metadata"]["name"].as_str().unwrap();
         assert!(name.starts_with("par-") && name.len() == 9, "{name}");
         let uid = job["metadata"]["uid"].as_str().unwrap();
-        assert_eq!(p["metadata"]["labels"]["batch.kubernetes.io/controller-uid"], uid);
+        assert_eq!(
+            p["metadata"]["labels"]["batch.kubernetes.io/controller-uid"],
+            uid
+        );
         assert_eq!(p["metadata"]["labels"]["controller-uid"], uid);
-        assert_eq!(p["metadata"]["labels"]["batch.kubernetes.io/job-name"], "par");
+        assert_eq!(
+            p["metadata"]["labels"]["batch.kubernetes.io/job-name"],
+            "par"
+        );
         assert_eq!(p["metadata"]["ownerReferences"][0]["controller"], true);
     }
     wait_for(Duration::from_secs(5), "events", || {
@@ -116,7 +146,11 @@ async fn work_queue_waits_for_running_pods_after_first_success() {
     .await;
     apply(&env.store, &pods[0], Outcome::Succeed).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(pods_of(&env.store, "default", "wq").len(), 3, "no new pods after a success");
+    assert_eq!(
+        pods_of(&env.store, "default", "wq").len(),
+        3,
+        "no new pods after a success"
+    );
     assert!(!is_finished(&get_job(&env.store, "wq").unwrap()));
     apply(&env.store, &pods[1], Outcome::Succeed).await;
     apply(&env.store, &pods[2], Outcome::Fail(1)).await;
@@ -138,17 +172,31 @@ async fn backoff_limit_exceeded() {
     assert_eq!(
         condition_types(&job),
         vec![
-            ("FailureTarget".into(), "True".into(), "BackoffLimitExceeded".into()),
-            ("Failed".into(), "True".into(), "BackoffLimitExceeded".into())
+            (
+                "FailureTarget".into(),
+                "True".into(),
+                "BackoffLimitExceeded".into()
+            ),
+            (
+                "Failed".into(),
+                "True".into(),
+                "BackoffLimitExceeded".into()
+            )
         ]
     );
-    assert_eq!(job["status"]["conditions"][1]["message"], "Job has reached the specified backoff limit");
+    assert_eq!(
+        job["status"]["conditions"][1]["message"],
+        "Job has reached the specified backoff limit"
+    );
     let pods = pods_of(&env.store, "default", "bl");
     assert_eq!(pods.len(), 2);
     assert_eq!(tracking_finalizers(&pods), 0);
     wait_for(Duration::from_secs(5), "failure event", || {
         events_for(&env.store, "bl")
-            .contains(&("BackoffLimitExceeded".into(), "Job has reached the specified backoff limit".into()))
+            .contains(&(
+                "BackoffLimitExceeded".into(),
+                "Job has reached the specified backoff limit".into(),
+            ))
             .then_some(())
     })
     .await;
@@ -158,7 +206,13 @@ async fn backoff_limit_exceeded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backoff_limit_per_index_fails_odd_indexes() {
     let mut env = Env::new().await;
-    env.kubelet(|p| if idx(p) % 2 == 1 { Outcome::Fail(1) } else { Outcome::Succeed });
+    env.kubelet(|p| {
+        if idx(p) % 2 == 1 {
+            Outcome::Fail(1)
+        } else {
+            Outcome::Succeed
+        }
+    });
     create_job(
         &env.store,
         "bli",
@@ -174,7 +228,11 @@ async fn backoff_limit_per_index_fails_odd_indexes() {
     assert_eq!(
         condition_types(&job),
         vec![
-            ("FailureTarget".into(), "True".into(), "FailedIndexes".into()),
+            (
+                "FailureTarget".into(),
+                "True".into(),
+                "FailedIndexes".into()
+            ),
             ("Failed".into(), "True".into(), "FailedIndexes".into())
         ]
     );
@@ -183,18 +241,34 @@ async fn backoff_limit_per_index_fails_odd_indexes() {
     let mut counts: Vec<(i64, String)> = pods
         .iter()
         .map(|p| {
-            (idx(p), p["metadata"]["annotations"]["batch.kubernetes.io/job-index-failure-count"].as_str().unwrap().to_string())
+            (
+                idx(p),
+                p["metadata"]["annotations"]["batch.kubernetes.io/job-index-failure-count"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
         })
         .collect();
     counts.sort();
     assert_eq!(
         counts,
-        vec![(0, "0".into()), (1, "0".into()), (1, "1".into()), (2, "0".into()), (3, "0".into()), (3, "1".into())]
+        vec![
+            (0, "0".into()),
+            (1, "0".into()),
+            (1, "1".into()),
+            (2, "0".into()),
+            (3, "0".into()),
+            (3, "1".into())
+        ]
     );
     for p in &pods {
         let i = idx(p);
         assert_eq!(p["spec"]["hostname"], format!("bli-{i}"));
-        assert!(p["metadata"]["name"].as_str().unwrap().starts_with(&format!("bli-{i}-")));
+        assert!(p["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("bli-{i}-")));
     }
 }
 
@@ -202,7 +276,13 @@ async fn backoff_limit_per_index_fails_odd_indexes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_failed_indexes_exceeded() {
     let mut env = Env::new().await;
-    env.kubelet(|p| if idx(p) == 0 { Outcome::Fail(1) } else { Outcome::Run });
+    env.kubelet(|p| {
+        if idx(p) == 0 {
+            Outcome::Fail(1)
+        } else {
+            Outcome::Run
+        }
+    });
     create_job(
         &env.store,
         "mfi",
@@ -210,7 +290,10 @@ async fn max_failed_indexes_exceeded() {
     )
     .await;
     let job = wait_finished(&env.store, "mfi").await;
-    assert_eq!(condition_types(&job).last().unwrap().2, "MaxFailedIndexesExceeded");
+    assert_eq!(
+        condition_types(&job).last().unwrap().2,
+        "MaxFailedIndexesExceeded"
+    );
     assert_eq!(job["status"]["failedIndexes"], "0");
     assert_eq!(job["status"]["failed"], 4, "killed pods count as failed");
     assert_eq!(job["status"]["active"], Value::Null);
@@ -243,7 +326,11 @@ async fn pod_failure_policy_ignore_then_succeed() {
     let mut env = Env::new().await;
     let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     env.kubelet(move |_| {
-        if n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 { Outcome::Fail(3) } else { Outcome::Succeed }
+        if n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+            Outcome::Fail(3)
+        } else {
+            Outcome::Succeed
+        }
     });
     create_job(
         &env.store,
@@ -253,7 +340,10 @@ async fn pod_failure_policy_ignore_then_succeed() {
     .await;
     let job = wait_finished(&env.store, "ign").await;
     assert_eq!(condition_types(&job).last().unwrap().0, "Complete");
-    assert!(job["status"].get("failed").is_none(), "ignored failures are not counted");
+    assert!(
+        job["status"].get("failed").is_none(),
+        "ignored failures are not counted"
+    );
     assert_eq!(pods_of(&env.store, "default", "ign").len(), 3);
 }
 
@@ -261,7 +351,13 @@ async fn pod_failure_policy_ignore_then_succeed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn success_policy_deletes_the_rest() {
     let mut env = Env::new().await;
-    env.kubelet(|p| if idx(p) == 0 { Outcome::Succeed } else { Outcome::Run });
+    env.kubelet(|p| {
+        if idx(p) == 0 {
+            Outcome::Succeed
+        } else {
+            Outcome::Run
+        }
+    });
     create_job(
         &env.store,
         "sp",
@@ -273,13 +369,23 @@ async fn success_policy_deletes_the_rest() {
     assert_eq!(
         condition_types(&job),
         vec![
-            ("SuccessCriteriaMet".into(), "True".into(), "SuccessPolicy".into()),
+            (
+                "SuccessCriteriaMet".into(),
+                "True".into(),
+                "SuccessPolicy".into()
+            ),
             ("Complete".into(), "True".into(), "SuccessPolicy".into())
         ]
     );
-    assert_eq!(job["status"]["conditions"][1]["message"], "Matched rules at index 0");
+    assert_eq!(
+        job["status"]["conditions"][1]["message"],
+        "Matched rules at index 0"
+    );
     assert_eq!(job["status"]["completedIndexes"], "0");
-    assert!(job["status"].get("failed").is_none(), "pods removed on success are not failures");
+    assert!(
+        job["status"].get("failed").is_none(),
+        "pods removed on success are not failures"
+    );
 }
 
 /// Worked timeline 4: activeDeadlineSeconds.
@@ -287,12 +393,21 @@ async fn success_policy_deletes_the_rest() {
 async fn active_deadline_exceeded() {
     let mut env = Env::new().await;
     env.kubelet(|_| Outcome::Run);
-    create_job(&env.store, "ads", json!({"parallelism": 2, "completions": 2, "activeDeadlineSeconds": 1})).await;
+    create_job(
+        &env.store,
+        "ads",
+        json!({"parallelism": 2, "completions": 2, "activeDeadlineSeconds": 1}),
+    )
+    .await;
     let job = wait_finished(&env.store, "ads").await;
     assert_eq!(
         condition_types(&job),
         vec![
-            ("FailureTarget".into(), "True".into(), "DeadlineExceeded".into()),
+            (
+                "FailureTarget".into(),
+                "True".into(),
+                "DeadlineExceeded".into()
+            ),
             ("Failed".into(), "True".into(), "DeadlineExceeded".into())
         ]
     );
@@ -306,12 +421,20 @@ async fn active_deadline_exceeded() {
 async fn suspend_and_resume() {
     let mut env = Env::new().await;
     env.kubelet(|_| Outcome::Run);
-    create_job(&env.store, "sus", json!({"parallelism": 2, "completions": 2, "suspend": true})).await;
+    create_job(
+        &env.store,
+        "sus",
+        json!({"parallelism": 2, "completions": 2, "suspend": true}),
+    )
+    .await;
     let job = wait_for(Duration::from_secs(5), "Suspended", || {
         get_job(&env.store, "sus").filter(|j| condition_types(j).iter().any(|c| c.0 == "Suspended"))
     })
     .await;
-    assert_eq!(condition_types(&job), vec![("Suspended".into(), "True".into(), "JobSuspended".into())]);
+    assert_eq!(
+        condition_types(&job),
+        vec![("Suspended".into(), "True".into(), "JobSuspended".into())]
+    );
     assert!(job["status"].get("startTime").is_none());
     assert_eq!(job["status"]["ready"], 0);
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -328,7 +451,10 @@ async fn suspend_and_resume() {
         get_job(&env.store, "sus").filter(|j| j["status"]["ready"] == 2)
     })
     .await;
-    assert_eq!(condition_types(&job), vec![("Suspended".into(), "False".into(), "JobResumed".into())]);
+    assert_eq!(
+        condition_types(&job),
+        vec![("Suspended".into(), "False".into(), "JobResumed".into())]
+    );
     assert!(job["status"]["startTime"].is_string());
     // Suspend again: pods deleted, not counted.
     env.store
@@ -340,14 +466,20 @@ async fn suspend_and_resume() {
         .unwrap();
     let job = wait_for(Duration::from_secs(5), "suspended again", || {
         get_job(&env.store, "sus").filter(|j| {
-            j["status"]["conditions"][0]["status"] == "True" && pods_of(&env.store, "default", "sus").is_empty()
+            j["status"]["conditions"][0]["status"] == "True"
+                && pods_of(&env.store, "default", "sus").is_empty()
         })
     })
     .await;
     assert!(job["status"].get("failed").is_none());
     let ev = events_for(&env.store, "sus");
     let reasons: Vec<&str> = ev.iter().map(|e| e.0.as_str()).collect();
-    for r in ["Suspended", "Resumed", "SuccessfulCreate", "SuccessfulDelete"] {
+    for r in [
+        "Suspended",
+        "Resumed",
+        "SuccessfulCreate",
+        "SuccessfulDelete",
+    ] {
         assert!(reasons.contains(&r), "missing {r} in {reasons:?}");
     }
 }
@@ -359,7 +491,8 @@ async fn scale_down_parallelism() {
     env.kubelet(|_| Outcome::Run);
     create_job(&env.store, "scale", json!({"parallelism": 4})).await;
     wait_for(Duration::from_secs(5), "4 active", || {
-        get_job(&env.store, "scale").filter(|j| j["status"]["active"] == 4 && j["status"]["ready"] == 4)
+        get_job(&env.store, "scale")
+            .filter(|j| j["status"]["active"] == 4 && j["status"]["ready"] == 4)
     })
     .await;
     env.store
@@ -370,7 +503,9 @@ async fn scale_down_parallelism() {
         .await
         .unwrap();
     let job = wait_for(Duration::from_secs(5), "1 active", || {
-        get_job(&env.store, "scale").filter(|j| j["status"]["active"] == 1 && pods_of(&env.store, "default", "scale").len() == 1)
+        get_job(&env.store, "scale").filter(|j| {
+            j["status"]["active"] == 1 && pods_of(&env.store, "default", "scale").len() == 1
+        })
     })
     .await;
     assert!(job["status"].get("failed").is_none());
@@ -381,7 +516,12 @@ async fn scale_down_parallelism() {
 async fn adopt_and_release() {
     let mut env = Env::new().await;
     env.kubelet(|_| Outcome::Run);
-    create_job(&env.store, "adopt", json!({"parallelism": 2, "completions": 2})).await;
+    create_job(
+        &env.store,
+        "adopt",
+        json!({"parallelism": 2, "completions": 2}),
+    )
+    .await;
     let pods = wait_for(Duration::from_secs(5), "2 pods", || {
         let p = pods_of(&env.store, "default", "adopt");
         (p.len() == 2).then_some(p)
@@ -391,7 +531,10 @@ async fn adopt_and_release() {
     let name = pods[0]["metadata"]["name"].as_str().unwrap().to_string();
     env.store
         .modify(&PODS, "default", &name, |mut v| {
-            v["metadata"].as_object_mut().unwrap().remove("ownerReferences");
+            v["metadata"]
+                .as_object_mut()
+                .unwrap()
+                .remove("ownerReferences");
             Ok(Some(v))
         })
         .await
@@ -399,7 +542,9 @@ async fn adopt_and_release() {
     wait_for(Duration::from_secs(5), "re-adoption", || {
         let p = env.store.get(&PODS, "default", &name).ok()?.value();
         (p["metadata"]["ownerReferences"][0]["controller"] == true
-            && p["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty()))
+            && p["metadata"]["finalizers"]
+                .as_array()
+                .is_some_and(|f| !f.is_empty()))
         .then_some(())
     })
     .await;
@@ -413,7 +558,8 @@ async fn adopt_and_release() {
         .unwrap();
     wait_for(Duration::from_secs(5), "release and replacement", || {
         let p = env.store.get(&PODS, "default", &name).ok()?.value();
-        let released = p["metadata"].get("ownerReferences").is_none() && p["metadata"].get("finalizers").is_none();
+        let released = p["metadata"].get("ownerReferences").is_none()
+            && p["metadata"].get("finalizers").is_none();
         let job = get_job(&env.store, "adopt")?;
         (released && job["status"]["active"] == 2).then_some(())
     })
@@ -436,7 +582,12 @@ async fn pod_replacement_policy_failed_waits_for_terminal_phase() {
     .await;
     for p in &pods {
         env.store
-            .delete(&PODS, "default", p["metadata"]["name"].as_str().unwrap(), Default::default())
+            .delete(
+                &PODS,
+                "default",
+                p["metadata"]["name"].as_str().unwrap(),
+                Default::default(),
+            )
             .await
             .unwrap();
     }
@@ -447,7 +598,11 @@ async fn pod_replacement_policy_failed_waits_for_terminal_phase() {
     assert_eq!(job["status"]["active"], Value::Null);
     assert!(job["status"].get("failed").is_none());
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(pods_of(&env.store, "default", "prp").len(), 2, "no replacement while terminating");
+    assert_eq!(
+        pods_of(&env.store, "default", "prp").len(),
+        2,
+        "no replacement while terminating"
+    );
     // The pods end Failed: now they count and are replaced.
     for p in &pods {
         let name = p["metadata"]["name"].as_str().unwrap();
@@ -460,7 +615,11 @@ async fn pod_replacement_policy_failed_waits_for_terminal_phase() {
             .unwrap();
     }
     wait_for(Duration::from_secs(5), "replacements", || {
-        get_job(&env.store, "prp").filter(|j| j["status"]["failed"] == 2 && j["status"]["active"] == 2 && j["status"]["terminating"] == 0)
+        get_job(&env.store, "prp").filter(|j| {
+            j["status"]["failed"] == 2
+                && j["status"]["active"] == 2
+                && j["status"]["terminating"] == 0
+        })
     })
     .await;
 }
@@ -483,8 +642,18 @@ async fn counting_through_restarts_table() {
     // (case, pod has finalizer, uid already in uncountedTerminatedPods.succeeded, status.succeeded before)
     let cases = [
         ("terminated, not yet recorded", true, false, 0),
-        ("recorded in uncounted, restart before finalizer removal", true, true, 0),
-        ("finalizer removed, restart before the counter moved", false, true, 0),
+        (
+            "recorded in uncounted, restart before finalizer removal",
+            true,
+            true,
+            0,
+        ),
+        (
+            "finalizer removed, restart before the counter moved",
+            false,
+            true,
+            0,
+        ),
         ("fully counted already", false, false, 1),
     ];
     for (name, has_finalizer, uncounted, before) in cases {
@@ -516,8 +685,16 @@ async fn counting_through_restarts_table() {
         env.start().await;
         let job = wait_finished(&env.store, "r").await;
         assert_eq!(job["status"]["succeeded"], 1, "{name}");
-        assert_eq!(job["status"]["uncountedTerminatedPods"], json!({}), "{name}");
-        assert_eq!(condition_types(&job).last().unwrap().0, "Complete", "{name}");
+        assert_eq!(
+            job["status"]["uncountedTerminatedPods"],
+            json!({}),
+            "{name}"
+        );
+        assert_eq!(
+            condition_types(&job).last().unwrap().0,
+            "Complete",
+            "{name}"
+        );
         let pods = pods_of(&env.store, "default", "r");
         assert_eq!(pods.len(), 1, "{name}: no extra pod");
         assert_eq!(tracking_finalizers(&pods), 0, "{name}");
@@ -529,7 +706,12 @@ async fn counting_through_restarts_table() {
 async fn exact_count_with_repeated_restarts() {
     let mut env = Env::new().await;
     env.kubelet(|_| Outcome::Succeed);
-    create_job(&env.store, "rr", json!({"completions": 200, "parallelism": 20})).await;
+    create_job(
+        &env.store,
+        "rr",
+        json!({"completions": 200, "parallelism": 20}),
+    )
+    .await;
     for _ in 0..6 {
         tokio::time::sleep(Duration::from_millis(40)).await;
         env.stop();
@@ -540,7 +722,10 @@ async fn exact_count_with_repeated_restarts() {
     assert_eq!(job["status"]["succeeded"], 200);
     let pods = pods_of(&env.store, "default", "rr");
     assert_eq!(tracking_finalizers(&pods), 0);
-    let succeeded = pods.iter().filter(|p| p["status"]["phase"] == "Succeeded").count();
+    let succeeded = pods
+        .iter()
+        .filter(|p| p["status"]["phase"] == "Succeeded")
+        .count();
     assert!(succeeded >= 200, "{succeeded}");
 }
 
@@ -550,10 +735,21 @@ async fn thousand_completions_exact() {
     let mut env = Env::new().await;
     env.kubelet(|_| Outcome::Succeed);
     let start = std::time::Instant::now();
-    create_job(&env.store, "big", json!({"completions": 1000, "parallelism": 50})).await;
-    let job = wait_for(Duration::from_secs(120), "big to finish", || get_job(&env.store, "big").filter(is_finished)).await;
+    create_job(
+        &env.store,
+        "big",
+        json!({"completions": 1000, "parallelism": 50}),
+    )
+    .await;
+    let job = wait_for(Duration::from_secs(120), "big to finish", || {
+        get_job(&env.store, "big").filter(is_finished)
+    })
+    .await;
     let took = start.elapsed();
-    eprintln!("1000 completions at parallelism 50: {took:?} ({:.0} pods/s)", 1000.0 / took.as_secs_f64());
+    eprintln!(
+        "1000 completions at parallelism 50: {took:?} ({:.0} pods/s)",
+        1000.0 / took.as_secs_f64()
+    );
     assert_eq!(job["status"]["succeeded"], 1000);
     let pods = pods_of(&env.store, "default", "big");
     assert_eq!(pods.len(), 1000);
@@ -564,13 +760,27 @@ async fn thousand_completions_exact() {
 /// `--ignored`; this keeps a smaller version in the default run).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throughput_parallelism_8() {
-    let n: i64 = std::env::var("JOBLITE_THROUGHPUT_N").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
+    let n: i64 = std::env::var("JOBLITE_THROUGHPUT_N")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000);
     let mut env = Env::new().await;
     env.kubelet(|_| Outcome::Succeed);
     let start = std::time::Instant::now();
-    create_job(&env.store, "tp", json!({"completions": n, "parallelism": 8})).await;
-    let job = wait_for(Duration::from_secs(300), "tp to finish", || get_job(&env.store, "tp").filter(is_finished)).await;
+    create_job(
+        &env.store,
+        "tp",
+        json!({"completions": n, "parallelism": 8}),
+    )
+    .await;
+    let job = wait_for(Duration::from_secs(300), "tp to finish", || {
+        get_job(&env.store, "tp").filter(is_finished)
+    })
+    .await;
     let took = start.elapsed();
-    eprintln!("{n} completions at parallelism 8: {took:?} ({:.0} pods/s)", n as f64 / took.as_secs_f64());
+    eprintln!(
+        "{n} completions at parallelism 8: {took:?} ({:.0} pods/s)",
+        n as f64 / took.as_secs_f64()
+    );
     assert_eq!(job["status"]["succeeded"], n);
 }

@@ -58,7 +58,11 @@ pub async fn start(store: &store::Store, dir: &Path, node_name: &str) -> anyhow:
     let exe = std::env::current_exe().context("locating the joblite binary")?;
     let mut config = node::agent::NodeConfig::new(
         &node_dir,
-        vec![exe.into_os_string(), "supervise".into(), node_dir.clone().into_os_string()],
+        vec![
+            exe.into_os_string(),
+            "supervise".into(),
+            node_dir.clone().into_os_string(),
+        ],
     );
     config.node_name = node_name.to_string();
     let node = node::agent::run(store.clone(), config)

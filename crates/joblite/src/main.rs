@@ -28,6 +28,7 @@ enum Command {
     /// Run the engine in the foreground.
     Serve(serve::ServeArgs),
     /// Print a shell completion script.
+    #[command(display_order = 100)]
     Completion(CompletionArgs),
     /// Run a pod supervisor (started by the node agent, not by users).
     #[command(hide = true)]

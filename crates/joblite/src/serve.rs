@@ -70,7 +70,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = store::Store::open(&dir, store::Options::default())
         .with_context(|| format!("opening the store in {}", dir.display()))?;
 
-    let node_name = args.node_name.clone().unwrap_or_else(crate::engine::host_name);
+    let node_name = args
+        .node_name
+        .clone()
+        .unwrap_or_else(crate::engine::host_name);
     let engine = crate::engine::start(&store, &dir, &node_name).await?;
 
     let server = apiserver::serve(apiserver::ServerConfig {

@@ -35,7 +35,10 @@ fn container_requests(c: &Container) -> Resources {
         // Requests default to limits (API defaulting does the same).
         res.and_then(|r| r.requests.as_ref())
             .and_then(|m| m.get(name))
-            .or_else(|| res.and_then(|r| r.limits.as_ref()).and_then(|m| m.get(name)))
+            .or_else(|| {
+                res.and_then(|r| r.limits.as_ref())
+                    .and_then(|m| m.get(name))
+            })
             .map(|q| q.0.as_str())
     };
     Resources {
@@ -76,7 +79,11 @@ impl Unfit {
     /// The `PodScheduled=False` message and the FailedScheduling event text:
     /// `0/1 nodes are available: 1 Insufficient cpu.`
     pub fn message(&self) -> String {
-        let parts: Vec<String> = self.insufficient.iter().map(|r| format!("1 Insufficient {r}")).collect();
+        let parts: Vec<String> = self
+            .insufficient
+            .iter()
+            .map(|r| format!("1 Insufficient {r}"))
+            .collect();
         format!("0/1 nodes are available: {}.", parts.join(", "))
     }
 }
@@ -84,10 +91,13 @@ impl Unfit {
 /// Checks a pod's request against what is left.
 pub fn fits(allocatable: Resources, allocated: Resources, request: Resources) -> Result<(), Unfit> {
     let mut insufficient = Vec::new();
-    if request.cpu_millis > 0 && allocated.cpu_millis + request.cpu_millis > allocatable.cpu_millis {
+    if request.cpu_millis > 0 && allocated.cpu_millis + request.cpu_millis > allocatable.cpu_millis
+    {
         insufficient.push("cpu");
     }
-    if request.memory_bytes > 0 && allocated.memory_bytes + request.memory_bytes > allocatable.memory_bytes {
+    if request.memory_bytes > 0
+        && allocated.memory_bytes + request.memory_bytes > allocatable.memory_bytes
+    {
         insufficient.push("memory");
     }
     if insufficient.is_empty() {
@@ -116,25 +126,73 @@ mod tests {
         }));
         assert_eq!(
             pod_requests(&s),
-            Resources { cpu_millis: 3000, memory_bytes: 2 << 30 }
+            Resources {
+                cpu_millis: 3000,
+                memory_bytes: 2 << 30
+            }
         );
     }
 
     #[test]
     fn fit_reports_each_insufficient_resource() {
-        let alloc = Resources { cpu_millis: 2000, memory_bytes: 1000 };
+        let alloc = Resources {
+            cpu_millis: 2000,
+            memory_bytes: 1000,
+        };
         let cases = [
-            (Resources { cpu_millis: 0, memory_bytes: 0 }, Resources { cpu_millis: 2000, memory_bytes: 1000 }, Ok(())),
-            (Resources { cpu_millis: 1500, memory_bytes: 0 }, Resources { cpu_millis: 600, memory_bytes: 0 }, Err(vec!["cpu"])),
-            (Resources { cpu_millis: 0, memory_bytes: 0 }, Resources { cpu_millis: 3000, memory_bytes: 2000 }, Err(vec!["cpu", "memory"])),
+            (
+                Resources {
+                    cpu_millis: 0,
+                    memory_bytes: 0,
+                },
+                Resources {
+                    cpu_millis: 2000,
+                    memory_bytes: 1000,
+                },
+                Ok(()),
+            ),
+            (
+                Resources {
+                    cpu_millis: 1500,
+                    memory_bytes: 0,
+                },
+                Resources {
+                    cpu_millis: 600,
+                    memory_bytes: 0,
+                },
+                Err(vec!["cpu"]),
+            ),
+            (
+                Resources {
+                    cpu_millis: 0,
+                    memory_bytes: 0,
+                },
+                Resources {
+                    cpu_millis: 3000,
+                    memory_bytes: 2000,
+                },
+                Err(vec!["cpu", "memory"]),
+            ),
             // Pods without requests always fit, as upstream.
-            (Resources { cpu_millis: 5000, memory_bytes: 5000 }, Resources::default(), Ok(())),
+            (
+                Resources {
+                    cpu_millis: 5000,
+                    memory_bytes: 5000,
+                },
+                Resources::default(),
+                Ok(()),
+            ),
         ];
         for (used, req, want) in cases {
             let got = fits(alloc, used, req).map_err(|u| u.insufficient);
             assert_eq!(got, want, "{used:?} {req:?}");
         }
-        let u = Unfit { insufficient: vec!["cpu", "memory"] };
-        assert_eq!(u.message(), "0/1 nodes are available: 1 Insufficient cpu, 1 Insufficient memory.");
+        let u = Unfit {
+            insufficient: vec!["cpu", "memory"],
+        };
+        assert_eq!(
+            u.message(),
+            "0/1 nodes are available: 1 Insufficient cpu, 1 Insufficient memory."
+        );
     }
 }

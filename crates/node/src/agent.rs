@@ -117,7 +117,9 @@ fn s<'a>(v: &'a Value, p: &str) -> &'a str {
 /// supervisor, reattaches to running pods and starts watching pods.
 pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
     std::fs::create_dir_all(paths::pods_root(&config.data_dir))?;
-    let alloc = config.allocatable.unwrap_or_else(node_object::machine_capacity);
+    let alloc = config
+        .allocatable
+        .unwrap_or_else(node_object::machine_capacity);
     register_node(&store, &config.node_name, alloc).await?;
 
     let cgroups = Cgroups::detect();
@@ -131,7 +133,9 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
         match tokio::time::timeout(Duration::from_secs(15), events.recv()).await {
             Ok(Some(RuntimeEvent::Snapshot(runs))) => break runs,
             Ok(Some(_)) => continue,
-            Ok(None) | Err(_) => return Err(Error::Supervisor("no snapshot from the supervisor".into())),
+            Ok(None) | Err(_) => {
+                return Err(Error::Supervisor("no snapshot from the supervisor".into()))
+            }
         }
     };
 
@@ -183,7 +187,9 @@ async fn register_node(store: &Store, name: &str, alloc: Resources) -> Result<()
             store
                 .modify(&NODES, "", name, |mut cur| {
                     cur["status"] = fresh["status"].clone();
-                    if let Some(labels) = fresh.pointer("/metadata/labels").and_then(Value::as_object) {
+                    if let Some(labels) =
+                        fresh.pointer("/metadata/labels").and_then(Value::as_object)
+                    {
                         let meta = &mut cur["metadata"];
                         if !meta.get("labels").is_some_and(Value::is_object) {
                             meta["labels"] = json!({});
@@ -330,10 +336,16 @@ impl Agent {
                     match self.store.list_and_watch(&PODS, None) {
                         Ok((list, w)) => {
                             let items: Vec<Value> = list.items.iter().map(|s| s.value()).collect();
-                            let present: HashSet<String> =
-                                items.iter().map(|p| s(p, "/metadata/uid").to_string()).collect();
-                            let missing: Vec<String> =
-                                self.pods.keys().filter(|u| !present.contains(*u)).cloned().collect();
+                            let present: HashSet<String> = items
+                                .iter()
+                                .map(|p| s(p, "/metadata/uid").to_string())
+                                .collect();
+                            let missing: Vec<String> = self
+                                .pods
+                                .keys()
+                                .filter(|u| !present.contains(*u))
+                                .cloned()
+                                .collect();
                             for uid in missing {
                                 self.on_pod_gone(&uid);
                             }
@@ -379,7 +391,15 @@ impl Agent {
     }
 
     fn emit(&self, pod: &Value, warning: bool, reason: &str, message: &str, component: &str) {
-        emit(&self.store, &self.name, pod, warning, reason, message, component);
+        emit(
+            &self.store,
+            &self.name,
+            pod,
+            warning,
+            reason,
+            message,
+            component,
+        );
     }
 
     // ---- pods -------------------------------------------------------------
@@ -398,7 +418,10 @@ impl Agent {
             if phase == "Succeeded" || phase == "Failed" {
                 // Committed: whatever the runtime still holds can go.
                 self.done.insert(uid.clone());
-                let key = (s(&pod, "/metadata/namespace").to_string(), s(&pod, "/metadata/name").to_string());
+                let key = (
+                    s(&pod, "/metadata/namespace").to_string(),
+                    s(&pod, "/metadata/name").to_string(),
+                );
                 self.keys.insert(key, uid.clone());
                 continue;
             }
@@ -414,7 +437,8 @@ impl Agent {
             let w = PodWorker::recover(pod, spec, runs, now, &mut acts);
             let req = admission::pod_requests(&w.spec);
             self.allocated.add(req);
-            self.keys.insert((w.namespace.clone(), w.name.clone()), uid.clone());
+            self.keys
+                .insert((w.namespace.clone(), w.name.clone()), uid.clone());
             self.pods.insert(
                 uid.clone(),
                 Entry {
@@ -443,7 +467,9 @@ impl Agent {
         // Runs of pods that no longer exist (deleted while we were down):
         // kill what runs, forget the rest.
         for r in runs {
-            let Some((uid, _, _)) = parse_run_id(&r.id) else { continue };
+            let Some((uid, _, _)) = parse_run_id(&r.id) else {
+                continue;
+            };
             if known.contains(uid) && !self.done.contains(uid) {
                 continue;
             }
@@ -470,7 +496,10 @@ impl Agent {
         // them when the key is a pod we hold or have finished and nothing
         // we act on (a deletion) can be in it.
         if ev.kind == store::EventType::Modified {
-            if let Some(uid) = self.keys.get(&(ev.key.namespace.clone(), ev.key.name.clone())) {
+            if let Some(uid) = self
+                .keys
+                .get(&(ev.key.namespace.clone(), ev.key.name.clone()))
+            {
                 let known = self.done.contains(uid) || self.pods.contains_key(uid);
                 if known && !contains(&ev.object, b"\"deletionTimestamp\"") {
                     return;
@@ -483,7 +512,10 @@ impl Agent {
         match ev.kind {
             store::EventType::Deleted => {
                 let uid = s(&pod, "/metadata/uid").to_string();
-                let key = (s(&pod, "/metadata/namespace").to_string(), s(&pod, "/metadata/name").to_string());
+                let key = (
+                    s(&pod, "/metadata/namespace").to_string(),
+                    s(&pod, "/metadata/name").to_string(),
+                );
                 if self.keys.get(&key) == Some(&uid) {
                     self.keys.remove(&key);
                 }
@@ -510,7 +542,9 @@ impl Agent {
     /// The object is gone: kill what runs at once; clean up when it stops.
     fn on_pod_gone(&mut self, uid: &str) {
         let now = Instant::now();
-        let Some(e) = self.pods.get_mut(uid) else { return };
+        let Some(e) = self.pods.get_mut(uid) else {
+            return;
+        };
         e.gone = true;
         e.deleting = true;
         let mut acts = Vec::new();
@@ -528,7 +562,9 @@ impl Agent {
         if let Some(e) = self.pods.get_mut(&uid) {
             let deleting = pod.pointer("/metadata/deletionTimestamp").is_some();
             if deleting {
-                let grace = pod.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64);
+                let grace = pod
+                    .pointer("/metadata/deletionGracePeriodSeconds")
+                    .and_then(Value::as_i64);
                 e.deleting = true;
                 let g = self.termination_grace(&uid, grace);
                 let mut acts = Vec::new();
@@ -551,10 +587,22 @@ impl Agent {
             if node == self.name {
                 // Ours from before, with nothing running: finish the deletion.
                 let store = self.store.clone();
-                let (ns, name) = (s(&pod, "/metadata/namespace").to_string(), s(&pod, "/metadata/name").to_string());
+                let (ns, name) = (
+                    s(&pod, "/metadata/namespace").to_string(),
+                    s(&pod, "/metadata/name").to_string(),
+                );
                 tokio::spawn(async move {
                     let _ = store
-                        .delete(&PODS, &ns, &name, DeleteOptions { grace_period_seconds: Some(0), precondition_uid: Some(uid), ..Default::default() })
+                        .delete(
+                            &PODS,
+                            &ns,
+                            &name,
+                            DeleteOptions {
+                                grace_period_seconds: Some(0),
+                                precondition_uid: Some(uid),
+                                ..Default::default()
+                            },
+                        )
                         .await;
                 });
             }
@@ -584,8 +632,12 @@ impl Agent {
             if self.unschedulable.contains_key(&uid) {
                 return;
             }
-            let (ns, name) = (s(&pod, "/metadata/namespace").to_string(), s(&pod, "/metadata/name").to_string());
-            self.unschedulable.insert(uid.clone(), (ns.clone(), name.clone(), req));
+            let (ns, name) = (
+                s(&pod, "/metadata/namespace").to_string(),
+                s(&pod, "/metadata/name").to_string(),
+            );
+            self.unschedulable
+                .insert(uid.clone(), (ns.clone(), name.clone(), req));
             self.queue.push_back(uid.clone());
             let msg = unfit.message();
             self.emit(&pod, true, "FailedScheduling", &msg, "default-scheduler");
@@ -594,7 +646,8 @@ impl Agent {
             tokio::spawn(async move {
                 let _ = store
                     .modify(&PODS, &ns, &name, |mut cur| {
-                        if s(&cur, "/metadata/uid") != uid || !s(&cur, "/spec/nodeName").is_empty() {
+                        if s(&cur, "/metadata/uid") != uid || !s(&cur, "/spec/nodeName").is_empty()
+                        {
                             return Ok(None);
                         }
                         if !cur.get("status").is_some_and(Value::is_object) {
@@ -624,7 +677,8 @@ impl Agent {
             self.emit(&pod, false, "Scheduled", &msg, "default-scheduler");
         }
         let w = PodWorker::new(pod, spec, now_seconds(), now);
-        self.keys.insert((w.namespace.clone(), w.name.clone()), uid.clone());
+        self.keys
+            .insert((w.namespace.clone(), w.name.clone()), uid.clone());
         self.pods.insert(
             uid.clone(),
             Entry {
@@ -649,14 +703,18 @@ impl Agent {
     fn after(&mut self, uid: &str) {
         loop {
             let mut acts = Vec::new();
-            let Some(e) = self.pods.get_mut(uid) else { return };
+            let Some(e) = self.pods.get_mut(uid) else {
+                return;
+            };
             e.w.sync(&mut acts);
             if acts.is_empty() {
                 break;
             }
             self.exec(uid, acts);
         }
-        let Some(e) = self.pods.get_mut(uid) else { return };
+        let Some(e) = self.pods.get_mut(uid) else {
+            return;
+        };
         if let Some(t) = e.w.next_wakeup() {
             self.timers.insert((t, uid.to_string()));
         }
@@ -684,19 +742,25 @@ impl Agent {
         let mut queue: VecDeque<Action> = acts.into();
         while let Some(a) = queue.pop_front() {
             match a {
-                Action::Start { name, init, attempt } => {
-                    let Some(e) = self.pods.get_mut(uid) else { return };
-                    let pod_dir = paths::pod_dir(&self.cfg.data_dir, &e.w.namespace, &e.w.name, uid);
-                    let container = e
-                        .w
-                        .spec
-                        .init_containers
-                        .iter()
-                        .flatten()
-                        .filter(|_| init)
-                        .chain(e.w.spec.containers.iter().filter(|_| !init))
-                        .find(|c| c.name == name)
-                        .cloned();
+                Action::Start {
+                    name,
+                    init,
+                    attempt,
+                } => {
+                    let Some(e) = self.pods.get_mut(uid) else {
+                        return;
+                    };
+                    let pod_dir =
+                        paths::pod_dir(&self.cfg.data_dir, &e.w.namespace, &e.w.name, uid);
+                    let container =
+                        e.w.spec
+                            .init_containers
+                            .iter()
+                            .flatten()
+                            .filter(|_| init)
+                            .chain(e.w.spec.containers.iter().filter(|_| !init))
+                            .find(|c| c.name == name)
+                            .cloned();
                     let Some(container) = container else { continue };
                     let ctx = BuildContext {
                         pod: &e.w.pod,
@@ -712,7 +776,8 @@ impl Agent {
                     };
                     match process::build_spec(&ctx, &container, attempt) {
                         Ok(spec) => {
-                            let limited = spec.memory_limit.is_some() || spec.cpu_limit_millis.is_some();
+                            let limited =
+                                spec.memory_limit.is_some() || spec.cpu_limit_millis.is_some();
                             if limited && !e.limits_warned {
                                 if let Some(why) = &self.cgroup_problem {
                                     e.limits_warned = true;
@@ -720,15 +785,49 @@ impl Agent {
                                         "resource limits of container {} are not enforced: {why}",
                                         container.name
                                     );
-                                    emit(&self.store, &self.name, &e.w.pod, true, "ResourceLimitsNotEnforced", &msg, "kubelet");
+                                    emit(
+                                        &self.store,
+                                        &self.name,
+                                        &e.w.pod,
+                                        true,
+                                        "ResourceLimitsNotEnforced",
+                                        &msg,
+                                        "kubelet",
+                                    );
                                 }
                             }
                             if self.cfg.routine_events {
                                 let pod = &e.w.pod;
                                 let image = container.image.clone().unwrap_or_default();
-                                emit(&self.store, &self.name, pod, false, "Pulled", &format!("Container image \"{image}\" already present on machine"), "kubelet");
-                                emit(&self.store, &self.name, pod, false, "Created", &format!("Created container: {name}"), "kubelet");
-                                emit(&self.store, &self.name, pod, false, "Started", &format!("Started container {name}"), "kubelet");
+                                emit(
+                                    &self.store,
+                                    &self.name,
+                                    pod,
+                                    false,
+                                    "Pulled",
+                                    &format!(
+                                        "Container image \"{image}\" already present on machine"
+                                    ),
+                                    "kubelet",
+                                );
+                                emit(
+                                    &self.store,
+                                    &self.name,
+                                    pod,
+                                    false,
+                                    "Created",
+                                    &format!("Created container: {name}"),
+                                    "kubelet",
+                                );
+                                emit(
+                                    &self.store,
+                                    &self.name,
+                                    pod,
+                                    false,
+                                    "Started",
+                                    &format!("Started container {name}"),
+                                    "kubelet",
+                                );
                             }
                             tracing::trace!(run = %spec.id, "start");
                             self.rt.start(spec);
@@ -741,9 +840,21 @@ impl Agent {
                     }
                 }
                 Action::Signal { id, signal } => self.rt.signal(&id, signal),
-                Action::Event { warning, reason, message } => {
+                Action::Event {
+                    warning,
+                    reason,
+                    message,
+                } => {
                     if let Some(e) = self.pods.get(uid) {
-                        emit(&self.store, &self.name, &e.w.pod, warning, reason, &message, "kubelet");
+                        emit(
+                            &self.store,
+                            &self.name,
+                            &e.w.pod,
+                            warning,
+                            reason,
+                            &message,
+                            "kubelet",
+                        );
                     }
                 }
             }
@@ -785,7 +896,9 @@ impl Agent {
         let now = Instant::now();
         match ev {
             RuntimeEvent::Started { id, started_at, .. } => {
-                let Some((uid, _, _)) = parse_run_id(&id) else { return };
+                let Some((uid, _, _)) = parse_run_id(&id) else {
+                    return;
+                };
                 let uid = uid.to_string();
                 let mut acts = Vec::new();
                 if let Some(e) = self.pods.get_mut(&uid) {
@@ -795,7 +908,9 @@ impl Agent {
                 }
             }
             RuntimeEvent::Exited(x) => {
-                let Some((uid, _, _)) = parse_run_id(&x.id) else { return };
+                let Some((uid, _, _)) = parse_run_id(&x.id) else {
+                    return;
+                };
                 let uid = uid.to_string();
                 let mut acts = Vec::new();
                 match self.pods.get_mut(&uid) {
@@ -821,7 +936,9 @@ impl Agent {
         let now = Instant::now();
         let uids: Vec<String> = self.pods.keys().cloned().collect();
         for uid in uids {
-            let Some(e) = self.pods.get_mut(&uid) else { continue };
+            let Some(e) = self.pods.get_mut(&uid) else {
+                continue;
+            };
             let mut acts = Vec::new();
             let mut resend = Vec::new();
             for c in e.w.all() {
@@ -835,7 +952,11 @@ impl Agent {
                         }
                     }
                     (None, crate::pod_worker::CState::Starting { .. }) => {
-                        resend.push(Action::Start { name: c.name.clone(), init: c.init, attempt: c.restart_count });
+                        resend.push(Action::Start {
+                            name: c.name.clone(),
+                            init: c.init,
+                            attempt: c.restart_count,
+                        });
                     }
                     (None, _) => {
                         let ts = crate::sys::rfc3339_nano(chrono::Utc::now());
@@ -898,7 +1019,9 @@ impl Agent {
         let mut batch = Vec::new();
         let dirty: Vec<String> = self.dirty.drain().collect();
         for uid in dirty {
-            let Some(e) = self.pods.get_mut(&uid) else { continue };
+            let Some(e) = self.pods.get_mut(&uid) else {
+                continue;
+            };
             if e.gone {
                 continue;
             }
@@ -953,7 +1076,9 @@ impl Agent {
     }
 
     fn on_written(&mut self, d: WriteDone) {
-        let Some(e) = self.pods.get_mut(&d.uid) else { return };
+        let Some(e) = self.pods.get_mut(&d.uid) else {
+            return;
+        };
         e.writing = false;
         match d.outcome {
             WriteOutcome::Written => {
@@ -989,7 +1114,9 @@ impl Agent {
 
     /// Forgets a finished pod whose object is gone, with its files.
     fn cleanup(&mut self, uid: &str) {
-        let Some(e) = self.pods.remove(uid) else { return };
+        let Some(e) = self.pods.remove(uid) else {
+            return;
+        };
         let key = (e.w.namespace.clone(), e.w.name.clone());
         if self.keys.get(&key).map(String::as_str) == Some(uid) {
             self.keys.remove(&key);
@@ -1010,7 +1137,11 @@ async fn write_status(store: &Store, node: &str, r: &WriteReq) -> WriteOutcome {
     let res = store
         .modify(&PODS, &r.namespace, &r.name, |mut cur| {
             if s(&cur, "/metadata/uid") != r.uid {
-                return Err(store::Error::NotFound(store::Key::new(&PODS, &r.namespace, &r.name)));
+                return Err(store::Error::NotFound(store::Key::new(
+                    &PODS,
+                    &r.namespace,
+                    &r.name,
+                )));
             }
             if r.bind && s(&cur, "/spec/nodeName").is_empty() {
                 cur["spec"]["nodeName"] = json!(node);
@@ -1035,7 +1166,9 @@ async fn write_status(store: &Store, node: &str, r: &WriteReq) -> WriteOutcome {
             ..Default::default()
         };
         return match store.delete(&PODS, &r.namespace, &r.name, opts).await {
-            Ok(_) | Err(store::Error::NotFound(_)) | Err(store::Error::Precondition(_)) => WriteOutcome::Removed,
+            Ok(_) | Err(store::Error::NotFound(_)) | Err(store::Error::Precondition(_)) => {
+                WriteOutcome::Removed
+            }
             Err(e) => {
                 tracing::warn!("node: pod {}/{} delete: {e}", r.namespace, r.name);
                 WriteOutcome::Failed
@@ -1046,12 +1179,24 @@ async fn write_status(store: &Store, node: &str, r: &WriteReq) -> WriteOutcome {
 }
 
 /// Records an Event about a pod, as the kubelet (or the scheduler) would.
-fn emit(store: &Store, node: &str, pod: &Value, warning: bool, reason: &str, message: &str, component: &str) {
+fn emit(
+    store: &Store,
+    node: &str,
+    pod: &Value,
+    warning: bool,
+    reason: &str,
+    message: &str,
+    component: &str,
+) {
     let source = Source {
         component: component.into(),
         host: (component == "kubelet").then(|| node.to_string()),
     };
-    let kind = if warning { EventType::Warning } else { EventType::Normal };
+    let kind = if warning {
+        EventType::Warning
+    } else {
+        EventType::Normal
+    };
     let mut involved = json!({
         "kind": "Pod",
         "apiVersion": "v1",
@@ -1060,7 +1205,14 @@ fn emit(store: &Store, node: &str, pod: &Value, warning: bool, reason: &str, mes
     if let Some(m) = involved.get_mut("metadata").and_then(Value::as_object_mut) {
         m.retain(|k, _| matches!(k.as_str(), "name" | "namespace" | "uid" | "resourceVersion"));
     }
-    let ev = api::events::build(&involved, kind, reason, message, &source, chrono::Utc::now());
+    let ev = api::events::build(
+        &involved,
+        kind,
+        reason,
+        message,
+        &source,
+        chrono::Utc::now(),
+    );
     let store = store.clone();
     tokio::spawn(async move {
         if let Err(e) = store.create(&EVENTS, ev).await {

@@ -58,7 +58,10 @@ impl Cgroups {
         if cg.memory.is_none() && cg.cpu.is_none() {
             cg.unavailable = Some("no memory or cpu cgroup controller is mounted".into());
         } else if !failures.is_empty() {
-            cg.unavailable = Some(format!("cgroups are not writable ({})", failures.join("; ")));
+            cg.unavailable = Some(format!(
+                "cgroups are not writable ({})",
+                failures.join("; ")
+            ));
             cg.memory = None;
             cg.cpu = None;
         } else if let Some(c) = cg.memory.as_ref().filter(|c| c.version == Version::V2) {
@@ -105,7 +108,8 @@ impl Cgroups {
             }
             "/".to_string()
         };
-        let join = |mount: &Path, rel: &str| mount.join(rel.trim_start_matches('/')).join("joblite");
+        let join =
+            |mount: &Path, rel: &str| mount.join(rel.trim_start_matches('/')).join("joblite");
         let v2_controllers: Vec<String> = v2
             .as_ref()
             .map(|m| {
@@ -140,7 +144,12 @@ impl Cgroups {
     }
 
     /// Creates the cgroups of one run with its limits.
-    pub fn create(&self, id: &str, memory: Option<i64>, cpu_millis: Option<i64>) -> Result<Handle, String> {
+    pub fn create(
+        &self,
+        id: &str,
+        memory: Option<i64>,
+        cpu_millis: Option<i64>,
+    ) -> Result<Handle, String> {
         if let Some(why) = &self.unavailable {
             return Err(why.clone());
         }
@@ -183,7 +192,10 @@ impl Cgroups {
 impl Handle {
     /// `cgroup.procs` of every directory, for the child to join before exec.
     pub fn procs_files(&self) -> Vec<PathBuf> {
-        self.dirs.iter().map(|(_, d)| d.join("cgroup.procs")).collect()
+        self.dirs
+            .iter()
+            .map(|(_, d)| d.join("cgroup.procs"))
+            .collect()
     }
 
     /// Whether the OOM killer fired in this cgroup.
@@ -196,8 +208,10 @@ impl Handle {
             fs::read_to_string(file)
                 .ok()
                 .and_then(|s| {
-                    s.lines()
-                        .find_map(|l| l.strip_prefix("oom_kill ").map(|n| n.trim().parse::<u64>().unwrap_or(0)))
+                    s.lines().find_map(|l| {
+                        l.strip_prefix("oom_kill ")
+                            .map(|n| n.trim().parse::<u64>().unwrap_or(0))
+                    })
                 })
                 .is_some_and(|n| n > 0)
         })
@@ -280,7 +294,10 @@ mod tests {
         let cg = Cgroups::from_tables(HYBRID, OWN);
         let m = cg.memory.unwrap();
         assert_eq!(m.version, Version::V1);
-        assert_eq!(m.base, PathBuf::from("/sys/fs/cgroup/memory/process_api/abc/joblite"));
+        assert_eq!(
+            m.base,
+            PathBuf::from("/sys/fs/cgroup/memory/process_api/abc/joblite")
+        );
         let c = cg.cpu.unwrap();
         assert_eq!(c.version, Version::V1);
         assert_eq!(c.base, PathBuf::from("/sys/fs/cgroup/cpu/joblite"));
@@ -299,6 +316,9 @@ mod tests {
             unavailable: Some("cgroups are not writable".into()),
             ..Default::default()
         };
-        assert!(cg.create("x", Some(1), None).unwrap_err().contains("not writable"));
+        assert!(cg
+            .create("x", Some(1), None)
+            .unwrap_err()
+            .contains("not writable"));
     }
 }

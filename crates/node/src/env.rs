@@ -36,7 +36,12 @@ pub fn resolve(
 ) -> Result<Vec<(String, String)>, EnvError> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut map: HashMap<String, String> = HashMap::new();
-    for EnvVar { name, value, value_from } in container.env.iter().flatten() {
+    for EnvVar {
+        name,
+        value,
+        value_from,
+    } in container.env.iter().flatten()
+    {
         let v = if let Some(from) = value_from {
             if let Some(f) = &from.field_ref {
                 field_value(pod, spec, &f.field_path, ctx)?
@@ -51,7 +56,12 @@ pub fn resolve(
                         .ok_or_else(|| EnvError(format!("container {n} not found")))?,
                     None => container,
                 };
-                resource_value(target, &r.resource, r.divisor.as_ref().map(|d| d.0.as_str()), ctx)?
+                resource_value(
+                    target,
+                    &r.resource,
+                    r.divisor.as_ref().map(|d| d.0.as_str()),
+                    ctx,
+                )?
             } else if from.config_map_key_ref.is_some() {
                 return Err(EnvError(format!(
                     "couldn't find key for env var {name}: configmaps are not served by joblite"
@@ -78,7 +88,12 @@ pub fn resolve(
 }
 
 /// `podFieldSelectorRuntimeValue` + `ExtractFieldPathAsString`.
-pub fn field_value(pod: &Value, spec: &PodSpec, path: &str, ctx: &EnvContext<'_>) -> Result<String, EnvError> {
+pub fn field_value(
+    pod: &Value,
+    spec: &PodSpec,
+    path: &str,
+    ctx: &EnvContext<'_>,
+) -> Result<String, EnvError> {
     let meta = |k: &str| {
         pod.pointer(&format!("/metadata/{k}"))
             .and_then(Value::as_str)
@@ -115,23 +130,25 @@ pub fn field_value(pod: &Value, spec: &PodSpec, path: &str, ctx: &EnvContext<'_>
         "metadata.uid" => meta("uid"),
         "metadata.labels" => all("labels"),
         "metadata.annotations" => all("annotations"),
-        "spec.nodeName" => spec.node_name.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| ctx.node_name.to_string()),
+        "spec.nodeName" => spec
+            .node_name
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| ctx.node_name.to_string()),
         "spec.serviceAccountName" => spec
             .service_account_name
             .clone()
             .unwrap_or_else(|| "default".to_string()),
         "status.podIP" | "status.podIPs" => ctx.pod_ip.to_string(),
         "status.hostIP" | "status.hostIPs" => ctx.host_ip.to_string(),
-        p => {
-            if let Some(rest) = p.strip_prefix("metadata.labels") {
-                map_entry("labels", rest)
-            } else if let Some(rest) = p.strip_prefix("metadata.annotations") {
-                map_entry("annotations", rest)
-            } else {
-                None
-            }
-            .ok_or_else(|| EnvError(format!("unsupported fieldPath: {p}")))?
+        p => if let Some(rest) = p.strip_prefix("metadata.labels") {
+            map_entry("labels", rest)
+        } else if let Some(rest) = p.strip_prefix("metadata.annotations") {
+            map_entry("annotations", rest)
+        } else {
+            None
         }
+        .ok_or_else(|| EnvError(format!("unsupported fieldPath: {p}")))?,
     })
 }
 
@@ -167,7 +184,11 @@ pub fn resource_value(
         "requests" => get("requests", name)
             .or_else(|| get("limits", name))
             .unwrap_or(0),
-        _ => return Err(EnvError(format!("unsupported container resource: {resource}"))),
+        _ => {
+            return Err(EnvError(format!(
+                "unsupported container resource: {resource}"
+            )))
+        }
     };
     let div = divisor
         .and_then(quantity::parse_nanos)

@@ -42,14 +42,20 @@ fn attempt_of(container_id: &str) -> Option<u32> {
 }
 
 /// Picks the log file a request reads, or the upstream error.
-pub fn resolve(data_dir: &Path, pod: &Value, opts: &LogOptions) -> Result<(String, Option<PathBuf>)> {
+pub fn resolve(
+    data_dir: &Path,
+    pod: &Value,
+    opts: &LogOptions,
+) -> Result<(String, Option<PathBuf>)> {
     let pod_name = s(pod, "/metadata/name");
     let apps = names(pod, "containers");
     let inits = names(pod, "initContainers");
     let container = match opts.container.as_deref().filter(|c| !c.is_empty()) {
         Some(c) => {
             if !apps.iter().chain(inits.iter()).any(|n| n == c) {
-                return Err(Error::BadRequest(format!("container {c} is not valid for pod {pod_name}")));
+                return Err(Error::BadRequest(format!(
+                    "container {c} is not valid for pod {pod_name}"
+                )));
             }
             c.to_string()
         }
@@ -60,7 +66,10 @@ pub fn resolve(data_dir: &Path, pod: &Value, opts: &LogOptions) -> Result<(Strin
                 apps.join(" ")
             );
             if !inits.is_empty() {
-                msg.push_str(&format!(" or one of the init containers: [{}]", inits.join(" ")));
+                msg.push_str(&format!(
+                    " or one of the init containers: [{}]",
+                    inits.join(" ")
+                ));
             }
             return Err(Error::BadRequest(msg));
         }
@@ -76,7 +85,12 @@ pub fn resolve(data_dir: &Path, pod: &Value, opts: &LogOptions) -> Result<(Strin
             "container \"{container}\" in pod \"{pod_name}\" is waiting to start: {reason}"
         ))
     };
-    let dir = paths::pod_dir(data_dir, s(pod, "/metadata/namespace"), pod_name, s(pod, "/metadata/uid"));
+    let dir = paths::pod_dir(
+        data_dir,
+        s(pod, "/metadata/namespace"),
+        pod_name,
+        s(pod, "/metadata/uid"),
+    );
     let file = |attempt: u32| Some(paths::log_path(&dir, &container, attempt));
     let Some(st) = status else {
         if opts.previous {
@@ -243,9 +257,16 @@ pub async fn stream_logs(
             f.read_to_end(&mut data)?;
         }
     }
-    let end = data.iter().rposition(|&b| b == b'\n').map(|i| i + 1).unwrap_or(0);
+    let end = data
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
     let carry = data[end..].to_vec();
-    let lines: Vec<&[u8]> = data[..end].split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&[u8]> = data[..end]
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     let mut start = 0;
     if let Some(n) = opts.tail_lines.filter(|n| *n >= 0) {
         // Count whole lines (F records) from the end.
@@ -302,7 +323,11 @@ pub async fn stream_logs(
             st.pos += buf.len() as u64;
             let mut data = std::mem::take(&mut st.carry);
             data.extend_from_slice(&buf);
-            let end = data.iter().rposition(|&b| b == b'\n').map(|i| i + 1).unwrap_or(0);
+            let end = data
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map(|i| i + 1)
+                .unwrap_or(0);
             st.carry = data[end..].to_vec();
             let mut out = Vec::new();
             for l in data[..end].split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
@@ -377,7 +402,10 @@ mod tests {
             (o(&|o| o.tail_lines = Some(2)), "two\nthree\n"),
             (o(&|o| o.tail_lines = Some(0)), ""),
             (o(&|o| o.limit_bytes = Some(6)), "one\ntw"),
-            (o(&|o| o.since_time = Some("2026-01-01T00:00:02Z".parse().unwrap())), "two\nthree\n"),
+            (
+                o(&|o| o.since_time = Some("2026-01-01T00:00:02Z".parse().unwrap())),
+                "two\nthree\n",
+            ),
             (
                 o(&|o| {
                     o.timestamps = true;
@@ -395,37 +423,83 @@ mod tests {
     async fn previous_reads_the_last_run() {
         let dir = tempfile::tempdir().unwrap();
         write_log(dir.path(), 0, "2026-01-01T00:00:01Z stdout F first\n", true);
-        write_log(dir.path(), 1, "2026-01-01T00:00:02Z stdout F second\n", true);
+        write_log(
+            dir.path(),
+            1,
+            "2026-01-01T00:00:02Z stdout F second\n",
+            true,
+        );
         let p = pod(terminated(1));
-        assert_eq!(read(dir.path(), &p, LogOptions::default()).await, "second\n");
-        let prev = LogOptions { previous: true, ..Default::default() };
+        assert_eq!(
+            read(dir.path(), &p, LogOptions::default()).await,
+            "second\n"
+        );
+        let prev = LogOptions {
+            previous: true,
+            ..Default::default()
+        };
         assert_eq!(read(dir.path(), &p, prev.clone()).await, "first\n");
         let p0 = pod(terminated(0));
         let err = stream_logs(dir.path(), &p0, prev).await.err().unwrap();
-        assert_eq!(err.to_string(), "previous terminated container \"c\" in pod \"p\" not found");
+        assert_eq!(
+            err.to_string(),
+            "previous terminated container \"c\" in pod \"p\" not found"
+        );
     }
 
     #[tokio::test]
     async fn upstream_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let waiting = pod(json!({"containerStatuses": [{"name": "c", "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}}]}));
-        let err = stream_logs(dir.path(), &waiting, LogOptions::default()).await.err().unwrap();
-        assert_eq!(err.to_string(), "container \"c\" in pod \"p\" is waiting to start: ContainerCreating");
+        let waiting = pod(
+            json!({"containerStatuses": [{"name": "c", "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}}]}),
+        );
+        let err = stream_logs(dir.path(), &waiting, LogOptions::default())
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "container \"c\" in pod \"p\" is waiting to start: ContainerCreating"
+        );
         let two = json!({"metadata": {"name": "y"}, "spec": {"containers": [{"name": "a"}, {"name": "b"}]}});
-        let err = stream_logs(dir.path(), &two, LogOptions::default()).await.err().unwrap();
-        assert_eq!(err.to_string(), "a container name must be specified for pod y, choose one of: [a b]");
+        let err = stream_logs(dir.path(), &two, LogOptions::default())
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "a container name must be specified for pod y, choose one of: [a b]"
+        );
     }
 
     #[tokio::test]
     async fn follow_sees_new_lines_and_ends_with_the_run() {
         let dir = tempfile::tempdir().unwrap();
         write_log(dir.path(), 0, "2026-01-01T00:00:01Z stdout F a\n", false);
-        let p = pod(json!({"containerStatuses": [{"name": "c", "restartCount": 0, "state": {"running": {}}, "containerID": "joblite://u_c_0", "lastState": {}}]}));
-        let mut st = Box::pin(stream_logs(dir.path(), &p, LogOptions { follow: true, ..Default::default() }).await.unwrap());
+        let p = pod(
+            json!({"containerStatuses": [{"name": "c", "restartCount": 0, "state": {"running": {}}, "containerID": "joblite://u_c_0", "lastState": {}}]}),
+        );
+        let mut st = Box::pin(
+            stream_logs(
+                dir.path(),
+                &p,
+                LogOptions {
+                    follow: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap(),
+        );
         assert_eq!(st.next().await.unwrap().unwrap(), Bytes::from("a\n"));
         let path = paths::log_path(&paths::pod_dir(dir.path(), "default", "p", "u"), "c", 0);
         let t0 = std::time::Instant::now();
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"2026-01-01T00:00:02Z stdout F b\n").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"2026-01-01T00:00:02Z stdout F b\n")
+            .unwrap();
         assert_eq!(st.next().await.unwrap().unwrap(), Bytes::from("b\n"));
         assert!(t0.elapsed() < Duration::from_millis(100));
         use std::os::unix::fs::PermissionsExt;

@@ -15,7 +15,9 @@ pub const KUBELET_VERSION: &str = "v1.33.0";
 
 /// The machine's CPU count (as millicores) and memory (bytes).
 pub fn machine_capacity() -> Resources {
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as i64;
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as i64;
     let mem_kib = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|s| {
@@ -31,7 +33,9 @@ pub fn machine_capacity() -> Resources {
 }
 
 fn read_trim(path: &str) -> String {
-    std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// `PRETTY_NAME` from `/etc/os-release`.
@@ -89,10 +93,30 @@ pub fn conditions(now: &str, since: &str) -> Value {
         })
     };
     json!([
-        c("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-        c("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-        c("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-        c("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+        c(
+            "MemoryPressure",
+            "False",
+            "KubeletHasSufficientMemory",
+            "kubelet has sufficient memory available"
+        ),
+        c(
+            "DiskPressure",
+            "False",
+            "KubeletHasNoDiskPressure",
+            "kubelet has no disk pressure"
+        ),
+        c(
+            "PIDPressure",
+            "False",
+            "KubeletHasSufficientPID",
+            "kubelet has sufficient PID available"
+        ),
+        c(
+            "Ready",
+            "True",
+            "KubeletReady",
+            "kubelet is posting ready status"
+        ),
     ])
 }
 
@@ -145,7 +169,10 @@ pub fn build(name: &str, capacity: Resources, now: &str) -> Value {
 
 /// Stamps every condition's `lastHeartbeatTime`.
 pub fn heartbeat(node: &mut Value, now: &str) {
-    if let Some(conds) = node.pointer_mut("/status/conditions").and_then(Value::as_array_mut) {
+    if let Some(conds) = node
+        .pointer_mut("/status/conditions")
+        .and_then(Value::as_array_mut)
+    {
         for c in conds {
             c["lastHeartbeatTime"] = json!(now);
         }
@@ -158,13 +185,34 @@ mod tests {
 
     #[test]
     fn node_reports_capacity_and_a_ready_kubelet() {
-        let n = build("vm", Resources { cpu_millis: 2000, memory_bytes: 25_276_063_744 }, "T");
+        let n = build(
+            "vm",
+            Resources {
+                cpu_millis: 2000,
+                memory_bytes: 25_276_063_744,
+            },
+            "T",
+        );
         assert_eq!(n["status"]["capacity"]["cpu"], "2");
         assert_eq!(n["status"]["allocatable"]["memory"], "24683656Ki");
-        let ready = n["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap();
-        assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("True"), Some("KubeletReady")));
+        let ready = n["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Ready")
+            .unwrap();
+        assert_eq!(
+            (ready["status"].as_str(), ready["reason"].as_str()),
+            (Some("True"), Some("KubeletReady"))
+        );
         assert_eq!(n["status"]["addresses"][0]["address"], "127.0.0.1");
-        assert!(n["status"]["nodeInfo"]["containerRuntimeVersion"].as_str().unwrap().starts_with("joblite://"));
-        assert!(n["status"]["nodeInfo"]["kubeletVersion"].as_str().unwrap().starts_with("v1.33."));
+        assert!(n["status"]["nodeInfo"]["containerRuntimeVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with("joblite://"));
+        assert!(n["status"]["nodeInfo"]["kubeletVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with("v1.33."));
     }
 }

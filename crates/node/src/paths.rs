@@ -20,7 +20,10 @@ pub fn pod_dir(data_dir: &Path, namespace: &str, name: &str, uid: &str) -> PathB
 }
 
 pub fn log_path(pod_dir: &Path, container: &str, attempt: u32) -> PathBuf {
-    pod_dir.join("logs").join(container).join(format!("{attempt}.log"))
+    pod_dir
+        .join("logs")
+        .join(container)
+        .join(format!("{attempt}.log"))
 }
 
 pub fn volume_dir(pod_dir: &Path, volume: &str) -> PathBuf {

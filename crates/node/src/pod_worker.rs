@@ -40,12 +40,23 @@ pub struct Term {
 pub enum CState {
     /// Not running and not started yet: `ContainerCreating`,
     /// `PodInitializing`, or a configuration error.
-    Waiting { reason: String, message: Option<String> },
+    Waiting {
+        reason: String,
+        message: Option<String>,
+    },
     /// Start requested from the runtime.
-    Starting { id: String },
-    Running { id: String, started_at: String },
+    Starting {
+        id: String,
+    },
+    Running {
+        id: String,
+        started_at: String,
+    },
     /// Waiting out a CrashLoopBackOff.
-    BackOff { until: Instant, message: String },
+    BackOff {
+        until: Instant,
+        message: String,
+    },
     Terminated(Term),
 }
 
@@ -118,9 +129,20 @@ pub struct Termination {
 /// What the agent must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Start { name: String, init: bool, attempt: u32 },
-    Signal { id: String, signal: i32 },
-    Event { warning: bool, reason: &'static str, message: String },
+    Start {
+        name: String,
+        init: bool,
+        attempt: u32,
+    },
+    Signal {
+        id: String,
+        signal: i32,
+    },
+    Event {
+        warning: bool,
+        reason: &'static str,
+        message: String,
+    },
 }
 
 /// The pod phases.
@@ -202,7 +224,11 @@ impl PodWorker {
             .flatten()
             .map(|c| Ctr::new(&c.name, c.image.as_deref(), true, "PodInitializing"))
             .collect();
-        let app_reason = if has_init { "PodInitializing" } else { "ContainerCreating" };
+        let app_reason = if has_init {
+            "PodInitializing"
+        } else {
+            "ContainerCreating"
+        };
         let apps = spec
             .containers
             .iter()
@@ -242,7 +268,9 @@ impl PodWorker {
 
     /// Runs in flight (starting or running).
     pub fn live_ids(&self) -> Vec<String> {
-        self.all().filter_map(|c| c.live_id().map(str::to_string)).collect()
+        self.all()
+            .filter_map(|c| c.live_id().map(str::to_string))
+            .collect()
     }
 
     /// Every run id this pod may have had, for the runtime to forget.
@@ -374,7 +402,11 @@ impl PodWorker {
                 };
                 c.ever_started = true;
                 if let Some(t) = term {
-                    let signal = if t.killed { libc::SIGKILL } else { libc::SIGTERM };
+                    let signal = if t.killed {
+                        libc::SIGKILL
+                    } else {
+                        libc::SIGTERM
+                    };
                     acts.push(Action::Signal {
                         id: id.to_string(),
                         signal,
@@ -401,7 +433,15 @@ impl PodWorker {
             return;
         };
         let mut reason = exit_reason(x);
-        if matches!(termination, Some(Termination { cause: Cause::Deadline, .. })) && x.reason.is_none() && !x.oom_killed {
+        if matches!(
+            termination,
+            Some(Termination {
+                cause: Cause::Deadline,
+                ..
+            })
+        ) && x.reason.is_none()
+            && !x.oom_killed
+        {
             reason = "DeadlineExceeded".into();
         }
         let term = Term {
@@ -432,12 +472,21 @@ impl PodWorker {
                 Some(wait) => {
                     c.state = CState::BackOff {
                         until: now + wait,
-                        message: restart::backoff_message(c.backoff.current(), &c.name, &pod, &ns, &uid),
+                        message: restart::backoff_message(
+                            c.backoff.current(),
+                            &c.name,
+                            &pod,
+                            &ns,
+                            &uid,
+                        ),
                     };
                     acts.push(Action::Event {
                         warning: true,
                         reason: "BackOff",
-                        message: format!("Back-off restarting failed container {} in pod {pod}_{ns}({uid})", c.name),
+                        message: format!(
+                            "Back-off restarting failed container {} in pod {pod}_{ns}({uid})",
+                            c.name
+                        ),
                     });
                 }
                 None => {
@@ -454,9 +503,20 @@ impl PodWorker {
     }
 
     /// A container could not be turned into a run.
-    pub fn on_start_error(&mut self, name: &str, init: bool, err: BuildError, now: Instant, acts: &mut Vec<Action>) {
-        let Some(c) = self.find_mut(name, init) else { return };
-        let Some(id) = c.live_id().map(str::to_string) else { return };
+    pub fn on_start_error(
+        &mut self,
+        name: &str,
+        init: bool,
+        err: BuildError,
+        now: Instant,
+        acts: &mut Vec<Action>,
+    ) {
+        let Some(c) = self.find_mut(name, init) else {
+            return;
+        };
+        let Some(id) = c.live_id().map(str::to_string) else {
+            return;
+        };
         match err {
             BuildError::CannotRun(message) => {
                 let ts = crate::sys::rfc3339_nano(chrono::Utc::now());
@@ -494,7 +554,10 @@ impl PodWorker {
             if !t.killed && t.kill_at <= now {
                 t.killed = true;
                 for id in self.live_ids() {
-                    acts.push(Action::Signal { id, signal: libc::SIGKILL });
+                    acts.push(Action::Signal {
+                        id,
+                        signal: libc::SIGKILL,
+                    });
                 }
             }
             return;
@@ -530,7 +593,13 @@ impl PodWorker {
 
     /// Tears the pod down: SIGTERM now, SIGKILL at `now + grace`; a zero
     /// grace kills at once. A second call may only shorten the grace.
-    pub fn terminate(&mut self, cause: Cause, grace: Duration, now: Instant, acts: &mut Vec<Action>) {
+    pub fn terminate(
+        &mut self,
+        cause: Cause,
+        grace: Duration,
+        now: Instant,
+        acts: &mut Vec<Action>,
+    ) {
         let kill_at = now + grace;
         if let Some(t) = &mut self.termination {
             if kill_at < t.kill_at && !t.killed {
@@ -538,14 +607,21 @@ impl PodWorker {
                 if grace.is_zero() {
                     t.killed = true;
                     for id in self.live_ids() {
-                        acts.push(Action::Signal { id, signal: libc::SIGKILL });
+                        acts.push(Action::Signal {
+                            id,
+                            signal: libc::SIGKILL,
+                        });
                     }
                 }
             }
             return;
         }
         let killed = grace.is_zero();
-        self.termination = Some(Termination { cause, kill_at, killed });
+        self.termination = Some(Termination {
+            cause,
+            kill_at,
+            killed,
+        });
         let signal = if killed { libc::SIGKILL } else { libc::SIGTERM };
         for c in self.all_mut() {
             match &c.state {
@@ -577,7 +653,13 @@ impl PodWorker {
     /// and the runtime's records: a run that exists is attached to, a run
     /// that ended while the agent was down is replayed, and nothing is
     /// started twice (run ids carry the attempt).
-    pub fn recover(pod: Value, spec: PodSpec, runs: &[RunRecord], now: Instant, acts: &mut Vec<Action>) -> PodWorker {
+    pub fn recover(
+        pod: Value,
+        spec: PodSpec,
+        runs: &[RunRecord],
+        now: Instant,
+        acts: &mut Vec<Action>,
+    ) -> PodWorker {
         let start_time = str_at(&pod, "/status/startTime").to_string();
         let start_time = if start_time.is_empty() {
             crate::sys::rfc3339_nano(chrono::Utc::now())
@@ -589,18 +671,27 @@ impl PodWorker {
             w.spec.active_deadline_seconds,
             chrono::DateTime::parse_from_rfc3339(&start_time),
         ) {
-            let elapsed = (chrono::Utc::now() - st.with_timezone(&chrono::Utc)).to_std().unwrap_or_default();
+            let elapsed = (chrono::Utc::now() - st.with_timezone(&chrono::Utc))
+                .to_std()
+                .unwrap_or_default();
             let left = Duration::from_secs(ads.max(0) as u64).saturating_sub(elapsed);
             w.deadline = Some(now + left);
         }
         let uid = w.uid.clone();
         let mut replays: Vec<ExitRecord> = Vec::new();
         for c in w.init.iter_mut().chain(w.apps.iter_mut()) {
-            let key = if c.init { "/status/initContainerStatuses" } else { "/status/containerStatuses" };
+            let key = if c.init {
+                "/status/initContainerStatuses"
+            } else {
+                "/status/containerStatuses"
+            };
             let stored = pod
                 .pointer(key)
                 .and_then(Value::as_array)
-                .and_then(|a| a.iter().find(|s| s.get("name").and_then(Value::as_str) == Some(&c.name)))
+                .and_then(|a| {
+                    a.iter()
+                        .find(|s| s.get("name").and_then(Value::as_str) == Some(&c.name))
+                })
                 .cloned()
                 .unwrap_or(Value::Null);
             let mine: Vec<(&RunRecord, u32)> = runs
@@ -610,12 +701,18 @@ impl PodWorker {
                     (u == uid && n == c.name).then_some((r, a))
                 })
                 .collect();
-            let stored_count = stored.get("restartCount").and_then(Value::as_u64).unwrap_or(0) as u32;
+            let stored_count = stored
+                .get("restartCount")
+                .and_then(Value::as_u64)
+                .unwrap_or(0) as u32;
             let max_attempt = mine.iter().map(|(_, a)| *a).max();
             c.restart_count = stored_count.max(max_attempt.unwrap_or(0));
             c.last = stored.pointer("/lastState/terminated").map(term_from_json);
             let id = run_id(&uid, &c.name, c.restart_count);
-            let current = mine.iter().find(|(_, a)| *a == c.restart_count).map(|(r, _)| *r);
+            let current = mine
+                .iter()
+                .find(|(_, a)| *a == c.restart_count)
+                .map(|(r, _)| *r);
             match current {
                 Some(r) => {
                     c.ever_started = true;
@@ -632,7 +729,10 @@ impl PodWorker {
                         // Ended and reported before the restart.
                         let t = term_from_json(t);
                         c.ever_started = true;
-                        c.state = CState::Running { id: id.clone(), started_at: t.started_at.clone() };
+                        c.state = CState::Running {
+                            id: id.clone(),
+                            started_at: t.started_at.clone(),
+                        };
                         replays.push(ExitRecord {
                             id: id.clone(),
                             exit_code: t.exit_code,
@@ -647,14 +747,20 @@ impl PodWorker {
                         // Reported running, but the runtime has no record: lost.
                         let at = str_at(&stored, "/state/running/startedAt").to_string();
                         c.ever_started = true;
-                        c.state = CState::Running { id: id.clone(), started_at: at.clone() };
+                        c.state = CState::Running {
+                            id: id.clone(),
+                            started_at: at.clone(),
+                        };
                         replays.push(ExitRecord {
                             id: id.clone(),
                             exit_code: 137,
                             signal: None,
                             oom_killed: false,
                             reason: Some("ContainerStatusUnknown".into()),
-                            message: Some("The container could not be located when the pod was terminated".into()),
+                            message: Some(
+                                "The container could not be located when the pod was terminated"
+                                    .into(),
+                            ),
                             started_at: at.clone(),
                             finished_at: crate::sys::rfc3339_nano(chrono::Utc::now()),
                         });
@@ -700,10 +806,14 @@ mod tests {
     use serde_json::json;
 
     fn worker(spec: Value) -> (PodWorker, Instant) {
-        let pod = json!({"metadata": {"name": "p", "namespace": "default", "uid": "u"}, "spec": spec});
+        let pod =
+            json!({"metadata": {"name": "p", "namespace": "default", "uid": "u"}, "spec": spec});
         let spec: PodSpec = serde_json::from_value(pod["spec"].clone()).unwrap();
         let now = Instant::now();
-        (PodWorker::new(pod, spec, "2026-01-01T00:00:00Z".into(), now), now)
+        (
+            PodWorker::new(pod, spec, "2026-01-01T00:00:00Z".into(), now),
+            now,
+        )
     }
 
     fn exit(id: &str, code: i32) -> ExitRecord {
@@ -761,7 +871,9 @@ mod tests {
 
     #[test]
     fn a_failed_init_container_fails_a_never_pod() {
-        let (mut w, now) = worker(json!({"restartPolicy": "Never", "initContainers": [{"name": "i"}], "containers": [{"name": "a"}]}));
+        let (mut w, now) = worker(
+            json!({"restartPolicy": "Never", "initContainers": [{"name": "i"}], "containers": [{"name": "a"}]}),
+        );
         let mut acts = vec![];
         w.sync(&mut acts);
         w.on_started("u_i_0", "t", &mut acts);
@@ -774,7 +886,8 @@ mod tests {
 
     #[test]
     fn on_failure_restarts_in_place_with_crash_loop_backoff() {
-        let (mut w, t0) = worker(json!({"restartPolicy": "OnFailure", "containers": [{"name": "c"}]}));
+        let (mut w, t0) =
+            worker(json!({"restartPolicy": "OnFailure", "containers": [{"name": "c"}]}));
         let mut acts = vec![];
         w.sync(&mut acts);
         w.on_started("u_c_0", "t", &mut acts);
@@ -794,16 +907,29 @@ mod tests {
         match &w.apps[0].state {
             CState::BackOff { until, message } => {
                 assert_eq!(*until, t1 + Duration::from_secs(10));
-                assert_eq!(message, "back-off 10s restarting failed container=c pod=p_default(u)");
+                assert_eq!(
+                    message,
+                    "back-off 10s restarting failed container=c pod=p_default(u)"
+                );
             }
             s => panic!("{s:?}"),
         }
-        assert!(acts.iter().any(|a| matches!(a, Action::Event { reason: "BackOff", .. })));
+        assert!(acts.iter().any(|a| matches!(
+            a,
+            Action::Event {
+                reason: "BackOff",
+                ..
+            }
+        )));
         assert_eq!(w.next_wakeup(), Some(t1 + Duration::from_secs(10)));
         acts.clear();
         w.sync(&mut acts);
         assert!(starts(&acts).is_empty());
-        w.on_timer(t1 + Duration::from_secs(10), Duration::from_secs(30), &mut acts);
+        w.on_timer(
+            t1 + Duration::from_secs(10),
+            Duration::from_secs(30),
+            &mut acts,
+        );
         w.sync(&mut acts);
         assert_eq!(starts(&acts), vec![("c".into(), 2)]);
         // Success ends it.
@@ -834,12 +960,21 @@ mod tests {
         w.on_started("u_c_0", "t", &mut acts);
         acts.clear();
         w.terminate(Cause::Deleted, Duration::from_secs(5), t0, &mut acts);
-        assert!(acts.contains(&Action::Signal { id: "u_c_0".into(), signal: libc::SIGTERM }));
+        assert!(acts.contains(&Action::Signal {
+            id: "u_c_0".into(),
+            signal: libc::SIGTERM
+        }));
         assert_eq!(w.phase(), Phase::Running);
         assert_eq!(w.next_wakeup(), Some(t0 + Duration::from_secs(5)));
         acts.clear();
         w.on_timer(t0 + Duration::from_secs(5), Duration::ZERO, &mut acts);
-        assert_eq!(acts, vec![Action::Signal { id: "u_c_0".into(), signal: libc::SIGKILL }]);
+        assert_eq!(
+            acts,
+            vec![Action::Signal {
+                id: "u_c_0".into(),
+                signal: libc::SIGKILL
+            }]
+        );
         let mut x = exit("u_c_0", 137);
         x.signal = Some(9);
         w.on_exit(&x, t0 + Duration::from_secs(5), &mut acts);
@@ -859,42 +994,74 @@ mod tests {
         w.on_started("u_c_0", "t", &mut acts);
         acts.clear();
         w.terminate(Cause::Deleted, Duration::ZERO, t0, &mut acts);
-        assert!(acts.contains(&Action::Signal { id: "u_c_0".into(), signal: libc::SIGKILL }));
+        assert!(acts.contains(&Action::Signal {
+            id: "u_c_0".into(),
+            signal: libc::SIGKILL
+        }));
     }
 
     #[test]
     fn the_active_deadline_fails_the_pod() {
-        let (mut w, t0) = worker(json!({"restartPolicy": "Never", "activeDeadlineSeconds": 2, "containers": [{"name": "c"}]}));
+        let (mut w, t0) = worker(
+            json!({"restartPolicy": "Never", "activeDeadlineSeconds": 2, "containers": [{"name": "c"}]}),
+        );
         let mut acts = vec![];
         w.sync(&mut acts);
         w.on_started("u_c_0", "t", &mut acts);
         assert_eq!(w.next_wakeup(), Some(t0 + Duration::from_secs(2)));
         acts.clear();
-        w.on_timer(t0 + Duration::from_secs(2), Duration::from_secs(30), &mut acts);
-        assert!(acts.contains(&Action::Signal { id: "u_c_0".into(), signal: libc::SIGTERM }));
+        w.on_timer(
+            t0 + Duration::from_secs(2),
+            Duration::from_secs(30),
+            &mut acts,
+        );
+        assert!(acts.contains(&Action::Signal {
+            id: "u_c_0".into(),
+            signal: libc::SIGTERM
+        }));
         let mut x = exit("u_c_0", 143);
         x.signal = Some(15);
         w.on_exit(&x, t0 + Duration::from_secs(2), &mut acts);
         assert_eq!(w.phase(), Phase::Failed);
         assert_eq!(w.reason(), Some(("DeadlineExceeded", DEADLINE_MESSAGE)));
         match &w.apps[0].state {
-            CState::Terminated(t) => assert_eq!((t.exit_code, t.reason.as_str()), (143, "DeadlineExceeded")),
+            CState::Terminated(t) => {
+                assert_eq!((t.exit_code, t.reason.as_str()), (143, "DeadlineExceeded"))
+            }
             s => panic!("{s:?}"),
         }
     }
 
     #[test]
     fn cannot_run_and_config_errors() {
-        let (mut w, t0) = worker(json!({"restartPolicy": "Never", "containers": [{"name": "c"}, {"name": "d"}]}));
+        let (mut w, t0) =
+            worker(json!({"restartPolicy": "Never", "containers": [{"name": "c"}, {"name": "d"}]}));
         let mut acts = vec![];
         w.sync(&mut acts);
-        w.on_start_error("c", false, BuildError::CannotRun("no command".into()), t0, &mut acts);
+        w.on_start_error(
+            "c",
+            false,
+            BuildError::CannotRun("no command".into()),
+            t0,
+            &mut acts,
+        );
         match &w.apps[0].state {
-            CState::Terminated(t) => assert_eq!((t.exit_code, t.reason.as_str()), (128, "ContainerCannotRun")),
+            CState::Terminated(t) => assert_eq!(
+                (t.exit_code, t.reason.as_str()),
+                (128, "ContainerCannotRun")
+            ),
             s => panic!("{s:?}"),
         }
-        w.on_start_error("d", false, BuildError::Config("bad env".into()), t0, &mut acts);
-        assert!(matches!(&w.apps[1].state, CState::Waiting { reason, .. } if reason == "CreateContainerConfigError"));
+        w.on_start_error(
+            "d",
+            false,
+            BuildError::Config("bad env".into()),
+            t0,
+            &mut acts,
+        );
+        assert!(
+            matches!(&w.apps[1].state, CState::Waiting { reason, .. } if reason == "CreateContainerConfigError")
+        );
         acts.clear();
         w.sync(&mut acts);
         assert!(acts.is_empty());
@@ -904,18 +1071,28 @@ mod tests {
     #[test]
     fn recovery_attaches_replays_and_never_starts_twice() {
         let pod = json!({"metadata": {"name": "p", "namespace": "default", "uid": "u"},
-            "spec": {"restartPolicy": "OnFailure", "containers": [{"name": "a"}, {"name": "b"}, {"name": "c"}]},
-            "status": {"startTime": "2026-01-01T00:00:00Z", "containerStatuses": [
-                {"name": "a", "restartCount": 0, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}},
-                {"name": "b", "restartCount": 0, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}},
-                {"name": "c", "restartCount": 0, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}
-            ]}});
+        "spec": {"restartPolicy": "OnFailure", "containers": [{"name": "a"}, {"name": "b"}, {"name": "c"}]},
+        "status": {"startTime": "2026-01-01T00:00:00Z", "containerStatuses": [
+            {"name": "a", "restartCount": 0, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}},
+            {"name": "b", "restartCount": 0, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}},
+            {"name": "c", "restartCount": 0, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}
+        ]}});
         let spec: PodSpec = serde_json::from_value(pod["spec"].clone()).unwrap();
         let runs = vec![
             // a: still running.
-            RunRecord { id: "u_a_0".into(), pid: 5, started_at: "s".into(), exit: None },
+            RunRecord {
+                id: "u_a_0".into(),
+                pid: 5,
+                started_at: "s".into(),
+                exit: None,
+            },
             // b: finished while the agent was down.
-            RunRecord { id: "u_b_0".into(), pid: 6, started_at: "s".into(), exit: Some(exit("u_b_0", 0)) },
+            RunRecord {
+                id: "u_b_0".into(),
+                pid: 6,
+                started_at: "s".into(),
+                exit: Some(exit("u_b_0", 0)),
+            },
         ];
         let mut acts = vec![];
         let now = Instant::now();
@@ -924,7 +1101,10 @@ mod tests {
         assert!(matches!(w.apps[0].state, CState::Running { .. }));
         assert!(matches!(&w.apps[1].state, CState::Terminated(t) if t.exit_code == 0));
         // c was lost: reported as ContainerStatusUnknown and restarted (OnFailure).
-        assert_eq!(w.apps[2].last.as_ref().unwrap().reason, "ContainerStatusUnknown");
+        assert_eq!(
+            w.apps[2].last.as_ref().unwrap().reason,
+            "ContainerStatusUnknown"
+        );
         assert_eq!(starts(&acts), vec![("c".into(), 1)]);
     }
 }

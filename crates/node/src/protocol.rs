@@ -42,9 +42,14 @@ pub struct StartSpec {
 pub enum Request {
     Start(StartSpec),
     /// Signal the container's whole process tree (process group and cgroup).
-    Signal { id: String, signal: i32 },
+    Signal {
+        id: String,
+        signal: i32,
+    },
     /// The agent has committed this run's outcome: drop its record.
-    Forget { id: String },
+    Forget {
+        id: String,
+    },
     /// Ask for a [`Event::Snapshot`] of every known run.
     List,
 }

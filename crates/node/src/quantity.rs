@@ -12,13 +12,19 @@ pub fn parse_nanos(s: &str) -> Option<i128> {
         Some(r) => (true, r),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
-    let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, suffix) = s.split_at(end);
     if num.is_empty() || num == "." {
         return None;
     }
     let (int, frac) = num.split_once('.').unwrap_or((num, ""));
-    let mut nanos: i128 = if int.is_empty() { 0 } else { int.parse::<i128>().ok()? } * 1_000_000_000;
+    let mut nanos: i128 = if int.is_empty() {
+        0
+    } else {
+        int.parse::<i128>().ok()?
+    } * 1_000_000_000;
     let frac9: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
     if !frac.is_empty() {
         nanos += frac9.parse::<i128>().ok()?;

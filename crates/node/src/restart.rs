@@ -108,7 +108,13 @@ pub fn go_duration(d: Duration) -> String {
 }
 
 /// The waiting message of a container in CrashLoopBackOff.
-pub fn backoff_message(delay: Duration, container: &str, pod: &str, namespace: &str, uid: &str) -> String {
+pub fn backoff_message(
+    delay: Duration,
+    container: &str,
+    pod: &str,
+    namespace: &str,
+    uid: &str,
+) -> String {
     format!(
         "back-off {} restarting failed container={container} pod={pod}_{namespace}({uid})",
         go_duration(delay)

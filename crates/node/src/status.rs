@@ -99,7 +99,11 @@ fn container_status(c: &Ctr, terminating: bool) -> Value {
 
 /// `GetPodQOS` (`pkg/apis/core/helper/qos/qos.go`).
 pub fn qos_class(spec: &PodSpec) -> &'static str {
-    let all: Vec<&Container> = spec.containers.iter().chain(spec.init_containers.iter().flatten()).collect();
+    let all: Vec<&Container> = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .collect();
     let mut any = false;
     let mut guaranteed = true;
     for c in &all {
@@ -113,7 +117,8 @@ pub fn qos_class(spec: &PodSpec) -> &'static str {
                 any = true;
             }
             match (q, l) {
-                (Some(q), Some(l)) if crate::quantity::parse_nanos(q) == crate::quantity::parse_nanos(l) => {}
+                (Some(q), Some(l))
+                    if crate::quantity::parse_nanos(q) == crate::quantity::parse_nanos(l) => {}
                 _ => guaranteed = false,
             }
         }
@@ -127,7 +132,14 @@ pub fn qos_class(spec: &PodSpec) -> &'static str {
     }
 }
 
-fn condition(times: &mut ConditionTimes, kind: &'static str, ok: bool, reason: Option<&str>, message: Option<String>, now: &str) -> Value {
+fn condition(
+    times: &mut ConditionTimes,
+    kind: &'static str,
+    ok: bool,
+    reason: Option<&str>,
+    message: Option<String>,
+    now: &str,
+) -> Value {
     let mut c = json!({
         "type": kind,
         "status": if ok { "True" } else { "False" },
@@ -144,7 +156,12 @@ fn condition(times: &mut ConditionTimes, kind: &'static str, ok: bool, reason: O
 }
 
 /// The full `status` of a pod. `now` is RFC3339 (seconds).
-pub fn pod_status(w: &PodWorker, node: &NodeIdentity, times: &mut ConditionTimes, now: &str) -> Value {
+pub fn pod_status(
+    w: &PodWorker,
+    node: &NodeIdentity,
+    times: &mut ConditionTimes,
+    now: &str,
+) -> Value {
     let phase = w.phase();
     let terminating = w.termination.is_some();
     let terminal = phase.terminal();
@@ -172,7 +189,10 @@ pub fn pod_status(w: &PodWorker, node: &NodeIdentity, times: &mut ConditionTimes
             "Initialized",
             false,
             Some("ContainersNotInitialized"),
-            Some(format!("containers with incomplete status: {}", list(&not_init))),
+            Some(format!(
+                "containers with incomplete status: {}",
+                list(&not_init)
+            )),
             now,
         )
     };
@@ -182,24 +202,48 @@ pub fn pod_status(w: &PodWorker, node: &NodeIdentity, times: &mut ConditionTimes
         _ if !not_init.is_empty() => (
             false,
             Some("ContainersNotInitialized"),
-            Some(format!("containers with incomplete status: {}", list(&not_init))),
+            Some(format!(
+                "containers with incomplete status: {}",
+                list(&not_init)
+            )),
         ),
         _ if unready.is_empty() => (true, None, None),
         _ => (
             false,
             Some("ContainersNotReady"),
-            Some(format!("containers with unready status: {}", list(&unready))),
+            Some(format!(
+                "containers with unready status: {}",
+                list(&unready)
+            )),
         ),
     };
     let conditions = vec![
-        condition(times, "PodReadyToStartContainers", !terminal, None, None, now),
+        condition(
+            times,
+            "PodReadyToStartContainers",
+            !terminal,
+            None,
+            None,
+            now,
+        ),
         initialized,
         condition(times, "Ready", ready, ready_reason, ready_msg.clone(), now),
-        condition(times, "ContainersReady", ready, ready_reason, ready_msg, now),
+        condition(
+            times,
+            "ContainersReady",
+            ready,
+            ready_reason,
+            ready_msg,
+            now,
+        ),
         condition(times, "PodScheduled", true, None, None, now),
     ];
 
-    let mut apps: Vec<Value> = w.apps.iter().map(|c| container_status(c, terminating)).collect();
+    let mut apps: Vec<Value> = w
+        .apps
+        .iter()
+        .map(|c| container_status(c, terminating))
+        .collect();
     apps.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     let mut s = json!({
         "phase": phase.as_str(),
@@ -213,7 +257,12 @@ pub fn pod_status(w: &PodWorker, node: &NodeIdentity, times: &mut ConditionTimes
         "qosClass": w.pod.pointer("/status/qosClass").and_then(Value::as_str).unwrap_or_else(|| qos_class(&w.spec)),
     });
     if !w.init.is_empty() {
-        s["initContainerStatuses"] = Value::Array(w.init.iter().map(|c| container_status(c, terminating)).collect());
+        s["initContainerStatuses"] = Value::Array(
+            w.init
+                .iter()
+                .map(|c| container_status(c, terminating))
+                .collect(),
+        );
     }
     if let Some((reason, message)) = w.reason() {
         s["reason"] = json!(reason);
@@ -226,8 +275,17 @@ pub fn pod_status(w: &PodWorker, node: &NodeIdentity, times: &mut ConditionTimes
 /// does not own (DisruptionTarget, readiness gates) are kept.
 pub fn merge_status(current: &Value, ours: Value) -> Value {
     let mut ours = ours;
-    let owned = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"];
-    if let Some(cur) = current.pointer("/status/conditions").and_then(Value::as_array) {
+    let owned = [
+        "PodReadyToStartContainers",
+        "Initialized",
+        "Ready",
+        "ContainersReady",
+        "PodScheduled",
+    ];
+    if let Some(cur) = current
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+    {
         let extra: Vec<Value> = cur
             .iter()
             .filter(|c| !owned.contains(&c.get("type").and_then(Value::as_str).unwrap_or("")))
@@ -251,33 +309,50 @@ mod tests {
     use std::time::Instant;
 
     fn node() -> NodeIdentity {
-        NodeIdentity { host_ip: "127.0.0.1".into(), pod_ip: "127.0.0.1".into() }
+        NodeIdentity {
+            host_ip: "127.0.0.1".into(),
+            pod_ip: "127.0.0.1".into(),
+        }
     }
 
     fn worker(spec: Value) -> PodWorker {
-        let pod = json!({"metadata": {"name": "p", "namespace": "default", "uid": "u"}, "spec": spec});
+        let pod =
+            json!({"metadata": {"name": "p", "namespace": "default", "uid": "u"}, "spec": spec});
         let spec: PodSpec = serde_json::from_value(pod["spec"].clone()).unwrap();
         PodWorker::new(pod, spec, "2026-01-01T00:00:00Z".into(), Instant::now())
     }
 
     fn cond<'a>(s: &'a Value, kind: &str) -> &'a Value {
-        s["conditions"].as_array().unwrap().iter().find(|c| c["type"] == kind).unwrap()
+        s["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == kind)
+            .unwrap()
     }
 
     #[test]
     fn a_completed_pod_reads_as_upstream() {
-        let mut w = worker(json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}));
+        let mut w = worker(
+            json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}),
+        );
         let mut acts: Vec<Action> = vec![];
         w.sync(&mut acts);
         let mut times = ConditionTimes::default();
         let s = pod_status(&w, &node(), &mut times, "T0");
         assert_eq!(s["phase"], "Pending");
-        assert_eq!(s["containerStatuses"][0]["state"]["waiting"]["reason"], "ContainerCreating");
+        assert_eq!(
+            s["containerStatuses"][0]["state"]["waiting"]["reason"],
+            "ContainerCreating"
+        );
         assert_eq!(s["qosClass"], "BestEffort");
         w.on_started("u_c_0", "2026-01-01T00:00:01.123456789Z", &mut acts);
         let s = pod_status(&w, &node(), &mut times, "T1");
         assert_eq!(s["phase"], "Running");
-        assert_eq!(s["containerStatuses"][0]["state"]["running"]["startedAt"], "2026-01-01T00:00:01Z");
+        assert_eq!(
+            s["containerStatuses"][0]["state"]["running"]["startedAt"],
+            "2026-01-01T00:00:01Z"
+        );
         assert_eq!(cond(&s, "Ready")["status"], "True");
         assert_eq!(cond(&s, "Ready")["lastTransitionTime"], "T1");
         w.on_exit(
@@ -297,7 +372,10 @@ mod tests {
         let s = pod_status(&w, &node(), &mut times, "T2");
         assert_eq!(s["phase"], "Succeeded");
         let t = &s["containerStatuses"][0]["state"]["terminated"];
-        assert_eq!((t["exitCode"].as_i64(), t["reason"].as_str()), (Some(0), Some("Completed")));
+        assert_eq!(
+            (t["exitCode"].as_i64(), t["reason"].as_str()),
+            (Some(0), Some("Completed"))
+        );
         assert_eq!(t["containerID"], "joblite://u_c_0");
         assert_eq!(s["containerStatuses"][0]["ready"], false);
         assert_eq!(cond(&s, "Ready")["reason"], "PodCompleted");
@@ -309,20 +387,38 @@ mod tests {
 
     #[test]
     fn init_containers_gate_initialized() {
-        let mut w = worker(json!({"initContainers": [{"name": "i"}], "containers": [{"name": "c"}]}));
+        let mut w =
+            worker(json!({"initContainers": [{"name": "i"}], "containers": [{"name": "c"}]}));
         let mut acts = vec![];
         w.sync(&mut acts);
         let s = pod_status(&w, &node(), &mut ConditionTimes::default(), "T");
-        assert_eq!(cond(&s, "Initialized")["message"], "containers with incomplete status: [i]");
-        assert_eq!(s["containerStatuses"][0]["state"]["waiting"]["reason"], "PodInitializing");
+        assert_eq!(
+            cond(&s, "Initialized")["message"],
+            "containers with incomplete status: [i]"
+        );
+        assert_eq!(
+            s["containerStatuses"][0]["state"]["waiting"]["reason"],
+            "PodInitializing"
+        );
         assert_eq!(s["initContainerStatuses"][0]["name"], "i");
     }
 
     #[test]
     fn qos_classes() {
-        let spec = |v: Value| -> PodSpec { serde_json::from_value(json!({"containers": [v]})).unwrap() };
+        let spec =
+            |v: Value| -> PodSpec { serde_json::from_value(json!({"containers": [v]})).unwrap() };
         assert_eq!(qos_class(&spec(json!({"name": "a"}))), "BestEffort");
-        assert_eq!(qos_class(&spec(json!({"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}))), "Guaranteed");
-        assert_eq!(qos_class(&spec(json!({"name": "a", "resources": {"requests": {"cpu": "1"}}}))), "Burstable");
+        assert_eq!(
+            qos_class(&spec(
+                json!({"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}})
+            )),
+            "Guaranteed"
+        );
+        assert_eq!(
+            qos_class(&spec(
+                json!({"name": "a", "resources": {"requests": {"cpu": "1"}}})
+            )),
+            "Burstable"
+        );
     }
 }

@@ -277,9 +277,10 @@ impl<S: Sys> Table<S> {
                     if !state.contains_key(&x.id) {
                         order.push(x.id.clone());
                     }
-                    let entry = state
-                        .entry(x.id.clone())
-                        .or_insert((0, x.started_at.clone(), None));
+                    let entry =
+                        state
+                            .entry(x.id.clone())
+                            .or_insert((0, x.started_at.clone(), None));
                     entry.2 = Some(x);
                 }
                 JournalEntry::F { id } => {
@@ -849,7 +850,10 @@ mod tests {
         fn spawn(&mut self, spec: &StartSpec) -> Result<crate::sys::Spawned, SpawnError> {
             if spec.path.starts_with("/missing") {
                 return Err(SpawnError {
-                    message: format!("exec: \"{}\": stat {}: no such file or directory", spec.path, spec.path),
+                    message: format!(
+                        "exec: \"{}\": stat {}: no such file or directory",
+                        spec.path, spec.path
+                    ),
                 });
             }
             self.next_pid += 1;
@@ -891,7 +895,10 @@ mod tests {
     #[test]
     fn a_start_is_idempotent_so_nothing_runs_twice() {
         let mut t = Table::new(FakeSys::default());
-        assert!(matches!(t.start(&spec("u_c_0", "/bin/true")), StartOutcome::Started { pid: 101, .. }));
+        assert!(matches!(
+            t.start(&spec("u_c_0", "/bin/true")),
+            StartOutcome::Started { pid: 101, .. }
+        ));
         match t.start(&spec("u_c_0", "/bin/true")) {
             StartOutcome::Known(r) => assert_eq!((r.pid, r.exit), (101, None)),
             other => panic!("{other:?}"),
@@ -916,9 +923,15 @@ mod tests {
             });
             let mut s = spec(&format!("u_c_{i}"), "/bin/x");
             s.memory_limit = Some(1 << 20);
-            let StartOutcome::Started { pid, .. } = t.start(&s) else { panic!() };
+            let StartOutcome::Started { pid, .. } = t.start(&s) else {
+                panic!()
+            };
             let x = t.reaped(pid, ws).expect("a run's exit");
-            assert_eq!((x.exit_code, x.signal, x.oom_killed), (code, sig, oom), "case {i}");
+            assert_eq!(
+                (x.exit_code, x.signal, x.oom_killed),
+                (code, sig, oom),
+                "case {i}"
+            );
             // The rest of the tree dies with the main process.
             assert!(t.sys.kills.contains(&(-pid, libc::SIGKILL)));
             assert_eq!(t.running(), 0);
@@ -936,18 +949,25 @@ mod tests {
     #[test]
     fn a_missing_executable_cannot_run() {
         let mut t = Table::new(FakeSys::default());
-        let StartOutcome::Failed(x) = t.start(&spec("u_c_0", "/missing/x")) else { panic!() };
+        let StartOutcome::Failed(x) = t.start(&spec("u_c_0", "/missing/x")) else {
+            panic!()
+        };
         assert_eq!(x.reason.as_deref(), Some("ContainerCannotRun"));
         assert_eq!(x.exit_code, 128);
         assert!(x.message.unwrap().contains("/missing/x"));
         // A retry reports the same failure without forking.
-        assert!(matches!(t.start(&spec("u_c_0", "/missing/x")), StartOutcome::Known(RunRecord { exit: Some(_), .. })));
+        assert!(matches!(
+            t.start(&spec("u_c_0", "/missing/x")),
+            StartOutcome::Known(RunRecord { exit: Some(_), .. })
+        ));
     }
 
     #[test]
     fn signals_go_to_the_process_group_while_running_only() {
         let mut t = Table::new(FakeSys::default());
-        let StartOutcome::Started { pid, .. } = t.start(&spec("u_c_0", "/bin/sleep")) else { panic!() };
+        let StartOutcome::Started { pid, .. } = t.start(&spec("u_c_0", "/bin/sleep")) else {
+            panic!()
+        };
         assert!(t.signal("u_c_0", libc::SIGTERM));
         assert_eq!(t.sys.kills, vec![(-pid, 15), (pid, 15)]);
         t.reaped(pid, WaitStatus::Signaled(15));
@@ -960,7 +980,9 @@ mod tests {
     #[test]
     fn forget_keeps_running_runs() {
         let mut t = Table::new(FakeSys::default());
-        let StartOutcome::Started { pid, .. } = t.start(&spec("u_c_0", "/bin/sleep")) else { panic!() };
+        let StartOutcome::Started { pid, .. } = t.start(&spec("u_c_0", "/bin/sleep")) else {
+            panic!()
+        };
         assert!(!t.forget("u_c_0"));
         t.reaped(pid, WaitStatus::Exited(0));
         assert!(t.forget("u_c_0"));
@@ -980,9 +1002,21 @@ mod tests {
             finished_at: "t1".into(),
         };
         let journal = vec![
-            JournalEntry::S { id: "u_a_0".into(), pid: 10, at: "t0".into() },
-            JournalEntry::S { id: "u_b_0".into(), pid: 11, at: "t0".into() },
-            JournalEntry::S { id: "u_c_0".into(), pid: 12, at: "t0".into() },
+            JournalEntry::S {
+                id: "u_a_0".into(),
+                pid: 10,
+                at: "t0".into(),
+            },
+            JournalEntry::S {
+                id: "u_b_0".into(),
+                pid: 11,
+                at: "t0".into(),
+            },
+            JournalEntry::S {
+                id: "u_c_0".into(),
+                pid: 12,
+                at: "t0".into(),
+            },
             JournalEntry::X(x.clone()),
             JournalEntry::F { id: "u_c_0".into() },
         ];
@@ -993,10 +1027,16 @@ mod tests {
         assert_eq!(lost[0].reason.as_deref(), Some("ContainerStatusUnknown"));
         assert!(t.sys.kills.contains(&(-11, libc::SIGKILL)));
         let snap = t.snapshot();
-        assert_eq!(snap.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), vec!["u_a_0", "u_b_0"]);
+        assert_eq!(
+            snap.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            vec!["u_a_0", "u_b_0"]
+        );
         assert_eq!(snap[0].exit.as_ref(), Some(&x));
         // A recovered exit is not started again.
-        assert!(matches!(t.start(&spec("u_a_0", "/bin/true")), StartOutcome::Known(_)));
+        assert!(matches!(
+            t.start(&spec("u_a_0", "/bin/true")),
+            StartOutcome::Known(_)
+        ));
     }
 
     #[test]
@@ -1004,11 +1044,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (mut j, e) = Journal::open(dir.path()).unwrap();
         assert!(e.is_empty());
-        j.append(&[JournalEntry::S { id: "a".into(), pid: 1, at: "t".into() }], false).unwrap();
-        j.append(&[JournalEntry::F { id: "a".into() }], true).unwrap();
+        j.append(
+            &[JournalEntry::S {
+                id: "a".into(),
+                pid: 1,
+                at: "t".into(),
+            }],
+            false,
+        )
+        .unwrap();
+        j.append(&[JournalEntry::F { id: "a".into() }], true)
+            .unwrap();
         drop(j);
         // A torn line at the end is ignored.
-        fs::OpenOptions::new().append(true).open(dir.path().join("runs.journal")).unwrap().write_all(b"{\"t\":\"S\",").unwrap();
+        fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("runs.journal"))
+            .unwrap()
+            .write_all(b"{\"t\":\"S\",")
+            .unwrap();
         let (mut j, e) = Journal::open(dir.path()).unwrap();
         assert_eq!(e.len(), 2);
         j.rewrite(&[]).unwrap();
@@ -1020,7 +1074,10 @@ mod tests {
         let mut out = Vec::new();
         let mut pending = b"a\nbc\nde".to_vec();
         cri_lines(&mut out, "T", "stdout", &mut pending, false);
-        assert_eq!(String::from_utf8_lossy(&out), "T stdout F a\nT stdout F bc\n");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "T stdout F a\nT stdout F bc\n"
+        );
         assert_eq!(pending, b"de");
         out.clear();
         cri_lines(&mut out, "T", "stdout", &mut pending, true);

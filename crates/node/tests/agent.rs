@@ -50,11 +50,18 @@ async fn setup() -> Env {
     )
     .unwrap();
     store
-        .create(&NAMESPACES, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}))
+        .create(
+            &NAMESPACES,
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}),
+        )
         .await
         .unwrap();
     let node_dir = tmp.path().join("node");
-    Env { _tmp: tmp, store, node_dir }
+    Env {
+        _tmp: tmp,
+        store,
+        node_dir,
+    }
 }
 
 async fn start_agent(env: &Env) -> NodeHandle {
@@ -75,7 +82,12 @@ fn pod(name: &str, policy: &str, containers: Value) -> Value {
     })
 }
 
-async fn wait_for(store: &Store, name: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+async fn wait_for(
+    store: &Store,
+    name: &str,
+    timeout: Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
     let t0 = Instant::now();
     loop {
         if let Ok(p) = store.get(&PODS, "default", name) {
@@ -84,7 +96,10 @@ async fn wait_for(store: &Store, name: &str, timeout: Duration, pred: impl Fn(&V
                 return v;
             }
             if t0.elapsed() > timeout {
-                panic!("timed out waiting for pod {name}: {}", serde_json::to_string_pretty(&v).unwrap());
+                panic!(
+                    "timed out waiting for pod {name}: {}",
+                    serde_json::to_string_pretty(&v).unwrap()
+                );
             }
         } else if t0.elapsed() > timeout {
             panic!("timed out waiting for pod {name}: not found");
@@ -103,7 +118,9 @@ async fn wait_gone(store: &Store, name: &str, timeout: Duration) -> Duration {
 }
 
 fn phase(p: &Value) -> &str {
-    p.pointer("/status/phase").and_then(Value::as_str).unwrap_or("")
+    p.pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 fn terminal(p: &Value) -> bool {
@@ -129,33 +146,85 @@ async fn pods_run_to_completion_with_status_and_logs() {
     let s = &env.store;
     s.create(&PODS, pod("ok", "Never", json!([{"name": "c", "image": "busybox", "command": ["sh", "-c", "echo hello; echo $(GREETING) from $POD"],
         "env": [{"name": "GREETING", "value": "hi"}, {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]}]))).await.unwrap();
-    s.create(&PODS, pod("fail", "Never", json!([{"name": "c", "command": ["sh", "-c", "exit 3"]}]))).await.unwrap();
-    s.create(&PODS, pod("missing", "Never", json!([{"name": "c", "command": ["/no/such/binary"]}]))).await.unwrap();
-    s.create(&PODS, pod("noentry", "Never", json!([{"name": "c", "image": "busybox"}]))).await.unwrap();
+    s.create(
+        &PODS,
+        pod(
+            "fail",
+            "Never",
+            json!([{"name": "c", "command": ["sh", "-c", "exit 3"]}]),
+        ),
+    )
+    .await
+    .unwrap();
+    s.create(
+        &PODS,
+        pod(
+            "missing",
+            "Never",
+            json!([{"name": "c", "command": ["/no/such/binary"]}]),
+        ),
+    )
+    .await
+    .unwrap();
+    s.create(
+        &PODS,
+        pod(
+            "noentry",
+            "Never",
+            json!([{"name": "c", "image": "busybox"}]),
+        ),
+    )
+    .await
+    .unwrap();
 
     let ok = wait_for(s, "ok", Duration::from_secs(10), terminal).await;
     assert_eq!(phase(&ok), "Succeeded", "{ok:#}");
     assert_eq!(ok["spec"]["nodeName"], "testnode");
     let t = &ok["status"]["containerStatuses"][0]["state"]["terminated"];
-    assert_eq!((t["exitCode"].as_i64(), t["reason"].as_str()), (Some(0), Some("Completed")));
+    assert_eq!(
+        (t["exitCode"].as_i64(), t["reason"].as_str()),
+        (Some(0), Some("Completed"))
+    );
     assert!(t["containerID"].as_str().unwrap().starts_with("joblite://"));
     assert_eq!(ok["status"]["podIP"], "127.0.0.1");
-    let ready = ok["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap().clone();
+    let ready = ok["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap()
+        .clone();
     assert_eq!(ready["reason"], "PodCompleted");
-    assert_eq!(logs(&env, &ok, Default::default()).await, "hello\nhi from ok\n");
-    let tail = api::logs::LogOptions { tail_lines: Some(1), timestamps: true, ..Default::default() };
+    assert_eq!(
+        logs(&env, &ok, Default::default()).await,
+        "hello\nhi from ok\n"
+    );
+    let tail = api::logs::LogOptions {
+        tail_lines: Some(1),
+        timestamps: true,
+        ..Default::default()
+    };
     let line = logs(&env, &ok, tail).await;
-    assert!(line.ends_with("Z hi from ok\n") && line.starts_with("20"), "{line}");
+    assert!(
+        line.ends_with("Z hi from ok\n") && line.starts_with("20"),
+        "{line}"
+    );
 
     let fail = wait_for(s, "fail", Duration::from_secs(10), terminal).await;
     assert_eq!(phase(&fail), "Failed");
     let t = &fail["status"]["containerStatuses"][0]["state"]["terminated"];
-    assert_eq!((t["exitCode"].as_i64(), t["reason"].as_str()), (Some(3), Some("Error")));
+    assert_eq!(
+        (t["exitCode"].as_i64(), t["reason"].as_str()),
+        (Some(3), Some("Error"))
+    );
 
     let missing = wait_for(s, "missing", Duration::from_secs(10), terminal).await;
     let t = &missing["status"]["containerStatuses"][0]["state"]["terminated"];
     assert_eq!(t["reason"], "ContainerCannotRun");
-    assert!(t["message"].as_str().unwrap().contains("/no/such/binary"), "{t}");
+    assert!(
+        t["message"].as_str().unwrap().contains("/no/such/binary"),
+        "{t}"
+    );
 
     let noentry = wait_for(s, "noentry", Duration::from_secs(10), terminal).await;
     let t = &noentry["status"]["containerStatuses"][0]["state"]["terminated"];
@@ -177,13 +246,27 @@ async fn on_failure_restarts_in_place_then_backs_off() {
     let cs = &p["status"]["containerStatuses"][0];
     assert_eq!(cs["restartCount"], 1);
     assert_eq!(cs["lastState"]["terminated"]["exitCode"], 1);
-    let prev = api::logs::LogOptions { previous: true, ..Default::default() };
+    let prev = api::logs::LogOptions {
+        previous: true,
+        ..Default::default()
+    };
     assert_eq!(logs(&env, &p, prev).await, "run\n");
 
     // Always failing: restart 1 is immediate, then CrashLoopBackOff 10s.
-    s.create(&PODS, pod("crash", "OnFailure", json!([{"name": "c", "command": ["sh", "-c", "exit 2"]}]))).await.unwrap();
+    s.create(
+        &PODS,
+        pod(
+            "crash",
+            "OnFailure",
+            json!([{"name": "c", "command": ["sh", "-c", "exit 2"]}]),
+        ),
+    )
+    .await
+    .unwrap();
     let p = wait_for(s, "crash", Duration::from_secs(10), |p| {
-        p.pointer("/status/containerStatuses/0/state/waiting/reason").and_then(Value::as_str) == Some("CrashLoopBackOff")
+        p.pointer("/status/containerStatuses/0/state/waiting/reason")
+            .and_then(Value::as_str)
+            == Some("CrashLoopBackOff")
     })
     .await;
     let cs = &p["status"]["containerStatuses"][0];
@@ -194,7 +277,9 @@ async fn on_failure_restarts_in_place_then_backs_off() {
         format!("back-off 10s restarting failed container=c pod=crash_default({uid})")
     );
     assert_eq!(phase(&p), "Running");
-    s.delete(&PODS, "default", "crash", DeleteOptions::default()).await.unwrap();
+    s.delete(&PODS, "default", "crash", DeleteOptions::default())
+        .await
+        .unwrap();
     wait_gone(s, "crash", Duration::from_secs(10)).await;
     agent.shutdown().await;
 }
@@ -212,7 +297,8 @@ async fn graceful_deletion_kills_the_process_tree() {
     for name in ["polite", "stubborn"] {
         let p = wait_for(s, name, Duration::from_secs(10), |p| phase(p) == "Running").await;
         let uid = p["metadata"]["uid"].as_str().unwrap().to_string();
-        let f = node::paths::work_dir(&node::paths::pod_dir(&env.node_dir, "default", name, &uid)).join("child.pid");
+        let f = node::paths::work_dir(&node::paths::pod_dir(&env.node_dir, "default", name, &uid))
+            .join("child.pid");
         let t0 = Instant::now();
         let pid = loop {
             if let Ok(s) = std::fs::read_to_string(&f) {
@@ -226,8 +312,13 @@ async fn graceful_deletion_kills_the_process_tree() {
         assert!(alive(pid));
         pids.push(pid);
     }
-    let grace = DeleteOptions { grace_period_seconds: Some(2), ..Default::default() };
-    s.delete(&PODS, "default", "polite", grace.clone()).await.unwrap();
+    let grace = DeleteOptions {
+        grace_period_seconds: Some(2),
+        ..Default::default()
+    };
+    s.delete(&PODS, "default", "polite", grace.clone())
+        .await
+        .unwrap();
     s.delete(&PODS, "default", "stubborn", grace).await.unwrap();
     let polite = wait_gone(s, "polite", Duration::from_secs(10)).await;
     assert!(polite < Duration::from_millis(1500), "{polite:?}");
@@ -247,33 +338,69 @@ async fn init_containers_empty_dirs_deadlines_and_admission() {
     let s = &env.store;
     let root = unsafe { libc::geteuid() } == 0;
     if root {
-        let mut p = pod("init", "Never", json!([{"name": "app", "command": ["sh", "-c", "cat /data/msg; hostname"], "volumeMounts": [{"name": "d", "mountPath": "/data"}]}]));
+        let mut p = pod(
+            "init",
+            "Never",
+            json!([{"name": "app", "command": ["sh", "-c", "cat /data/msg; hostname"], "volumeMounts": [{"name": "d", "mountPath": "/data"}]}]),
+        );
         p["spec"]["initContainers"] = json!([{"name": "setup", "command": ["sh", "-c", "echo from-init > /data/msg"], "volumeMounts": [{"name": "d", "mountPath": "/data"}]}]);
         p["spec"]["volumes"] = json!([{"name": "d", "emptyDir": {}}]);
         p["spec"]["hostname"] = json!("web-0");
         s.create(&PODS, p).await.unwrap();
         let p = wait_for(s, "init", Duration::from_secs(10), terminal).await;
         assert_eq!(phase(&p), "Succeeded", "{p:#}");
-        assert_eq!(p["status"]["initContainerStatuses"][0]["state"]["terminated"]["reason"], "Completed");
-        let o = api::logs::LogOptions { container: Some("app".into()), ..Default::default() };
+        assert_eq!(
+            p["status"]["initContainerStatuses"][0]["state"]["terminated"]["reason"],
+            "Completed"
+        );
+        let o = api::logs::LogOptions {
+            container: Some("app".into()),
+            ..Default::default()
+        };
         assert_eq!(logs(&env, &p, o).await, "from-init\nweb-0\n");
     } else {
         eprintln!("skipping emptyDir-at-/data: needs root for a private mount namespace");
     }
 
-    let mut p = pod("deadline", "Never", json!([{"name": "c", "command": ["sleep", "100"]}]));
+    let mut p = pod(
+        "deadline",
+        "Never",
+        json!([{"name": "c", "command": ["sleep", "100"]}]),
+    );
     p["spec"]["activeDeadlineSeconds"] = json!(1);
     s.create(&PODS, p).await.unwrap();
     let p = wait_for(s, "deadline", Duration::from_secs(10), terminal).await;
     assert_eq!(phase(&p), "Failed");
     assert_eq!(p["status"]["reason"], "DeadlineExceeded");
-    assert_eq!(p["status"]["message"], "Pod was active on the node longer than the specified deadline");
+    assert_eq!(
+        p["status"]["message"],
+        "Pod was active on the node longer than the specified deadline"
+    );
 
-    s.create(&PODS, pod("huge", "Never", json!([{"name": "c", "command": ["true"], "resources": {"requests": {"cpu": "100"}}}]))).await.unwrap();
-    let p = wait_for(s, "huge", Duration::from_secs(10), |p| p.pointer("/status/conditions/0/reason").is_some()).await;
+    s.create(
+        &PODS,
+        pod(
+            "huge",
+            "Never",
+            json!([{"name": "c", "command": ["true"], "resources": {"requests": {"cpu": "100"}}}]),
+        ),
+    )
+    .await
+    .unwrap();
+    let p = wait_for(s, "huge", Duration::from_secs(10), |p| {
+        p.pointer("/status/conditions/0/reason").is_some()
+    })
+    .await;
     assert_eq!(phase(&p), "Pending");
     let c = &p["status"]["conditions"][0];
-    assert_eq!((c["type"].as_str(), c["status"].as_str(), c["reason"].as_str()), (Some("PodScheduled"), Some("False"), Some("Unschedulable")));
+    assert_eq!(
+        (
+            c["type"].as_str(),
+            c["status"].as_str(),
+            c["reason"].as_str()
+        ),
+        (Some("PodScheduled"), Some("False"), Some("Unschedulable"))
+    );
     assert_eq!(c["message"], "0/1 nodes are available: 1 Insufficient cpu.");
     assert!(p["spec"].get("nodeName").is_none());
     agent.shutdown().await;
@@ -292,7 +419,11 @@ async fn a_memory_limit_oom_kills() {
     s.create(&PODS, pod("oom", "Never", json!([{"name": "c", "command": ["tail", "/dev/zero"], "resources": {"limits": {"memory": "32Mi"}}}]))).await.unwrap();
     let p = wait_for(s, "oom", Duration::from_secs(20), terminal).await;
     let t = &p["status"]["containerStatuses"][0]["state"]["terminated"];
-    assert_eq!((t["exitCode"].as_i64(), t["reason"].as_str()), (Some(137), Some("OOMKilled")), "{p:#}");
+    assert_eq!(
+        (t["exitCode"].as_i64(), t["reason"].as_str()),
+        (Some(137), Some("OOMKilled")),
+        "{p:#}"
+    );
     agent.shutdown().await;
 }
 
@@ -305,7 +436,10 @@ async fn pods_survive_an_agent_restart_and_run_once() {
         s.create(&PODS, pod(&format!("sleeper-{i}"), "Never", json!([{"name": "c", "command": ["sh", "-c", "echo started >> ../runs; sleep 1.5"]}]))).await.unwrap();
     }
     for i in 0..5 {
-        wait_for(s, &format!("sleeper-{i}"), Duration::from_secs(10), |p| phase(p) == "Running").await;
+        wait_for(s, &format!("sleeper-{i}"), Duration::from_secs(10), |p| {
+            phase(p) == "Running"
+        })
+        .await;
     }
     // The agent dies (as with the server); the supervisor keeps the pods.
     agent.shutdown().await;
@@ -316,9 +450,18 @@ async fn pods_survive_an_agent_restart_and_run_once() {
         let p = wait_for(s, &name, Duration::from_secs(10), terminal).await;
         assert_eq!(phase(&p), "Succeeded", "{p:#}");
         let cs = &p["status"]["containerStatuses"][0];
-        assert_eq!((cs["restartCount"].as_i64(), cs["state"]["terminated"]["exitCode"].as_i64()), (Some(0), Some(0)));
+        assert_eq!(
+            (
+                cs["restartCount"].as_i64(),
+                cs["state"]["terminated"]["exitCode"].as_i64()
+            ),
+            (Some(0), Some(0))
+        );
         let uid = p["metadata"]["uid"].as_str().unwrap();
-        let runs = std::fs::read_to_string(node::paths::pod_dir(&env.node_dir, "default", &name, uid).join("runs")).unwrap();
+        let runs = std::fs::read_to_string(
+            node::paths::pod_dir(&env.node_dir, "default", &name, uid).join("runs"),
+        )
+        .unwrap();
         assert_eq!(runs, "started\n", "pod {name} ran more than once");
     }
     agent.shutdown().await;
@@ -328,6 +471,11 @@ async fn pods_survive_an_agent_restart_and_run_once() {
 async fn many_short_pods_complete_quickly() {
     // The benchmark's shape: a Job of /bin/true at parallelism 8 — a new pod
     // is created as soon as one finishes.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .try_init();
+    }
     let env = setup().await;
     let agent = start_agent(&env).await;
     let s = &env.store;
@@ -338,21 +486,50 @@ async fn many_short_pods_complete_quickly() {
     let mut created = 0;
     let mut finished = std::collections::HashSet::new();
     while created < parallelism {
-        s.create(&PODS, pod(&format!("t-{created}"), "Never", json!([{"name": "c", "command": ["/bin/true"]}]))).await.unwrap();
+        s.create(
+            &PODS,
+            pod(
+                &format!("t-{created}"),
+                "Never",
+                json!([{"name": "c", "command": ["/bin/true"]}]),
+            ),
+        )
+        .await
+        .unwrap();
         created += 1;
     }
     let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
     while finished.len() < n {
-        let ev = tokio::time::timeout(Duration::from_secs(20), w.next()).await.unwrap().unwrap();
+        let ev = tokio::time::timeout(Duration::from_secs(20), w.next())
+            .await
+            .unwrap()
+            .unwrap();
         let v: Value = serde_json::from_slice(&ev.object).unwrap();
-        *kinds.entry(format!("{} {}", ev.kind.as_str(), phase(&v))).or_default() += 1;
-        if terminal(&v) && finished.insert(v["metadata"]["name"].as_str().unwrap().to_string()) && created < n {
-            s.create(&PODS, pod(&format!("t-{created}"), "Never", json!([{"name": "c", "command": ["/bin/true"]}]))).await.unwrap();
+        *kinds
+            .entry(format!("{} {}", ev.kind.as_str(), phase(&v)))
+            .or_default() += 1;
+        if terminal(&v)
+            && finished.insert(v["metadata"]["name"].as_str().unwrap().to_string())
+            && created < n
+        {
+            s.create(
+                &PODS,
+                pod(
+                    &format!("t-{created}"),
+                    "Never",
+                    json!([{"name": "c", "command": ["/bin/true"]}]),
+                ),
+            )
+            .await
+            .unwrap();
             created += 1;
         }
     }
     let el = t0.elapsed();
-    eprintln!("{n} pods of /bin/true at parallelism {parallelism} in {el:?} ({:.0} pods/s)", n as f64 / el.as_secs_f64());
+    eprintln!(
+        "{n} pods of /bin/true at parallelism {parallelism} in {el:?} ({:.0} pods/s)",
+        n as f64 / el.as_secs_f64()
+    );
     eprintln!("pod events: {kinds:?}");
     agent.shutdown().await;
 }
@@ -365,11 +542,24 @@ async fn a_short_pod_costs_few_status_writes() {
     let mut phases_per_pod = Vec::new();
     for i in 0..5 {
         let name = format!("quick-{i}");
-        let created = s.create(&PODS, pod(&name, "Never", json!([{"name": "c", "command": ["/bin/true"]}]))).await.unwrap();
+        let created = s
+            .create(
+                &PODS,
+                pod(
+                    &name,
+                    "Never",
+                    json!([{"name": "c", "command": ["/bin/true"]}]),
+                ),
+            )
+            .await
+            .unwrap();
         let mut w = s.watch(&PODS, Some("default"), created.rev).unwrap();
         let mut phases = Vec::new();
         loop {
-            let ev = tokio::time::timeout(Duration::from_secs(10), w.next()).await.unwrap().unwrap();
+            let ev = tokio::time::timeout(Duration::from_secs(10), w.next())
+                .await
+                .unwrap()
+                .unwrap();
             let v: Value = serde_json::from_slice(&ev.object).unwrap();
             if v["metadata"]["name"] != name.as_str() {
                 continue;
@@ -391,7 +581,9 @@ async fn a_short_pod_costs_few_status_writes() {
 async fn supervisor_round_trip_latency() {
     use node::runtime::{Runtime, RuntimeEvent};
     let env = setup().await;
-    let (rt, mut ev) = node::runtime::process::connect(&env.node_dir, &supervisor_command()).await.unwrap();
+    let (rt, mut ev) = node::runtime::process::connect(&env.node_dir, &supervisor_command())
+        .await
+        .unwrap();
     assert!(matches!(ev.recv().await, Some(RuntimeEvent::Snapshot(_))));
     let n = 200;
     let mut lat = Vec::new();
@@ -403,7 +595,11 @@ async fn supervisor_round_trip_latency() {
             path: "/bin/true".into(),
             args: vec!["/bin/true".into()],
             cwd: "/".into(),
-            log_path: env.node_dir.join(format!("l/{i}.log")).to_string_lossy().into_owned(),
+            log_path: env
+                .node_dir
+                .join(format!("l/{i}.log"))
+                .to_string_lossy()
+                .into_owned(),
             ..Default::default()
         });
         let mut started = None;

@@ -30,6 +30,9 @@ const MAX_BATCH: usize = 1024;
 
 type Reply = oneshot::Sender<Result<(Stored, EventType)>>;
 
+/// One planned op: where to answer, the answer, and the event to publish.
+type Planned = (Reply, Result<(Stored, EventType)>, Option<Arc<Event>>);
+
 pub(crate) struct WriterHandle {
     tx: std::sync::mpsc::Sender<(Op, Reply)>,
     rx: Mutex<Option<std::sync::mpsc::Receiver<(Op, Reply)>>>,
@@ -196,7 +199,7 @@ fn commit_batch(inner: &Arc<Inner>, conn: &mut Connection, batch: Vec<(Op, Reply
     // Plan every op against the state as earlier ops in the batch left it.
     let mut overlay: HashMap<Key, Option<Stored>> = HashMap::new();
     let mut rev = inner.state.read().rev;
-    let mut planned: Vec<(Reply, Result<(Stored, EventType)>, Option<Arc<Event>>)> = Vec::new();
+    let mut planned: Vec<Planned> = Vec::new();
     {
         let state = inner.state.read();
         for (op, reply) in batch {
@@ -381,9 +384,8 @@ impl ReaderPool {
                    AND (?4 IS NULL OR l.namespace = ?4)
                  ORDER BY l.rev",
             )?;
-            let rows = stmt.query_map(
-                params![resource, from as i64, to as i64, namespace],
-                |r| {
+            let rows =
+                stmt.query_map(params![resource, from as i64, to as i64, namespace], |r| {
                     Ok(Event {
                         rev: r.get::<_, i64>(0)? as u64,
                         key: Key {
@@ -395,8 +397,7 @@ impl ReaderPool {
                         object: Bytes::from(r.get::<_, Vec<u8>>(4)?),
                         prev: r.get::<_, Option<Vec<u8>>>(5)?.map(Bytes::from),
                     })
-                },
-            )?;
+                })?;
             let mut out = VecDeque::new();
             for row in rows {
                 out.push_back(row?);

@@ -213,11 +213,7 @@ impl Store {
         namespace: Option<&str>,
     ) -> (Vec<T>, u64) {
         let list = self.list(resource, namespace);
-        let items = list
-            .items
-            .iter()
-            .filter_map(|s| s.typed().ok())
-            .collect();
+        let items = list.items.iter().filter_map(|s| s.typed().ok()).collect();
         (items, list.rev)
     }
 
@@ -381,11 +377,9 @@ pub(crate) fn list_range<'a>(
         namespace: ns.clone().unwrap_or_default(),
         name: String::new(),
     };
-    objects
-        .range(start..)
-        .take_while(move |(k, _)| {
-            k.resource == plural && ns.as_ref().is_none_or(|n| &k.namespace == n)
-        })
+    objects.range(start..).take_while(move |(k, _)| {
+        k.resource == plural && ns.as_ref().is_none_or(|n| &k.namespace == n)
+    })
 }
 
 /// Sets `metadata.resourceVersion` on a JSON object.

@@ -59,9 +59,7 @@ pub(crate) enum Plan {
 }
 
 pub(crate) fn now_rfc3339() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 fn meta(object: &Value) -> Option<&Map<String, Value>> {
@@ -216,7 +214,9 @@ fn spec_part(object: &Value) -> Map<String, Value> {
         .as_object()
         .map(|o| {
             o.iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "kind" | "apiVersion"))
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "metadata" | "status" | "kind" | "apiVersion")
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         })
@@ -228,8 +228,7 @@ fn removable(object: &Value) -> bool {
     if m.get("deletionTimestamp").is_none() || !finalizers(object).is_empty() {
         return false;
     }
-    if m
-        .get("deletionGracePeriodSeconds")
+    if m.get("deletionGracePeriodSeconds")
         .and_then(Value::as_i64)
         .unwrap_or(0)
         > 0
@@ -338,23 +337,26 @@ fn plan_delete(
     }
 
     let mut finals = finalizers(&object);
-    match options.propagation {
-        Some(Propagation::Orphan) => {
-            if !finals.iter().any(|f| f == FINALIZER_ORPHAN) {
-                finals.retain(|f| f != FINALIZER_FOREGROUND);
-                finals.push(FINALIZER_ORPHAN.into());
-            }
-        }
-        Some(Propagation::Foreground) => {
-            if !finals.iter().any(|f| f == FINALIZER_FOREGROUND) {
-                finals.retain(|f| f != FINALIZER_ORPHAN);
-                finals.push(FINALIZER_FOREGROUND.into());
-            }
-        }
-        Some(Propagation::Background) => {
-            finals.retain(|f| f != FINALIZER_ORPHAN && f != FINALIZER_FOREGROUND);
-        }
-        None => {}
+    // The propagation finalizer replaces the other one, as upstream's
+    // `deletionFinalizersForGarbageCollection` does.
+    let wanted = match options.propagation {
+        Some(Propagation::Orphan) => Some(FINALIZER_ORPHAN),
+        Some(Propagation::Foreground) => Some(FINALIZER_FOREGROUND),
+        Some(Propagation::Background) => None,
+        None => finals
+            .iter()
+            .find(|f| *f == FINALIZER_ORPHAN || *f == FINALIZER_FOREGROUND)
+            .map(|f| {
+                if f == FINALIZER_ORPHAN {
+                    FINALIZER_ORPHAN
+                } else {
+                    FINALIZER_FOREGROUND
+                }
+            }),
+    };
+    finals.retain(|f| f != FINALIZER_ORPHAN && f != FINALIZER_FOREGROUND);
+    if let Some(w) = wanted {
+        finals.push(w.into());
     }
 
     let grace = if std::ptr::eq(resource, &PODS) {
@@ -364,9 +366,7 @@ fn plan_delete(
     };
     let now = chrono::Utc::now();
     let already = m.get("deletionTimestamp").is_some();
-    let old_grace = m
-        .get("deletionGracePeriodSeconds")
-        .and_then(Value::as_i64);
+    let old_grace = m.get("deletionGracePeriodSeconds").and_then(Value::as_i64);
 
     if finals.is_empty() && grace == 0 {
         // Removed now: the tombstone carries the object as deleted.

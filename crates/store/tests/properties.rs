@@ -20,9 +20,12 @@ fn rt() -> tokio::runtime::Runtime {
 async fn open(dir: &std::path::Path) -> Store {
     let s = Store::open(dir, Options::default()).unwrap();
     if s.get(&NAMESPACES, "", "default").is_err() {
-        s.create(&NAMESPACES, json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}))
-            .await
-            .unwrap();
+        s.create(
+            &NAMESPACES,
+            json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}),
+        )
+        .await
+        .unwrap();
     }
     s
 }
@@ -141,7 +144,10 @@ fn identity_generation_and_generate_name() {
         let j = s.create(&JOBS, job("g", 1)).await.unwrap().value();
         assert_eq!(j["metadata"]["generation"], 1);
         assert!(j["metadata"]["uid"].as_str().unwrap().len() == 36);
-        assert!(j["metadata"]["creationTimestamp"].as_str().unwrap().ends_with('Z'));
+        assert!(j["metadata"]["creationTimestamp"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z'));
         // Status-only changes keep the generation; spec changes bump it.
         let mut v = j.clone();
         v["status"] = json!({"active": 1});
@@ -153,7 +159,10 @@ fn identity_generation_and_generate_name() {
         assert_eq!(v2["metadata"]["generation"], 2);
         assert_eq!(v2["metadata"]["uid"], j["metadata"]["uid"]);
         let gen = s
-            .create(&JOBS, json!({"metadata":{"generateName":"x-","namespace":"default"},"spec":{}}))
+            .create(
+                &JOBS,
+                json!({"metadata":{"generateName":"x-","namespace":"default"},"spec":{}}),
+            )
             .await
             .unwrap()
             .value();
@@ -176,7 +185,10 @@ fn finalizers_hold_deletion_until_removed() {
         let mut j = job("f", 1);
         j["metadata"]["finalizers"] = json!(["example.com/hold"]);
         s.create(&JOBS, j).await.unwrap();
-        let d = s.delete(&JOBS, "default", "f", DeleteOptions::default()).await.unwrap();
+        let d = s
+            .delete(&JOBS, "default", "f", DeleteOptions::default())
+            .await
+            .unwrap();
         assert!(!d.removed);
         let v = s.get(&JOBS, "default", "f").unwrap().value();
         assert!(v["metadata"]["deletionTimestamp"].is_string());

@@ -28,7 +28,8 @@ impl BackoffRecord {
     /// Upstream `newBackoffRecord`: folds this sync's newly finished pods
     /// into the previous record.
     pub fn next(&self, new_succeeded: &[&Pod], new_failed: &[&Pod]) -> BackoffRecord {
-        let mut succeeded: Vec<DateTime<Utc>> = new_succeeded.iter().map(|p| finished_time(p)).collect();
+        let mut succeeded: Vec<DateTime<Utc>> =
+            new_succeeded.iter().map(|p| finished_time(p)).collect();
         let mut failed: Vec<DateTime<Utc>> = new_failed.iter().map(|p| finished_time(p)).collect();
         succeeded.sort();
         failed.sort();
@@ -59,7 +60,13 @@ impl BackoffRecord {
 
     /// Upstream `getRemainingTime`.
     pub fn remaining(&self, clock: &dyn Clock, base: Duration, max: Duration) -> Duration {
-        remaining_for_failures(clock, base, max, self.failures_after_last_success, self.last_failure_time)
+        remaining_for_failures(
+            clock,
+            base,
+            max,
+            self.failures_after_last_success,
+            self.last_failure_time,
+        )
     }
 }
 
@@ -91,7 +98,12 @@ pub fn remaining_for_failures(
 
 /// Upstream `getRemainingTimePerIndex`: the back-off of one index, from
 /// its last failed pod's failure counters.
-pub fn remaining_per_index(clock: &dyn Clock, base: Duration, max: Duration, last_failed: Option<&Pod>) -> Duration {
+pub fn remaining_per_index(
+    clock: &dyn Clock,
+    base: Duration,
+    max: Duration,
+    last_failed: Option<&Pod>,
+) -> Duration {
     let Some(p) = last_failed else {
         return Duration::ZERO;
     };
@@ -114,9 +126,13 @@ pub fn finished_time(p: &Pod) -> DateTime<Utc> {
         }
     }
     if let Some(d) = p.metadata.deletion_timestamp {
-        return d - chrono::Duration::seconds(p.metadata.deletion_grace_period_seconds.unwrap_or(0));
+        return d - chrono::Duration::seconds(
+            p.metadata.deletion_grace_period_seconds.unwrap_or(0),
+        );
     }
-    p.metadata.creation_timestamp.unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+    p.metadata
+        .creation_timestamp
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
 fn finish_time_from_containers(p: &Pod) -> Option<DateTime<Utc>> {
@@ -167,23 +183,77 @@ mod tests {
     #[test]
     fn new_backoff_record_follows_upstream() {
         let cases: Vec<(&str, BackoffRecord, Vec<i64>, Vec<i64>, BackoffRecord)> = vec![
-            ("no new pods keeps the record", BackoffRecord { failures_after_last_success: 2, last_failure_time: Some(t(5)) }, vec![], vec![],
-             BackoffRecord { failures_after_last_success: 2, last_failure_time: Some(t(5)) }),
-            ("only failures add up", BackoffRecord { failures_after_last_success: 1, last_failure_time: Some(t(1)) }, vec![], vec![10, 3],
-             BackoffRecord { failures_after_last_success: 3, last_failure_time: Some(t(10)) }),
-            ("only successes reset", BackoffRecord { failures_after_last_success: 4, last_failure_time: Some(t(1)) }, vec![7], vec![],
-             BackoffRecord::default()),
-            ("failures after the last success count", BackoffRecord { failures_after_last_success: 4, last_failure_time: Some(t(1)) }, vec![5], vec![3, 6, 8],
-             BackoffRecord { failures_after_last_success: 2, last_failure_time: Some(t(8)) }),
-            ("failures before the last success are dropped", BackoffRecord::default(), vec![9], vec![3, 6],
-             BackoffRecord::default()),
-            ("a failure at the same second as the success is not after it", BackoffRecord::default(), vec![5], vec![5],
-             BackoffRecord::default()),
+            (
+                "no new pods keeps the record",
+                BackoffRecord {
+                    failures_after_last_success: 2,
+                    last_failure_time: Some(t(5)),
+                },
+                vec![],
+                vec![],
+                BackoffRecord {
+                    failures_after_last_success: 2,
+                    last_failure_time: Some(t(5)),
+                },
+            ),
+            (
+                "only failures add up",
+                BackoffRecord {
+                    failures_after_last_success: 1,
+                    last_failure_time: Some(t(1)),
+                },
+                vec![],
+                vec![10, 3],
+                BackoffRecord {
+                    failures_after_last_success: 3,
+                    last_failure_time: Some(t(10)),
+                },
+            ),
+            (
+                "only successes reset",
+                BackoffRecord {
+                    failures_after_last_success: 4,
+                    last_failure_time: Some(t(1)),
+                },
+                vec![7],
+                vec![],
+                BackoffRecord::default(),
+            ),
+            (
+                "failures after the last success count",
+                BackoffRecord {
+                    failures_after_last_success: 4,
+                    last_failure_time: Some(t(1)),
+                },
+                vec![5],
+                vec![3, 6, 8],
+                BackoffRecord {
+                    failures_after_last_success: 2,
+                    last_failure_time: Some(t(8)),
+                },
+            ),
+            (
+                "failures before the last success are dropped",
+                BackoffRecord::default(),
+                vec![9],
+                vec![3, 6],
+                BackoffRecord::default(),
+            ),
+            (
+                "a failure at the same second as the success is not after it",
+                BackoffRecord::default(),
+                vec![5],
+                vec![5],
+                BackoffRecord::default(),
+            ),
         ];
         for (name, old, succ, fail, want) in cases {
             let sp: Vec<Pod> = succ.iter().map(|&s| pod("Succeeded", s)).collect();
             let fp: Vec<Pod> = fail.iter().map(|&s| pod("Failed", s)).collect();
-            let got = old.next(&sp.iter().collect::<Vec<_>>(), &fp.iter().collect::<Vec<_>>());
+            let got = old.next(
+                &sp.iter().collect::<Vec<_>>(),
+                &fp.iter().collect::<Vec<_>>(),
+            );
             assert_eq!(got, want, "{name}");
         }
     }
@@ -207,8 +277,15 @@ mod tests {
         ];
         for (name, failures, ago, want) in cases {
             let clock = FakeClock::new(t(1000));
-            let rec = BackoffRecord { failures_after_last_success: failures, last_failure_time: Some(t(1000 - ago)) };
-            assert_eq!(rec.remaining(&clock, base, max), Duration::from_secs(want), "{name}");
+            let rec = BackoffRecord {
+                failures_after_last_success: failures,
+                last_failure_time: Some(t(1000 - ago)),
+            };
+            assert_eq!(
+                rec.remaining(&clock, base, max),
+                Duration::from_secs(want),
+                "{name}"
+            );
         }
     }
 
@@ -218,10 +295,16 @@ mod tests {
             "deletionTimestamp": "2023-01-01T00:01:00Z", "deletionGracePeriodSeconds": 30},
             "status": {"phase": "Failed", "containerStatuses": [{"name": "c", "state": {"running": {}}}]}});
         let p = Pod::parse(&serde_json::to_vec(&v).unwrap(), 1).unwrap();
-        assert_eq!(format!("{}", finished_time(&p).format("%H:%M:%S")), "00:00:30");
+        assert_eq!(
+            format!("{}", finished_time(&p).format("%H:%M:%S")),
+            "00:00:30"
+        );
         let v = json!({"metadata": {"name": "p", "creationTimestamp": "2023-01-01T00:00:00Z"},
             "status": {"phase": "Failed", "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": "2023-01-01T00:00:07Z"}]}});
         let p = Pod::parse(&serde_json::to_vec(&v).unwrap(), 1).unwrap();
-        assert_eq!(format!("{}", finished_time(&p).format("%H:%M:%S")), "00:00:07");
+        assert_eq!(
+            format!("{}", finished_time(&p).format("%H:%M:%S")),
+            "00:00:07"
+        );
     }
 }

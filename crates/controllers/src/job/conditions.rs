@@ -31,7 +31,13 @@ pub const MSG_FAILED_INDEXES: &str = "Job has failed indexes";
 pub const MSG_COMPLETIONS_REACHED: &str = "Reached expected number of succeeded pods";
 
 /// A condition with `lastProbeTime == lastTransitionTime == now`.
-pub fn new_condition(type_: &str, status: &str, reason: &str, message: &str, now: DateTime<Utc>) -> JobCondition {
+pub fn new_condition(
+    type_: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+    now: DateTime<Utc>,
+) -> JobCondition {
     let now = trunc_secs(now);
     JobCondition {
         type_: type_.into(),
@@ -103,14 +109,70 @@ mod tests {
         let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let t1 = t0 + chrono::Duration::seconds(5);
         let base = new_condition(SUSPENDED, "True", "JobSuspended", "Job suspended", t0);
-        let cases: Vec<(&str, Vec<JobCondition>, &str, &str, &str, bool, Vec<JobCondition>)> = vec![
-            ("append true", vec![], "True", "JobSuspended", "Job suspended", true, vec![new_condition(SUSPENDED, "True", "JobSuspended", "Job suspended", t1)]),
-            ("do not append false", vec![], "False", "JobResumed", "Job resumed", false, vec![]),
-            ("update existing", vec![base.clone()], "False", "JobResumed", "Job resumed", true, vec![new_condition(SUSPENDED, "False", "JobResumed", "Job resumed", t1)]),
-            ("unchanged keeps timestamps", vec![base.clone()], "True", "JobSuspended", "Job suspended", false, vec![base.clone()]),
+        let cases: Vec<(
+            &str,
+            Vec<JobCondition>,
+            &str,
+            &str,
+            &str,
+            bool,
+            Vec<JobCondition>,
+        )> = vec![
+            (
+                "append true",
+                vec![],
+                "True",
+                "JobSuspended",
+                "Job suspended",
+                true,
+                vec![new_condition(
+                    SUSPENDED,
+                    "True",
+                    "JobSuspended",
+                    "Job suspended",
+                    t1,
+                )],
+            ),
+            (
+                "do not append false",
+                vec![],
+                "False",
+                "JobResumed",
+                "Job resumed",
+                false,
+                vec![],
+            ),
+            (
+                "update existing",
+                vec![base.clone()],
+                "False",
+                "JobResumed",
+                "Job resumed",
+                true,
+                vec![new_condition(
+                    SUSPENDED,
+                    "False",
+                    "JobResumed",
+                    "Job resumed",
+                    t1,
+                )],
+            ),
+            (
+                "unchanged keeps timestamps",
+                vec![base.clone()],
+                "True",
+                "JobSuspended",
+                "Job suspended",
+                false,
+                vec![base.clone()],
+            ),
         ];
         for (name, mut list, status, reason, msg, changed, want) in cases {
-            assert_eq!(ensure_condition(&mut list, SUSPENDED, status, reason, msg, t1), changed, "{name}");
+            assert_eq!(
+                ensure_condition(&mut list, SUSPENDED, status, reason, msg, t1),
+                changed,
+                "{name}"
+            );
             assert_eq!(list, want, "{name}");
         }
     }

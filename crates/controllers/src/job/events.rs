@@ -14,13 +14,24 @@ use crate::clock::Clock;
 pub const COMPONENT: &str = "job-controller";
 
 /// Records one event about `involved` in the background.
-pub fn record(store: &Store, clock: &Arc<dyn Clock>, involved: &Value, warning: bool, reason: &str, message: &str) {
+pub fn record(
+    store: &Store,
+    clock: &Arc<dyn Clock>,
+    involved: &Value,
+    warning: bool,
+    reason: &str,
+    message: &str,
+) {
     let mut involved = involved.clone();
     if let Some(o) = involved.as_object_mut() {
         o.entry("kind").or_insert_with(|| "Job".into());
         o.entry("apiVersion").or_insert_with(|| "batch/v1".into());
     }
-    let kind = if warning { EventType::Warning } else { EventType::Normal };
+    let kind = if warning {
+        EventType::Warning
+    } else {
+        EventType::Normal
+    };
     let source = Source {
         component: COMPONENT.into(),
         host: None,
@@ -32,7 +43,11 @@ pub fn record(store: &Store, clock: &Arc<dyn Clock>, involved: &Value, warning: 
         // Event names carry the time in nanoseconds; two events in the same
         // nanosecond (or on a fake clock) would collide, so nudge and retry.
         for i in 0..8 {
-            let nudge = if i == 0 { 0 } else { i64::from(rand::random::<u32>() % 1_000_000) };
+            let nudge = if i == 0 {
+                0
+            } else {
+                i64::from(rand::random::<u32>() % 1_000_000)
+            };
             let at = now + chrono::Duration::nanoseconds(nudge);
             let ev = build(&involved, kind, &reason, &message, &source, at);
             match store.create(&EVENTS, ev).await {

@@ -113,7 +113,9 @@ pub fn calculate_failed_indexes(job: &Job, pods: &[Arc<Pod>]) -> IndexSet {
 
 /// Indexes held by the given pods.
 pub fn indexes_of<'a>(pods: impl IntoIterator<Item = &'a Arc<Pod>>) -> BTreeSet<i32> {
-    pods.into_iter().filter_map(|p| completion_index(p)).collect()
+    pods.into_iter()
+        .filter_map(|p| completion_index(p))
+        .collect()
 }
 
 /// Upstream `getPodsWithDelayedDeletionPerIndex`: per index that is not
@@ -252,17 +254,55 @@ pub(crate) mod tests {
     #[test]
     fn first_pending_indexes_table() {
         let cases: Vec<(&str, i32, &str, Vec<i32>, Option<&str>, usize, Vec<i32>)> = vec![
-            ("cnt greater than completions", 5, "", vec![], None, 10, vec![0, 1, 2, 3, 4]),
-            ("cnt less than completions", 5, "", vec![], None, 2, vec![0, 1]),
-            ("first pods active", 5, "", vec![0, 1], None, 3, vec![2, 3, 4]),
+            (
+                "cnt greater than completions",
+                5,
+                "",
+                vec![],
+                None,
+                10,
+                vec![0, 1, 2, 3, 4],
+            ),
+            (
+                "cnt less than completions",
+                5,
+                "",
+                vec![],
+                None,
+                2,
+                vec![0, 1],
+            ),
+            (
+                "first pods active",
+                5,
+                "",
+                vec![0, 1],
+                None,
+                3,
+                vec![2, 3, 4],
+            ),
             ("last pods succeeded", 5, "2-4", vec![], None, 3, vec![0, 1]),
             ("mixed", 8, "1,5", vec![0, 2, 6], None, 3, vec![3, 4, 7]),
-            ("failed indexes skipped", 6, "0", vec![2], Some("1,3"), 5, vec![4, 5]),
+            (
+                "failed indexes skipped",
+                6,
+                "0",
+                vec![2],
+                Some("1,3"),
+                5,
+                vec![4, 5],
+            ),
             ("nothing pending", 3, "0-2", vec![], None, 2, vec![]),
         ];
         for (name, completions, succeeded, active, failed, count, want) in cases {
-            let j = job(json!({"completionMode": "Indexed", "completions": completions}), json!({}));
-            let active: Vec<Arc<Pod>> = active.iter().map(|&i| pod(&format!("a{i}"), i, "Running")).collect();
+            let j = job(
+                json!({"completionMode": "Indexed", "completions": completions}),
+                json!({}),
+            );
+            let active: Vec<Arc<Pod>> = active
+                .iter()
+                .map(|&i| pod(&format!("a{i}"), i, "Running"))
+                .collect();
             let failed = failed.map(|f| IndexSet::parse_lenient(f, completions));
             let got = first_pending_indexes(
                 &j,
@@ -279,10 +319,22 @@ pub(crate) mod tests {
     #[test]
     fn terminating_indexes_block_only_when_replacing_failed_pods() {
         let terminating = vec![pod("t", 0, "Running")];
-        let j = job(json!({"completionMode": "Indexed", "completions": 2}), json!({}));
-        assert_eq!(first_pending_indexes(&j, &IndexSet::new(), None, &[], &terminating, 2), vec![0, 1]);
-        let j = job(json!({"completionMode": "Indexed", "completions": 2, "podReplacementPolicy": "Failed"}), json!({}));
-        assert_eq!(first_pending_indexes(&j, &IndexSet::new(), None, &[], &terminating, 2), vec![1]);
+        let j = job(
+            json!({"completionMode": "Indexed", "completions": 2}),
+            json!({}),
+        );
+        assert_eq!(
+            first_pending_indexes(&j, &IndexSet::new(), None, &[], &terminating, 2),
+            vec![0, 1]
+        );
+        let j = job(
+            json!({"completionMode": "Indexed", "completions": 2, "podReplacementPolicy": "Failed"}),
+            json!({}),
+        );
+        assert_eq!(
+            first_pending_indexes(&j, &IndexSet::new(), None, &[], &terminating, 2),
+            vec![1]
+        );
     }
 
     #[test]
@@ -296,10 +348,18 @@ pub(crate) mod tests {
 
     #[test]
     fn succeeded_indexes_only_count_pods_with_the_finalizer() {
-        let j = job(json!({"completionMode": "Indexed", "completions": 4}), json!({"completedIndexes": "0"}));
+        let j = job(
+            json!({"completionMode": "Indexed", "completions": 4}),
+            json!({"completedIndexes": "0"}),
+        );
         let mut done = (*pod("x", 3, "Succeeded")).clone();
         done.metadata.finalizers.clear();
-        let pods = vec![pod("a", 1, "Succeeded"), pod("b", 2, "Running"), Arc::new(done), pod("c", 7, "Succeeded")];
+        let pods = vec![
+            pod("a", 1, "Succeeded"),
+            pod("b", 2, "Running"),
+            Arc::new(done),
+            pod("c", 7, "Succeeded"),
+        ];
         let (prev, now) = calculate_succeeded_indexes(&j, &pods);
         assert_eq!(prev.to_string(), "0");
         assert_eq!(now.to_string(), "0,1");
@@ -309,19 +369,41 @@ pub(crate) mod tests {
     /// `TestGetNewIndexFailureCounts`).
     #[test]
     fn failed_indexes_and_failure_counts() {
-        let j = job(json!({"completionMode": "Indexed", "completions": 4, "backoffLimitPerIndex": 1}), json!({"failedIndexes": ""}));
+        let j = job(
+            json!({"completionMode": "Indexed", "completions": 4, "backoffLimitPerIndex": 1}),
+            json!({"failedIndexes": ""}),
+        );
         let mut first = (*pod("f0", 1, "Failed")).clone();
-        first.metadata.annotations.insert(INDEX_FAILURE_COUNT_ANNOTATION.into(), "0".into());
+        first
+            .metadata
+            .annotations
+            .insert(INDEX_FAILURE_COUNT_ANNOTATION.into(), "0".into());
         let mut second = (*pod("f1", 2, "Failed")).clone();
-        second.metadata.annotations.insert(INDEX_FAILURE_COUNT_ANNOTATION.into(), "1".into());
+        second
+            .metadata
+            .annotations
+            .insert(INDEX_FAILURE_COUNT_ANNOTATION.into(), "1".into());
         let pods = vec![Arc::new(first.clone()), Arc::new(second)];
         assert_eq!(calculate_failed_indexes(&j, &pods).to_string(), "2");
         assert_eq!(new_index_failure_counts(&j, Some(&first)), (1, 0));
         assert_eq!(new_index_failure_counts(&j, None), (0, 0));
-        let ignoring = job(json!({"completionMode": "Indexed", "completions": 4, "backoffLimitPerIndex": 1,
-            "podFailurePolicy": {"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]}}), json!({}));
+        let ignoring = job(
+            json!({"completionMode": "Indexed", "completions": 4, "backoffLimitPerIndex": 1,
+            "podFailurePolicy": {"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]}}),
+            json!({}),
+        );
         let mut disrupted = first.clone();
-        disrupted.status.conditions.push(crate::kit::objects::PodCondition { type_: "DisruptionTarget".into(), status: "True".into(), last_transition_time: None });
-        assert_eq!(new_index_failure_counts(&ignoring, Some(&disrupted)), (0, 1));
+        disrupted
+            .status
+            .conditions
+            .push(crate::kit::objects::PodCondition {
+                type_: "DisruptionTarget".into(),
+                status: "True".into(),
+                last_transition_time: None,
+            });
+        assert_eq!(
+            new_index_failure_counts(&ignoring, Some(&disrupted)),
+            (0, 1)
+        );
     }
 }

@@ -184,11 +184,18 @@ impl Handler for JobHandler {
 
     fn replace(&self, items: &[Stored]) {
         let c = &self.0;
-        let fresh: Vec<Job> = items.iter().filter_map(|s| Job::parse(&s.bytes, s.rev)).collect();
+        let fresh: Vec<Job> = items
+            .iter()
+            .filter_map(|s| Job::parse(&s.bytes, s.rev))
+            .collect();
         let keys: HashSet<String> = fresh.iter().map(Job::key).collect();
         let gone: Vec<Arc<Job>> = {
             let mut jobs = c.jobs.write();
-            let gone_keys: Vec<String> = jobs.keys().filter(|k| !keys.contains(*k)).cloned().collect();
+            let gone_keys: Vec<String> = jobs
+                .keys()
+                .filter(|k| !keys.contains(*k))
+                .cloned()
+                .collect();
             gone_keys.iter().filter_map(|k| jobs.remove(k)).collect()
         };
         for j in gone {
@@ -196,7 +203,11 @@ impl Handler for JobHandler {
         }
         for j in fresh {
             let rev = j.rev;
-            self.apply(EventType::Added, &Bytes::from(serde_json::to_vec(&j.raw).unwrap_or_default()), rev);
+            self.apply(
+                EventType::Added,
+                &Bytes::from(serde_json::to_vec(&j.raw).unwrap_or_default()),
+                rev,
+            );
         }
     }
 }
@@ -237,7 +248,12 @@ impl Handler for PodHandler {
         let keys: HashSet<String> = fresh.iter().map(|p| p.key()).collect();
         let gone: Vec<Arc<Pod>> = {
             let mut idx = c.pods.write();
-            let gone_keys: Vec<String> = idx.by_key.keys().filter(|k| !keys.contains(*k)).cloned().collect();
+            let gone_keys: Vec<String> = idx
+                .by_key
+                .keys()
+                .filter(|k| !keys.contains(*k))
+                .cloned()
+                .collect();
             gone_keys.iter().filter_map(|k| idx.remove(k)).collect()
         };
         for p in gone {
@@ -326,7 +342,12 @@ impl JobController {
     fn on_job_upsert(&self, old: Option<Arc<Job>>, job: Arc<Job>) {
         let key = job.key();
         // Our own status write: the sync that wrote it already acted on it.
-        if self.written.lock().get(&key).is_some_and(|w| w.rev == job.rev) {
+        if self
+            .written
+            .lock()
+            .get(&key)
+            .is_some_and(|w| w.rev == job.rev)
+        {
             return;
         }
         match old {
@@ -439,7 +460,8 @@ impl JobController {
                 if let Some(job) = self.resolve_job(&old.metadata.namespace, r) {
                     let key = job.key();
                     if finalizer_removed {
-                        self.finalizer_expectations.removal_observed(&key, &cur.metadata.uid);
+                        self.finalizer_expectations
+                            .removal_observed(&key, &cur.metadata.uid);
                     }
                     self.enqueue_after(&key, self.opts.batch_period);
                 }
@@ -455,7 +477,8 @@ impl JobController {
                 Some(job) => {
                     let key = job.key();
                     if finalizer_removed {
-                        self.finalizer_expectations.removal_observed(&key, &cur.metadata.uid);
+                        self.finalizer_expectations
+                            .removal_observed(&key, &cur.metadata.uid);
                     }
                     self.enqueue_after(&key, delay);
                 }
@@ -490,7 +513,8 @@ impl JobController {
         let key = job.key();
         self.expectations.deletion_observed(&key, &pod.metadata.uid);
         if is_final || !has_finalizer {
-            self.finalizer_expectations.removal_observed(&key, &pod.metadata.uid);
+            self.finalizer_expectations
+                .removal_observed(&key, &pod.metadata.uid);
         }
         self.enqueue_after(&key, self.opts.batch_period);
     }
@@ -528,25 +552,33 @@ impl JobController {
         let uid = pod.metadata.uid.clone();
         let r = self
             .store
-            .modify(&PODS, &pod.metadata.namespace, &pod.metadata.name, |mut v| {
-                if v.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
-                    return Ok(None);
-                }
-                let Some(fs) = v.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) else {
-                    return Ok(None);
-                };
-                let before = fs.len();
-                fs.retain(|f| f != JOB_TRACKING_FINALIZER);
-                if fs.len() == before {
-                    return Ok(None);
-                }
-                if fs.is_empty() {
-                    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-                        m.remove("finalizers");
+            .modify(
+                &PODS,
+                &pod.metadata.namespace,
+                &pod.metadata.name,
+                |mut v| {
+                    if v.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
+                        return Ok(None);
                     }
-                }
-                Ok(Some(v))
-            })
+                    let Some(fs) = v
+                        .pointer_mut("/metadata/finalizers")
+                        .and_then(Value::as_array_mut)
+                    else {
+                        return Ok(None);
+                    };
+                    let before = fs.len();
+                    fs.retain(|f| f != JOB_TRACKING_FINALIZER);
+                    if fs.len() == before {
+                        return Ok(None);
+                    }
+                    if fs.is_empty() {
+                        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                            m.remove("finalizers");
+                        }
+                    }
+                    Ok(Some(v))
+                },
+            )
             .await;
         match r {
             Ok(_) | Err(store::Error::NotFound(_)) => Ok(()),
@@ -567,7 +599,12 @@ impl JobController {
             .await
         {
             Ok(_) => {
-                self.event(job, false, "SuccessfulDelete", &format!("Deleted pod: {}", pod.metadata.name));
+                self.event(
+                    job,
+                    false,
+                    "SuccessfulDelete",
+                    &format!("Deleted pod: {}", pod.metadata.name),
+                );
                 Ok(true)
             }
             Err(store::Error::NotFound(_)) | Err(store::Error::Precondition(_)) => Ok(false),
@@ -623,8 +660,12 @@ impl JobController {
         let (owned, orphans): (Vec<Arc<Pod>>, Vec<Arc<Pod>>) = {
             let idx = self.pods.read();
             let get = |keys: Option<&HashSet<String>>| -> Vec<Arc<Pod>> {
-                keys.map(|ks| ks.iter().filter_map(|k| idx.by_key.get(k).cloned()).collect())
-                    .unwrap_or_default()
+                keys.map(|ks| {
+                    ks.iter()
+                        .filter_map(|k| idx.by_key.get(k).cloned())
+                        .collect()
+                })
+                .unwrap_or_default()
             };
             (
                 get(idx.by_owner.get(&job.metadata.uid))
@@ -649,7 +690,9 @@ impl JobController {
         if !deleting {
             let candidates: Vec<Arc<Pod>> = orphans
                 .into_iter()
-                .filter(|p| p.metadata.deletion_timestamp.is_none() && selector.matches(&p.metadata.labels))
+                .filter(|p| {
+                    p.metadata.deletion_timestamp.is_none() && selector.matches(&p.metadata.labels)
+                })
                 .collect();
             if !candidates.is_empty() {
                 // RecheckDeletionTimestamp: adopt only for a live Job with this uid.
@@ -687,32 +730,44 @@ impl JobController {
         });
         let r = self
             .store
-            .modify(&PODS, &pod.metadata.namespace, &pod.metadata.name, |mut v| {
-                if v.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
-                    return Ok(None);
-                }
-                let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) else {
-                    return Ok(None);
-                };
-                let refs = m.entry("ownerReferences").or_insert_with(|| Value::Array(vec![]));
-                if !refs.is_array() {
-                    *refs = Value::Array(vec![]);
-                }
-                let refs = refs.as_array_mut().expect("array");
-                if refs.iter().any(|r| r.get("controller") == Some(&Value::Bool(true))) {
-                    return Ok(None); // someone else adopted it meanwhile
-                }
-                refs.push(owner.clone());
-                let fs = m.entry("finalizers").or_insert_with(|| Value::Array(vec![]));
-                if !fs.is_array() {
-                    *fs = Value::Array(vec![]);
-                }
-                let fs = fs.as_array_mut().expect("array");
-                if !fs.iter().any(|f| f == JOB_TRACKING_FINALIZER) {
-                    fs.push(JOB_TRACKING_FINALIZER.into());
-                }
-                Ok(Some(v))
-            })
+            .modify(
+                &PODS,
+                &pod.metadata.namespace,
+                &pod.metadata.name,
+                |mut v| {
+                    if v.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
+                        return Ok(None);
+                    }
+                    let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) else {
+                        return Ok(None);
+                    };
+                    let refs = m
+                        .entry("ownerReferences")
+                        .or_insert_with(|| Value::Array(vec![]));
+                    if !refs.is_array() {
+                        *refs = Value::Array(vec![]);
+                    }
+                    let refs = refs.as_array_mut().expect("array");
+                    if refs
+                        .iter()
+                        .any(|r| r.get("controller") == Some(&Value::Bool(true)))
+                    {
+                        return Ok(None); // someone else adopted it meanwhile
+                    }
+                    refs.push(owner.clone());
+                    let fs = m
+                        .entry("finalizers")
+                        .or_insert_with(|| Value::Array(vec![]));
+                    if !fs.is_array() {
+                        *fs = Value::Array(vec![]);
+                    }
+                    let fs = fs.as_array_mut().expect("array");
+                    if !fs.iter().any(|f| f == JOB_TRACKING_FINALIZER) {
+                        fs.push(JOB_TRACKING_FINALIZER.into());
+                    }
+                    Ok(Some(v))
+                },
+            )
             .await;
         match r {
             Ok(Some(s)) => Ok(Pod::parse(&s.bytes, s.rev)),
@@ -727,27 +782,34 @@ impl JobController {
         let owner_uid = job.metadata.uid.clone();
         let r = self
             .store
-            .modify(&PODS, &pod.metadata.namespace, &pod.metadata.name, |mut v| {
-                if v.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
-                    return Ok(None);
-                }
-                let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) else {
-                    return Ok(None);
-                };
-                if let Some(refs) = m.get_mut("ownerReferences").and_then(Value::as_array_mut) {
-                    refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(owner_uid.as_str()));
-                    if refs.is_empty() {
-                        m.remove("ownerReferences");
+            .modify(
+                &PODS,
+                &pod.metadata.namespace,
+                &pod.metadata.name,
+                |mut v| {
+                    if v.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
+                        return Ok(None);
                     }
-                }
-                if let Some(fs) = m.get_mut("finalizers").and_then(Value::as_array_mut) {
-                    fs.retain(|f| f != JOB_TRACKING_FINALIZER);
-                    if fs.is_empty() {
-                        m.remove("finalizers");
+                    let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) else {
+                        return Ok(None);
+                    };
+                    if let Some(refs) = m.get_mut("ownerReferences").and_then(Value::as_array_mut) {
+                        refs.retain(|r| {
+                            r.get("uid").and_then(Value::as_str) != Some(owner_uid.as_str())
+                        });
+                        if refs.is_empty() {
+                            m.remove("ownerReferences");
+                        }
                     }
-                }
-                Ok(Some(v))
-            })
+                    if let Some(fs) = m.get_mut("finalizers").and_then(Value::as_array_mut) {
+                        fs.retain(|f| f != JOB_TRACKING_FINALIZER);
+                        if fs.is_empty() {
+                            m.remove("finalizers");
+                        }
+                    }
+                    Ok(Some(v))
+                },
+            )
             .await;
         match r {
             Ok(_) | Err(store::Error::NotFound(_)) => Ok(()),
@@ -775,13 +837,22 @@ impl JobController {
         match shared.spec.completion_mode.as_deref() {
             None | Some("NonIndexed") | Some("Indexed") => {}
             Some(_) => {
-                self.event(&shared, true, "UnknownCompletionMode", "Skipped Job sync because completion mode is unknown");
+                self.event(
+                    &shared,
+                    true,
+                    "UnknownCompletionMode",
+                    "Skipped Job sync because completion mode is unknown",
+                );
                 return Ok(());
             }
         }
         let mut job: Job = (*shared).clone();
         let now = self.clock.now();
-        let uncounted = job.status.uncounted_terminated_pods.get_or_insert_with(Default::default).clone();
+        let uncounted = job
+            .status
+            .uncounted_terminated_pods
+            .get_or_insert_with(Default::default)
+            .clone();
         let satisfied = self.expectations.satisfied(key);
         let pods = self.get_pods_for_job(&job).await?;
         let active: Vec<Arc<Pod>> = pods.iter().filter(|p| p.is_active()).cloned().collect();
@@ -804,8 +875,11 @@ impl JobController {
                 .filter(|f| match_pod_failure_policy(Some(p), f).count_failed)
                 .count(),
         };
-        ctx.succeeded = job.status.succeeded + new_succeeded.len() as i32 + ctx.uncounted_succeeded.len() as i32;
-        ctx.failed = job.status.failed + non_ignored_failed as i32 + ctx.uncounted_failed.len() as i32;
+        ctx.succeeded = job.status.succeeded
+            + new_succeeded.len() as i32
+            + ctx.uncounted_succeeded.len() as i32;
+        ctx.failed =
+            job.status.failed + non_ignored_failed as i32 + ctx.uncounted_failed.len() as i32;
 
         if job.status.start_time.is_none() && !job.suspended() {
             job.status.start_time = Some(crate::kit::objects::trunc_secs(now));
@@ -823,15 +897,37 @@ impl JobController {
             if let Some(ft) = find_true(&job.status.conditions, FAILURE_TARGET) {
                 ctx.finished_condition = Some(failed_for_failure_target(ft, now));
             } else if let Some(msg) = fail_job_message(&job, &ctx.pods) {
-                ctx.finished_condition = Some(new_condition(FAILURE_TARGET, "True", REASON_POD_FAILURE_POLICY, &msg, now));
+                ctx.finished_condition = Some(new_condition(
+                    FAILURE_TARGET,
+                    "True",
+                    REASON_POD_FAILURE_POLICY,
+                    &msg,
+                    now,
+                ));
             }
         }
         if ctx.finished_condition.is_none() {
             if exceeds_backoff_limit || past_backoff_limit_on_failure(&job, &ctx.pods) {
-                ctx.finished_condition = Some(new_condition(FAILURE_TARGET, "True", REASON_BACKOFF_LIMIT_EXCEEDED, MSG_BACKOFF_LIMIT_EXCEEDED, now));
+                ctx.finished_condition = Some(new_condition(
+                    FAILURE_TARGET,
+                    "True",
+                    REASON_BACKOFF_LIMIT_EXCEEDED,
+                    MSG_BACKOFF_LIMIT_EXCEEDED,
+                    now,
+                ));
             } else if self.past_active_deadline(&job) {
-                ctx.finished_condition = Some(new_condition(FAILURE_TARGET, "True", REASON_DEADLINE_EXCEEDED, MSG_DEADLINE_EXCEEDED, now));
-            } else if let (Some(ads), false, Some(start)) = (job.spec.active_deadline_seconds, job.suspended(), job.status.start_time) {
+                ctx.finished_condition = Some(new_condition(
+                    FAILURE_TARGET,
+                    "True",
+                    REASON_DEADLINE_EXCEEDED,
+                    MSG_DEADLINE_EXCEEDED,
+                    now,
+                ));
+            } else if let (Some(ads), false, Some(start)) = (
+                job.spec.active_deadline_seconds,
+                job.suspended(),
+                job.status.start_time,
+            ) {
                 let allowed = Duration::from_secs(ads.max(0) as u64);
                 let left = allowed.saturating_sub(clock::since(&*self.clock, start));
                 self.enqueue_after(key, left);
@@ -847,10 +943,28 @@ impl JobController {
                 let failed_ix = indexed::calculate_failed_indexes(&job, &ctx.pods);
                 if ctx.finished_condition.is_none() {
                     let nfailed = failed_ix.count();
-                    if job.spec.max_failed_indexes.is_some_and(|m| nfailed > i64::from(m)) {
-                        ctx.finished_condition = Some(new_condition(FAILURE_TARGET, "True", REASON_MAX_FAILED_INDEXES_EXCEEDED, MSG_MAX_FAILED_INDEXES_EXCEEDED, now));
-                    } else if nfailed > 0 && nfailed + ctx.succeeded_indexes.count() >= i64::from(job.completions()) {
-                        ctx.finished_condition = Some(new_condition(FAILURE_TARGET, "True", REASON_FAILED_INDEXES, MSG_FAILED_INDEXES, now));
+                    if job
+                        .spec
+                        .max_failed_indexes
+                        .is_some_and(|m| nfailed > i64::from(m))
+                    {
+                        ctx.finished_condition = Some(new_condition(
+                            FAILURE_TARGET,
+                            "True",
+                            REASON_MAX_FAILED_INDEXES_EXCEEDED,
+                            MSG_MAX_FAILED_INDEXES_EXCEEDED,
+                            now,
+                        ));
+                    } else if nfailed > 0
+                        && nfailed + ctx.succeeded_indexes.count() >= i64::from(job.completions())
+                    {
+                        ctx.finished_condition = Some(new_condition(
+                            FAILURE_TARGET,
+                            "True",
+                            REASON_FAILED_INDEXES,
+                            MSG_FAILED_INDEXES,
+                            now,
+                        ));
                     }
                 }
                 ctx.delayed_deletion = indexed::pods_with_delayed_deletion_per_index(
@@ -869,7 +983,13 @@ impl JobController {
                     job.completions(),
                     &ctx.succeeded_indexes,
                 ) {
-                    ctx.finished_condition = Some(new_condition(SUCCESS_CRITERIA_MET, "True", REASON_SUCCESS_POLICY, &msg, now));
+                    ctx.finished_condition = Some(new_condition(
+                        SUCCESS_CRITERIA_MET,
+                        "True",
+                        REASON_SUCCESS_POLICY,
+                        &msg,
+                        now,
+                    ));
                 }
             }
         }
@@ -888,7 +1008,11 @@ impl JobController {
         } else {
             let mut manage_called = false;
             if satisfied && job.metadata.deletion_timestamp.is_none() {
+                let tm = std::time::Instant::now();
                 let (a, err) = self.manage_job(&job, &mut ctx).await;
+                if std::env::var_os("JOBLITE_TRACE_SYNC").is_some() {
+                    eprintln!("manage {:?} active={}", tm.elapsed(), a);
+                }
                 active_count = a;
                 manage_err = err;
                 manage_called = true;
@@ -901,11 +1025,25 @@ impl JobController {
                 ctx.finished_condition = Some(success_criteria_met(now));
             } else if manage_called {
                 if job.suspended() {
-                    if ensure_condition(&mut job.status.conditions, SUSPENDED, "True", "JobSuspended", "Job suspended", now) {
+                    if ensure_condition(
+                        &mut job.status.conditions,
+                        SUSPENDED,
+                        "True",
+                        "JobSuspended",
+                        "Job suspended",
+                        now,
+                    ) {
                         suspend_cond_changed = true;
                         self.event(&job, false, "Suspended", "Job suspended");
                     }
-                } else if ensure_condition(&mut job.status.conditions, SUSPENDED, "False", "JobResumed", "Job resumed", now) {
+                } else if ensure_condition(
+                    &mut job.status.conditions,
+                    SUSPENDED,
+                    "False",
+                    "JobResumed",
+                    "Job resumed",
+                    now,
+                ) {
                     suspend_cond_changed = true;
                     self.event(&job, false, "Resumed", "Job resumed");
                     // Resumed jobs restart the activeDeadlineSeconds clock.
@@ -933,7 +1071,8 @@ impl JobController {
 
     /// Upstream `pastActiveDeadline`.
     fn past_active_deadline(&self, job: &Job) -> bool {
-        let (Some(ads), Some(start)) = (job.spec.active_deadline_seconds, job.status.start_time) else {
+        let (Some(ads), Some(start)) = (job.spec.active_deadline_seconds, job.status.start_time)
+        else {
             return false;
         };
         if job.suspended() {
@@ -965,7 +1104,12 @@ impl JobController {
 
     /// Upstream `deleteJobPods`: suspend and scale-down; the finalizer is
     /// removed first, so these pods are never counted.
-    async fn delete_job_pods(&self, key: &str, job: &Job, pods: &[Arc<Pod>]) -> (i32, i32, Option<Error>) {
+    async fn delete_job_pods(
+        &self,
+        key: &str,
+        job: &Job,
+        pods: &[Arc<Pod>],
+    ) -> (i32, i32, Option<Error>) {
         for p in pods {
             self.expectations.expect_deletion(key, &p.metadata.uid);
         }
@@ -1041,7 +1185,11 @@ impl JobController {
             // Deletions take precedence: no creations in the same sync.
             return (active, err);
         }
-        let terminating = if job.only_replace_failed_pods() { ctx.terminating } else { 0 };
+        let terminating = if job.only_replace_failed_pods() {
+            ctx.terminating
+        } else {
+            0
+        };
         let mut diff = want_active - terminating - active;
         if diff <= 0 {
             return (active, None);
@@ -1064,7 +1212,12 @@ impl JobController {
         diff = diff.min(MAX_POD_CREATE_DELETE_PER_SYNC as i32);
         let mut indexes: Vec<i32> = Vec::new();
         if job.is_indexed() {
-            let terminating_pods: Vec<Arc<Pod>> = ctx.pods.iter().filter(|p| p.is_terminating()).cloned().collect();
+            let terminating_pods: Vec<Arc<Pod>> = ctx
+                .pods
+                .iter()
+                .filter(|p| p.is_terminating())
+                .cloned()
+                .collect();
             indexes = indexed::first_pending_indexes(
                 job,
                 &ctx.succeeded_indexes,
@@ -1118,15 +1271,30 @@ impl JobController {
                     )),
                     _ => None,
                 };
-                specs.push(pods::new_pod(job, &pods::PodOptions { index, failure_counts }));
+                specs.push(pods::new_pod(
+                    job,
+                    &pods::PodOptions {
+                        index,
+                        failure_counts,
+                    },
+                ));
             }
-            let results = futures::future::join_all(specs.into_iter().map(|p| self.store.create(&PODS, p))).await;
+            let results =
+                futures::future::join_all(specs.into_iter().map(|p| self.store.create(&PODS, p)))
+                    .await;
             let mut failed_in_batch = false;
             for r in results {
                 match r {
                     Ok(s) => {
-                        let name = Pod::parse(&s.bytes, s.rev).map(|p| p.metadata.name).unwrap_or_default();
-                        self.event(job, false, "SuccessfulCreate", &format!("Created pod: {name}"));
+                        let name = Pod::parse(&s.bytes, s.rev)
+                            .map(|p| p.metadata.name)
+                            .unwrap_or_default();
+                        self.event(
+                            job,
+                            false,
+                            "SuccessfulCreate",
+                            &format!("Created pod: {name}"),
+                        );
                     }
                     Err(store::Error::NamespaceTerminating(_)) => {
                         // Namespace teardown: later creations would fail too.
@@ -1227,7 +1395,12 @@ pub fn past_backoff_limit_on_failure(job: &Job, pods: &[Arc<Pod>]) -> bool {
     let restarts: i64 = pods
         .iter()
         .filter(|p| p.phase() == "Running" || p.phase() == "Pending")
-        .flat_map(|p| p.status.init_container_statuses.iter().chain(p.status.container_statuses.iter()))
+        .flat_map(|p| {
+            p.status
+                .init_container_statuses
+                .iter()
+                .chain(p.status.container_statuses.iter())
+        })
         .map(|c| i64::from(c.restart_count))
         .sum();
     let limit = job.backoff_limit();

@@ -135,7 +135,8 @@ mod tests {
     /// Cases after upstream `TestMatchPodFailurePolicy` (`pod_failure_policy_test.go`).
     #[test]
     fn match_pod_failure_policy_table() {
-        let failjob_in_42 = json!([{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}}]);
+        let failjob_in_42 =
+            json!([{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}}]);
         let cases: Vec<(&str, Value, Value, Option<&str>, bool, Option<Action>)> = vec![
             ("no rules count", json!([]), json!({"phase": "Failed", "containerStatuses": [exited("c", 42)]}), None, true, None),
             ("FailJob on exit code In", failjob_in_42.clone(),

@@ -57,7 +57,10 @@ pub fn new_pod(job: &Job, opts: &PodOptions) -> Value {
             }
             add_completion_index_env(&mut spec);
             if let Some((failures, ignored)) = opts.failure_counts {
-                annotations.insert(INDEX_FAILURE_COUNT_ANNOTATION.into(), failures.to_string().into());
+                annotations.insert(
+                    INDEX_FAILURE_COUNT_ANNOTATION.into(),
+                    failures.to_string().into(),
+                );
                 if ignored > 0 {
                     annotations.insert(
                         INDEX_IGNORED_FAILURE_COUNT_ANNOTATION.into(),
@@ -103,7 +106,8 @@ pub fn new_pod(job: &Job, opts: &PodOptions) -> Value {
 /// admission, `PrepareForCreate`), since the controller writes to the
 /// store directly. Falls back to the raw pod if it does not decode.
 fn admit(pod: Value) -> Value {
-    let Ok(mut typed) = serde_json::from_value::<k8s_openapi::api::core::v1::Pod>(pod.clone()) else {
+    let Ok(mut typed) = serde_json::from_value::<k8s_openapi::api::core::v1::Pod>(pod.clone())
+    else {
         return pod;
     };
     api::defaults::default_pod(&mut typed);
@@ -139,7 +143,9 @@ fn add_completion_index_env(spec: &mut Value) {
             if env.is_null() {
                 *env = json!([]);
             }
-            let Some(env) = env.as_array_mut() else { continue };
+            let Some(env) = env.as_array_mut() else {
+                continue;
+            };
             if env
                 .iter()
                 .any(|e| e.get("name").and_then(Value::as_str) == Some(JOB_COMPLETION_INDEX_ENV))
@@ -263,7 +269,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn pod(name: &str, node: &str, phase: &str, ready: Option<&str>, restarts: i32, created: &str, ix: Option<i32>) -> Arc<Pod> {
+    fn pod(
+        name: &str,
+        node: &str,
+        phase: &str,
+        ready: Option<&str>,
+        restarts: i32,
+        created: &str,
+        ix: Option<i32>,
+    ) -> Arc<Pod> {
         let mut conditions = vec![];
         if let Some(t) = ready {
             conditions.push(json!({"type": "Ready", "status": "True", "lastTransitionTime": t}));
@@ -293,12 +307,36 @@ mod tests {
         let mut pods = vec![
             pod("running-ready-old", "n", "Running", Some(t0), 0, t0, None),
             pod("unassigned", "", "Pending", None, 0, t0, None),
-            pod("running-ready-recent", "n", "Running", Some(t1), 0, t0, None),
+            pod(
+                "running-ready-recent",
+                "n",
+                "Running",
+                Some(t1),
+                0,
+                t0,
+                None,
+            ),
             pod("pending", "n", "Pending", None, 0, t0, None),
             pod("unknown", "n", "Unknown", None, 0, t0, None),
             pod("running-notready", "n", "Running", None, 0, t0, None),
-            pod("running-ready-old-restarts", "n", "Running", Some(t0), 3, t0, None),
-            pod("running-ready-old-newer", "n", "Running", Some(t0), 0, t1, None),
+            pod(
+                "running-ready-old-restarts",
+                "n",
+                "Running",
+                Some(t0),
+                3,
+                t0,
+                None,
+            ),
+            pod(
+                "running-ready-old-newer",
+                "n",
+                "Running",
+                Some(t0),
+                0,
+                t1,
+                None,
+            ),
         ];
         sort_for_deletion(&mut pods);
         assert_eq!(
@@ -322,27 +360,65 @@ mod tests {
     fn active_pods_for_removal_table() {
         let t0 = "2024-01-01T00:00:00Z";
         let t1 = "2024-01-01T00:01:00Z";
-        let j = crate::job::indexed::tests::job(json!({"completionMode": "Indexed", "completions": 3}), json!({}));
+        let j = crate::job::indexed::tests::job(
+            json!({"completionMode": "Indexed", "completions": 3}),
+            json!({}),
+        );
         let nj = crate::job::indexed::tests::job(json!({"completions": 3}), json!({}));
         let cases: Vec<(&str, &Job, Vec<Arc<Pod>>, usize, Vec<&str>)> = vec![
-            ("nonindexed: newest first", &nj, vec![
-                pod("old", "n", "Running", None, 0, t0, None),
-                pod("new", "n", "Running", None, 0, t1, None)], 1, vec!["new"]),
-            ("indexed: nothing to remove", &j, vec![
-                pod("a", "n", "Running", None, 0, t0, Some(0)),
-                pod("b", "n", "Running", None, 0, t0, Some(1))], 0, vec![]),
-            ("indexed: duplicate keeps the older", &j, vec![
-                pod("a-old", "n", "Running", None, 0, t0, Some(0)),
-                pod("a-new", "n", "Running", None, 0, t1, Some(0)),
-                pod("b", "n", "Running", None, 0, t0, Some(1))], 0, vec!["a-new"]),
-            ("indexed: out of range and no index", &j, vec![
-                pod("x", "n", "Running", None, 0, t0, Some(5)),
-                pod("none", "n", "Running", None, 0, t0, None),
-                pod("b", "n", "Running", None, 0, t0, Some(1))], 0, vec!["none", "x"]),
-            ("indexed: more by order", &j, vec![
-                pod("a", "n", "Running", None, 0, t0, Some(0)),
-                pod("b", "n", "Pending", None, 0, t0, Some(1)),
-                pod("c", "n", "Running", None, 0, t1, Some(2))], 2, vec!["b", "c"]),
+            (
+                "nonindexed: newest first",
+                &nj,
+                vec![
+                    pod("old", "n", "Running", None, 0, t0, None),
+                    pod("new", "n", "Running", None, 0, t1, None),
+                ],
+                1,
+                vec!["new"],
+            ),
+            (
+                "indexed: nothing to remove",
+                &j,
+                vec![
+                    pod("a", "n", "Running", None, 0, t0, Some(0)),
+                    pod("b", "n", "Running", None, 0, t0, Some(1)),
+                ],
+                0,
+                vec![],
+            ),
+            (
+                "indexed: duplicate keeps the older",
+                &j,
+                vec![
+                    pod("a-old", "n", "Running", None, 0, t0, Some(0)),
+                    pod("a-new", "n", "Running", None, 0, t1, Some(0)),
+                    pod("b", "n", "Running", None, 0, t0, Some(1)),
+                ],
+                0,
+                vec!["a-new"],
+            ),
+            (
+                "indexed: out of range and no index",
+                &j,
+                vec![
+                    pod("x", "n", "Running", None, 0, t0, Some(5)),
+                    pod("none", "n", "Running", None, 0, t0, None),
+                    pod("b", "n", "Running", None, 0, t0, Some(1)),
+                ],
+                0,
+                vec!["none", "x"],
+            ),
+            (
+                "indexed: more by order",
+                &j,
+                vec![
+                    pod("a", "n", "Running", None, 0, t0, Some(0)),
+                    pod("b", "n", "Pending", None, 0, t0, Some(1)),
+                    pod("c", "n", "Running", None, 0, t1, Some(2)),
+                ],
+                2,
+                vec!["b", "c"],
+            ),
         ];
         for (name, job, pods, n, want) in cases {
             let got = active_pods_for_removal(job, &pods, n);
@@ -352,31 +428,68 @@ mod tests {
 
     #[test]
     fn indexed_pods_get_index_hostname_env_and_counters() {
-        let j = crate::job::indexed::tests::job(json!({"completionMode": "Indexed", "completions": 3,
+        let j = crate::job::indexed::tests::job(
+            json!({"completionMode": "Indexed", "completions": 3,
             "template": {"metadata": {"labels": {"job-name": "j"}},
                 "spec": {"restartPolicy": "Never", "subdomain": "s", "containers": [
                     {"name": "c", "image": "busybox", "env": [{"name": "A", "value": "1"}]},
-                    {"name": "d", "image": "busybox", "env": [{"name": "JOB_COMPLETION_INDEX", "value": "x"}]}]}}}), json!({}));
-        let p = new_pod(&j, &PodOptions { index: Some(2), failure_counts: Some((1, 0)) });
+                    {"name": "d", "image": "busybox", "env": [{"name": "JOB_COMPLETION_INDEX", "value": "x"}]}]}}}),
+            json!({}),
+        );
+        let p = new_pod(
+            &j,
+            &PodOptions {
+                index: Some(2),
+                failure_counts: Some((1, 0)),
+            },
+        );
         assert_eq!(p["metadata"]["generateName"], "j-2-");
         assert_eq!(p["metadata"]["namespace"], "d");
-        assert_eq!(p["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"], "2");
+        assert_eq!(
+            p["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"],
+            "2"
+        );
         assert_eq!(p["metadata"]["labels"]["job-name"], "j");
-        assert_eq!(p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"], "2");
-        assert_eq!(p["metadata"]["annotations"]["batch.kubernetes.io/job-index-failure-count"], "1");
-        assert!(p["metadata"]["annotations"].get("batch.kubernetes.io/job-index-ignored-failure-count").is_none());
-        assert_eq!(p["metadata"]["finalizers"], json!(["batch.kubernetes.io/job-tracking"]));
+        assert_eq!(
+            p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"],
+            "2"
+        );
+        assert_eq!(
+            p["metadata"]["annotations"]["batch.kubernetes.io/job-index-failure-count"],
+            "1"
+        );
+        assert!(p["metadata"]["annotations"]
+            .get("batch.kubernetes.io/job-index-ignored-failure-count")
+            .is_none());
+        assert_eq!(
+            p["metadata"]["finalizers"],
+            json!(["batch.kubernetes.io/job-tracking"])
+        );
         assert_eq!(p["metadata"]["ownerReferences"][0]["controller"], true);
-        assert_eq!(p["metadata"]["ownerReferences"][0]["blockOwnerDeletion"], true);
+        assert_eq!(
+            p["metadata"]["ownerReferences"][0]["blockOwnerDeletion"],
+            true
+        );
         assert_eq!(p["metadata"]["ownerReferences"][0]["uid"], "ju");
         assert_eq!(p["spec"]["hostname"], "j-2");
         assert_eq!(p["spec"]["subdomain"], "s");
-        assert_eq!(p["spec"]["containers"][0]["env"][1]["name"], "JOB_COMPLETION_INDEX");
-        assert_eq!(p["spec"]["containers"][0]["env"][1]["valueFrom"]["fieldRef"]["fieldPath"],
-            "metadata.labels['batch.kubernetes.io/job-completion-index']");
-        assert_eq!(p["spec"]["containers"][1]["env"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            p["spec"]["containers"][0]["env"][1]["name"],
+            "JOB_COMPLETION_INDEX"
+        );
+        assert_eq!(
+            p["spec"]["containers"][0]["env"][1]["valueFrom"]["fieldRef"]["fieldPath"],
+            "metadata.labels['batch.kubernetes.io/job-completion-index']"
+        );
+        assert_eq!(
+            p["spec"]["containers"][1]["env"].as_array().unwrap().len(),
+            1
+        );
         assert_eq!(p["status"]["phase"], "Pending");
-        let n = crate::job::indexed::tests::job(json!({"template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}), json!({}));
+        let n = crate::job::indexed::tests::job(
+            json!({"template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}),
+            json!({}),
+        );
         let p = new_pod(&n, &PodOptions::default());
         assert_eq!(p["metadata"]["generateName"], "j-");
         assert!(p["spec"].get("hostname").is_none());

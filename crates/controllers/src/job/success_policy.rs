@@ -49,15 +49,69 @@ mod tests {
     #[test]
     fn match_success_policy_table() {
         let cases: Vec<(&str, serde_json::Value, i32, &str, Option<&str>)> = vec![
-            ("nothing succeeded", json!([{"succeededCount": 0}]), 5, "", None),
-            ("succeededIndexes all present", json!([{"succeededIndexes": "0-2"}]), 5, "0-3", Some("Matched rules at index 0")),
-            ("succeededIndexes missing one", json!([{"succeededIndexes": "0-2"}]), 5, "0,1,3", None),
-            ("succeededCount reached", json!([{"succeededCount": 2}]), 5, "1,4", Some("Matched rules at index 0")),
-            ("succeededCount not reached", json!([{"succeededCount": 3}]), 5, "1,4", None),
-            ("both: count within the listed indexes", json!([{"succeededIndexes": "1-4", "succeededCount": 3}]), 6, "1,3,5", None),
-            ("both: enough listed indexes", json!([{"succeededIndexes": "1-4", "succeededCount": 2}]), 6, "1,3,5", Some("Matched rules at index 0")),
-            ("second rule matches", json!([{"succeededIndexes": "3"}, {"succeededCount": 1}]), 5, "0", Some("Matched rules at index 1")),
-            ("indexes beyond completions are dropped", json!([{"succeededIndexes": "7-9"}, {"succeededIndexes": "0"}]), 5, "0", Some("Matched rules at index 1")),
+            (
+                "nothing succeeded",
+                json!([{"succeededCount": 0}]),
+                5,
+                "",
+                None,
+            ),
+            (
+                "succeededIndexes all present",
+                json!([{"succeededIndexes": "0-2"}]),
+                5,
+                "0-3",
+                Some("Matched rules at index 0"),
+            ),
+            (
+                "succeededIndexes missing one",
+                json!([{"succeededIndexes": "0-2"}]),
+                5,
+                "0,1,3",
+                None,
+            ),
+            (
+                "succeededCount reached",
+                json!([{"succeededCount": 2}]),
+                5,
+                "1,4",
+                Some("Matched rules at index 0"),
+            ),
+            (
+                "succeededCount not reached",
+                json!([{"succeededCount": 3}]),
+                5,
+                "1,4",
+                None,
+            ),
+            (
+                "both: count within the listed indexes",
+                json!([{"succeededIndexes": "1-4", "succeededCount": 3}]),
+                6,
+                "1,3,5",
+                None,
+            ),
+            (
+                "both: enough listed indexes",
+                json!([{"succeededIndexes": "1-4", "succeededCount": 2}]),
+                6,
+                "1,3,5",
+                Some("Matched rules at index 0"),
+            ),
+            (
+                "second rule matches",
+                json!([{"succeededIndexes": "3"}, {"succeededCount": 1}]),
+                5,
+                "0",
+                Some("Matched rules at index 1"),
+            ),
+            (
+                "indexes beyond completions are dropped",
+                json!([{"succeededIndexes": "7-9"}, {"succeededIndexes": "0"}]),
+                5,
+                "0",
+                Some("Matched rules at index 1"),
+            ),
         ];
         for (name, rules, completions, succeeded, want) in cases {
             let policy: SuccessPolicy = serde_json::from_value(json!({ "rules": rules })).unwrap();

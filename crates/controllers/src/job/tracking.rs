@@ -54,7 +54,9 @@ fn can_remove_finalizer(job: &Job, ctx: &SyncCtx, pod: &Pod, consider_failed: bo
 /// Upstream `cleanUncountedPodsWithoutFinalizers`: UIDs whose pod lost the
 /// finalizer move into the counters. Returns whether anything moved.
 pub fn clean_uncounted(status: &mut JobStatus, with_finalizer: &HashSet<String>) -> bool {
-    let u = status.uncounted_terminated_pods.get_or_insert_with(Default::default);
+    let u = status
+        .uncounted_terminated_pods
+        .get_or_insert_with(Default::default);
     let mut changed = false;
     let before = u.succeeded.len();
     u.succeeded.retain(|uid| with_finalizer.contains(uid));
@@ -117,7 +119,10 @@ impl JobController {
                 continue;
             }
             to_remove.push(pod.clone());
-            let uncounted = job.status.uncounted_terminated_pods.get_or_insert_with(Default::default);
+            let uncounted = job
+                .status
+                .uncounted_terminated_pods
+                .get_or_insert_with(Default::default);
             if pod.phase() == "Succeeded" && !ctx.uncounted_failed.contains(uid) {
                 if indexed {
                     if let Some(ix) = completion_index(pod) {
@@ -145,14 +150,21 @@ impl JobController {
                     }
                 }
             }
-            let u = job.status.uncounted_terminated_pods.as_ref().expect("set above");
-            if new_succeeded_indexes.len() + u.succeeded.len() + u.failed.len() >= MAX_UNCOUNTED_PODS {
+            let u = job
+                .status
+                .uncounted_terminated_pods
+                .as_ref()
+                .expect("set above");
+            if new_succeeded_indexes.len() + u.succeeded.len() + u.failed.len()
+                >= MAX_UNCOUNTED_PODS
+            {
                 reached_max_uncounted = true;
                 break;
             }
         }
         if indexed {
-            ctx.succeeded_indexes.extend(new_succeeded_indexes.iter().copied());
+            ctx.succeeded_indexes
+                .extend(new_succeeded_indexes.iter().copied());
             let s = ctx.succeeded_indexes.to_string();
             if s != job.status.completed_indexes {
                 needs_flush = true;
@@ -176,33 +188,51 @@ impl JobController {
                     job.status.conditions.push(fc.clone());
                     needs_flush = true;
                 }
-                ctx.finished_condition = Some(new_condition(COMPLETE, "True", &fc.reason, &fc.message, now));
+                ctx.finished_condition = Some(new_condition(
+                    COMPLETE,
+                    "True",
+                    &fc.reason,
+                    &fc.message,
+                    now,
+                ));
             }
         }
 
         // flushUncountedAndRemoveFinalizers
+        let tf = std::time::Instant::now();
         if needs_flush {
             self.update_status(job).await?;
-            self.backoff.lock().insert(key.to_string(), ctx.new_backoff.clone());
+            if std::env::var_os("JOBLITE_TRACE_SYNC").is_some() {
+                eprintln!("flush1 {:?} rm={}", tf.elapsed(), to_remove.len());
+            }
+            self.backoff
+                .lock()
+                .insert(key.to_string(), ctx.new_backoff.clone());
             needs_flush = false;
         }
         let mut rm_err = None;
         if !to_remove.is_empty() {
             for p in &to_remove {
-                self.finalizer_expectations.expect_removal(key, &p.metadata.uid);
+                self.finalizer_expectations
+                    .expect_removal(key, &p.metadata.uid);
             }
-            let results = futures::future::join_all(to_remove.iter().map(|p| self.remove_finalizer(p))).await;
+            let results =
+                futures::future::join_all(to_remove.iter().map(|p| self.remove_finalizer(p))).await;
             for (p, r) in to_remove.iter().zip(results) {
                 match r {
                     Ok(()) => {
                         with_finalizer.remove(&p.metadata.uid);
                     }
                     Err(e) => {
-                        self.finalizer_expectations.removal_observed(key, &p.metadata.uid);
+                        self.finalizer_expectations
+                            .removal_observed(key, &p.metadata.uid);
                         rm_err = Some(e);
                     }
                 }
             }
+        }
+        if std::env::var_os("JOBLITE_TRACE_SYNC").is_some() {
+            eprintln!("rmfin {:?}", tf.elapsed());
         }
         if clean_uncounted(&mut job.status, &with_finalizer) {
             needs_flush = true;
@@ -242,9 +272,17 @@ impl JobController {
             return false;
         }
         let now = self.clock.now();
-        ensure_condition(&mut job.status.conditions, &fc.type_, &fc.status, &fc.reason, &fc.message, now);
+        ensure_condition(
+            &mut job.status.conditions,
+            &fc.type_,
+            &fc.status,
+            &fc.reason,
+            &fc.message,
+            now,
+        );
         if fc.type_ == COMPLETE {
-            job.status.completion_time = find(&job.status.conditions, COMPLETE).and_then(|c| c.last_transition_time);
+            job.status.completion_time =
+                find(&job.status.conditions, COMPLETE).and_then(|c| c.last_transition_time);
         }
         true
     }
@@ -255,8 +293,17 @@ impl JobController {
             return;
         };
         if fc.type_ == COMPLETE {
-            if job.spec.completions.is_some_and(|c| job.status.succeeded > c) {
-                self.event(job, true, "TooManySucceededPods", "Too many succeeded pods running after completion count reached");
+            if job
+                .spec
+                .completions
+                .is_some_and(|c| job.status.succeeded > c)
+            {
+                self.event(
+                    job,
+                    true,
+                    "TooManySucceededPods",
+                    "Too many succeeded pods running after completion count reached",
+                );
             }
             self.event(job, false, "Completed", "Job completed");
         } else if fc.type_ == FAILED {
@@ -273,11 +320,61 @@ mod tests {
     /// Upstream `TestCleanUncountedPodsWithoutFinalizers`-style table.
     #[test]
     fn clean_uncounted_moves_uids_without_finalizer() {
-        let cases: Vec<(&str, Vec<&str>, Vec<&str>, Vec<&str>, i32, i32, Vec<&str>, Vec<&str>, bool)> = vec![
-            ("nothing uncounted", vec![], vec![], vec!["a"], 0, 0, vec![], vec![], false),
-            ("all still with finalizer", vec!["a"], vec!["b"], vec!["a", "b"], 0, 0, vec!["a"], vec!["b"], false),
-            ("some finalizers gone", vec!["a", "c"], vec!["b", "d"], vec!["a", "d"], 1, 1, vec!["a"], vec!["d"], true),
-            ("pods gone entirely", vec!["a"], vec!["b"], vec![], 1, 1, vec![], vec![], true),
+        let cases: Vec<(
+            &str,
+            Vec<&str>,
+            Vec<&str>,
+            Vec<&str>,
+            i32,
+            i32,
+            Vec<&str>,
+            Vec<&str>,
+            bool,
+        )> = vec![
+            (
+                "nothing uncounted",
+                vec![],
+                vec![],
+                vec!["a"],
+                0,
+                0,
+                vec![],
+                vec![],
+                false,
+            ),
+            (
+                "all still with finalizer",
+                vec!["a"],
+                vec!["b"],
+                vec!["a", "b"],
+                0,
+                0,
+                vec!["a"],
+                vec!["b"],
+                false,
+            ),
+            (
+                "some finalizers gone",
+                vec!["a", "c"],
+                vec!["b", "d"],
+                vec!["a", "d"],
+                1,
+                1,
+                vec!["a"],
+                vec!["d"],
+                true,
+            ),
+            (
+                "pods gone entirely",
+                vec!["a"],
+                vec!["b"],
+                vec![],
+                1,
+                1,
+                vec![],
+                vec![],
+                true,
+            ),
         ];
         for (name, succ, fail, with, want_s, want_f, left_s, left_f, changed) in cases {
             let mut status = JobStatus {
@@ -291,7 +388,11 @@ mod tests {
             };
             let with: HashSet<String> = with.iter().map(|s| s.to_string()).collect();
             assert_eq!(clean_uncounted(&mut status, &with), changed, "{name}");
-            assert_eq!((status.succeeded, status.failed), (want_s, want_f), "{name}");
+            assert_eq!(
+                (status.succeeded, status.failed),
+                (want_s, want_f),
+                "{name}"
+            );
             let u = status.uncounted_terminated_pods.unwrap();
             assert_eq!(u.succeeded, left_s, "{name}");
             assert_eq!(u.failed, left_f, "{name}");

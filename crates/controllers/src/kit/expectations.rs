@@ -124,7 +124,10 @@ mod tests {
         e.creation_observed("ns/j");
         assert!(!e.satisfied("ns/j"));
         e.deletion_observed("ns/j", "u2");
-        assert!(!e.satisfied("ns/j"), "another pod's deletion does not count");
+        assert!(
+            !e.satisfied("ns/j"),
+            "another pod's deletion does not count"
+        );
         e.deletion_observed("ns/j", "u1");
         e.deletion_observed("ns/j", "u1");
         assert!(e.satisfied("ns/j"));

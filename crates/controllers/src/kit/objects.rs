@@ -337,18 +337,34 @@ pub struct JobCondition {
     pub last_probe_time: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "time_opt")]
     pub last_transition_time: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub reason: String,
-    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub message: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct UncountedTerminatedPods {
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub succeeded: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub failed: Vec<String>,
 }
 
@@ -358,7 +374,11 @@ pub struct UncountedTerminatedPods {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct JobStatus {
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub conditions: Vec<JobCondition>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "time_opt")]
     pub start_time: Option<DateTime<Utc>>,
@@ -372,7 +392,11 @@ pub struct JobStatus {
     pub failed: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminating: Option<i32>,
-    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub completed_indexes: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_indexes: Option<String>,
@@ -506,11 +530,13 @@ impl Job {
 
     /// backoffLimit, defaulted (6, or MaxInt32 with backoffLimitPerIndex).
     pub fn backoff_limit(&self) -> i32 {
-        self.spec.backoff_limit.unwrap_or(if self.spec.backoff_limit_per_index.is_some() {
-            i32::MAX
-        } else {
-            6
-        })
+        self.spec
+            .backoff_limit
+            .unwrap_or(if self.spec.backoff_limit_per_index.is_some() {
+                i32::MAX
+            } else {
+                6
+            })
     }
 
     pub fn restart_policy(&self) -> &str {

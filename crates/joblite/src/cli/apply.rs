@@ -211,9 +211,9 @@ async fn apply_one(target: &Target, doc: &Document) -> anyhow::Result<(String, S
                 field_manager: Some(APPLY_MANAGER.into()),
                 ..Default::default()
             };
-            api.create(&params, &object).await.map_err(|e| {
-                api_error(e, Some(format!("error when creating {:?}", doc.source)))
-            })?;
+            api.create(&params, &object)
+                .await
+                .map_err(|e| api_error(e, Some(format!("error when creating {:?}", doc.source))))?;
             return Ok((display, namespace, Applied::Created));
         };
         let current = serde_json::to_value(&current)?;
@@ -266,9 +266,7 @@ pub fn with_last_applied(object: &Value, namespace: &str) -> Value {
         .get_mut("metadata")
         .and_then(Value::as_object_mut)
         .expect("validated manifests have metadata");
-    let annotations = meta
-        .entry("annotations")
-        .or_insert_with(|| json!({}));
+    let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
     if !annotations.is_object() {
         *annotations = json!({});
     }
@@ -343,7 +341,9 @@ mod tests {
     #[test]
     fn last_applied_annotation_is_kubectl_shaped() {
         let applied = with_last_applied(&manifest(), "default");
-        let recorded = applied["metadata"]["annotations"][LAST_APPLIED].as_str().unwrap();
+        let recorded = applied["metadata"]["annotations"][LAST_APPLIED]
+            .as_str()
+            .unwrap();
         assert!(recorded.ends_with("}\n"));
         assert!(recorded.starts_with(r#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"labels":{"team":"a"},"name":"pi","namespace":"default"}"#), "{recorded}");
         // Re-applying an applied object records the same thing.
@@ -354,9 +354,12 @@ mod tests {
     fn three_way_cases() {
         let first = with_last_applied(&manifest(), "default");
         let current = live(&first);
-        let original: Value =
-            serde_json::from_str(first["metadata"]["annotations"][LAST_APPLIED].as_str().unwrap())
-                .unwrap();
+        let original: Value = serde_json::from_str(
+            first["metadata"]["annotations"][LAST_APPLIED]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
         // Same manifest again: nothing to send, "unchanged".
         assert_eq!(three_way(Some(&original), &first, &current), None);
 

@@ -36,9 +36,10 @@ pub async fn run(args: CreateArgs) -> CmdResult {
             let namespace = object_namespace(&target, doc)?;
             let (api, display) = resolve(&target, doc, &namespace).await?;
             let object: DynamicObject = serde_json::from_value(doc.object.clone())?;
-            let created = api.create(&params, &object).await.map_err(|e| {
-                api_error(e, Some(format!("error when creating {:?}", doc.source)))
-            })?;
+            let created = api
+                .create(&params, &object)
+                .await
+                .map_err(|e| api_error(e, Some(format!("error when creating {:?}", doc.source))))?;
             // generateName: the server picked the name.
             let name = created.metadata.name.unwrap_or_default();
             anyhow::Ok(format!("{display}/{name} created"))

@@ -88,7 +88,11 @@ pub async fn run(args: DeleteArgs) -> CmdResult {
             lp = lp.labels(sel);
         }
         let list = api.list(&lp).await.map_err(|e| api_error(e, None))?;
-        names = list.items.into_iter().filter_map(|o| o.metadata.name).collect();
+        names = list
+            .items
+            .into_iter()
+            .filter_map(|o| o.metadata.name)
+            .collect();
         if names.is_empty() {
             let ns = info.namespaced.then_some(target.namespace.as_str());
             eprintln!("{}", super::printer::no_resources_message(ns));
@@ -121,7 +125,10 @@ pub async fn run(args: DeleteArgs) -> CmdResult {
                     Err(e) => return Err(api_error(e, None)),
                 }
                 if !timeout.is_zero() && start.elapsed() > timeout {
-                    bail!("timed out waiting for the condition on {}/{name}", info.plural);
+                    bail!(
+                        "timed out waiting for the condition on {}/{name}",
+                        info.plural
+                    );
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }

@@ -106,10 +106,18 @@ fn shorten(s: &str, max: usize) -> String {
     }
 }
 
-fn annotations_multiline(out: &mut Out, title: &str, annotations: Option<&BTreeMap<String, String>>) {
+fn annotations_multiline(
+    out: &mut Out,
+    title: &str,
+    annotations: Option<&BTreeMap<String, String>>,
+) {
     out.w(0, &format!("{title}:\t"));
     let keys: Vec<(&String, &String)> = annotations
-        .map(|a| a.iter().filter(|(k, _)| k.as_str() != LAST_APPLIED).collect())
+        .map(|a| {
+            a.iter()
+                .filter(|(k, _)| k.as_str() != LAST_APPLIED)
+                .collect()
+        })
         .unwrap_or_default();
     if keys.is_empty() {
         out.w(0, "<none>\n");
@@ -214,7 +222,10 @@ fn describe_containers(
             let id = s.container_id.clone().unwrap_or_default();
             out.w(2, &format!("Container ID:\t{id}\n"));
         }
-        out.w(2, &format!("Image:\t{}\n", c.image.clone().unwrap_or_default()));
+        out.w(
+            2,
+            &format!("Image:\t{}\n", c.image.clone().unwrap_or_default()),
+        );
         if let Some(s) = status {
             out.w(2, &format!("Image ID:\t{}\n", s.image_id));
         }
@@ -222,15 +233,33 @@ fn describe_containers(
             .ports
             .iter()
             .flatten()
-            .map(|p| format!("{}/{}", p.container_port, p.protocol.clone().unwrap_or("TCP".into())))
+            .map(|p| {
+                format!(
+                    "{}/{}",
+                    p.container_port,
+                    p.protocol.clone().unwrap_or("TCP".into())
+                )
+            })
             .collect();
         let host_ports: Vec<String> = c
             .ports
             .iter()
             .flatten()
-            .map(|p| format!("{}/{}", p.host_port.unwrap_or(0), p.protocol.clone().unwrap_or("TCP".into())))
+            .map(|p| {
+                format!(
+                    "{}/{}",
+                    p.host_port.unwrap_or(0),
+                    p.protocol.clone().unwrap_or("TCP".into())
+                )
+            })
             .collect();
-        let or_none = |v: &[String]| if v.is_empty() { "<none>".to_string() } else { v.join(", ") };
+        let or_none = |v: &[String]| {
+            if v.is_empty() {
+                "<none>".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
         if ports.len() > 1 {
             out.w(2, &format!("Ports:\t{}\n", ports.join(", ")));
         } else {
@@ -253,10 +282,16 @@ fn describe_containers(
         }
         if let Some(s) = status {
             describe_state(out, "State", s.state.as_ref());
-            if s.last_state.as_ref().is_some_and(|l| l.terminated.is_some()) {
+            if s.last_state
+                .as_ref()
+                .is_some_and(|l| l.terminated.is_some())
+            {
                 describe_state(out, "Last State", s.last_state.as_ref());
             }
-            out.w(2, &format!("Ready:\t{}\n", if s.ready { "True" } else { "False" }));
+            out.w(
+                2,
+                &format!("Ready:\t{}\n", if s.ready { "True" } else { "False" }),
+            );
             out.w(2, &format!("Restart Count:\t{}\n", s.restart_count));
         }
         if let Some(res) = &c.resources {
@@ -270,7 +305,13 @@ fn describe_containers(
             }
         }
         let env = c.env.clone().unwrap_or_default();
-        out.w(2, &format!("Environment:{}\n", if env.is_empty() { "\t<none>" } else { "" }));
+        out.w(
+            2,
+            &format!(
+                "Environment:{}\n",
+                if env.is_empty() { "\t<none>" } else { "" }
+            ),
+        );
         for e in &env {
             match &e.value_from {
                 None => {
@@ -286,26 +327,63 @@ fn describe_containers(
                 Some(from) => {
                     if let Some(f) = &from.field_ref {
                         let api_version = f.api_version.clone().unwrap_or_default();
-                        out.w(3, &format!("{}:\t ({api_version}:{})\n", e.name, f.field_path));
+                        out.w(
+                            3,
+                            &format!("{}:\t ({api_version}:{})\n", e.name, f.field_path),
+                        );
                     } else if let Some(s) = &from.secret_key_ref {
-                        out.w(3, &format!("{}:\t<set to the key '{}' in secret '{}'>\tOptional: {}\n", e.name, s.key, s.name, s.optional.unwrap_or(false)));
+                        out.w(
+                            3,
+                            &format!(
+                                "{}:\t<set to the key '{}' in secret '{}'>\tOptional: {}\n",
+                                e.name,
+                                s.key,
+                                s.name,
+                                s.optional.unwrap_or(false)
+                            ),
+                        );
                     } else if let Some(s) = &from.config_map_key_ref {
-                        out.w(3, &format!("{}:\t<set to the key '{}' of config map '{}'>\tOptional: {}\n", e.name, s.key, s.name, s.optional.unwrap_or(false)));
+                        out.w(
+                            3,
+                            &format!(
+                                "{}:\t<set to the key '{}' of config map '{}'>\tOptional: {}\n",
+                                e.name,
+                                s.key,
+                                s.name,
+                                s.optional.unwrap_or(false)
+                            ),
+                        );
                     } else {
-                        out.w(3, &format!("{}:\t<set from a source joblite cannot show>\n", e.name));
+                        out.w(
+                            3,
+                            &format!("{}:\t<set from a source joblite cannot show>\n", e.name),
+                        );
                     }
                 }
             }
         }
         let mut mounts = c.volume_mounts.clone().unwrap_or_default();
-        out.w(2, &format!("Mounts:{}\n", if mounts.is_empty() { "\t<none>" } else { "" }));
+        out.w(
+            2,
+            &format!(
+                "Mounts:{}\n",
+                if mounts.is_empty() { "\t<none>" } else { "" }
+            ),
+        );
         mounts.sort_by(|a, b| a.mount_path.cmp(&b.mount_path));
         for m in mounts {
-            let mut flags = vec![if m.read_only.unwrap_or(false) { "ro".to_string() } else { "rw".to_string() }];
+            let mut flags = vec![if m.read_only.unwrap_or(false) {
+                "ro".to_string()
+            } else {
+                "rw".to_string()
+            }];
             if let Some(sub) = m.sub_path.filter(|s| !s.is_empty()) {
                 flags.push(format!("path={sub:?}"));
             }
-            out.w(3, &format!("{} from {} ({})\n", m.mount_path, m.name, flags.join(",")));
+            out.w(
+                3,
+                &format!("{} from {} ({})\n", m.mount_path, m.name, flags.join(",")),
+            );
         }
     }
 }
@@ -320,7 +398,11 @@ fn describe_volumes(out: &mut Out, volumes: &[Volume], space: &str) {
     for v in volumes {
         out.w(1, &format!("{name_indent}{}:\n", v.name));
         if let Some(e) = &v.empty_dir {
-            let limit = e.size_limit.as_ref().map(|q| q.0.clone()).unwrap_or("<unset>".into());
+            let limit = e
+                .size_limit
+                .as_ref()
+                .map(|q| q.0.clone())
+                .unwrap_or("<unset>".into());
             out.w(2, &format!("Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n    Medium:\t{}\n    SizeLimit:\t{limit}\n", e.medium.clone().unwrap_or_default()));
         } else if let Some(h) = &v.host_path {
             out.w(2, &format!("Type:\tHostPath (bare host directory volume)\n    Path:\t{}\n    HostPathType:\t{}\n", h.path, h.type_.clone().unwrap_or_default()));
@@ -350,7 +432,11 @@ fn describe_template(out: &mut Out, template: &PodTemplateSpec) {
         out.w(1, &format!("Priority Class Name:\t{pc}\n"));
     }
     labels_multiline(out, "  Node-Selectors", spec.node_selector.as_ref());
-    tolerations_multiline(out, "  Tolerations", spec.tolerations.as_deref().unwrap_or_default());
+    tolerations_multiline(
+        out,
+        "  Tolerations",
+        spec.tolerations.as_deref().unwrap_or_default(),
+    );
 }
 
 /// kubectl's events table; returns text to append after a tabwriter flush
@@ -366,8 +452,8 @@ fn describe_events(out: &mut Out, mut events: Vec<Event>) -> String {
     table.w(0, "Events:\n  Type\tReason\tAge\tFrom\tMessage\n");
     table.w(1, "----\t------\t----\t----\t-------\n");
     for e in events {
-        let first = micro_since(e.event_time.as_ref())
-            .unwrap_or_else(|| since(e.first_timestamp.as_ref()));
+        let first =
+            micro_since(e.event_time.as_ref()).unwrap_or_else(|| since(e.first_timestamp.as_ref()));
         let count = e.count.unwrap_or(0);
         let interval = if let Some(series) = &e.series {
             format!(
@@ -376,7 +462,10 @@ fn describe_events(out: &mut Out, mut events: Vec<Event>) -> String {
                 series.count.unwrap_or(0)
             )
         } else if count > 1 {
-            format!("{} (x{count} over {first})", since(e.last_timestamp.as_ref()))
+            format!(
+                "{} (x{count} over {first})",
+                since(e.last_timestamp.as_ref())
+            )
         } else {
             first
         };
@@ -420,9 +509,22 @@ pub fn job_text(job: &Job, events: Vec<Event>) -> String {
     let meta = &job.metadata;
     let spec = job.spec.clone().unwrap_or_default();
     let status = job.status.clone().unwrap_or_default();
-    out.w(0, &format!("Name:\t{}\n", meta.name.clone().unwrap_or_default()));
-    out.w(0, &format!("Namespace:\t{}\n", meta.namespace.clone().unwrap_or_default()));
-    let selector = spec.selector.as_ref().map(selector_string).unwrap_or_default();
+    out.w(
+        0,
+        &format!("Name:\t{}\n", meta.name.clone().unwrap_or_default()),
+    );
+    out.w(
+        0,
+        &format!(
+            "Namespace:\t{}\n",
+            meta.namespace.clone().unwrap_or_default()
+        ),
+    );
+    let selector = spec
+        .selector
+        .as_ref()
+        .map(selector_string)
+        .unwrap_or_default();
     out.w(0, &format!("Selector:\t{selector}\n"));
     labels_multiline(&mut out, "Labels", meta.labels.as_ref());
     annotations_multiline(&mut out, "Annotations", meta.annotations.as_ref());
@@ -452,7 +554,10 @@ pub fn job_text(job: &Job, events: Vec<Event>) -> String {
         out.w(0, &format!("Completed At:\t{}\n", time_str(t)));
     }
     if let (Some(s), Some(c)) = (&status.start_time, &status.completion_time) {
-        out.w(0, &format!("Duration:\t{}\n", human_duration_ms(millis(c) - millis(s))));
+        out.w(
+            0,
+            &format!("Duration:\t{}\n", human_duration_ms(millis(c) - millis(s))),
+        );
     }
     if let Some(d) = spec.active_deadline_seconds {
         out.w(0, &format!("Active Deadline Seconds:\t{d}s\n"));
@@ -467,7 +572,13 @@ pub fn job_text(job: &Job, events: Vec<Event>) -> String {
         Some(ready) => out.w(0, &format!("Pods Statuses:\t{active} Active ({ready} Ready) / {succeeded} Succeeded / {failed} Failed\n")),
     }
     if spec.completion_mode.as_deref() == Some("Indexed") {
-        out.w(0, &format!("Completed Indexes:\t{}\n", cap_indexes(status.completed_indexes.as_deref(), 50)));
+        out.w(
+            0,
+            &format!(
+                "Completed Indexes:\t{}\n",
+                cap_indexes(status.completed_indexes.as_deref(), 50)
+            ),
+        );
     }
     describe_template(&mut out, &spec.template);
     let events_table = describe_events(&mut out, events);
@@ -480,7 +591,11 @@ fn qos_class(pod: &Pod) -> String {
     if let Some(q) = pod.status.as_ref().and_then(|s| s.qos_class.clone()) {
         return q;
     }
-    let containers = pod.spec.as_ref().map(|s| s.containers.clone()).unwrap_or_default();
+    let containers = pod
+        .spec
+        .as_ref()
+        .map(|s| s.containers.clone())
+        .unwrap_or_default();
     let mut any = false;
     let mut guaranteed = true;
     for c in &containers {
@@ -511,8 +626,17 @@ pub fn pod_text(pod: &Pod, events: Vec<Event>) -> String {
     let meta = &pod.metadata;
     let spec = pod.spec.clone().unwrap_or_default();
     let status = pod.status.clone().unwrap_or_default();
-    out.w(0, &format!("Name:\t{}\n", meta.name.clone().unwrap_or_default()));
-    out.w(0, &format!("Namespace:\t{}\n", meta.namespace.clone().unwrap_or_default()));
+    out.w(
+        0,
+        &format!("Name:\t{}\n", meta.name.clone().unwrap_or_default()),
+    );
+    out.w(
+        0,
+        &format!(
+            "Namespace:\t{}\n",
+            meta.namespace.clone().unwrap_or_default()
+        ),
+    );
     if let Some(p) = spec.priority {
         out.w(0, &format!("Priority:\t{p}\n"));
     }
@@ -524,7 +648,13 @@ pub fn pod_text(pod: &Pod, events: Vec<Event>) -> String {
     }
     match spec.node_name.as_ref().filter(|n| !n.is_empty()) {
         None => out.w(0, "Node:\t<none>\n"),
-        Some(node) => out.w(0, &format!("Node:\t{node}/{}\n", status.host_ip.clone().unwrap_or_default())),
+        Some(node) => out.w(
+            0,
+            &format!(
+                "Node:\t{node}/{}\n",
+                status.host_ip.clone().unwrap_or_default()
+            ),
+        ),
     }
     if let Some(t) = &status.start_time {
         out.w(0, &format!("Start Time:\t{}\n", time_str(t)));
@@ -534,8 +664,17 @@ pub fn pod_text(pod: &Pod, events: Vec<Event>) -> String {
     let phase = status.phase.clone().unwrap_or_default();
     match &meta.deletion_timestamp {
         Some(t) if phase != "Failed" && phase != "Succeeded" => {
-            out.w(0, &format!("Status:\tTerminating (lasts {})\n", since(Some(t))));
-            out.w(0, &format!("Termination Grace Period:\t{}s\n", meta.deletion_grace_period_seconds.unwrap_or(0)));
+            out.w(
+                0,
+                &format!("Status:\tTerminating (lasts {})\n", since(Some(t))),
+            );
+            out.w(
+                0,
+                &format!(
+                    "Termination Grace Period:\t{}s\n",
+                    meta.deletion_grace_period_seconds.unwrap_or(0)
+                ),
+            );
         }
         _ => out.w(0, &format!("Status:\t{phase}\n")),
     }
@@ -545,7 +684,10 @@ pub fn pod_text(pod: &Pod, events: Vec<Event>) -> String {
     if let Some(m) = status.message.as_ref().filter(|s| !s.is_empty()) {
         out.w(0, &format!("Message:\t{m}\n"));
     }
-    out.w(0, &format!("IP:\t{}\n", status.pod_ip.clone().unwrap_or_default()));
+    out.w(
+        0,
+        &format!("IP:\t{}\n", status.pod_ip.clone().unwrap_or_default()),
+    );
     let ips = status.pod_ips.clone().unwrap_or_default();
     if ips.is_empty() {
         out.w(0, "IPs:\t<none>\n");
@@ -561,7 +703,10 @@ pub fn pod_text(pod: &Pod, events: Vec<Event>) -> String {
         .flatten()
         .find(|o| o.controller == Some(true))
     {
-        out.w(0, &format!("Controlled By:\t{}/{}\n", owner.kind, owner.name));
+        out.w(
+            0,
+            &format!("Controlled By:\t{}/{}\n", owner.kind, owner.name),
+        );
     }
     if let Some(init) = spec.init_containers.as_ref().filter(|c| !c.is_empty()) {
         let statuses = status.init_container_statuses.clone().unwrap_or_default();
@@ -579,7 +724,11 @@ pub fn pod_text(pod: &Pod, events: Vec<Event>) -> String {
     describe_volumes(&mut out, spec.volumes.as_deref().unwrap_or_default(), "");
     out.w(0, &format!("QoS Class:\t{}\n", qos_class(pod)));
     labels_multiline(&mut out, "Node-Selectors", spec.node_selector.as_ref());
-    tolerations_multiline(&mut out, "Tolerations", spec.tolerations.as_deref().unwrap_or_default());
+    tolerations_multiline(
+        &mut out,
+        "Tolerations",
+        spec.tolerations.as_deref().unwrap_or_default(),
+    );
     let events_table = describe_events(&mut out, events);
     tabwriter::DESCRIBE.format(&out.text) + &events_table
 }
@@ -616,7 +765,10 @@ pub async fn run(args: DescribeArgs) -> CmdResult {
     };
     names.extend(args.names.iter().cloned());
     if names.is_empty() {
-        bail!("describe needs a name: joblite describe {} NAME", info.singular);
+        bail!(
+            "describe needs a name: joblite describe {} NAME",
+            info.singular
+        );
     }
     let target = connect(&args.target).await?;
     let (client, ns) = (&target.client, target.namespace.as_str());
@@ -716,7 +868,10 @@ Events:                      <none>
     #[test]
     fn events_table() {
         let now = chrono::Utc::now();
-        let ts = |secs_ago: i64| (now - chrono::Duration::seconds(secs_ago)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let ts = |secs_ago: i64| {
+            (now - chrono::Duration::seconds(secs_ago))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
         let events: Vec<Event> = serde_json::from_value(json!([
             {"metadata": {"name": "e2"}, "involvedObject": {}, "type": "Normal", "reason": "Completed",
              "message": "Job completed", "source": {"component": "job-controller"},
@@ -744,7 +899,10 @@ Events:
     fn indexes_are_capped() {
         assert_eq!(cap_indexes(None, 50), "<none>");
         assert_eq!(cap_indexes(Some("1-3"), 50), "1-3");
-        let long = (0..40).map(|i| (i * 2).to_string()).collect::<Vec<_>>().join(",");
+        let long = (0..40)
+            .map(|i| (i * 2).to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         let capped = cap_indexes(Some(&long), 50);
         assert!(capped.ends_with(", ...") && capped.len() <= 55, "{capped}");
     }

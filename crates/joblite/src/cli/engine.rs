@@ -23,6 +23,8 @@ use serde::Deserialize;
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Poll interval while waiting; small because cold start is measured in ms.
 const POLL: Duration = Duration::from_millis(5);
+/// How many engines one client starts before it gives up.
+const MAX_STARTS: u32 = 3;
 
 /// The default data directory: `$JOBLITE_DATA_DIR`, else the XDG data home
 /// (`$XDG_DATA_HOME/joblite`, or `~/.local/share/joblite`), as the `dirs`
@@ -65,7 +67,9 @@ impl EnginePaths {
         let dir = if dir.is_absolute() {
             dir
         } else {
-            std::env::current_dir().map(|cwd| cwd.join(&dir)).unwrap_or(dir)
+            std::env::current_dir()
+                .map(|cwd| cwd.join(&dir))
+                .unwrap_or(dir)
         };
         EnginePaths { dir }
     }
@@ -122,12 +126,11 @@ impl EnginePaths {
                 return Err(err).with_context(|| format!("opening {}", self.lock().display()))
             }
         };
-        match file.try_lock() {
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => Ok(Some(file)),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(err)) => {
-                Err(err).with_context(|| format!("locking {}", self.lock().display()))
-            }
+            Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+            Err(err) => Err(std::io::Error::from(err))
+                .with_context(|| format!("locking {}", self.lock().display())),
         }
     }
 
@@ -167,28 +170,79 @@ async fn ready(client: &kube::Client) -> bool {
 
 /// Returns a client for the engine of `paths`, starting the engine in the
 /// background when none runs.
+///
+/// Clients may race to start an engine; the engine's own lock makes one
+/// win, and every client waits for whichever engine holds the lock. A
+/// client whose engine lost (or died) starts another, a bounded number of
+/// times, before it gives up and shows the engine's log.
 pub async fn ensure_running(paths: &EnginePaths) -> anyhow::Result<kube::Client> {
     paths.ensure_dir()?;
-    let mut child: Option<Child> = None;
-    match paths.try_lock()? {
-        None => {} // An engine runs (or is starting): just wait for it below.
-        Some(lock) => {
-            // Nobody runs here, so whatever kubeconfig and engine.json remain
-            // are stale; remove them while holding the lock so the wait below
-            // only ever sees the new engine's files.
-            for stale in [paths.kubeconfig(), paths.info()] {
-                let _ = std::fs::remove_file(stale);
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut child = start_if_free(paths)?;
+    let mut starts = u32::from(child.is_some());
+    let mut last_exit = None;
+    let mut seen: Option<(Vec<u8>, kube::Client)> = None;
+    let mut polls: u32 = 0;
+    loop {
+        if let Some(client) = try_ready(paths, &mut seen).await {
+            return Ok(client);
+        }
+        if let Some(proc) = child.as_mut() {
+            if let Some(status) = proc.try_wait()? {
+                last_exit = Some(status);
+                child = None;
             }
-            drop(lock);
-            child = Some(spawn(paths)?);
-            eprintln!(
-                "joblite: started engine for {} (log: {})",
+        }
+        // Without a child of our own, look at the lock now and then (not
+        // every poll: even a probe takes the lock for an instant).
+        polls += 1;
+        if polls > 10 {
+            polls = 1;
+        }
+        if child.is_none() && polls >= 10 && !paths.is_running()? {
+            if starts >= MAX_STARTS {
+                let exit = last_exit.map(|s| format!(" ({s})")).unwrap_or_default();
+                bail!(
+                    "the joblite engine for {} exited{exit} before it was ready; its log {} ends with:\n{}",
+                    paths.dir.display(),
+                    paths.log().display(),
+                    log_tail(&paths.log(), 20)
+                );
+            }
+            child = start_if_free(paths)?;
+            starts += u32::from(child.is_some());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "timed out after {}s waiting for the joblite engine for {}; see {}",
+                START_TIMEOUT.as_secs(),
                 paths.dir.display(),
                 paths.log().display()
             );
         }
+        tokio::time::sleep(POLL).await;
     }
-    wait_ready(paths, child).await
+}
+
+/// Starts an engine when nobody holds the lock; `None` when one runs.
+fn start_if_free(paths: &EnginePaths) -> anyhow::Result<Option<Child>> {
+    let Some(lock) = paths.try_lock()? else {
+        return Ok(None);
+    };
+    // Nobody runs here, so whatever kubeconfig and engine.json remain are
+    // stale; remove them while holding the lock so that only the new
+    // engine's files are ever read.
+    for stale in [paths.kubeconfig(), paths.info()] {
+        let _ = std::fs::remove_file(stale);
+    }
+    drop(lock);
+    let child = spawn(paths)?;
+    eprintln!(
+        "joblite: started engine for {} (log: {})",
+        paths.dir.display(),
+        paths.log().display()
+    );
+    Ok(Some(child))
 }
 
 /// Starts `joblite serve` for the data directory, detached into its own
@@ -215,56 +269,22 @@ fn spawn(paths: &EnginePaths) -> anyhow::Result<Child> {
         .context("starting the joblite engine")
 }
 
-/// Polls until the engine's kubeconfig exists and `/readyz` answers.
-async fn wait_ready(paths: &EnginePaths, mut child: Option<Child>) -> anyhow::Result<kube::Client> {
-    let deadline = Instant::now() + START_TIMEOUT;
-    let mut seen: Option<(Vec<u8>, kube::Client)> = None;
-    loop {
-        if let Ok(bytes) = std::fs::read(paths.kubeconfig()) {
-            let fresh = seen.as_ref().map(|(b, _)| b != &bytes).unwrap_or(true);
-            if fresh {
-                match client_from_kubeconfig(&paths.kubeconfig()).await {
-                    Ok(client) => seen = Some((bytes, client)),
-                    // Possibly half-written by a non-atomic writer; retry.
-                    Err(_) => seen = None,
-                }
-            }
-            if let Some((_, client)) = &seen {
-                if ready(client).await {
-                    return Ok(client.clone());
-                }
-            }
-        }
-        if let Some(proc) = child.as_mut() {
-            if let Some(status) = proc.try_wait()? {
-                // It may have lost a start race to another engine, which
-                // then holds the lock; only fail when nobody runs.
-                if !paths.is_running()? {
-                    bail!(
-                        "the joblite engine exited ({status}) before it was ready; its log {} ends with:\n{}",
-                        paths.log().display(),
-                        log_tail(&paths.log(), 20)
-                    );
-                }
-                child = None;
-            }
-        } else if !paths.is_running()? && !paths.kubeconfig().exists() {
-            bail!(
-                "no joblite engine runs for {} (it stopped while starting); see {}",
-                paths.dir.display(),
-                paths.log().display()
-            );
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "timed out after {}s waiting for the joblite engine for {}; see {}",
-                START_TIMEOUT.as_secs(),
-                paths.dir.display(),
-                paths.log().display()
-            );
-        }
-        tokio::time::sleep(POLL).await;
+/// A client for the engine once its kubeconfig exists and `/readyz`
+/// answers; `seen` caches the client built from the current file.
+async fn try_ready(
+    paths: &EnginePaths,
+    seen: &mut Option<(Vec<u8>, kube::Client)>,
+) -> Option<kube::Client> {
+    let bytes = std::fs::read(paths.kubeconfig()).ok()?;
+    if seen.as_ref().is_none_or(|(b, _)| b != &bytes) {
+        // A failure may be a half-written file; the next poll retries.
+        *seen = client_from_kubeconfig(&paths.kubeconfig())
+            .await
+            .ok()
+            .map(|client| (bytes, client));
     }
+    let (_, client) = seen.as_ref()?;
+    ready(client).await.then(|| client.clone())
 }
 
 /// The last `lines` lines of a log file, for error messages.
@@ -292,7 +312,7 @@ mod tests {
         assert!(!paths.is_running().unwrap());
         std::fs::write(paths.lock(), b"").unwrap();
         let held = File::open(paths.lock()).unwrap();
-        held.lock().unwrap();
+        rustix::fs::flock(&held, rustix::fs::FlockOperation::LockExclusive).unwrap();
         assert!(paths.is_running().unwrap());
         drop(held);
         assert!(!paths.is_running().unwrap());

@@ -172,7 +172,11 @@ mod tests {
             status_message(&st, Some("error when creating \"f\"")),
             "The Job \"x\" is invalid: spec.template.spec.containers[0].image: Required value"
         );
-        st.details.as_mut().unwrap().causes.push(cause("spec.selector"));
+        st.details
+            .as_mut()
+            .unwrap()
+            .causes
+            .push(cause("spec.selector"));
         assert_eq!(
             status_message(&st, None),
             "The Job \"x\" is invalid: \n* spec.template.spec.containers[0].image: Required value\n* spec.selector: Required value"

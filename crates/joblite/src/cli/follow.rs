@@ -137,6 +137,21 @@ struct PodSeen {
     restarts: i64,
     /// (container, restartCount) instances whose output is streaming.
     streamed: HashSet<(String, i32)>,
+    /// (container, restartCount) instances whose failure was reported.
+    reported: HashSet<(String, i32)>,
+}
+
+/// Why a container could not run, when that is not the program's own
+/// doing: a start failure (`ContainerCannotRun`, `StartError`, ...) carries
+/// a message the user needs, since the program printed nothing.
+pub fn start_failure(cs: &k8s_openapi::api::core::v1::ContainerStatus) -> Option<String> {
+    let t = cs.state.as_ref()?.terminated.as_ref()?;
+    let reason = t.reason.clone().unwrap_or_default();
+    if matches!(reason.as_str(), "" | "Completed" | "Error" | "OOMKilled") {
+        return None;
+    }
+    let message = t.message.clone().filter(|m| !m.is_empty())?;
+    Some(format!("{reason}: {message}"))
 }
 
 /// Follows the Job `name` until it finishes; see the module docs. `known`
@@ -213,14 +228,19 @@ pub async fn follow_job(
     .await;
     streams.abort_all();
     bar.finish();
-    let counts = Counts::of(&last, restarts(&seen));
+    let mut counts = Counts::of(&last, restarts(&seen));
+    let finished = result.expect("loop exits only when finished");
+    // The failure that ended a failed Job was not retried.
+    if matches!(finished, Finished::Failed { .. }) && counts.failed > 0 {
+        counts.retries -= 1;
+    }
     let status = last.status.clone().unwrap_or_default();
     let from_status = (status.succeeded.unwrap_or(0)
         + status.failed.unwrap_or(0)
         + status.active.unwrap_or(0)) as usize;
     Ok(Outcome {
         name: name.to_string(),
-        finished: result.expect("loop exits only when finished"),
+        finished,
         counts,
         pods: seen.len().max(from_status),
         elapsed: options.started.elapsed(),
@@ -251,6 +271,15 @@ fn observe_pod(
     entry.restarts = entry
         .restarts
         .max(statuses.iter().map(|c| i64::from(c.restart_count)).sum());
+    for cs in &statuses {
+        if let Some(why) = start_failure(cs) {
+            if entry.reported.insert((cs.name.clone(), cs.restart_count)) {
+                options
+                    .progress
+                    .print_stderr(&format!("joblite: pod/{pod_name}/{}: {why}", cs.name));
+            }
+        }
+    }
     if !options.logs {
         return;
     }
@@ -344,9 +373,15 @@ mod tests {
         let cases: Vec<Case> = vec![
             (vec![], None),
             (vec![("SuccessCriteriaMet", "True", "x")], None),
-            (vec![("FailureTarget", "True", "BackoffLimitExceeded")], None),
             (
-                vec![("SuccessCriteriaMet", "True", "x"), ("Complete", "True", "x")],
+                vec![("FailureTarget", "True", "BackoffLimitExceeded")],
+                None,
+            ),
+            (
+                vec![
+                    ("SuccessCriteriaMet", "True", "x"),
+                    ("Complete", "True", "x"),
+                ],
                 Some(Finished::Complete),
             ),
             (vec![("Complete", "False", "x")], None),
@@ -367,7 +402,10 @@ mod tests {
     fn selectors_render() {
         let selector = LabelSelector {
             match_labels: Some(BTreeMap::from([
-                ("batch.kubernetes.io/controller-uid".to_string(), "u1".to_string()),
+                (
+                    "batch.kubernetes.io/controller-uid".to_string(),
+                    "u1".to_string(),
+                ),
                 ("team".to_string(), "a".to_string()),
             ])),
             match_expressions: Some(vec![
@@ -387,6 +425,24 @@ mod tests {
             selector_string(&selector),
             "batch.kubernetes.io/controller-uid=u1,team=a,env in (a,b),!gone"
         );
+    }
+
+    #[test]
+    fn start_failures_are_reported_but_exits_are_not() {
+        let status = |reason: &str, message: &str| -> k8s_openapi::api::core::v1::ContainerStatus {
+            serde_json::from_value(serde_json::json!({
+                "name": "c", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": 128, "reason": reason, "message": message}}
+            }))
+            .unwrap()
+        };
+        assert_eq!(
+            start_failure(&status("ContainerCannotRun", "no command")).as_deref(),
+            Some("ContainerCannotRun: no command")
+        );
+        assert_eq!(start_failure(&status("Error", "exit 1")), None);
+        assert_eq!(start_failure(&status("Completed", "")), None);
+        assert_eq!(start_failure(&status("StartError", "")), None);
     }
 
     #[test]

@@ -147,7 +147,10 @@ async fn print_objects(
         let list = get_json(target, &url, "application/json").await?;
         objects = list_items(&list);
         if objects.is_empty() && format == OutputFormat::Name {
-            eprintln!("{}", printer::no_resources_message(namespace_for_message(query)));
+            eprintln!(
+                "{}",
+                printer::no_resources_message(namespace_for_message(query))
+            );
         }
     } else {
         for name in names {
@@ -155,7 +158,10 @@ async fn print_objects(
             objects.push(get_json(target, &url, "application/json").await?);
         }
     }
-    print!("{}", render_objects(objects, names.len() == 1, format, &display));
+    print!(
+        "{}",
+        render_objects(objects, names.len() == 1, format, &display)
+    );
     if args.watch {
         bail!("-w is supported with the table output only");
     }
@@ -181,7 +187,12 @@ fn as_table(value: &Value) -> anyhow::Result<Table> {
     Ok(fallback_table(std::slice::from_ref(value)))
 }
 
-async fn print_tables(target: &Target, args: &GetArgs, query: &Query<'_>, names: &[String]) -> CmdResult {
+async fn print_tables(
+    target: &Target,
+    args: &GetArgs,
+    query: &Query<'_>,
+    names: &[String],
+) -> CmdResult {
     let options = TableOptions {
         wide: args.output == Some(OutputFormat::Wide),
         namespace_column: args.all_namespaces && query.info.namespaced,
@@ -233,10 +244,16 @@ async fn print_tables(target: &Target, args: &GetArgs, query: &Query<'_>, names:
     let mut header_printed = false;
     if rows.is_empty() {
         if !args.watch {
-            eprintln!("{}", printer::no_resources_message(namespace_for_message(query)));
+            eprintln!(
+                "{}",
+                printer::no_resources_message(namespace_for_message(query))
+            );
         }
     } else {
-        print!("{}", render_table(&columns, &rows, options, !args.no_headers));
+        print!(
+            "{}",
+            render_table(&columns, &rows, options, !args.no_headers)
+        );
         header_printed = true;
     }
     if !args.watch {
@@ -307,7 +324,11 @@ mod tests {
         assert_eq!(
             with_query(
                 "/api/v1/pods",
-                &[("labelSelector", Some("a=b".into())), ("x", None), ("limit", Some("500".into()))]
+                &[
+                    ("labelSelector", Some("a=b".into())),
+                    ("x", None),
+                    ("limit", Some("500".into()))
+                ]
             ),
             "/api/v1/pods?labelSelector=a%3Db&limit=500"
         );

@@ -25,10 +25,16 @@ pub struct Document {
 
 impl Document {
     pub fn api_version(&self) -> &str {
-        self.object.get("apiVersion").and_then(Value::as_str).unwrap_or("")
+        self.object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
     pub fn kind(&self) -> &str {
-        self.object.get("kind").and_then(Value::as_str).unwrap_or("")
+        self.object
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
     pub fn name(&self) -> &str {
         self.object
@@ -44,7 +50,10 @@ impl Document {
     }
     /// `"job.yaml" (document 2, line 14)`, for messages.
     pub fn location(&self) -> String {
-        format!("{:?} (document {}, line {})", self.source, self.index, self.line)
+        format!(
+            "{:?} (document {}, line {})",
+            self.source, self.index, self.line
+        )
     }
 }
 
@@ -74,8 +83,7 @@ pub fn read_inputs(inputs: &[String], recursive: bool) -> anyhow::Result<Vec<Doc
                 docs.extend(parse(&file.display().to_string(), &text)?);
             }
         } else {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("reading {input}"))?;
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {input}"))?;
             docs.extend(parse(input, &text)?);
         }
     }
@@ -171,10 +179,15 @@ fn parse_yaml_stream(source: &str, text: &str) -> anyhow::Result<Vec<(usize, usi
     Ok(out)
 }
 
-/// serde-saphyr renders a snippet after the message; the first line is the
-/// message itself.
+/// serde-saphyr renders `error: line L column C: message` and a snippet;
+/// keep the message alone, since the location is reported in file terms.
 fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or("").trim().to_string()
+    let line = message.lines().next().unwrap_or("").trim();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    match (line.starts_with("line "), line.find(": ")) {
+        (true, Some(i)) if line[..i].contains(" column ") => line[i + 2..].to_string(),
+        _ => line.to_string(),
+    }
 }
 
 fn is_blank_yaml(chunk: &str) -> bool {
@@ -243,7 +256,8 @@ fn expand_list(value: Value) -> Vec<Value> {
                 .map(|mut item| {
                     // Typed lists (JobList) may leave kind/apiVersion off items.
                     if let (Some(obj), Some(kind)) = (item.as_object_mut(), &kind) {
-                        obj.entry("kind").or_insert_with(|| Value::String(kind.clone()));
+                        obj.entry("kind")
+                            .or_insert_with(|| Value::String(kind.clone()));
                         if let Some(av) = &api_version {
                             obj.entry("apiVersion").or_insert_with(|| av.clone());
                         }
@@ -339,7 +353,10 @@ metadata:
     fn yaml_error_names_file_document_and_line() {
         let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: ok\n---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: [unclosed\n";
         let err = parse("bad.yaml", text).unwrap_err().to_string();
-        assert!(err.starts_with("error parsing \"bad.yaml\" (document 2, line "), "{err}");
+        assert!(
+            err.starts_with("error parsing \"bad.yaml\" (document 2, line "),
+            "{err}"
+        );
         let line: usize = err
             .split("line ")
             .nth(1)
@@ -348,6 +365,7 @@ metadata:
             .parse()
             .unwrap();
         assert!((9..=10).contains(&line), "{err}");
+        assert!(!err.contains("error: line"), "{err}");
     }
 
     #[test]
@@ -361,7 +379,10 @@ metadata:
             .iter()
             .map(|d| (d.index, d.line, d.kind(), d.name()))
             .collect();
-        assert_eq!(got, [(1, 1, "Job", "a"), (2, 2, "Pod", "p"), (2, 2, "Job", "j")]);
+        assert_eq!(
+            got,
+            [(1, 1, "Job", "a"), (2, 2, "Pod", "p"), (2, 2, "Job", "j")]
+        );
     }
 
     #[test]
@@ -395,7 +416,10 @@ metadata:
             assert!(err.contains("\"f.yaml\" (document 1, line 1)"), "{err}");
             assert!(err.contains(want), "{err}");
         }
-        let ok = parse("f.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {generateName: x-}\n");
+        let ok = parse(
+            "f.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {generateName: x-}\n",
+        );
         assert!(ok.is_ok());
     }
 
@@ -407,12 +431,26 @@ metadata:
         std::fs::write(dir.path().join("a.yml"), job("a")).unwrap();
         std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
         std::fs::create_dir(dir.path().join("sub")).unwrap();
-        std::fs::write(dir.path().join("sub/c.json"), r#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"c"}}"#).unwrap();
+        std::fs::write(
+            dir.path().join("sub/c.json"),
+            r#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"c"}}"#,
+        )
+        .unwrap();
         let arg = dir.path().display().to_string();
-        let names = |docs: Vec<Document>| docs.iter().map(|d| d.name().to_string()).collect::<Vec<_>>();
-        assert_eq!(names(read_inputs(std::slice::from_ref(&arg), false).unwrap()), ["a", "b"]);
+        let names = |docs: Vec<Document>| {
+            docs.iter()
+                .map(|d| d.name().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(read_inputs(std::slice::from_ref(&arg), false).unwrap()),
+            ["a", "b"]
+        );
         assert_eq!(names(read_inputs(&[arg], true).unwrap()), ["a", "b", "c"]);
         let err = read_inputs(&["/nonexistent.yaml".into()], false).unwrap_err();
-        assert_eq!(err.to_string(), "the path \"/nonexistent.yaml\" does not exist");
+        assert_eq!(
+            err.to_string(),
+            "the path \"/nonexistent.yaml\" does not exist"
+        );
     }
 }

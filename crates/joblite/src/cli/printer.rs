@@ -79,7 +79,12 @@ pub fn cell_text(cell: &Value) -> String {
 
 /// Renders rows under `columns` (which a watch carries over from its first
 /// event); with `header` the upper-cased column names come first.
-pub fn render_table(columns: &[Column], rows: &[Row], options: TableOptions, header: bool) -> String {
+pub fn render_table(
+    columns: &[Column],
+    rows: &[Row],
+    options: TableOptions,
+    header: bool,
+) -> String {
     let shown: Vec<usize> = columns
         .iter()
         .enumerate()
@@ -134,7 +139,10 @@ pub fn fallback_table(objects: &[Value]) -> Table {
     let rows = objects
         .iter()
         .map(|o| {
-            let name = o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            let name = o
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             let age = o
                 .pointer("/metadata/creationTimestamp")
                 .and_then(Value::as_str)
@@ -143,7 +151,9 @@ pub fn fallback_table(objects: &[Value]) -> Table {
                 .unwrap_or_else(|| "<unknown>".into());
             Row {
                 cells: vec![json!(name), json!(age)],
-                object: Some(json!({"metadata": o.get("metadata").cloned().unwrap_or(Value::Null)})),
+                object: Some(
+                    json!({"metadata": o.get("metadata").cloned().unwrap_or(Value::Null)}),
+                ),
             }
         })
         .collect();
@@ -195,12 +205,20 @@ fn strip_hidden(mut object: Value) -> Value {
 
 /// `-o yaml|json|name` output of objects; `single` prints the one object
 /// bare, otherwise kubectl's `kind: List` wrapper.
-pub fn render_objects(objects: Vec<Value>, single: bool, format: OutputFormat, display_kind: &str) -> String {
+pub fn render_objects(
+    objects: Vec<Value>,
+    single: bool,
+    format: OutputFormat,
+    display_kind: &str,
+) -> String {
     match format {
         OutputFormat::Name => objects
             .iter()
             .map(|o| {
-                let name = o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+                let name = o
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 format!("{display_kind}/{name}\n")
             })
             .collect(),
@@ -307,18 +325,29 @@ team-a      work-queue   Running    0/1 of 5                 10s
             ),
         ];
         for (options, want) in cases {
-            assert_eq!(render_table(&t.column_definitions, &t.rows, options, true), want);
+            assert_eq!(
+                render_table(&t.column_definitions, &t.rows, options, true),
+                want
+            );
         }
         // A watch event: no header, its own widths.
         assert_eq!(
-            render_table(&t.column_definitions, &t.rows[..1], TableOptions::default(), false),
+            render_table(
+                &t.column_definitions,
+                &t.rows[..1],
+                TableOptions::default(),
+                false
+            ),
             "pi    Complete   1/1   2s    4s\n"
         );
     }
 
     #[test]
     fn null_columns_in_watch_events_parse() {
-        let t: Table = serde_json::from_value(json!({"columnDefinitions": null, "rows": [{"cells": ["a", 1, true, null]}]})).unwrap();
+        let t: Table = serde_json::from_value(
+            json!({"columnDefinitions": null, "rows": [{"cells": ["a", 1, true, null]}]}),
+        )
+        .unwrap();
         assert!(t.column_definitions.is_empty());
         let cells: Vec<String> = t.rows[0].cells.iter().map(cell_text).collect();
         assert_eq!(cells, ["a", "1", "true", "<none>"]);
@@ -343,15 +372,26 @@ team-a      work-queue   Running    0/1 of 5                 10s
             "{\n    \"apiVersion\": \"batch/v1\",\n    \"kind\": \"Job\",\n    \"metadata\": {\n        \"name\": \"a\"\n    }\n}\n"
         );
         let yaml = render_objects(items, false, OutputFormat::Yaml, "job.batch");
-        assert!(yaml.starts_with("apiVersion: v1\nitems:\n- apiVersion: batch/v1\n  kind: Job\n"), "{yaml}");
-        assert!(yaml.ends_with("kind: List\nmetadata:\n  resourceVersion: \"\"\n"), "{yaml}");
+        assert!(
+            yaml.starts_with("apiVersion: v1\nitems:\n- apiVersion: batch/v1\n  kind: Job\n"),
+            "{yaml}"
+        );
+        assert!(
+            yaml.ends_with("kind: List\nmetadata:\n  resourceVersion: \"\"\n"),
+            "{yaml}"
+        );
     }
 
     #[test]
     fn fallback_prints_name_and_age() {
         let t = fallback_table(&[json!({"metadata": {"name": "x"}})]);
         assert_eq!(
-            render_table(&t.column_definitions, &t.rows, TableOptions::default(), true),
+            render_table(
+                &t.column_definitions,
+                &t.rows,
+                TableOptions::default(),
+                true
+            ),
             "NAME   AGE\nx      <unknown>\n"
         );
     }

@@ -37,9 +37,7 @@ pub fn parse_ref(
         Some(_) => bail!("arguments in resource/name form must have a single resource and name"),
         None => match default_kind {
             Some(kind) => Ok((kind, text.to_string())),
-            None => bail!(
-                "arguments in resource/name form must have a single resource and name"
-            ),
+            None => bail!("arguments in resource/name form must have a single resource and name"),
         },
     }
 }

@@ -62,6 +62,9 @@ pub struct RunArgs {
     /// Wait for the Job to finish, without streaming output.
     #[arg(long)]
     pub wait: bool,
+    /// Delete the Job (and its pods) once it has finished; needs -i or --wait.
+    #[arg(long)]
+    pub rm: bool,
     #[command(flatten)]
     pub target: TargetArgs,
     /// The command (with --command) or the arguments.
@@ -139,6 +142,9 @@ pub fn build_job(args: &RunArgs) -> anyhow::Result<Job> {
 
 pub async fn run(args: RunArgs) -> CmdResult {
     let started = Instant::now();
+    if args.rm && !args.stdin && !args.wait {
+        bail!("--rm should only be used for attached containers (-i or --wait)");
+    }
     let job = build_job(&args)?;
     let target = connect(&args.target).await?;
     let jobs: Api<Job> = Api::namespaced(target.client.clone(), &target.namespace);
@@ -174,6 +180,15 @@ pub async fn run(args: RunArgs) -> CmdResult {
     )
     .await?;
     progress.print_stderr(&outcome.summary());
+    if args.rm {
+        let params = kube::api::DeleteParams {
+            propagation_policy: Some(kube::api::PropagationPolicy::Background),
+            ..Default::default()
+        };
+        jobs.delete(&args.name, &params)
+            .await
+            .map_err(|e| api_error(e, None))?;
+    }
     Ok(outcome.exit_code())
 }
 
@@ -198,7 +213,15 @@ mod tests {
 
     #[test]
     fn words_are_args_by_default() {
-        let job = job_json(&["oneshot", "--image", "busybox", "--restart=OnFailure", "--", "echo", "hi"]);
+        let job = job_json(&[
+            "oneshot",
+            "--image",
+            "busybox",
+            "--restart=OnFailure",
+            "--",
+            "echo",
+            "hi",
+        ]);
         assert_eq!(
             job,
             json!({
@@ -214,21 +237,47 @@ mod tests {
     #[test]
     fn command_flag_and_job_knobs() {
         let job = job_json(&[
-            "par", "--image=x", "--command", "--completions", "10", "--parallelism", "5",
-            "--indexed", "--backoff-limit", "2", "--env", "A=1", "--env", "B=x=y",
-            "-l", "team=a,tier=batch", "--", "/bin/sh", "-c", "echo $A",
+            "par",
+            "--image=x",
+            "--command",
+            "--completions",
+            "10",
+            "--parallelism",
+            "5",
+            "--indexed",
+            "--backoff-limit",
+            "2",
+            "--env",
+            "A=1",
+            "--env",
+            "B=x=y",
+            "-l",
+            "team=a,tier=batch",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo $A",
         ]);
         let spec = &job["spec"];
         assert_eq!(spec["completions"], 10);
         assert_eq!(spec["parallelism"], 5);
         assert_eq!(spec["completionMode"], "Indexed");
         assert_eq!(spec["backoffLimit"], 2);
-        assert_eq!(job["metadata"]["labels"], json!({"team": "a", "tier": "batch"}));
-        assert_eq!(spec["template"]["metadata"]["labels"], json!({"team": "a", "tier": "batch"}));
+        assert_eq!(
+            job["metadata"]["labels"],
+            json!({"team": "a", "tier": "batch"})
+        );
+        assert_eq!(
+            spec["template"]["metadata"]["labels"],
+            json!({"team": "a", "tier": "batch"})
+        );
         let c = &spec["template"]["spec"]["containers"][0];
         assert_eq!(c["command"], json!(["/bin/sh", "-c", "echo $A"]));
         assert!(c.get("args").is_none());
-        assert_eq!(c["env"], json!([{"name": "A", "value": "1"}, {"name": "B", "value": "x=y"}]));
+        assert_eq!(
+            c["env"],
+            json!([{"name": "A", "value": "1"}, {"name": "B", "value": "x=y"}])
+        );
         assert_eq!(spec["template"]["spec"]["restartPolicy"], "Never");
     }
 

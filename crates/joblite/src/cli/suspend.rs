@@ -29,7 +29,11 @@ pub async fn run(args: SuspendArgs, suspend: bool) -> CmdResult {
     let target = connect(&args.target).await?;
     let jobs: Api<Job> = Api::namespaced(target.client.clone(), &target.namespace);
     let before = jobs.get(&name).await.map_err(|e| api_error(e, None))?;
-    let was = before.spec.as_ref().and_then(|s| s.suspend).unwrap_or(false);
+    let was = before
+        .spec
+        .as_ref()
+        .and_then(|s| s.suspend)
+        .unwrap_or(false);
     let word = if suspend { "suspended" } else { "resumed" };
     if was == suspend {
         println!("job.batch/{name} {word} (no change)");
@@ -39,9 +43,13 @@ pub async fn run(args: SuspendArgs, suspend: bool) -> CmdResult {
         field_manager: Some(FIELD_MANAGER.into()),
         ..Default::default()
     };
-    jobs.patch(&name, &params, &Patch::Merge(json!({"spec": {"suspend": suspend}})))
-        .await
-        .map_err(|e| api_error(e, None))?;
+    jobs.patch(
+        &name,
+        &params,
+        &Patch::Merge(json!({"spec": {"suspend": suspend}})),
+    )
+    .await
+    .map_err(|e| api_error(e, None))?;
     println!("job.batch/{name} {word}");
     Ok(0)
 }

@@ -40,7 +40,10 @@ pub struct WaitArgs {
 /// What `--for` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WaitFor {
-    Condition { type_: String, value: String },
+    Condition {
+        type_: String,
+        value: String,
+    },
     /// Complete or Failed, whichever comes first.
     Done,
     Delete,
@@ -76,11 +79,16 @@ fn condition(type_: &str, value: &str) -> WaitFor {
 /// Whether the object has the condition `type_` with `value`, honouring
 /// observedGeneration.
 pub fn has_condition(object: &Value, type_: &str, value: &str) -> bool {
-    let generation = object.pointer("/metadata/generation").and_then(Value::as_i64);
+    let generation = object
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64);
     let status_observed = object
         .pointer("/status/observedGeneration")
         .and_then(Value::as_i64);
-    let Some(conditions) = object.pointer("/status/conditions").and_then(Value::as_array) else {
+    let Some(conditions) = object
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+    else {
         return false;
     };
     conditions.iter().any(|c| {
@@ -181,7 +189,10 @@ pub async fn run(args: WaitArgs) -> CmdResult {
             Ok(code)
         }
         Ok(Err(err)) => Err(err),
-        Err(_) => bail!("timed out waiting for the condition on {}/{name}", info.plural),
+        Err(_) => bail!(
+            "timed out waiting for the condition on {}/{name}",
+            info.plural
+        ),
     }
 }
 
@@ -220,13 +231,25 @@ mod tests {
         let complete = job(json!([{"type": "Complete", "status": "True"}]), 1, None);
         let failed = job(json!([{"type": "Failed", "status": "True"}]), 1, None);
         let running = job(json!([]), 1, None);
-        let stale = job(json!([{"type": "Complete", "status": "True", "observedGeneration": 1}]), 2, None);
+        let stale = job(
+            json!([{"type": "Complete", "status": "True", "observedGeneration": 1}]),
+            2,
+            None,
+        );
         let stale_status = job(json!([{"type": "Complete", "status": "true"}]), 3, Some(2));
         type Case<'a> = (WaitFor, Option<&'a Value>, Option<(u8, &'static str)>);
         let cases: Vec<Case> = vec![
-            (condition("complete", "true"), Some(&complete), Some((0, "condition met"))),
+            (
+                condition("complete", "true"),
+                Some(&complete),
+                Some((0, "condition met")),
+            ),
             (condition("Complete", "True"), Some(&failed), None),
-            (condition("Failed", "True"), Some(&failed), Some((0, "condition met"))),
+            (
+                condition("Failed", "True"),
+                Some(&failed),
+                Some((0, "condition met")),
+            ),
             (condition("Complete", "True"), Some(&stale), None),
             (condition("Complete", "True"), Some(&stale_status), None),
             (WaitFor::Done, Some(&complete), Some((0, "complete"))),

@@ -92,8 +92,7 @@ fn scalar_text(value: &Value, level: usize) -> String {
 
 /// go-yaml v2's choice of style for a string.
 fn string_text(s: &str, level: usize) -> String {
-    if s.contains('\n') && s.chars().all(|c| c == '\n' || !c.is_control()) && !s.starts_with(' ')
-    {
+    if s.contains('\n') && s.chars().all(|c| c == '\n' || !c.is_control()) && !s.starts_with(' ') {
         return literal_block(s, level);
     }
     if resolves_to_non_string(s) {
@@ -290,7 +289,10 @@ status: {}
             ("it's: x", "'it''s: x'"),
             ("a-b", "a-b"),
             ("-x", "-x"),
-            ("batch.kubernetes.io/job-name", "batch.kubernetes.io/job-name"),
+            (
+                "batch.kubernetes.io/job-name",
+                "batch.kubernetes.io/job-name",
+            ),
             // go-yaml v2 resolves timestamps, so kubectl quotes them.
             ("2024-01-01T00:00:00Z", "\"2024-01-01T00:00:00Z\""),
             ("2024-1-2", "\"2024-1-2\""),

@@ -43,7 +43,15 @@ fn version_and_api_resources() {
         assert!(out.contains("Server Version: v1.33."), "{v}: {out}");
         let out = s.kubectl_v(v, &["api-resources"]).ok();
         for want in [
-            "jobs ", "batch/v1", "pods ", "po ", "events ", "ev ", "namespaces ", "ns ", "nodes ",
+            "jobs ",
+            "batch/v1",
+            "pods ",
+            "po ",
+            "events ",
+            "ev ",
+            "namespaces ",
+            "ns ",
+            "nodes ",
             "no ",
         ] {
             assert!(out.contains(want), "{v}: {want:?} missing in\n{out}");
@@ -113,9 +121,16 @@ fn apply_creates_then_configures_then_is_unchanged() {
                 "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: a\n    image: {image}\n    command: [\"sleep\", \"300\"]\n  - name: b\n    image: busybox\n    command: [\"sleep\", \"300\"]\n"
             )
         };
-        assert_eq!(s.kubectl_stdin(v, &["apply", "-f", "-"], &pod("busybox")).ok().trim(), "pod/web created");
         assert_eq!(
-            s.kubectl_stdin(v, &["apply", "-f", "-"], &pod("busybox:1.36")).ok().trim(),
+            s.kubectl_stdin(v, &["apply", "-f", "-"], &pod("busybox"))
+                .ok()
+                .trim(),
+            "pod/web created"
+        );
+        assert_eq!(
+            s.kubectl_stdin(v, &["apply", "-f", "-"], &pod("busybox:1.36"))
+                .ok()
+                .trim(),
             "pod/web configured"
         );
         let p = s.get_json(&["pod", "web"]);
@@ -129,7 +144,11 @@ fn server_side_apply_create_and_protobuf_create_job() {
     for v in VERSIONS {
         let s = Server::start();
         let out = s
-            .kubectl_stdin(v, &["apply", "--server-side", "-f", "-"], &job_yaml("ssa", None, "1"))
+            .kubectl_stdin(
+                v,
+                &["apply", "--server-side", "-f", "-"],
+                &job_yaml("ssa", None, "1"),
+            )
             .ok();
         assert_eq!(out.trim(), "job.batch/ssa serverside-applied", "{v}");
         let out = s
@@ -146,7 +165,10 @@ fn server_side_apply_create_and_protobuf_create_job() {
         );
         // kubectl 1.32+ sends protobuf here.
         let out = s
-            .kubectl_v(v, &["create", "job", "x", "--image=busybox", "--", "echo", "hi"])
+            .kubectl_v(
+                v,
+                &["create", "job", "x", "--image=busybox", "--", "echo", "hi"],
+            )
             .ok();
         assert_eq!(out.trim(), "job.batch/x created", "{v}");
         let job = s.get_json(&["job", "x"]);
@@ -156,37 +178,59 @@ fn server_side_apply_create_and_protobuf_create_job() {
             "{v}"
         );
         assert_eq!(job["spec"]["template"]["spec"]["restartPolicy"], "Never");
-        assert!(job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"]
-            .is_string());
+        assert!(
+            job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"]
+                .is_string()
+        );
     }
 }
 
 #[test]
 fn get_prints_upstream_columns_and_formats() {
     let s = Server::start();
-    s.kubectl_stdin("1.33", &["apply", "-f", "-"], &job_yaml("pi", Some("a"), "1"))
-        .ok();
-    s.kubectl_stdin("1.33", &["apply", "-f", "-"], &job_yaml("other", Some("b"), "1"))
-        .ok();
+    s.kubectl_stdin(
+        "1.33",
+        &["apply", "-f", "-"],
+        &job_yaml("pi", Some("a"), "1"),
+    )
+    .ok();
+    s.kubectl_stdin(
+        "1.33",
+        &["apply", "-f", "-"],
+        &job_yaml("other", Some("b"), "1"),
+    )
+    .ok();
     for v in VERSIONS {
         let out = s.kubectl_v(v, &["get", "jobs"]).ok();
         let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
-        assert_eq!(header, ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], "{v}");
+        assert_eq!(
+            header,
+            ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
+            "{v}"
+        );
         let out = s.kubectl_v(v, &["get", "jobs", "-o", "wide"]).ok();
         let wide: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
         assert_eq!(&wide[5..], ["CONTAINERS", "IMAGES", "SELECTOR"], "{out}");
         assert!(out.contains("busybox"), "{out}");
-        let out = s.kubectl_v(v, &["get", "jobs", "-l", "team=a", "-o", "name"]).ok();
+        let out = s
+            .kubectl_v(v, &["get", "jobs", "-l", "team=a", "-o", "name"])
+            .ok();
         assert_eq!(out.trim(), "job.batch/pi", "{v}");
         let out = s.kubectl_v(v, &["get", "jobs", "-A"]).ok();
         assert!(out.starts_with("NAMESPACE"), "{out}");
         assert!(out.contains("default     pi"), "{v}: {out}");
         let out = s
-            .kubectl_v(v, &["get", "job", "pi", "-o", "jsonpath={.spec.backoffLimit}"])
+            .kubectl_v(
+                v,
+                &["get", "job", "pi", "-o", "jsonpath={.spec.backoffLimit}"],
+            )
             .ok();
         assert_eq!(out, "2");
         let out = s.kubectl_v(v, &["get", "job", "pi", "-o", "yaml"]).ok();
-        assert!(out.contains("kind: Job") && out.contains("name: pi"), "{out}");
+        assert!(
+            out.contains("kind: Job") && out.contains("name: pi"),
+            "{out}"
+        );
         let out = s.kubectl_v(v, &["get", "pods"]).ok();
         let _ = out;
     }
@@ -228,8 +272,15 @@ fn patch_of_each_type() {
     s.kubectl(&["patch", "job", "p", "-p", r#"{"spec":{"parallelism":0}}"#])
         .ok();
     assert_eq!(s.get_json(&["job", "p"])["spec"]["parallelism"], 0);
-    s.kubectl(&["patch", "job", "p", "--type=merge", "-p", r#"{"spec":{"parallelism":2}}"#])
-        .ok();
+    s.kubectl(&[
+        "patch",
+        "job",
+        "p",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"parallelism":2}}"#,
+    ])
+    .ok();
     assert_eq!(s.get_json(&["job", "p"])["spec"]["parallelism"], 2);
     s.kubectl(&[
         "patch",
@@ -242,12 +293,26 @@ fn patch_of_each_type() {
     .ok();
     assert_eq!(s.get_json(&["job", "p"])["spec"]["parallelism"], 1);
     let out = s
-        .kubectl(&["patch", "job", "p", "--type=merge", "-p", r#"{"spec":{"parallelism":1}}"#])
+        .kubectl(&[
+            "patch",
+            "job",
+            "p",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"parallelism":1}}"#,
+        ])
         .ok();
     assert!(out.contains("patched (no change)"), "{out}");
     // Immutable field: 422 with the upstream field path.
     let err = s
-        .kubectl(&["patch", "job", "p", "--type=merge", "-p", r#"{"spec":{"completions":5}}"#])
+        .kubectl(&[
+            "patch",
+            "job",
+            "p",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"completions":5}}"#,
+        ])
         .fails();
     assert!(err.contains("spec.completions"), "{err}");
     // No scale subresource.
@@ -261,7 +326,13 @@ fn describe_job_and_node() {
     s.kubectl_stdin("1.33", &["apply", "-f", "-"], &job_yaml("d", None, "1"))
         .ok();
     let out = s.kubectl(&["describe", "job", "d"]).ok();
-    for want in ["Name:", "Selector:", "batch.kubernetes.io/controller-uid=", "Parallelism:", "Pods Statuses:"] {
+    for want in [
+        "Name:",
+        "Selector:",
+        "batch.kubernetes.io/controller-uid=",
+        "Parallelism:",
+        "Pods Statuses:",
+    ] {
         assert!(out.contains(want), "{want} missing:\n{out}");
     }
     let nodes = s.get_json(&["nodes"]);
@@ -278,7 +349,13 @@ fn delete_cascades_and_wait_for_delete() {
         s.kubectl_stdin("1.33", &["apply", "-f", "-"], &job_yaml(name, None, "1"))
             .ok();
         let out = s
-            .kubectl(&["delete", "job", name, &format!("--cascade={cascade}"), "--timeout=60s"])
+            .kubectl(&[
+                "delete",
+                "job",
+                name,
+                &format!("--cascade={cascade}"),
+                "--timeout=60s",
+            ])
             .ok();
         assert_eq!(out.trim(), format!("job.batch \"{name}\" deleted"));
         let err = s.kubectl(&["get", "job", name]).fails();
@@ -289,7 +366,10 @@ fn delete_cascades_and_wait_for_delete() {
     s.kubectl_stdin("1.33", &["apply", "-f", "-"], &job_yaml("a2", None, "1"))
         .ok();
     let out = s.kubectl(&["delete", "jobs", "--all"]).ok();
-    assert!(out.contains("\"a1\" deleted") && out.contains("\"a2\" deleted"), "{out}");
+    assert!(
+        out.contains("\"a1\" deleted") && out.contains("\"a2\" deleted"),
+        "{out}"
+    );
     let out = s.kubectl(&["wait", "--for=delete", "job/a1", "--timeout=10s"]);
     assert_eq!(out.code(), 0, "{}", out.stderr());
 }
@@ -312,11 +392,17 @@ fn invalid_manifests_print_upstream_errors() {
             && err.contains("spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""),
         "{err}"
     );
-    let unknown = job_yaml("unk", None, "1").replace("backoffLimit: 2", "backoffLimit: 2\n  foo: 1");
-    let err = s.kubectl_stdin("1.33", &["apply", "-f", "-"], &unknown).fails();
+    let unknown =
+        job_yaml("unk", None, "1").replace("backoffLimit: 2", "backoffLimit: 2\n  foo: 1");
+    let err = s
+        .kubectl_stdin("1.33", &["apply", "-f", "-"], &unknown)
+        .fails();
     assert!(err.contains("unknown field \"spec.foo\""), "{err}");
     let err = s.kubectl(&["delete", "job", "missing"]).fails();
-    assert!(err.contains("Error from server (NotFound): jobs.batch \"missing\" not found"), "{err}");
+    assert!(
+        err.contains("Error from server (NotFound): jobs.batch \"missing\" not found"),
+        "{err}"
+    );
     // Nothing was stored.
     let jobs = s.get_json(&["jobs"]);
     assert_eq!(jobs["items"].as_array().unwrap().len(), 0);
@@ -328,7 +414,11 @@ fn restart_after_kill9_keeps_objects_and_watch_history() {
     s.kubectl_stdin("1.33", &["apply", "-f", "-"], &job_yaml("keep", None, "1"))
         .ok();
     let before = s.get_json(&["job", "keep"]);
-    let rv: u64 = before["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let rv: u64 = before["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     s.kubectl(&["label", "job", "keep", "after=1"]).ok();
     s.restart();
     let after = s.get_json(&["job", "keep"]);
@@ -345,4 +435,126 @@ fn restart_after_kill9_keeps_objects_and_watch_history() {
     let first: Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
     assert_eq!(first["type"], "MODIFIED", "{body}");
     assert_eq!(first["object"]["metadata"]["labels"]["after"], "1");
+}
+
+#[test]
+fn bad_bodies_get_clear_errors_and_change_nothing() {
+    let s = Server::start();
+    let path = "/apis/batch/v1/namespaces/default/jobs";
+    let json = "Content-Type: application/json";
+    let (code, body) = s.curl(
+        "POST",
+        path,
+        &[json],
+        Some("{\n  \"kind\": \"Job\",\n  \"spec\": ,\n}"),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("line 3"), "{body}");
+    let (code, body) = s.curl("POST", path, &["Content-Type: text/csv"], Some("a,b"));
+    assert_eq!(code, 415, "{body}");
+    assert!(
+        body.contains("\"reason\":\"UnsupportedMediaType\""),
+        "{body}"
+    );
+    let (code, body) = s.curl(
+        "POST",
+        path,
+        &["Content-Type: application/yaml"],
+        Some("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: y\nspec: [\n"),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("line"), "{body}");
+    // Over the 3 MiB limit: 413.
+    let big = format!(
+        "{{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{{\"name\":\"big\",\"annotations\":{{\"a\":\"{}\"}}}}}}",
+        "x".repeat(4 * 1024 * 1024)
+    );
+    let file = s.data_dir.path().join("big.json");
+    std::fs::write(&file, big).unwrap();
+    let (code, body) = s.curl("POST", path, &[json], Some(&format!("@{}", file.display())));
+    assert_eq!(code, 413, "{body}");
+    // A namespace that does not exist.
+    let (code, body) = s.curl(
+        "POST",
+        "/apis/batch/v1/namespaces/nope/jobs",
+        &[json],
+        Some(r#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"n"},"spec":{"template":{"spec":{"containers":[{"name":"c","image":"i"}],"restartPolicy":"Never"}}}}"#),
+    );
+    assert_eq!(code, 404, "{body}");
+    assert!(body.contains("namespaces \\\"nope\\\" not found"), "{body}");
+    // None of it was stored.
+    let (_, body) = s.curl("GET", "/apis/batch/v1/jobs", &[], None);
+    let list: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 0, "{body}");
+}
+
+#[test]
+fn list_paging_selectors_and_table_watch() {
+    let s = Server::start();
+    for i in 0..5 {
+        s.kubectl_stdin(
+            "1.33",
+            &["apply", "-f", "-"],
+            &job_yaml(
+                &format!("j{i}"),
+                Some(if i % 2 == 0 { "even" } else { "odd" }),
+                "1",
+            ),
+        )
+        .ok();
+    }
+    let (_, body) = s.curl(
+        "GET",
+        "/apis/batch/v1/namespaces/default/jobs?limit=2",
+        &[],
+        None,
+    );
+    let page: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let token = page["metadata"]["continue"].as_str().unwrap().to_string();
+    let (_, body) = s.curl(
+        "GET",
+        &format!("/apis/batch/v1/namespaces/default/jobs?limit=2&continue={token}"),
+        &[],
+        None,
+    );
+    let page2: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(page2["items"][0]["metadata"]["name"], "j2");
+    for (sel, want) in [
+        ("team%3Deven", 3),
+        ("team%21%3Deven", 2),
+        ("team+in+%28odd%29", 2),
+        ("team+notin+%28odd%2Ceven%29", 0),
+        ("team", 5),
+        ("%21team", 0),
+    ] {
+        let (_, body) = s.curl(
+            "GET",
+            &format!("/apis/batch/v1/namespaces/default/jobs?labelSelector={sel}"),
+            &[],
+            None,
+        );
+        let l: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(l["items"].as_array().unwrap().len(), want, "{sel}");
+    }
+    let (_, body) = s.curl(
+        "GET",
+        "/apis/batch/v1/namespaces/default/jobs?fieldSelector=metadata.name%3Dj3",
+        &[],
+        None,
+    );
+    let l: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(l["items"][0]["metadata"]["name"], "j3");
+    // A watch in Table form, as `kubectl get -w` asks for it.
+    let (code, body) = s.curl(
+        "GET",
+        "/apis/batch/v1/namespaces/default/jobs?watch=true&timeoutSeconds=1&fieldSelector=metadata.name%3Dj1",
+        &["Accept: application/json;as=Table;v=v1;g=meta.k8s.io,application/json"],
+        None,
+    );
+    assert_eq!(code, 200);
+    let ev: Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
+    assert_eq!(ev["type"], "ADDED");
+    assert_eq!(ev["object"]["kind"], "Table");
+    assert_eq!(ev["object"]["rows"][0]["cells"][0], "j1");
 }

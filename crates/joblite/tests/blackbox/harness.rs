@@ -70,7 +70,11 @@ impl Server {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
                 panic!("joblite serve exited early: {status}\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "server did not start\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "server did not start\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -123,7 +127,12 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run kubectl");
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
         Run(child.wait_with_output().unwrap())
     }
 
@@ -138,13 +147,22 @@ impl Server {
     }
 
     /// Polls `f` until it returns Some, or panics after `timeout`.
-    pub fn wait_for<T>(&self, what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    pub fn wait_for<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut f: impl FnMut() -> Option<T>,
+    ) -> T {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(v) = f() {
                 return v;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -159,7 +177,13 @@ impl Server {
     }
 
     /// `curl` a path with the token (CA-verified) and return (status, body).
-    pub fn curl(&self, method: &str, path: &str, headers: &[&str], body: Option<&str>) -> (u16, String) {
+    pub fn curl(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[&str],
+        body: Option<&str>,
+    ) -> (u16, String) {
         let mut cmd = Command::new("curl");
         cmd.args(["-sS", "-o", "-", "-w", "\n%{http_code}", "--cacert"])
             .arg(self.data_dir.path().join("pki/ca.crt"))
@@ -186,6 +210,15 @@ impl Drop for Server {
             let _ = c.kill();
             let _ = c.wait();
         }
+        // The pod supervisor outlives the server by design; end it (and
+        // with it the pods) so tests leave no processes behind.
+        let _ = Command::new("pkill")
+            .arg("-f")
+            .arg(format!(
+                "supervise {}",
+                self.data_dir.path().join("node").display()
+            ))
+            .status();
     }
 }
 

@@ -25,7 +25,13 @@ fn wait_job(s: &Server, name: &str, cond: &str, secs: u64) -> Value {
         &format!("job/{name}"),
         &format!("--timeout={secs}s"),
     ]);
-    assert_eq!(r.code(), 0, "{name} not {cond}: {}\n{}", r.stderr(), s.log());
+    assert_eq!(
+        r.code(),
+        0,
+        "{name} not {cond}: {}\n{}",
+        r.stderr(),
+        s.log()
+    );
     s.get_json(&["job", name])
 }
 
@@ -39,7 +45,11 @@ fn condition<'a>(job: &'a Value, t: &str) -> Option<&'a Value> {
 fn types(job: &Value) -> Vec<String> {
     job["status"]["conditions"]
         .as_array()
-        .map(|a| a.iter().map(|c| c["type"].as_str().unwrap().to_string()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|c| c["type"].as_str().unwrap().to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -57,7 +67,10 @@ fn seed_oneshot_completes_one_of_one() {
     let job = wait_job(&s, "oneshot", "complete", 60);
     assert_eq!(job["status"]["succeeded"], 1);
     assert_eq!(types(&job), ["SuccessCriteriaMet", "Complete"]);
-    assert_eq!(condition(&job, "Complete").unwrap()["reason"], "CompletionsReached");
+    assert_eq!(
+        condition(&job, "Complete").unwrap()["reason"],
+        "CompletionsReached"
+    );
     let out = s.kubectl(&["get", "jobs"]).ok();
     assert!(out.contains("oneshot   Complete   1/1"), "{out}");
     let logs = s.kubectl(&["logs", "job/oneshot"]).ok();
@@ -65,13 +78,22 @@ fn seed_oneshot_completes_one_of_one() {
     let pods = pods_of(&s, "oneshot");
     assert_eq!(pods.len(), 1);
     let pod = &pods[0];
-    assert!(pod["metadata"]["name"].as_str().unwrap().starts_with("oneshot-"));
+    assert!(pod["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .starts_with("oneshot-"));
     assert_eq!(pod["metadata"]["ownerReferences"][0]["controller"], true);
-    assert_eq!(pod["metadata"]["ownerReferences"][0]["blockOwnerDeletion"], true);
+    assert_eq!(
+        pod["metadata"]["ownerReferences"][0]["blockOwnerDeletion"],
+        true
+    );
     assert!(pod["metadata"]["finalizers"].is_null(), "{pod}");
     let labels = &pod["metadata"]["labels"];
     assert_eq!(labels["batch.kubernetes.io/job-name"], "oneshot");
-    assert_eq!(labels["batch.kubernetes.io/controller-uid"], job["metadata"]["uid"]);
+    assert_eq!(
+        labels["batch.kubernetes.io/controller-uid"],
+        job["metadata"]["uid"]
+    );
 }
 
 #[test]
@@ -101,13 +123,16 @@ fn seed_parallel_runs_ten_with_at_most_five_active() {
 fn seed_work_queue_completes_after_first_success() {
     let s = Server::start();
     let _ = std::fs::remove_dir_all("/tmp/joblite-example-queue");
-    s.kubectl(&["apply", "-f", &example("work-queue.yaml")]).ok();
+    s.kubectl(&["apply", "-f", &example("work-queue.yaml")])
+        .ok();
     let job = wait_job(&s, "consumers", "complete", 90);
     assert!(job["status"]["succeeded"].as_i64().unwrap() >= 1);
     let out = s.kubectl(&["get", "job", "consumers"]).ok();
     assert!(out.contains("/1 of 5"), "{out}");
     // Every item was processed exactly once.
-    let done = std::fs::read_dir("/tmp/joblite-example-queue/done").unwrap().count();
+    let done = std::fs::read_dir("/tmp/joblite-example-queue/done")
+        .unwrap()
+        .count();
     assert_eq!(done, 100);
     let _ = std::fs::remove_dir_all("/tmp/joblite-example-queue");
 }
@@ -124,7 +149,10 @@ fn indexed_example_sets_index_env_hostname_and_completed_indexes() {
             .as_str()
             .unwrap()
             .to_string();
-        assert_eq!(p["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"], idx);
+        assert_eq!(
+            p["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"],
+            idx
+        );
         assert_eq!(p["spec"]["hostname"], format!("indexed-{idx}"));
         let name = p["metadata"]["name"].as_str().unwrap();
         assert!(name.starts_with(&format!("indexed-{idx}-")), "{name}");
@@ -139,7 +167,8 @@ fn indexed_example_sets_index_env_hostname_and_completed_indexes() {
 #[test]
 fn pod_failure_policy_example_fails_the_job_at_once() {
     let s = Server::start();
-    s.kubectl(&["apply", "-f", &example("pod-failure-policy.yaml")]).ok();
+    s.kubectl(&["apply", "-f", &example("pod-failure-policy.yaml")])
+        .ok();
     let job = wait_job(&s, "pod-failure-policy", "failed", 60);
     assert_eq!(types(&job), ["FailureTarget", "Failed"]);
     let failed = condition(&job, "Failed").unwrap();
@@ -166,7 +195,10 @@ fn e2e_backoff_limit_exceeded_after_two_pods() {
     s.kubectl_stdin("1.33", &["create", "-f", "-"], job).ok();
     let job = wait_job(&s, "backofflimit", "failed", 90);
     assert_eq!(types(&job), ["FailureTarget", "Failed"]);
-    assert_eq!(condition(&job, "Failed").unwrap()["reason"], "BackoffLimitExceeded");
+    assert_eq!(
+        condition(&job, "Failed").unwrap()["reason"],
+        "BackoffLimitExceeded"
+    );
     assert_eq!(
         condition(&job, "Failed").unwrap()["message"],
         "Job has reached the specified backoff limit"
@@ -176,17 +208,26 @@ fn e2e_backoff_limit_exceeded_after_two_pods() {
     let mut pods = pods_of(&s, "backofflimit");
     assert_eq!(pods.len(), 2);
     assert!(pods.iter().all(|p| p["status"]["phase"] == "Failed"));
-    pods.sort_by_key(|p| p["metadata"]["creationTimestamp"].as_str().unwrap().to_string());
+    pods.sort_by_key(|p| {
+        p["metadata"]["creationTimestamp"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    });
     let finished = chrono::DateTime::parse_from_rfc3339(
         pods[0]["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"]
             .as_str()
             .unwrap(),
     )
     .unwrap();
-    let created =
-        chrono::DateTime::parse_from_rfc3339(pods[1]["metadata"]["creationTimestamp"].as_str().unwrap())
-            .unwrap();
-    assert!((created - finished).num_seconds() >= 9, "{finished} -> {created}");
+    let created = chrono::DateTime::parse_from_rfc3339(
+        pods[1]["metadata"]["creationTimestamp"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert!(
+        (created - finished).num_seconds() >= 9,
+        "{finished} -> {created}"
+    );
     let out = s.kubectl(&["get", "pods"]).ok();
     assert_eq!(out.matches(" Error ").count(), 2, "{out}");
 }
@@ -205,7 +246,10 @@ fn e2e_active_deadline_exceeded() {
     assert_eq!(types(&job), ["FailureTarget", "Failed"]);
     let failed = condition(&job, "Failed").unwrap();
     assert_eq!(failed["reason"], "DeadlineExceeded");
-    assert_eq!(failed["message"], "Job was active longer than specified deadline");
+    assert_eq!(
+        failed["message"],
+        "Job was active longer than specified deadline"
+    );
     assert_eq!(job["status"]["active"].as_i64().unwrap_or(0), 0);
     assert_eq!(job["status"]["ready"], 0);
     assert_eq!(job["status"]["terminating"], 0);
@@ -225,11 +269,21 @@ fn e2e_suspend_and_resume() {
       "restartPolicy":"Never"}}}}"#;
     s.kubectl_stdin("1.33", &["create", "-f", "-"], job).ok();
     let j = wait_job(&s, "sus", "suspended", 30);
-    assert_eq!(condition(&j, "Suspended").unwrap()["reason"], "JobSuspended");
+    assert_eq!(
+        condition(&j, "Suspended").unwrap()["reason"],
+        "JobSuspended"
+    );
     assert!(j["status"]["startTime"].is_null());
     assert!(pods_of(&s, "sus").is_empty());
-    s.kubectl(&["patch", "job", "sus", "--type=merge", "-p", r#"{"spec":{"suspend":false}}"#])
-        .ok();
+    s.kubectl(&[
+        "patch",
+        "job",
+        "sus",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"suspend":false}}"#,
+    ])
+    .ok();
     s.wait_for("2 running pods", Duration::from_secs(30), || {
         let j = s.get_json(&["job", "sus"]);
         (j["status"]["active"] == 2).then_some(())
@@ -237,8 +291,15 @@ fn e2e_suspend_and_resume() {
     let j = s.get_json(&["job", "sus"]);
     assert_eq!(condition(&j, "Suspended").unwrap()["status"], "False");
     assert_eq!(condition(&j, "Suspended").unwrap()["reason"], "JobResumed");
-    s.kubectl(&["patch", "job", "sus", "--type=merge", "-p", r#"{"spec":{"suspend":true}}"#])
-        .ok();
+    s.kubectl(&[
+        "patch",
+        "job",
+        "sus",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"suspend":true}}"#,
+    ])
+    .ok();
     s.wait_for("pods gone", Duration::from_secs(30), || {
         pods_of(&s, "sus").is_empty().then_some(())
     });
@@ -263,7 +324,10 @@ fn e2e_backoff_limit_per_index_fails_odd_indexes() {
       "restartPolicy":"Never"}}}}"#;
     s.kubectl_stdin("1.33", &["create", "-f", "-"], job).ok();
     let job = wait_job(&s, "with-backoff-limit-per-index", "failed", 120);
-    assert_eq!(condition(&job, "Failed").unwrap()["reason"], "FailedIndexes");
+    assert_eq!(
+        condition(&job, "Failed").unwrap()["reason"],
+        "FailedIndexes"
+    );
     assert_eq!(job["status"]["failedIndexes"], "1,3");
     assert_eq!(job["status"]["completedIndexes"], "0,2");
     assert_eq!(job["status"]["failed"], 4);
@@ -283,9 +347,15 @@ fn e2e_delete_job_removes_pods() {
     s.kubectl_stdin("1.33", &["create", "-f", "-"], job).ok();
     s.wait_for("2 running pods", Duration::from_secs(30), || {
         let pods = pods_of(&s, "all-pods-removed");
-        (pods.iter().filter(|p| p["status"]["phase"] == "Running").count() == 2).then_some(())
+        (pods
+            .iter()
+            .filter(|p| p["status"]["phase"] == "Running")
+            .count()
+            == 2)
+            .then_some(())
     });
-    s.kubectl(&["delete", "job", "all-pods-removed", "--timeout=60s"]).ok();
+    s.kubectl(&["delete", "job", "all-pods-removed", "--timeout=60s"])
+        .ok();
     s.wait_for("pods gone", Duration::from_secs(60), || {
         pods_of(&s, "all-pods-removed").is_empty().then_some(())
     });

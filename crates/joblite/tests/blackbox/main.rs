@@ -6,4 +6,5 @@ mod harness;
 
 mod api_server;
 mod jobs;
+mod node;
 mod python_client;

@@ -21,13 +21,23 @@ fn python() -> PathBuf {
             .is_ok_and(|s| s.success())
     };
     if !has(&py) {
-        let ok = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().unwrap().success()
+        let ok = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status()
+            .unwrap()
+            .success()
             && Command::new(venv.join("bin/pip"))
                 .args(["install", "-q", "--disable-pip-version-check", "kubernetes"])
                 .status()
                 .unwrap()
                 .success();
-        assert!(ok, "could not install the Python kubernetes client into {}", venv.display());
+        assert!(
+            ok,
+            "could not install the Python kubernetes client into {}",
+            venv.display()
+        );
     }
     py
 }

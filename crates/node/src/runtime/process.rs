@@ -7,10 +7,14 @@
 //! exec'd directly with no shell, `$(VAR)` expansion, the environment,
 //! working directory, volumes, hostname and limits.
 //!
+//! The pod's hostname is always in `$HOSTNAME`; when the pod sets
+//! `spec.hostname` (Indexed Jobs do) and joblite runs as root, the process
+//! also gets it from `hostname(1)` through a private UTS namespace.
+//!
 //! Without root there are no private mount or UTS namespaces: a container
 //! that mounts a volume fails with `ContainerCannotRun` and a message that
-//! says so (rather than silently writing to the host's `/data`), and the pod's
-//! hostname is only exposed as `$HOSTNAME`.
+//! says so (rather than silently writing to the host's `/data`), and the
+//! hostname is only in `$HOSTNAME`.
 
 use std::ffi::OsString;
 use std::io;
@@ -83,7 +87,8 @@ async fn connect_or_spawn(dir: &Path, cmd: &[OsString]) -> Result<UnixStream, Er
             return Ok(s);
         }
         if last_spawn.is_none_or(|t| t.elapsed() > Duration::from_secs(2)) {
-            spawn_supervisor(dir, cmd).map_err(|e| Error::Supervisor(format!("starting the supervisor: {e}")))?;
+            spawn_supervisor(dir, cmd)
+                .map_err(|e| Error::Supervisor(format!("starting the supervisor: {e}")))?;
             last_spawn = Some(Instant::now());
         }
         if Instant::now() > deadline {
@@ -237,9 +242,14 @@ pub fn build_spec(
     container: &Container,
     attempt: u32,
 ) -> Result<StartSpec, BuildError> {
-    let uid = ctx.pod.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+    let uid = ctx
+        .pod
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let hostname = pod_hostname(ctx.pod, ctx.spec);
-    let resolved = env::resolve(ctx.pod, ctx.spec, container, &ctx.env).map_err(|e| BuildError::Config(e.0))?;
+    let resolved = env::resolve(ctx.pod, ctx.spec, container, &ctx.env)
+        .map_err(|e| BuildError::Config(e.0))?;
     let mut envs: Vec<(String, String)> = vec![
         ("PATH".into(), DEFAULT_PATH.into()),
         ("HOSTNAME".into(), hostname.clone()),
@@ -251,7 +261,12 @@ pub fn build_spec(
             None => envs.push((k, v)),
         }
     }
-    let lookup = |k: &str| envs.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let lookup = |k: &str| {
+        envs.iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    };
     let command: Vec<String> = container
         .command
         .iter()
@@ -282,7 +297,12 @@ pub fn build_spec(
             .iter()
             .flatten()
             .find(|v| v.name == m.name)
-            .ok_or_else(|| BuildError::Config(format!("cannot find volume {:?} to mount into container {:?}", m.name, container.name)))?;
+            .ok_or_else(|| {
+                BuildError::Config(format!(
+                    "cannot find volume {:?} to mount into container {:?}",
+                    m.name, container.name
+                ))
+            })?;
         let mut src = if vol.empty_dir.is_some() {
             paths::volume_dir(ctx.pod_dir, &vol.name)
         } else if let Some(hp) = &vol.host_path {
@@ -300,7 +320,8 @@ pub fn build_spec(
             src = src.join(sub);
         }
         if vol.empty_dir.is_some() {
-            std::fs::create_dir_all(&src).map_err(|e| BuildError::Config(format!("volume {:?}: {e}", vol.name)))?;
+            std::fs::create_dir_all(&src)
+                .map_err(|e| BuildError::Config(format!("volume {:?}: {e}", vol.name)))?;
         }
         mounts.push((
             src.to_string_lossy().into_owned(),
@@ -313,13 +334,18 @@ pub fn build_spec(
         Some(w) => w.to_string(),
         None => {
             let w = paths::work_dir(ctx.pod_dir);
-            std::fs::create_dir_all(&w).map_err(|e| BuildError::CannotRun(format!("working directory: {e}")))?;
+            std::fs::create_dir_all(&w)
+                .map_err(|e| BuildError::CannotRun(format!("working directory: {e}")))?;
             w.to_string_lossy().into_owned()
         }
     };
     let limits = container.resources.as_ref().and_then(|r| r.limits.as_ref());
-    let memory_limit = limits.and_then(|l| l.get("memory")).and_then(|q| crate::quantity::value(&q.0));
-    let cpu_limit_millis = limits.and_then(|l| l.get("cpu")).and_then(|q| crate::quantity::millis(&q.0));
+    let memory_limit = limits
+        .and_then(|l| l.get("memory"))
+        .and_then(|q| crate::quantity::value(&q.0));
+    let cpu_limit_millis = limits
+        .and_then(|l| l.get("cpu"))
+        .and_then(|q| crate::quantity::millis(&q.0));
     Ok(StartSpec {
         id: crate::protocol::run_id(uid, &container.name, attempt),
         path: argv[0].clone(),
@@ -329,7 +355,15 @@ pub fn build_spec(
         log_path: paths::log_path(ctx.pod_dir, &container.name, attempt)
             .to_string_lossy()
             .into_owned(),
-        hostname: Some(hostname),
+        // A UTS namespace only when the pod asks for a hostname (Indexed
+        // Jobs do): it forces a full fork per start. Otherwise the name is
+        // in $HOSTNAME.
+        hostname: ctx
+            .spec
+            .hostname
+            .as_ref()
+            .filter(|h| !h.is_empty())
+            .map(|_| hostname),
         mounts,
         memory_limit,
         cpu_limit_millis,
@@ -342,7 +376,10 @@ mod tests {
     use serde_json::json;
 
     fn ctx_for(pod: &Value) -> (PodSpec, tempfile::TempDir) {
-        (serde_json::from_value(pod["spec"].clone()).unwrap(), tempfile::tempdir().unwrap())
+        (
+            serde_json::from_value(pod["spec"].clone()).unwrap(),
+            tempfile::tempdir().unwrap(),
+        )
     }
 
     #[test]
@@ -354,15 +391,23 @@ mod tests {
             "resources": {"limits": {"memory": "64Mi", "cpu": "250m"}}
         }]}});
         let (spec, dir) = ctx_for(&pod);
-        let ctx = BuildContext { pod: &pod, spec: &spec, pod_dir: dir.path(), env: EnvContext::default() };
+        let ctx = BuildContext {
+            pod: &pod,
+            spec: &spec,
+            pod_dir: dir.path(),
+            env: EnvContext::default(),
+        };
         let s = build_spec(&ctx, &spec.containers[0], 2).unwrap();
-        assert_eq!(s.args, vec!["echo", "hi", "$(GREETING)", "hi-there", "$(NOPE)"]);
+        assert_eq!(
+            s.args,
+            vec!["echo", "hi", "$(GREETING)", "hi-there", "$(NOPE)"]
+        );
         assert_eq!(s.path, "echo");
         assert_eq!(s.id, "u_c_2");
         assert!(s.log_path.ends_with("logs/c/2.log"));
         assert_eq!(s.memory_limit, Some(64 << 20));
         assert_eq!(s.cpu_limit_millis, Some(250));
-        assert_eq!(s.hostname.as_deref(), Some("p"));
+        assert_eq!(s.hostname, None);
         assert!(s.env.contains(&("HOSTNAME".into(), "p".into())));
     }
 
@@ -370,9 +415,16 @@ mod tests {
     fn an_empty_command_cannot_run() {
         let pod = json!({"metadata": {"name": "p", "uid": "u"}, "spec": {"containers": [{"name": "c", "image": "busybox", "args": ["x"]}]}});
         let (spec, dir) = ctx_for(&pod);
-        let ctx = BuildContext { pod: &pod, spec: &spec, pod_dir: dir.path(), env: EnvContext::default() };
+        let ctx = BuildContext {
+            pod: &pod,
+            spec: &spec,
+            pod_dir: dir.path(),
+            env: EnvContext::default(),
+        };
         match build_spec(&ctx, &spec.containers[0], 0) {
-            Err(BuildError::CannotRun(m)) => assert!(m.contains("entrypoint") && m.contains("busybox"), "{m}"),
+            Err(BuildError::CannotRun(m)) => {
+                assert!(m.contains("entrypoint") && m.contains("busybox"), "{m}")
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -384,11 +436,23 @@ mod tests {
             "volumes": [{"name": "data", "emptyDir": {}}],
             "containers": [{"name": "c", "command": ["true"], "volumeMounts": [{"name": "data", "mountPath": "/data"}]}]}});
         let (spec, dir) = ctx_for(&pod);
-        let ctx = BuildContext { pod: &pod, spec: &spec, pod_dir: dir.path(), env: EnvContext::default() };
+        let ctx = BuildContext {
+            pod: &pod,
+            spec: &spec,
+            pod_dir: dir.path(),
+            env: EnvContext::default(),
+        };
         let s = build_spec(&ctx, &spec.containers[0], 0).unwrap();
         let src = dir.path().join("volumes/data");
         assert!(src.is_dir());
-        assert_eq!(s.mounts, vec![(src.to_string_lossy().into_owned(), "/data".to_string(), false)]);
+        assert_eq!(
+            s.mounts,
+            vec![(
+                src.to_string_lossy().into_owned(),
+                "/data".to_string(),
+                false
+            )]
+        );
         assert_eq!(s.hostname.as_deref(), Some("web-0"));
     }
 }
