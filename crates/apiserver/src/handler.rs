@@ -17,6 +17,10 @@ use crate::{registry, AppState};
 /// Largest request body accepted (kube-apiserver's limit is 3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
+/// How much of an oversize body is read (and dropped) so the client gets
+/// the 413 rather than a reset connection.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
 /// Whether the connection presented a client certificate signed by our CA.
 #[derive(Clone, Copy)]
 pub struct ClientCertVerified(pub bool);
@@ -92,15 +96,33 @@ pub fn not_found_generic() -> ApiError {
 }
 
 async fn read_body(req: Request<Body>) -> Result<(Option<String>, Vec<u8>), ApiError> {
+    use http_body_util::BodyExt;
     let ct = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
-        .await
-        .map_err(|_| ApiError::RequestEntityTooLarge(format!("limit is {MAX_BODY} bytes")))?;
-    Ok((ct, bytes.to_vec()))
+    let too_large = || ApiError::RequestEntityTooLarge(format!("limit is {MAX_BODY}"));
+    let mut body = req.into_body();
+    let mut out = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= MAX_BODY {
+                out.extend_from_slice(&data);
+            } else if seen > DRAIN_LIMIT {
+                // Past this the connection is dropped rather than drained.
+                return Err(too_large());
+            }
+        }
+    }
+    if seen > MAX_BODY {
+        // The rest was read and dropped so the client sees the 413.
+        return Err(too_large());
+    }
+    Ok((ct, out))
 }
 
 async fn resource(

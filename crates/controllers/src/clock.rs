@@ -48,6 +48,13 @@ impl FakeClock {
     }
 }
 
+impl FakeClock {
+    /// The current fake time (same as [`Clock::now`], without the trait in scope).
+    pub fn now_for_tests(&self) -> DateTime<Utc> {
+        *self.now.lock()
+    }
+}
+
 impl Clock for FakeClock {
     fn now(&self) -> DateTime<Utc> {
         *self.now.lock()

@@ -45,6 +45,8 @@ struct Node {
     namespace: String,
     name: String,
     owners: Vec<OwnerRef>,
+    /// Being deleted with the `foregroundDeletion` finalizer.
+    foreground: bool,
 }
 
 #[derive(Default)]
@@ -113,6 +115,7 @@ impl Handler for GcHandler {
             namespace: m.namespace.clone(),
             name: m.name.clone(),
             owners: m.owner_references.clone(),
+            foreground: m.deletion_timestamp.is_some() && m.has_finalizer(FINALIZER_FOREGROUND),
         };
         let old = g.nodes.insert(uid.clone(), node);
         let owners_changed = old.as_ref().is_none_or(|o| o.owners != m.owner_references);
@@ -161,6 +164,17 @@ enum OwnerState {
 
 impl Gc {
     fn owner_state(&self, namespace: &str, r: &OwnerRef) -> OwnerState {
+        // The graph saw the owner: trust it (its removal re-queues this
+        // dependent). Only an owner the graph has not seen is looked up.
+        if let Some(n) = self.graph.lock().nodes.get(&r.uid) {
+            if n.name == r.name && (!n.resource.namespaced || n.namespace == namespace) {
+                return if n.foreground {
+                    OwnerState::Waiting
+                } else {
+                    OwnerState::Solid
+                };
+            }
+        }
         let Some(resource) = api::resources::by_kind(&r.api_version, &r.kind) else {
             // A kind joblite does not serve cannot be checked: leave it alone.
             return OwnerState::Solid;

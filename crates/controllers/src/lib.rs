@@ -52,7 +52,8 @@ pub struct ControllerOptions {
     pub pod_event_delay: Duration,
     /// Joblite's `syncJobBatchPeriod` (upstream 1 s; default 20 ms here).
     pub batch_period: Duration,
-    /// Concurrent Job syncs (upstream `--concurrent-job-syncs`, 5).
+    /// Concurrent Job syncs (upstream `--concurrent-job-syncs`, 5); 0 runs
+    /// no Job sync workers (tests that call `sync_job` themselves).
     pub workers: usize,
 }
 

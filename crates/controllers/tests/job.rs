@@ -763,7 +763,7 @@ async fn throughput_parallelism_8() {
     let n: i64 = std::env::var("JOBLITE_THROUGHPUT_N")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
+        .unwrap_or(500);
     let mut env = Env::new().await;
     env.kubelet(|_| Outcome::Succeed);
     let start = std::time::Instant::now();
@@ -783,4 +783,42 @@ async fn throughput_parallelism_8() {
         n as f64 / took.as_secs_f64()
     );
     assert_eq!(job["status"]["succeeded"], n);
+}
+
+fn ts(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+/// Integration `TestJobPodsCreatedWithExponentialBackoff`: with base D the
+/// second pod starts ≥ D after the first failed, the third ≥ 2D after the
+/// second (timestamps have second precision, hence the 1 s slack).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_created_with_exponential_backoff() {
+    let mut env = Env::new().await;
+    env.stop();
+    env.controllers = Some(
+        controllers::run(
+            env.store.clone(),
+            controllers::ControllerOptions {
+                pod_failure_backoff: Duration::from_secs(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap(),
+    );
+    env.kubelet(|_| Outcome::Fail(1));
+    create_job(&env.store, "exp", json!({"backoffLimit": 2})).await;
+    wait_finished(&env.store, "exp").await;
+    let mut pods = pods_of(&env.store, "default", "exp");
+    assert_eq!(pods.len(), 3);
+    pods.sort_by_key(|p| ts(&p["metadata"]["creationTimestamp"]));
+    let finished =
+        |p: &Value| ts(&p["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"]);
+    let gap1 = (ts(&pods[1]["metadata"]["creationTimestamp"]) - finished(&pods[0])).num_seconds();
+    let gap2 = (ts(&pods[2]["metadata"]["creationTimestamp"]) - finished(&pods[1])).num_seconds();
+    assert!((1..=2).contains(&gap1), "second pod after {gap1}s");
+    assert!((2..=4).contains(&gap2), "third pod after {gap2}s");
 }

@@ -116,7 +116,9 @@ fn s<'a>(v: &'a Value, p: &str) -> &'a str {
 /// Starts the node agent: registers the Node, connects to (or starts) the
 /// supervisor, reattaches to running pods and starts watching pods.
 pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
-    std::fs::create_dir_all(paths::pods_root(&config.data_dir))?;
+    for dir in paths::roots(&config.data_dir) {
+        std::fs::create_dir_all(dir)?;
+    }
     let alloc = config
         .allocatable
         .unwrap_or_else(node_object::machine_capacity);
@@ -409,11 +411,15 @@ impl Agent {
         let mut known: HashSet<String> = HashSet::new();
         for pod in pods {
             let uid = s(&pod, "/metadata/uid").to_string();
+            // Every existing pod keeps its runs: one admitted before the
+            // crash but not yet bound is admitted again below and its start
+            // finds the run the supervisor already has (starts are
+            // idempotent per run id), so it neither dies nor runs twice.
+            known.insert(uid.clone());
             if s(&pod, "/spec/nodeName") != self.name {
                 self.on_pod(pod);
                 continue;
             }
-            known.insert(uid.clone());
             let phase = s(&pod, "/status/phase");
             if phase == "Succeeded" || phase == "Failed" {
                 // Committed: whatever the runtime still holds can go.
@@ -525,13 +531,14 @@ impl Agent {
                 } else {
                     self.done.remove(&uid);
                     if s(&pod, "/spec/nodeName") == self.name {
-                        let dir = paths::pod_dir(
+                        let runs = paths::runs_of(&pod);
+                        paths::remove_pod(
                             &self.cfg.data_dir,
                             s(&pod, "/metadata/namespace"),
                             s(&pod, "/metadata/name"),
                             &uid,
+                            runs.iter().map(|(c, n)| (c.as_str(), *n)),
                         );
-                        let _ = std::fs::remove_dir_all(dir);
                     }
                 }
             }
@@ -750,8 +757,6 @@ impl Agent {
                     let Some(e) = self.pods.get_mut(uid) else {
                         return;
                     };
-                    let pod_dir =
-                        paths::pod_dir(&self.cfg.data_dir, &e.w.namespace, &e.w.name, uid);
                     let container =
                         e.w.spec
                             .init_containers
@@ -765,7 +770,7 @@ impl Agent {
                     let ctx = BuildContext {
                         pod: &e.w.pod,
                         spec: &e.w.spec,
-                        pod_dir: &pod_dir,
+                        data_dir: &self.cfg.data_dir,
                         env: EnvContext {
                             node_name: &self.name,
                             host_ip: &self.node.host_ip,
@@ -1128,8 +1133,13 @@ impl Agent {
         for id in e.w.all_run_ids() {
             self.rt.forget(&id);
         }
-        let dir = paths::pod_dir(&self.cfg.data_dir, &e.w.namespace, &e.w.name, uid);
-        let _ = std::fs::remove_dir_all(dir);
+        paths::remove_pod(
+            &self.cfg.data_dir,
+            &e.w.namespace,
+            &e.w.name,
+            uid,
+            e.w.all().map(|c| (c.name.as_str(), c.restart_count + 1)),
+        );
     }
 }
 

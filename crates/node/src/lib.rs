@@ -9,9 +9,21 @@
 //! outlives the server, records every exit durably and writes the logs that
 //! `logs.rs` serves.
 //!
-//! Wiring (for `joblite serve`): call [`run`] with a [`NodeConfig`] whose
-//! `supervisor_command` re-executes the binary as `joblite supervise <dir>`,
-//! and have that subcommand call [`supervisor_main`].
+//! Wiring (for `joblite serve`):
+//! - start the agent with [`run`]`(store, NodeConfig::new(node_dir, argv))`,
+//!   where `argv` re-executes the binary as the supervisor, e.g.
+//!   `[current_exe, "supervise", node_dir]`; the agent spawns it (detached,
+//!   in a new session) when no supervisor serves `node_dir`, and also passes
+//!   the directory in `$JOBLITE_SUPERVISOR_DIR`;
+//! - have that subcommand call [`supervisor_main`]`(node_dir)` (it never
+//!   returns; it exits by itself 10 s after the last client left with
+//!   nothing running);
+//! - serve `pods/{name}/log` with [`stream_logs`]`(node_dir, &pod_json, opts)`;
+//!   [`Error::BadRequest`] maps to 400, [`Error::NotFound`] to 404.
+//!
+//! Stopping the agent ([`NodeHandle::shutdown`], or killing the server)
+//! leaves the pods running under the supervisor; the next agent on the same
+//! directory reattaches to them and reports what finished meanwhile.
 
 pub mod admission;
 pub mod agent;

@@ -85,13 +85,12 @@ pub fn resolve(
             "container \"{container}\" in pod \"{pod_name}\" is waiting to start: {reason}"
         ))
     };
-    let dir = paths::pod_dir(
-        data_dir,
-        s(pod, "/metadata/namespace"),
-        pod_name,
-        s(pod, "/metadata/uid"),
-    );
-    let file = |attempt: u32| Some(paths::log_path(&dir, &container, attempt));
+    let (ns, uid) = (s(pod, "/metadata/namespace"), s(pod, "/metadata/uid"));
+    let file = |attempt: u32| {
+        Some(paths::log_path(
+            data_dir, ns, pod_name, uid, &container, attempt,
+        ))
+    };
     let Some(st) = status else {
         if opts.previous {
             return Err(Error::BadRequest(format!(
@@ -99,7 +98,7 @@ pub fn resolve(
             )));
         }
         // No status yet: the first run may already be writing.
-        let f = paths::log_path(&dir, &container, 0);
+        let f = paths::log_path(data_dir, ns, pod_name, uid, &container, 0);
         if f.exists() {
             return Ok((container.clone(), Some(f)));
         }
@@ -362,7 +361,7 @@ mod tests {
 
     fn write_log(dir: &Path, attempt: u32, body: &str, done: bool) {
         use std::os::unix::fs::PermissionsExt;
-        let p = paths::log_path(&paths::pod_dir(dir, "default", "p", "u"), "c", attempt);
+        let p = paths::log_path(dir, "default", "p", "u", "c", attempt);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, body).unwrap();
         let mode = if done { 0o440 } else { 0o640 };
@@ -492,7 +491,7 @@ mod tests {
             .unwrap(),
         );
         assert_eq!(st.next().await.unwrap().unwrap(), Bytes::from("a\n"));
-        let path = paths::log_path(&paths::pod_dir(dir.path(), "default", "p", "u"), "c", 0);
+        let path = paths::log_path(dir.path(), "default", "p", "u", "c", 0);
         let t0 = std::time::Instant::now();
         std::fs::OpenOptions::new()
             .append(true)

@@ -458,9 +458,19 @@ fn run(dir: &Path) -> io::Result<()> {
     }
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(io::Error::from)?;
-    // SAFETY: setting a signal disposition.
+    // SAFETY: setting a signal disposition; raising the soft open-files
+    // limit to the hard one (each running container holds three fds here:
+    // two output pipes and its log file).
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -778,17 +788,23 @@ async fn drain(
     done: oneshot::Sender<()>,
 ) {
     use tokio::net::unix::pipe::Receiver;
-    if let Some(parent) = path.parent() {
-        let _ = fs::create_dir_all(parent);
-    }
-    let mut file = {
+    let open = || {
         use std::os::unix::fs::OpenOptionsExt;
         OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o640)
             .open(&path)
-            .ok()
+    };
+    let mut file = match open() {
+        Ok(f) => Some(f),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = path.parent() {
+                let _ = fs::create_dir_all(parent);
+            }
+            open().ok()
+        }
+        Err(_) => None,
     };
     let mut out_rx = stdout.and_then(|fd| Receiver::from_owned_fd(fd).ok());
     let mut err_rx = stderr.and_then(|fd| Receiver::from_owned_fd(fd).ok());

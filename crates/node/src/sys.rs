@@ -128,16 +128,12 @@ impl Sys for RealSys {
                 "emptyDir volume mounts need root: the process runtime mounts them in a private mount namespace".into(),
             ));
         }
+        // Unenforceable limits do not stop the pod: the agent has already
+        // reported that cgroups are unavailable.
         let cgroup = if spec.memory_limit.is_some() || spec.cpu_limit_millis.is_some() {
-            match self
-                .cgroups
+            self.cgroups
                 .create(&spec.id, spec.memory_limit, spec.cpu_limit_millis)
-            {
-                Ok(h) => Some(h),
-                // Unenforceable limits do not stop the pod: the agent already
-                // reported that cgroups are unavailable.
-                Err(_) => None,
-            }
+                .ok()
         } else {
             None
         };

@@ -65,7 +65,12 @@ async fn setup() -> Env {
 }
 
 async fn start_agent(env: &Env) -> NodeHandle {
+    start_agent_with(env, |_| {}).await
+}
+
+async fn start_agent_with(env: &Env, tweak: impl FnOnce(&mut NodeConfig)) -> NodeHandle {
     let mut cfg = NodeConfig::new(&env.node_dir, supervisor_command());
+    tweak(&mut cfg);
     cfg.node_name = "testnode".into();
     cfg.allocatable = Some(Resources {
         cpu_millis: 2000,
@@ -297,8 +302,7 @@ async fn graceful_deletion_kills_the_process_tree() {
     for name in ["polite", "stubborn"] {
         let p = wait_for(s, name, Duration::from_secs(10), |p| phase(p) == "Running").await;
         let uid = p["metadata"]["uid"].as_str().unwrap().to_string();
-        let f = node::paths::work_dir(&node::paths::pod_dir(&env.node_dir, "default", name, &uid))
-            .join("child.pid");
+        let f = node::paths::pod_dir(&env.node_dir, "default", name, &uid).join("child.pid");
         let t0 = Instant::now();
         let pid = loop {
             if let Ok(s) = std::fs::read_to_string(&f) {
@@ -433,7 +437,16 @@ async fn pods_survive_an_agent_restart_and_run_once() {
     let agent = start_agent(&env).await;
     let s = &env.store;
     for i in 0..5 {
-        s.create(&PODS, pod(&format!("sleeper-{i}"), "Never", json!([{"name": "c", "command": ["sh", "-c", "echo started >> ../runs; sleep 1.5"]}]))).await.unwrap();
+        s.create(
+            &PODS,
+            pod(
+                &format!("sleeper-{i}"),
+                "Never",
+                json!([{"name": "c", "command": ["sh", "-c", "echo started >> runs; sleep 1.5"]}]),
+            ),
+        )
+        .await
+        .unwrap();
     }
     for i in 0..5 {
         wait_for(s, &format!("sleeper-{i}"), Duration::from_secs(10), |p| {
@@ -585,7 +598,10 @@ async fn supervisor_round_trip_latency() {
         .await
         .unwrap();
     assert!(matches!(ev.recv().await, Some(RuntimeEvent::Snapshot(_))));
-    let n = 200;
+    let n: usize = std::env::var("SUP_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let mut lat = Vec::new();
     let t_all = Instant::now();
     for i in 0..n {
@@ -626,4 +642,42 @@ async fn supervisor_round_trip_latency() {
     for i in 0..n {
         rt.forget(&format!("u_c_{i}"));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_admitted_but_not_yet_written_survives_an_agent_restart() {
+    let env = setup().await;
+    // The agent dies before its first status write: the store still has the
+    // pod unbound while the supervisor runs it.
+    let agent = start_agent_with(&env, |c| c.status_write_interval = Duration::from_secs(60)).await;
+    let s = &env.store;
+    s.create(
+        &PODS,
+        pod(
+            "unbound",
+            "Never",
+            json!([{"name": "c", "command": ["sh", "-c", "echo started >> runs; sleep 1"]}]),
+        ),
+    )
+    .await
+    .unwrap();
+    let uid = s.get(&PODS, "default", "unbound").unwrap().value()["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let runs = node::paths::pod_dir(&env.node_dir, "default", "unbound", &uid).join("runs");
+    let t0 = Instant::now();
+    while !runs.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(s.get(&PODS, "default", "unbound").unwrap().value()["spec"]
+        .get("nodeName")
+        .is_none());
+    agent.shutdown().await;
+    let agent = start_agent(&env).await;
+    let p = wait_for(s, "unbound", Duration::from_secs(10), terminal).await;
+    assert_eq!(phase(&p), "Succeeded", "{p:#}");
+    assert_eq!(std::fs::read_to_string(&runs).unwrap(), "started\n");
+    agent.shutdown().await;
 }

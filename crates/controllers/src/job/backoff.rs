@@ -160,6 +160,7 @@ fn finish_time_from_containers(p: &Pod) -> Option<DateTime<Utc>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // table-driven cases are tuples
 mod tests {
     use super::*;
     use crate::clock::FakeClock;

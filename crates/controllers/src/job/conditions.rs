@@ -100,6 +100,7 @@ pub fn ensure_condition(
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // table-driven cases are tuples
 mod tests {
     use super::*;
 

@@ -233,6 +233,7 @@ pub fn new_index_failure_counts(job: &Job, replaced: Option<&Pod>) -> (i32, i32)
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // table-driven cases are tuples
 pub(crate) mod tests {
     use super::*;
     use serde_json::json;

@@ -22,6 +22,9 @@ pub mod pods;
 pub mod success_policy;
 pub mod tracking;
 
+#[cfg(test)]
+mod fake_clock_tests;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -260,7 +263,13 @@ impl Handler for PodHandler {
             c.on_pod_deleted(&p, true);
         }
         for p in fresh {
-            let old = c.pods.write().upsert(p.clone());
+            let old = {
+                let mut idx = c.pods.write();
+                if idx.by_key.get(&p.key()).is_some_and(|o| o.rev >= p.rev) {
+                    continue; // unchanged since we last saw it
+                }
+                idx.upsert(p.clone())
+            };
             match old {
                 None => c.on_pod_added(&p),
                 Some(old) => c.on_pod_updated(&old, &p),
@@ -272,18 +281,27 @@ impl Handler for PodHandler {
 /// Starts the Job controller: fills its caches, then spawns the watch
 /// followers and the workers.
 pub fn start(store: Store, opts: ControllerOptions) -> Result<Vec<JoinHandle<()>>> {
+    Ok(start_controller(store, opts)?.1)
+}
+
+/// [`start`], also returning the controller (tests drive `sync_job` directly).
+pub fn start_controller(
+    store: Store,
+    opts: ControllerOptions,
+) -> Result<(Arc<JobController>, Vec<JoinHandle<()>>)> {
     let c = JobController::new(store, opts);
     let mut handles = vec![
         informer::start(&c.store, &JOBS, Arc::new(JobHandler(c.clone())))?,
         informer::start(&c.store, &PODS, Arc::new(PodHandler(c.clone())))?,
     ];
-    for _ in 0..c.opts.workers.max(1) {
+    // `workers: 0` starts no workers: tests then drive `sync_job` themselves.
+    for _ in 0..c.opts.workers {
         let c = c.clone();
         handles.push(tokio::spawn(async move { c.run_worker().await }));
     }
     let oc = c.clone();
     handles.push(tokio::spawn(async move { oc.run_orphan_worker().await }));
-    Ok(handles)
+    Ok((c, handles))
 }
 
 impl JobController {
@@ -308,9 +326,7 @@ impl JobController {
             let key = self.queue.get().await;
             let t0 = std::time::Instant::now();
             let r = self.sync_job(&key).await;
-            if std::env::var_os("JOBLITE_TRACE_SYNC").is_some() {
-                eprintln!("sync {key} {:?} ok={}", t0.elapsed(), r.is_ok());
-            }
+            tracing::trace!(job = %key, took = ?t0.elapsed(), ok = r.is_ok(), "job synced");
             match r {
                 Ok(()) => self.queue.forget(&key),
                 Err(e) => {
@@ -1008,11 +1024,7 @@ impl JobController {
         } else {
             let mut manage_called = false;
             if satisfied && job.metadata.deletion_timestamp.is_none() {
-                let tm = std::time::Instant::now();
                 let (a, err) = self.manage_job(&job, &mut ctx).await;
-                if std::env::var_os("JOBLITE_TRACE_SYNC").is_some() {
-                    eprintln!("manage {:?} active={}", tm.elapsed(), a);
-                }
                 active_count = a;
                 manage_err = err;
                 manage_called = true;
@@ -1061,8 +1073,24 @@ impl JobController {
         job.status.active = active_count;
         job.status.ready = Some(ctx.ready);
         job.status.terminating = Some(ctx.terminating);
-        self.track_job_status_and_remove_finalizers(key, &mut job, &mut ctx, needs_update)
-            .await?;
+        // Creations run alongside the status tracking: they are independent
+        // (the new pods are already counted as active, as upstream counts
+        // them before creating), and overlapping the two halves the sync's
+        // latency. A failed creation makes the sync fail and retry, which
+        // corrects `active`.
+        let creations = std::mem::take(&mut ctx.creations);
+        let (created, tracked) = futures::join!(
+            self.create_pods(key, &shared, creations),
+            self.track_job_status_and_remove_finalizers(key, &mut job, &mut ctx, needs_update)
+        );
+        tracked?;
+        if created.0 > 0 && manage_err.is_none() {
+            manage_err = Some(
+                created
+                    .1
+                    .unwrap_or_else(|| Error::Sync("pods not created".into())),
+            );
+        }
         match manage_err {
             Some(e) => Err(e),
             None => Ok(()),
@@ -1256,14 +1284,9 @@ impl JobController {
             return (active, None);
         }
         self.expectations.expect_creations(&key, diff as usize);
-        let mut indexes = indexes.into_iter();
-        let mut remaining = diff;
-        let mut batch = 1.min(remaining);
-        let mut err = None;
-        while remaining > 0 {
-            let mut specs = Vec::with_capacity(batch as usize);
-            for _ in 0..batch {
-                let index = indexes.next();
+        let specs: Vec<Value> = (0..diff as usize)
+            .map(|i| {
+                let index = indexes.get(i).copied();
                 let failure_counts = match (index, per_index) {
                     (Some(ix), true) => Some(indexed::new_index_failure_counts(
                         job,
@@ -1271,16 +1294,34 @@ impl JobController {
                     )),
                     _ => None,
                 };
-                specs.push(pods::new_pod(
+                pods::new_pod(
                     job,
                     &pods::PodOptions {
                         index,
                         failure_counts,
                     },
-                ));
-            }
+                )
+            })
+            .collect();
+        // Upstream counts the pods as active before creating them.
+        active += diff;
+        ctx.creations = specs;
+        (active, None)
+    }
+
+    /// The creation half of upstream `manageJob`: slow-start batches of 1,
+    /// 2, 4, … (`SlowStartInitialBatchSize`); a failure in a batch skips the
+    /// rest for this sync. Returns how many pods were not created.
+    async fn create_pods(&self, key: &str, job: &Job, specs: Vec<Value>) -> (i32, Option<Error>) {
+        let mut specs = specs.into_iter();
+        let mut remaining = specs.len() as i32;
+        let mut batch = 1.min(remaining);
+        let mut not_created = 0;
+        let mut err = None;
+        while remaining > 0 {
+            let this: Vec<Value> = specs.by_ref().take(batch as usize).collect();
             let results =
-                futures::future::join_all(specs.into_iter().map(|p| self.store.create(&PODS, p)))
+                futures::future::join_all(this.into_iter().map(|p| self.store.create(&PODS, p)))
                     .await;
             let mut failed_in_batch = false;
             for r in results {
@@ -1298,30 +1339,30 @@ impl JobController {
                     }
                     Err(store::Error::NamespaceTerminating(_)) => {
                         // Namespace teardown: later creations would fail too.
-                        self.expectations.creation_observed(&key);
-                        active -= 1;
+                        self.expectations.creation_observed(key);
+                        not_created += 1;
                     }
                     Err(e) => {
                         self.event(job, true, "FailedCreate", &format!("Error creating: {e}"));
-                        self.expectations.creation_observed(&key);
-                        active -= 1;
+                        self.expectations.creation_observed(key);
+                        not_created += 1;
                         failed_in_batch = true;
                         err = Some(e.into());
                     }
                 }
             }
-            active += batch;
             remaining -= batch;
             if failed_in_batch && remaining > 0 {
                 // Slow start: skip the rest this sync.
                 for _ in 0..remaining {
-                    self.expectations.creation_observed(&key);
+                    self.expectations.creation_observed(key);
                 }
+                not_created += remaining;
                 break;
             }
             batch = (2 * batch).min(remaining);
         }
-        (active, err)
+        (not_created, err)
     }
 }
 
@@ -1343,6 +1384,8 @@ pub(crate) struct SyncCtx {
     pub succeeded_indexes: IndexSet,
     pub failed_indexes: Option<IndexSet>,
     pub delayed_deletion: HashMap<i32, Arc<Pod>>,
+    /// Pods `manage_job` decided to create (already counted as active).
+    pub creations: Vec<Value>,
 }
 
 impl SyncCtx {

@@ -115,6 +115,7 @@ fn match_on_exit_codes<'a>(
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // table-driven cases are tuples
 mod tests {
     use super::*;
     use serde_json::{json, Value};

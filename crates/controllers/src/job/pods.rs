@@ -265,6 +265,7 @@ pub fn active_pods_for_removal(job: &Job, pods: &[Arc<Pod>], rm_at_least: usize)
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // table-driven cases are tuples
 mod tests {
     use super::*;
     use serde_json::json;

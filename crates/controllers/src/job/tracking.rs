@@ -199,12 +199,8 @@ impl JobController {
         }
 
         // flushUncountedAndRemoveFinalizers
-        let tf = std::time::Instant::now();
         if needs_flush {
             self.update_status(job).await?;
-            if std::env::var_os("JOBLITE_TRACE_SYNC").is_some() {
-                eprintln!("flush1 {:?} rm={}", tf.elapsed(), to_remove.len());
-            }
             self.backoff
                 .lock()
                 .insert(key.to_string(), ctx.new_backoff.clone());
@@ -230,9 +226,6 @@ impl JobController {
                     }
                 }
             }
-        }
-        if std::env::var_os("JOBLITE_TRACE_SYNC").is_some() {
-            eprintln!("rmfin {:?}", tf.elapsed());
         }
         if clean_uncounted(&mut job.status, &with_finalizer) {
             needs_flush = true;
@@ -313,6 +306,7 @@ impl JobController {
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // table-driven cases are tuples
 mod tests {
     use super::*;
     use crate::kit::objects::UncountedTerminatedPods;

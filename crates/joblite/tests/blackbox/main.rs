@@ -5,6 +5,7 @@
 mod harness;
 
 mod api_server;
+mod cli;
 mod jobs;
 mod node;
 mod python_client;

@@ -37,10 +37,27 @@ assert patched.metadata.labels["x"] == "y"
 patched = batch.patch_namespaced_job("pyjob", ns, [{"op": "add", "path": "/metadata/labels/z", "value": "w"}])
 assert patched.metadata.labels["z"] == "w"
 
-read.metadata.labels["replaced"] = "yes"
-read.metadata.resource_version = patched.metadata.resource_version
-replaced = batch.replace_namespaced_job("pyjob", ns, read)
+# Replace with optimistic concurrency: the controller writes status too, so
+# a stale resourceVersion gets 409 and the client re-reads, as clients do.
+for attempt in range(10):
+    current = batch.read_namespaced_job("pyjob", ns)
+    current.metadata.labels["replaced"] = "yes"
+    try:
+        replaced = batch.replace_namespaced_job("pyjob", ns, current)
+        break
+    except ApiException as e:
+        assert e.status == 409, e
+else:
+    raise AssertionError("replace kept conflicting")
 assert replaced.metadata.labels["replaced"] == "yes"
+# A stale resourceVersion is refused with 409 Conflict.
+stale = batch.read_namespaced_job("pyjob", ns)
+stale.metadata.resource_version = created.metadata.resource_version
+try:
+    batch.replace_namespaced_job("pyjob", ns, stale)
+    raise AssertionError("expected 409")
+except ApiException as e:
+    assert e.status == 409 and "the object has been modified" in e.body, e.body
 
 # A watch from the list's revision sees the next change.
 rv = batch.list_namespaced_job(ns).metadata.resource_version

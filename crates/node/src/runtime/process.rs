@@ -212,7 +212,8 @@ pub enum BuildError {
 pub struct BuildContext<'a> {
     pub pod: &'a Value,
     pub spec: &'a PodSpec,
-    pub pod_dir: &'a Path,
+    /// The node's data directory (see `paths.rs`).
+    pub data_dir: &'a Path,
     pub env: EnvContext<'a>,
 }
 
@@ -242,11 +243,12 @@ pub fn build_spec(
     container: &Container,
     attempt: u32,
 ) -> Result<StartSpec, BuildError> {
-    let uid = ctx
-        .pod
-        .pointer("/metadata/uid")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let meta = |k: &str| ctx.pod.pointer(k).and_then(Value::as_str).unwrap_or("");
+    let (ns, pod_name, uid) = (
+        meta("/metadata/namespace"),
+        meta("/metadata/name"),
+        meta("/metadata/uid"),
+    );
     let hostname = pod_hostname(ctx.pod, ctx.spec);
     let resolved = env::resolve(ctx.pod, ctx.spec, container, &ctx.env)
         .map_err(|e| BuildError::Config(e.0))?;
@@ -304,7 +306,7 @@ pub fn build_spec(
                 ))
             })?;
         let mut src = if vol.empty_dir.is_some() {
-            paths::volume_dir(ctx.pod_dir, &vol.name)
+            paths::volume_dir(ctx.data_dir, ns, pod_name, uid, &vol.name)
         } else if let Some(hp) = &vol.host_path {
             PathBuf::from(&hp.path)
         } else if vol.projected.is_some() {
@@ -333,9 +335,13 @@ pub fn build_spec(
     let cwd = match container.working_dir.as_deref().filter(|s| !s.is_empty()) {
         Some(w) => w.to_string(),
         None => {
-            let w = paths::work_dir(ctx.pod_dir);
-            std::fs::create_dir_all(&w)
-                .map_err(|e| BuildError::CannotRun(format!("working directory: {e}")))?;
+            let w = paths::pod_dir(ctx.data_dir, ns, pod_name, uid);
+            match std::fs::create_dir(&w) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(_) => std::fs::create_dir_all(&w)
+                    .map_err(|e| BuildError::CannotRun(format!("working directory: {e}")))?,
+            }
             w.to_string_lossy().into_owned()
         }
     };
@@ -352,7 +358,7 @@ pub fn build_spec(
         args: argv,
         env: envs,
         cwd,
-        log_path: paths::log_path(ctx.pod_dir, &container.name, attempt)
+        log_path: paths::log_path(ctx.data_dir, ns, pod_name, uid, &container.name, attempt)
             .to_string_lossy()
             .into_owned(),
         // A UTS namespace only when the pod asks for a hostname (Indexed
@@ -394,7 +400,7 @@ mod tests {
         let ctx = BuildContext {
             pod: &pod,
             spec: &spec,
-            pod_dir: dir.path(),
+            data_dir: dir.path(),
             env: EnvContext::default(),
         };
         let s = build_spec(&ctx, &spec.containers[0], 2).unwrap();
@@ -404,7 +410,7 @@ mod tests {
         );
         assert_eq!(s.path, "echo");
         assert_eq!(s.id, "u_c_2");
-        assert!(s.log_path.ends_with("logs/c/2.log"));
+        assert!(s.log_path.ends_with("logs/_p_u_c_2.log"), "{}", s.log_path);
         assert_eq!(s.memory_limit, Some(64 << 20));
         assert_eq!(s.cpu_limit_millis, Some(250));
         assert_eq!(s.hostname, None);
@@ -418,7 +424,7 @@ mod tests {
         let ctx = BuildContext {
             pod: &pod,
             spec: &spec,
-            pod_dir: dir.path(),
+            data_dir: dir.path(),
             env: EnvContext::default(),
         };
         match build_spec(&ctx, &spec.containers[0], 0) {
@@ -439,11 +445,11 @@ mod tests {
         let ctx = BuildContext {
             pod: &pod,
             spec: &spec,
-            pod_dir: dir.path(),
+            data_dir: dir.path(),
             env: EnvContext::default(),
         };
         let s = build_spec(&ctx, &spec.containers[0], 0).unwrap();
-        let src = dir.path().join("volumes/data");
+        let src = dir.path().join("volumes/_p_u/data");
         assert!(src.is_dir());
         assert_eq!(
             s.mounts,
