@@ -97,6 +97,10 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
             job_to_json(&batch::Job::decode(raw.as_slice()).map_err(object_err)?)
         }
         ("v1", "Pod") => pod_to_json(&core::Pod::decode(raw.as_slice()).map_err(object_err)?),
+        // `kubectl create namespace` sends protobuf too.
+        ("v1", "Namespace") => {
+            namespace_to_json(&core::Namespace::decode(raw.as_slice()).map_err(object_err)?)
+        }
         _ => {
             return Err(ProtobufError::UnsupportedKind {
                 api_version: tm.api_version,
@@ -401,6 +405,13 @@ pub fn pod_to_json(pod: &core::Pod) -> Map<String, Value> {
     let mut o = Obj::default();
     o.inline_msg("metadata", &pod.metadata, object_meta)
         .inline_msg("spec", &pod.spec, pod_spec);
+    o.0
+}
+
+/// core/v1 Namespace (metadata; spec and status are server-owned) without TypeMeta.
+pub fn namespace_to_json(ns: &core::Namespace) -> Map<String, Value> {
+    let mut o = Obj::default();
+    o.inline_msg("metadata", &ns.metadata, object_meta);
     o.0
 }
 

@@ -41,12 +41,13 @@ fn attempt_of(container_id: &str) -> Option<u32> {
     crate::protocol::parse_run_id(id).map(|(_, _, a)| a)
 }
 
-/// Picks the log file a request reads, or the upstream error.
+/// Picks the log file a request reads (and whether its run may still be
+/// writing it), or the upstream error.
 pub fn resolve(
     data_dir: &Path,
     pod: &Value,
     opts: &LogOptions,
-) -> Result<(String, Option<PathBuf>)> {
+) -> Result<(String, Option<PathBuf>, bool)> {
     let pod_name = s(pod, "/metadata/name");
     let apps = names(pod, "containers");
     let inits = names(pod, "initContainers");
@@ -100,14 +101,14 @@ pub fn resolve(
         // No status yet: the first run may already be writing.
         let f = paths::log_path(data_dir, ns, pod_name, uid, &container, 0);
         if f.exists() {
-            return Ok((container.clone(), Some(f)));
+            return Ok((container.clone(), Some(f), true));
         }
         return Err(waiting("ContainerCreating"));
     };
     if opts.previous {
         let id = s(&st, "/lastState/terminated/containerID");
         return match attempt_of(id) {
-            Some(a) => Ok((container.clone(), file(a))),
+            Some(a) => Ok((container.clone(), file(a), false)),
             None => Err(Error::BadRequest(format!(
                 "previous terminated container \"{container}\" in pod \"{pod_name}\" not found"
             ))),
@@ -129,7 +130,8 @@ pub fn resolve(
         }
         last
     };
-    Ok((container.clone(), attempt_of(id).and_then(file)))
+    let live = st.pointer("/state/running").is_some();
+    Ok((container.clone(), attempt_of(id).and_then(file), live))
 }
 
 /// Go's RFC3339Nano: trailing zeros of the fraction trimmed.
@@ -219,7 +221,8 @@ fn complete(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path)
         .map(|m| m.permissions().mode() & 0o200 == 0)
-        .unwrap_or(true)
+        // Not created yet: the run has printed nothing so far.
+        .unwrap_or(false)
 }
 
 struct Follow {
@@ -238,7 +241,7 @@ pub async fn stream_logs(
     pod: &Value,
     opts: LogOptions,
 ) -> Result<impl Stream<Item = Result<Bytes>> + Send + 'static> {
-    let (_container, path) = resolve(data_dir, pod, &opts)?;
+    let (_container, path, live) = resolve(data_dir, pod, &opts)?;
     let since = opts.since_time.or_else(|| {
         opts.since_seconds
             .map(|s| chrono::Utc::now() - chrono::Duration::seconds(s))
@@ -297,7 +300,8 @@ pub async fn stream_logs(
         path,
         carry,
         fmt,
-        follow: opts.follow,
+        // Only a running container is followed; a finished one's log is whole.
+        follow: opts.follow && live,
         first: Some(first),
         ended,
     };
@@ -504,6 +508,47 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o440)).unwrap();
         assert!(st.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn follow_waits_for_a_log_that_does_not_exist_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pod(
+            json!({"containerStatuses": [{"name": "c", "restartCount": 0, "state": {"running": {}}, "containerID": "joblite://u_c_0", "lastState": {}}]}),
+        );
+        let mut st = Box::pin(
+            stream_logs(
+                dir.path(),
+                &p,
+                LogOptions {
+                    follow: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap(),
+        );
+        let d = dir.path().to_path_buf();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            write_log(&d, 0, "2026-01-01T00:00:01Z stdout F late\n", true);
+        });
+        assert_eq!(st.next().await.unwrap().unwrap(), Bytes::from("late\n"));
+        assert!(st.next().await.is_none());
+        // A finished container is not followed.
+        let p = pod(terminated(0));
+        let st = stream_logs(
+            dir.path(),
+            &p,
+            LogOptions {
+                follow: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let all: Vec<_> = st.collect().await;
+        assert_eq!(all.len(), 1);
     }
     use std::io::Write;
 }

@@ -781,22 +781,16 @@ fn push_record(out: &mut Vec<u8>, ts: &str, stream: &str, tag: &str, line: &[u8]
     out.push(b'\n');
 }
 
-async fn drain(
-    path: PathBuf,
-    stdout: Option<OwnedFd>,
-    stderr: Option<OwnedFd>,
-    done: oneshot::Sender<()>,
-) {
-    use tokio::net::unix::pipe::Receiver;
+fn open_log(path: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
     let open = || {
-        use std::os::unix::fs::OpenOptionsExt;
         OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o640)
-            .open(&path)
+            .open(path)
     };
-    let mut file = match open() {
+    match open() {
         Ok(f) => Some(f),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             if let Some(parent) = path.parent() {
@@ -805,7 +799,51 @@ async fn drain(
             open().ok()
         }
         Err(_) => None,
-    };
+    }
+}
+
+/// Makes `path` an empty, complete (read-only) log: a hard link to
+/// `.empty` beside it, created once.
+pub fn link_empty(path: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let Some(parent) = path.parent() else { return };
+    let empty = parent.join(".empty");
+    for _ in 0..2 {
+        match fs::hard_link(&empty, path) {
+            Ok(()) => return,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let _ = fs::create_dir_all(parent);
+                let _ = OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .mode(0o440)
+                    .open(&empty);
+            }
+            Err(_) => break,
+        }
+    }
+    // Fall back to a file of its own.
+    if let Some(f) = open_log(path) {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = f.set_permissions(fs::Permissions::from_mode(0o440));
+    }
+}
+
+async fn drain(
+    path: PathBuf,
+    stdout: Option<OwnedFd>,
+    stderr: Option<OwnedFd>,
+    done: oneshot::Sender<()>,
+) {
+    use tokio::net::unix::pipe::Receiver;
+    // The file is created on the first output: a run that prints nothing
+    // (the common `/bin/true`) gets a hard link to a shared empty file at the
+    // end instead, which costs no inode allocation (on ext4 without a
+    // journal, the costliest system call of a start after heavy deletions).
+    let mut file: Option<File> = None;
+    let mut failed = false;
     let mut out_rx = stdout.and_then(|fd| Receiver::from_owned_fd(fd).ok());
     let mut err_rx = stderr.and_then(|fd| Receiver::from_owned_fd(fd).ok());
     let mut out_pending = Vec::new();
@@ -835,15 +873,22 @@ async fn drain(
             }
         }
         if !rec.is_empty() {
+            if file.is_none() && !failed {
+                file = open_log(&path);
+                failed = file.is_none();
+            }
             if let Some(f) = file.as_mut() {
                 let _ = f.write_all(&rec);
             }
         }
     }
     // Read-only marks "this run's log is complete" for `logs -f` readers.
-    if let Some(f) = file {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = f.set_permissions(fs::Permissions::from_mode(0o440));
+    match file {
+        Some(f) => {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = f.set_permissions(fs::Permissions::from_mode(0o440));
+        }
+        None => link_empty(&path),
     }
     let _ = done.send(());
 }
@@ -1083,6 +1128,19 @@ mod tests {
         assert_eq!(e.len(), 2);
         j.rewrite(&[]).unwrap();
         assert_eq!(Journal::open(dir.path()).unwrap().1.len(), 0);
+    }
+
+    #[test]
+    fn a_silent_run_gets_a_complete_empty_log_without_a_new_inode() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("logs/a_0.log");
+        let b = dir.path().join("logs/b_0.log");
+        link_empty(&a);
+        link_empty(&b);
+        let (ma, mb) = (fs::metadata(&a).unwrap(), fs::metadata(&b).unwrap());
+        assert_eq!(ma.ino(), mb.ino());
+        assert_eq!((ma.len(), ma.permissions().mode() & 0o777), (0, 0o440));
     }
 
     #[test]

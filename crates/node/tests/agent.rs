@@ -216,6 +216,8 @@ async fn pods_run_to_completion_with_status_and_logs() {
     );
 
     let fail = wait_for(s, "fail", Duration::from_secs(10), terminal).await;
+    // A run that printed nothing has an empty log.
+    assert_eq!(logs(&env, &fail, Default::default()).await, "");
     assert_eq!(phase(&fail), "Failed");
     let t = &fail["status"]["containerStatuses"][0]["state"]["terminated"];
     assert_eq!(

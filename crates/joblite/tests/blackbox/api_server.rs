@@ -558,3 +558,56 @@ fn list_paging_selectors_and_table_watch() {
     assert_eq!(ev["object"]["kind"], "Table");
     assert_eq!(ev["object"]["rows"][0]["cells"][0], "j1");
 }
+
+#[test]
+fn namespaces_events_nodes_and_get_all() {
+    let s = Server::start();
+    s.kubectl(&["create", "namespace", "team"]).ok();
+    let job = job_yaml("inns", None, "1");
+    s.kubectl_stdin("1.33", &["apply", "-n", "team", "-f", "-"], &job)
+        .ok();
+    let out = s.kubectl(&["get", "all", "-n", "team"]).ok();
+    assert!(out.contains("job.batch/inns"), "{out}");
+    let out = s.kubectl(&["get", "ns"]).ok();
+    for ns in ["default", "kube-system", "team"] {
+        assert!(out.contains(ns), "{out}");
+    }
+    let out = s.kubectl(&["get", "nodes", "-o", "wide"]).ok();
+    assert!(out.lines().next().unwrap().contains("INTERNAL-IP"), "{out}");
+    assert!(out.contains("Ready"), "{out}");
+    let node = s.get_json(&["nodes"])["items"][0].clone();
+    let cpus = std::thread::available_parallelism()
+        .unwrap()
+        .get()
+        .to_string();
+    assert_eq!(node["status"]["capacity"]["cpu"], cpus.as_str());
+    // Deleting a namespace deletes what is in it, then the namespace.
+    s.kubectl(&["delete", "namespace", "team", "--timeout=60s"])
+        .ok();
+    let err = s.kubectl(&["get", "job", "inns", "-n", "team"]).fails();
+    assert!(err.contains("NotFound"), "{err}");
+    let err = s.kubectl(&["get", "ns", "team"]).fails();
+    assert!(err.contains("namespaces \"team\" not found"), "{err}");
+    // The Job controller's events, in the upstream Table columns.
+    s.kubectl_stdin("1.33", &["apply", "-f", "-"], &job_yaml("evs", None, "1"))
+        .ok();
+    let out = s.wait_for("an event", Duration::from_secs(20), || {
+        let out = s.kubectl(&["get", "events", "-A"]).stdout();
+        out.contains("SuccessfulCreate").then_some(out)
+    });
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAMESPACE",
+            "LAST",
+            "SEEN",
+            "TYPE",
+            "REASON",
+            "OBJECT",
+            "MESSAGE"
+        ],
+        "{out}"
+    );
+    assert!(out.contains("job/evs"), "{out}");
+}
