@@ -64,10 +64,11 @@ fn encode_continue(c: &Continue) -> String {
         .encode(serde_json::to_vec(c).expect("serializes"))
 }
 
-/// Checks `resourceVersion`/`resourceVersionMatch` against what we can serve:
-/// the current state, which satisfies "not older than" any revision we have
-/// reached (upstream `staging/src/k8s.io/apiserver/pkg/storage/cacher`).
-fn check_list_rv(state: &AppState, query: &Query) -> Result<(), ApiError> {
+/// Resolves `resourceVersion`/`resourceVersionMatch` to the revision to
+/// list at: `None` for the current state (unset, "0", or "not older than"
+/// a revision we have reached), `Some(n)` for an exact older snapshot
+/// (upstream `staging/src/k8s.io/apiserver/pkg/storage/cacher`).
+fn list_revision(state: &AppState, query: &Query) -> Result<Option<u64>, ApiError> {
     let rv = query.get("resourceVersion").unwrap_or("");
     let mode = query.get("resourceVersionMatch").unwrap_or("");
     if !matches!(mode, "" | "NotOlderThan" | "Exact") {
@@ -81,7 +82,7 @@ fn check_list_rv(state: &AppState, query: &Query) -> Result<(), ApiError> {
                 "resourceVersionMatch is forbidden unless resourceVersion is provided".into(),
             ));
         }
-        return Ok(());
+        return Ok(None);
     }
     let n: u64 = rv
         .parse()
@@ -93,11 +94,7 @@ fn check_list_rv(state: &AppState, query: &Query) -> Result<(), ApiError> {
             retry_after_seconds: 1,
         });
     }
-    if mode == "Exact" && n != head {
-        // Only the head is kept in memory; older exact lists are gone.
-        return Err(ApiError::too_old_resource_version(n, head));
-    }
-    Ok(())
+    Ok((mode == "Exact" && n != head).then_some(n))
 }
 
 pub fn list(
@@ -108,15 +105,25 @@ pub fn list(
     accept: &str,
 ) -> Result<Resp, ApiError> {
     let filter = Filter::from_query(info, query)?;
-    check_list_rv(state, query)?;
+    let exact = list_revision(state, query)?;
     let limit = query.int("limit")?.filter(|l| *l > 0).map(|l| l as usize);
     let cont = query
         .get("continue")
         .filter(|c| !c.is_empty())
         .map(decode_continue)
         .transpose()?;
-    let list = state.store.list(info, ns);
-    let list_rv = cont.as_ref().map_or(list.rev, |c| c.rv);
+    // Later pages are served from the snapshot of the first one.
+    let at = cont.as_ref().map(|c| c.rv).or(exact);
+    let list = match at {
+        Some(rev) => state.store.list_at(info, ns, rev).map_err(|e| match e {
+            store::Error::Expired { .. } if cont.is_some() => ApiError::Expired(
+                "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.".into(),
+            ),
+            other => crate::respond::store_error(other, info, ""),
+        })?,
+        None => state.store.list(info, ns),
+    };
+    let list_rv = list.rev;
     let mut items: Vec<(String, Option<Value>, &bytes::Bytes)> = Vec::new();
     let mut next: Option<String> = None;
     let table = output::wants_table(accept);

@@ -81,6 +81,7 @@ pub(crate) fn open(path: &Path, options: &Options) -> Result<(State, WriterHandl
             prev_rev INTEGER
         );
         CREATE INDEX IF NOT EXISTS log_resource ON log (resource, rev);
+        CREATE INDEX IF NOT EXISTS log_key ON log (resource, namespace, name, rev);
         CREATE TABLE IF NOT EXISTS objects (
             resource TEXT NOT NULL,
             namespace TEXT NOT NULL,
@@ -407,6 +408,45 @@ impl ReaderPool {
     }
 }
 
+impl ReaderPool {
+    /// The live objects of `resource` as they were at revision `at`.
+    pub(crate) fn list_at(
+        &self,
+        resource: &'static str,
+        namespace: Option<&str>,
+        at: u64,
+    ) -> Result<Vec<Stored>> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT l.rev, l.event, l.value FROM log l
+                 WHERE l.resource = ?1 AND l.rev <= ?2 AND (?3 IS NULL OR l.namespace = ?3)
+                   AND l.rev = (SELECT MAX(m.rev) FROM log m
+                                WHERE m.resource = l.resource AND m.namespace = l.namespace
+                                  AND m.name = l.name AND m.rev <= ?2)
+                 ORDER BY l.namespace, l.name",
+            )?;
+            let rows = stmt.query_map(params![resource, at as i64, namespace], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (rev, event, value) = row?;
+                if event != 2 {
+                    out.push(Stored {
+                        rev,
+                        bytes: Bytes::from(value),
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+}
+
 /// Compaction runs on its own short-lived connection so callers outside the
 /// writer can trigger it.
 pub(crate) fn compact(inner: &Arc<Inner>, retain: u64) -> Result<u64> {
@@ -421,10 +461,15 @@ fn compact_with(inner: &Arc<Inner>, conn: &Connection, retain: u64) -> Result<u6
     if target <= inner.state.read().compacted {
         return Ok(inner.state.read().compacted);
     }
-    // Keep rows that are still the current revision of a live object.
+    // kine's rule: below the target keep, per key, only the row that was
+    // current at the target (dropping it too when it is a tombstone), so a
+    // list at any retained revision and every watch replay still work.
     conn.execute(
-        "DELETE FROM log WHERE rev <= ?1
-           AND rev NOT IN (SELECT rev FROM objects)",
+        "DELETE FROM log WHERE rev <= ?1 AND (
+            event = 2 OR EXISTS (
+              SELECT 1 FROM log n
+              WHERE n.resource = log.resource AND n.namespace = log.namespace
+                AND n.name = log.name AND n.rev > log.rev AND n.rev <= ?1))",
         params![target as i64],
     )?;
     conn.execute(

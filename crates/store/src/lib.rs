@@ -206,6 +206,35 @@ impl Store {
         }
     }
 
+    /// Lists a resource as it was at revision `rev` (a consistent snapshot
+    /// from the log). Fails with `Expired` below the compacted revision.
+    pub fn list_at(
+        &self,
+        resource: &ResourceInfo,
+        namespace: Option<&str>,
+        rev: u64,
+    ) -> Result<List> {
+        let (head, compacted) = {
+            let s = self.inner.state.read();
+            (s.rev, s.compacted)
+        };
+        if rev >= head {
+            return Ok(self.list(resource, namespace));
+        }
+        if rev < compacted {
+            return Err(Error::Expired {
+                requested: rev,
+                oldest: compacted,
+            });
+        }
+        let namespace = if resource.namespaced { namespace } else { None };
+        let items = self
+            .inner
+            .readers
+            .list_at(resource.plural, namespace, rev)?;
+        Ok(List { items, rev })
+    }
+
     /// Lists and parses into typed values; objects that fail to parse are skipped.
     pub fn list_typed<T: DeserializeOwned>(
         &self,

@@ -243,3 +243,48 @@ fn watch_below_compaction_is_expired() {
         assert!(s.watch(&JOBS, None, compacted).is_ok());
     });
 }
+
+#[test]
+fn list_at_an_older_revision_is_that_snapshot_even_after_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    rt().block_on(async {
+        let s = open(dir.path()).await;
+        s.create(&JOBS, job("a", 1)).await.unwrap();
+        s.create(&JOBS, job("b", 1)).await.unwrap();
+        let at = s.revision();
+        s.modify(&JOBS, "default", "a", |mut v| {
+            v["spec"]["parallelism"] = json!(9);
+            Ok(Some(v))
+        })
+        .await
+        .unwrap();
+        s.delete(&JOBS, "default", "b", DeleteOptions::default())
+            .await
+            .unwrap();
+        s.create(&JOBS, job("c", 1)).await.unwrap();
+        let names = |l: &store::List| -> Vec<(String, i64)> {
+            l.items
+                .iter()
+                .map(|i| {
+                    let v = i.value();
+                    (
+                        v["metadata"]["name"].as_str().unwrap().to_string(),
+                        v["spec"]["parallelism"].as_i64().unwrap(),
+                    )
+                })
+                .collect()
+        };
+        let old = s.list_at(&JOBS, Some("default"), at).unwrap();
+        assert_eq!(names(&old), [("a".to_string(), 1), ("b".to_string(), 1)]);
+        // Compacting up to `at` keeps what was current there.
+        s.compact(s.revision() - at).unwrap();
+        let old = s.list_at(&JOBS, Some("default"), at).unwrap();
+        assert_eq!(names(&old), [("a".to_string(), 1), ("b".to_string(), 1)]);
+        assert!(matches!(
+            s.list_at(&JOBS, None, at - 1),
+            Err(store::Error::Expired { .. })
+        ));
+        let now = s.list_at(&JOBS, Some("default"), s.revision()).unwrap();
+        assert_eq!(names(&now), [("a".to_string(), 9), ("c".to_string(), 1)]);
+    });
+}

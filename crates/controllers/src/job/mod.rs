@@ -157,6 +157,7 @@ pub struct JobController {
     /// them instead of an older cached copy, so it never acts on (and
     /// conflicts with) its own stale status.
     written: Mutex<HashMap<String, Arc<Job>>>,
+    recorder: Arc<events::Recorder>,
 }
 
 struct JobHandler(Arc<JobController>);
@@ -306,6 +307,7 @@ pub fn start_controller(
 
 impl JobController {
     pub fn new(store: Store, opts: ControllerOptions) -> Arc<JobController> {
+        let recorder = events::Recorder::new(store.clone(), opts.clock.clone());
         Arc::new(JobController {
             store,
             clock: opts.clock.clone(),
@@ -318,6 +320,7 @@ impl JobController {
             finalizer_expectations: FinalizerExpectations::default(),
             backoff: Mutex::new(HashMap::new()),
             written: Mutex::new(HashMap::new()),
+            recorder,
         })
     }
 
@@ -633,7 +636,7 @@ impl JobController {
 
     /// Records an event about `job` without waiting for it.
     fn event(&self, job: &Job, warning: bool, reason: &str, message: &str) {
-        events::record(&self.store, &self.clock, &job.raw, warning, reason, message);
+        self.recorder.record(&job.raw, warning, reason, message);
     }
 
     /// Writes the Job status (the whole object, CAS on resourceVersion).
