@@ -368,7 +368,13 @@ fn plan_delete(
     let already = m.get("deletionTimestamp").is_some();
     let old_grace = m.get("deletionGracePeriodSeconds").and_then(Value::as_i64);
 
-    if finals.is_empty() && grace == 0 {
+    // Namespaces also wait for their spec finalizers (the namespace
+    // controller empties them, then drops `kubernetes`).
+    let spec_finalizers = object
+        .pointer("/spec/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
+    if finals.is_empty() && grace == 0 && !spec_finalizers {
         // Removed now: the tombstone carries the object as deleted.
         let mm = meta_mut(&mut object)?;
         if !already {
