@@ -362,3 +362,32 @@ fn e2e_delete_job_removes_pods() {
     let err = s.kubectl(&["get", "job", "all-pods-removed"]).fails();
     assert!(err.contains("NotFound"), "{err}");
 }
+
+/// The seed's failing one-shot: OnFailure restarts in place count toward
+/// backoffLimit (2), so the Job fails with BackoffLimitExceeded while its
+/// one pod is still crash-looping; the pod is then deleted.
+#[test]
+fn seed_oneshot_failure_counts_restarts_toward_backoff_limit() {
+    let s = Server::start();
+    s.kubectl(&["apply", "-f", &example("oneshot-failure.yaml")])
+        .ok();
+    let job = wait_job(&s, "oneshot-failure", "failed", 120);
+    assert_eq!(
+        condition(&job, "Failed").unwrap()["reason"],
+        "BackoffLimitExceeded"
+    );
+    let pods = s.get_json(&["pods", "-l", "chapter=jobs"]);
+    // Only one pod was ever created: failures were restarts in place.
+    let events = s.get_json(&[
+        "events",
+        "--field-selector",
+        "involvedObject.name=oneshot-failure",
+    ]);
+    let creates = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["reason"] == "SuccessfulCreate")
+        .count();
+    assert_eq!(creates, 1, "{pods}");
+}

@@ -270,7 +270,10 @@ fn pods_survive_a_kill9_of_the_server_and_finish_once() {
     let mut s = Server::start();
     let job = r#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"survive"},
       "spec":{"completions":20,"parallelism":20,"template":{"spec":{"restartPolicy":"Never",
-      "containers":[{"name":"c","image":"busybox","command":["sh","-c","echo started; sleep 5"]}]}}}}"#;
+      "containers":[{"name":"c","image":"busybox","command":["sh","-c","echo started; sleep 5 # MARKER"]}]}}}}"#;
+    let marker = format!("survive-{}", std::process::id());
+    let job = job.replace("MARKER", &marker);
+    let job = job.as_str();
     s.kubectl_stdin("1.33", &["create", "-f", "-"], job).ok();
     s.wait_for("20 running", Duration::from_secs(60), || {
         let j = s.get_json(&["job", "survive"]);
@@ -305,6 +308,24 @@ fn pods_survive_a_kill9_of_the_server_and_finish_once() {
         // Ran once: one "started" line.
         assert_eq!(s.kubectl(&["logs", name]).ok(), "started\n");
     }
+    // No process of these pods is left, and no zombie.
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", &marker])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+        "leftover pod processes"
+    );
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "stat,args"])
+        .output()
+        .unwrap();
+    let zombies = String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| l.starts_with('Z') && l.contains("sleep"))
+        .count();
+    assert_eq!(zombies, 0, "zombie pod processes");
 }
 
 /// Whether a memory cgroup can be created here (v1 `memory` or v2 with the
@@ -343,4 +364,66 @@ fn memory_limit_kills_with_oom_killed() {
     let t = &p["status"]["containerStatuses"][0]["state"]["terminated"];
     assert_eq!(t["reason"], "OOMKilled");
     assert_eq!(t["exitCode"], 137);
+}
+
+#[test]
+fn status_wording_init_and_terminating() {
+    let s = Server::start();
+    let init = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"initing"},
+      "spec":{"restartPolicy":"Never",
+      "initContainers":[{"name":"wait","image":"busybox","command":["sleep","30"]}],
+      "containers":[{"name":"c","image":"busybox","command":["true"]}]}}"#;
+    s.kubectl_stdin("1.33", &["create", "-f", "-"], init).ok();
+    wait_status(&s, "initing", "Init:0/1", 30);
+    let slow = pod(
+        "leaving",
+        "Never",
+        &sh(
+            "c",
+            "trap 'sleep 3; exit 0' TERM; while true; do sleep 0.1; done",
+        ),
+        "",
+    );
+    s.kubectl_stdin("1.33", &["create", "-f", "-"], &slow).ok();
+    wait_status(&s, "leaving", "Running", 30);
+    s.kubectl(&["delete", "pod", "leaving", "--wait=false"])
+        .ok();
+    wait_status(&s, "leaving", "Terminating", 10);
+    s.wait_for("pod removed", Duration::from_secs(30), || {
+        (s.kubectl(&["get", "pod", "leaving"]).code() == 1).then_some(())
+    });
+}
+
+#[test]
+fn crash_loop_back_off_waits_ten_seconds_after_the_first_restart() {
+    let s = Server::start();
+    s.kubectl_stdin(
+        "1.33",
+        &["create", "-f", "-"],
+        &pod("crash", "OnFailure", &sh("c", "exit 1"), ""),
+    )
+    .ok();
+    // Upstream kubelet restarts the first failure at once and then backs
+    // off 10 s, 20 s, ... (`pkg/kubelet/kuberuntime` doBackOff): the gap
+    // between restart 1 and restart 2 is the first back-off.
+    let restarts = |s: &Server| {
+        s.get_json(&["pod", "crash"])["status"]["containerStatuses"][0]["restartCount"]
+            .as_i64()
+            .unwrap_or(0)
+    };
+    s.wait_for("the first restart", Duration::from_secs(30), || {
+        (restarts(&s) >= 1).then_some(())
+    });
+    let first = Instant::now();
+    s.wait_for("the second restart", Duration::from_secs(40), || {
+        (restarts(&s) >= 2).then_some(())
+    });
+    let gap = first.elapsed();
+    assert!(gap >= Duration::from_secs(8), "restarted after {gap:?}");
+    let out = s.kubectl(&["get", "pod", "crash"]).ok();
+    assert!(
+        out.contains("CrashLoopBackOff") || out.contains("Error"),
+        "{out}"
+    );
+    assert!(out.contains("2 (") && out.contains("ago)"), "{out}");
 }
