@@ -105,26 +105,31 @@ async fn run_job(client: &kube::Client, job: Job) -> Result<(Duration, Job)> {
     let name = job.metadata.name.clone().unwrap_or_default();
     let t0 = Instant::now();
     let created = api.create(&PostParams::default(), &job).await?;
-    let rv = created
-        .metadata
-        .resource_version
-        .clone()
-        .unwrap_or_default();
+    let mut rv = created.metadata.resource_version.clone().unwrap_or_default();
     let wp = WatchParams::default().fields(&format!("metadata.name={name}"));
-    let mut stream = api.watch(&wp, &rv).await?.boxed();
-    while let Some(ev) = stream.try_next().await? {
-        if let WatchEvent::Modified(j) = ev {
-            let done = j
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|c| {
-                    c.iter().any(|c| {
-                        (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True"
-                    })
-                });
-            if done {
-                return Ok((t0.elapsed(), j));
+    // Watches end after their timeout (kube asks for 290 s); resume from the
+    // last revision seen, as any client does.
+    for _ in 0..1000 {
+        let mut stream = api.watch(&wp, &rv).await?.boxed();
+        while let Some(ev) = stream.try_next().await? {
+            match ev {
+                WatchEvent::Modified(j) => {
+                    rv = j.metadata.resource_version.clone().unwrap_or(rv);
+                    let done = j
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|c| {
+                            c.iter().any(|c| {
+                                (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True"
+                            })
+                        });
+                    if done {
+                        return Ok((t0.elapsed(), j));
+                    }
+                }
+                WatchEvent::Bookmark(b) => rv = b.metadata.resource_version,
+                _ => {}
             }
         }
     }

@@ -221,19 +221,13 @@ fn commit_batch(inner: &Arc<Inner>, conn: &mut Connection, batch: Vec<(Op, Reply
                 })) => {
                     rev += 1;
                     let prev = lookup(&key);
-                    let bytes = encode(object.clone().or(last).expect("object or last"), rev);
+                    let live = object.is_some();
+                    let bytes = encode(object.or(last).expect("object or last"), rev);
                     let stored = Stored {
                         rev,
                         bytes: bytes.clone(),
                     };
-                    overlay.insert(
-                        key.clone(),
-                        if object.is_some() {
-                            Some(stored.clone())
-                        } else {
-                            None
-                        },
-                    );
+                    overlay.insert(key.clone(), live.then(|| stored.clone()));
                     let ev = Arc::new(Event {
                         rev,
                         kind: event,

@@ -208,19 +208,39 @@ fn plan_create(
     }))
 }
 
-/// Everything but `metadata` and `status`: what `generation` tracks.
-fn spec_part(object: &Value) -> Map<String, Value> {
-    object
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .filter(|(k, _)| {
-                    !matches!(k.as_str(), "metadata" | "status" | "kind" | "apiVersion")
-                })
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default()
+/// Whether anything but `metadata` and `status` differs: what `generation`
+/// tracks. Compares in place; objects can be large.
+fn spec_differs(a: &Value, b: &Value) -> bool {
+    let skip = |k: &str| matches!(k, "metadata" | "status" | "kind" | "apiVersion");
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a != b;
+    };
+    a.iter().filter(|(k, _)| !skip(k)).any(|(k, v)| b.get(k) != Some(v))
+        || b.iter().filter(|(k, _)| !skip(k)).any(|(k, _)| !a.contains_key(k))
+}
+
+/// Equality that ignores `metadata.resourceVersion` (which `b` lacks).
+fn same_ignoring_rv(a: &Value, b: &Value) -> bool {
+    let (Some(ao), Some(bo)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    if ao.len() != bo.len() {
+        return false;
+    }
+    ao.iter().all(|(k, v)| match (k.as_str(), bo.get(k)) {
+        ("metadata", Some(bv)) => match (v.as_object(), bv.as_object()) {
+            (Some(am), Some(bm)) => {
+                am.iter()
+                    .filter(|(mk, _)| *mk != "resourceVersion")
+                    .all(|(mk, mv)| bm.get(mk) == Some(mv))
+                    && bm.keys().filter(|mk| *mk != "resourceVersion").count()
+                        == am.keys().filter(|mk| *mk != "resourceVersion").count()
+            }
+            _ => v == bv,
+        },
+        (_, Some(bv)) => v == bv,
+        (_, None) => false,
+    })
 }
 
 fn removable(object: &Value) -> bool {
@@ -280,7 +300,7 @@ fn plan_update(
         }
         m.remove("resourceVersion");
     }
-    if resource.has_generation && spec_part(&old) != spec_part(&object) {
+    if resource.has_generation && spec_differs(&old, &object) {
         let g = old_meta
             .get("generation")
             .and_then(Value::as_i64)
@@ -295,11 +315,7 @@ fn plan_update(
             event: crate::EventType::Deleted,
         }));
     }
-    let mut old_cmp = old.clone();
-    if let Some(m) = old_cmp.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("resourceVersion");
-    }
-    if old_cmp == object {
+    if same_ignoring_rv(&old, &object) {
         return Ok(Plan::Unchanged(current));
     }
     Ok(Plan::Write(Mutation {
@@ -420,11 +436,7 @@ fn plan_delete(
             }
         }
     }
-    let mut old_cmp = current.value();
-    if let Some(m) = old_cmp.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("resourceVersion");
-    }
-    if old_cmp == object {
+    if same_ignoring_rv(&current.value(), &object) {
         return Ok(Plan::Unchanged(current));
     }
     Ok(Plan::Write(Mutation {
@@ -460,6 +472,20 @@ fn pod_grace(pod: &Value, requested: Option<i64>) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comparisons_ignore_what_they_should() {
+        let a = serde_json::json!({"metadata":{"name":"a","resourceVersion":"5"},"spec":{"x":1},"status":{"s":1}});
+        let b = serde_json::json!({"metadata":{"name":"a"},"spec":{"x":1},"status":{"s":1}});
+        assert!(same_ignoring_rv(&a, &b));
+        let c = serde_json::json!({"metadata":{"name":"a"},"spec":{"x":1},"status":{"s":2}});
+        assert!(!same_ignoring_rv(&a, &c));
+        assert!(!spec_differs(&a, &c));
+        let d = serde_json::json!({"metadata":{"name":"a"},"spec":{"x":2}});
+        assert!(spec_differs(&a, &d));
+        let e = serde_json::json!({"metadata":{"name":"a"},"spec":{"x":1},"extra":1});
+        assert!(spec_differs(&a, &e));
+    }
 
     #[test]
     fn generated_names_use_the_upstream_alphabet() {
