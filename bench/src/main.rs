@@ -105,7 +105,11 @@ async fn run_job(client: &kube::Client, job: Job) -> Result<(Duration, Job)> {
     let name = job.metadata.name.clone().unwrap_or_default();
     let t0 = Instant::now();
     let created = api.create(&PostParams::default(), &job).await?;
-    let mut rv = created.metadata.resource_version.clone().unwrap_or_default();
+    let mut rv = created
+        .metadata
+        .resource_version
+        .clone()
+        .unwrap_or_default();
     let wp = WatchParams::default().fields(&format!("metadata.name={name}"));
     // Watches end after their timeout (kube asks for 290 s); resume from the
     // last revision seen, as any client does.

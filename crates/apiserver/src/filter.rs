@@ -26,6 +26,11 @@ impl Filter {
         Ok(Filter { labels, fields })
     }
 
+    /// True when the request has no selectors.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
+
     pub fn matches(&self, info: &ResourceInfo, obj: &Value) -> bool {
         (self.labels.is_empty() || self.labels.matches_object(obj))
             && (self.fields.is_empty() || self.fields.matches(info, obj))

@@ -112,46 +112,62 @@ pub fn list(
         .filter(|c| !c.is_empty())
         .map(decode_continue)
         .transpose()?;
-    // Later pages are served from the snapshot of the first one.
-    let at = cont.as_ref().map(|c| c.rv).or(exact);
-    let list = match at {
-        Some(rev) => state.store.list_at(info, ns, rev).map_err(|e| match e {
-            store::Error::Expired { .. } if cont.is_some() => ApiError::Expired(
-                "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.".into(),
-            ),
-            other => crate::respond::store_error(other, info, ""),
-        })?,
-        None => state.store.list(info, ns),
-    };
-    let list_rv = list.rev;
-    let mut items: Vec<(String, Option<Value>, &bytes::Bytes)> = Vec::new();
-    let mut next: Option<String> = None;
     let table = output::wants_table(accept);
-    for s in &list.items {
-        let v = s.value();
-        let key = format!(
-            "{}/{}",
-            v.pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or(""),
-            v.pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-        );
-        if let Some(c) = &cont {
-            if key <= c.start {
-                continue;
-            }
-        }
-        if !filter.matches(info, &v) {
-            continue;
-        }
+    let after = cont.as_ref().and_then(|c| c.start.split_once('/'));
+    let mut items: Vec<(String, Option<Value>, bytes::Bytes)> = Vec::new();
+    let mut next: Option<String> = None;
+    let mut keep = |key: String, v: Option<Value>, b: &bytes::Bytes| -> bool {
         if limit.is_some_and(|l| items.len() >= l) {
             next = items.last().map(|i| i.0.clone());
-            break;
+            return false;
         }
-        items.push((key, table.then_some(v), &s.bytes));
-    }
+        items.push((key, v, b.clone()));
+        true
+    };
+    // An exact older revision is a snapshot from the log; otherwise the
+    // current state, paged by key (continue pages see later writes, as
+    // upstream's do once their revision is compacted).
+    let list_rv = match exact {
+        Some(rev) => {
+            let list = state
+                .store
+                .list_at(info, ns, rev)
+                .map_err(|e| crate::respond::store_error(e, info, ""))?;
+            for s in &list.items {
+                let v = s.value();
+                let key = format!(
+                    "{}/{}",
+                    v.pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or(""),
+                    v.pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                );
+                if after.is_some_and(|(a, b)| key.as_str() <= format!("{a}/{b}").as_str()) {
+                    continue;
+                }
+                if filter.matches(info, &v) && !keep(key, table.then_some(v), &s.bytes) {
+                    break;
+                }
+            }
+            list.rev
+        }
+        None => {
+            let rev = state.store.visit_after(info, ns, after, |k, s| {
+                let key = format!("{}/{}", k.namespace, k.name);
+                if filter.is_empty() && !table {
+                    return keep(key, None, &s.bytes);
+                }
+                let v = s.value();
+                if !filter.matches(info, &v) {
+                    return true;
+                }
+                keep(key, table.then_some(v), &s.bytes)
+            });
+            cont.as_ref().map_or(rev, |c| c.rv)
+        }
+    };
     let cont_token = next.map(|start| encode_continue(&Continue { rv: list_rv, start }));
     if table {
         let objs: Vec<Value> = items.into_iter().filter_map(|i| i.1).collect();
@@ -182,7 +198,7 @@ pub fn list(
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(item.2);
+        out.extend_from_slice(&item.2);
     }
     out.extend_from_slice(b"]}");
     Ok(respond::bytes(StatusCode::OK, "application/json", out))

@@ -235,6 +235,53 @@ impl Store {
         Ok(List { items, rev })
     }
 
+    /// Visits objects in key order after the key `after` (`(namespace,
+    /// name)`) until `f` returns false, and returns the revision the visit
+    /// saw. Nothing is parsed or copied, so paging through a large
+    /// collection costs O(page). Runs under the state's read lock: `f` must
+    /// not call back into the store.
+    pub fn visit_after(
+        &self,
+        resource: &ResourceInfo,
+        namespace: Option<&str>,
+        after: Option<(&str, &str)>,
+        mut f: impl FnMut(&Key, &Stored) -> bool,
+    ) -> u64 {
+        use std::ops::Bound;
+        let state = self.inner.state.read();
+        let plural = resource.plural;
+        let ns = if resource.namespaced { namespace } else { None };
+        let start = match after {
+            Some((ans, aname)) => Bound::Excluded(Key {
+                resource: plural,
+                namespace: ans.to_string(),
+                name: aname.to_string(),
+            }),
+            None => Bound::Included(Key {
+                resource: plural,
+                namespace: ns.unwrap_or("").to_string(),
+                name: String::new(),
+            }),
+        };
+        for (k, v) in state.objects.range((start, Bound::Unbounded)) {
+            if k.resource != plural {
+                break;
+            }
+            if let Some(n) = ns {
+                if k.namespace.as_str() > n {
+                    break;
+                }
+                if k.namespace != n {
+                    continue;
+                }
+            }
+            if !f(k, v) {
+                break;
+            }
+        }
+        state.rev
+    }
+
     /// Lists and parses into typed values; objects that fail to parse are skipped.
     pub fn list_typed<T: DeserializeOwned>(
         &self,

@@ -215,8 +215,12 @@ fn spec_differs(a: &Value, b: &Value) -> bool {
     let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
         return a != b;
     };
-    a.iter().filter(|(k, _)| !skip(k)).any(|(k, v)| b.get(k) != Some(v))
-        || b.iter().filter(|(k, _)| !skip(k)).any(|(k, _)| !a.contains_key(k))
+    a.iter()
+        .filter(|(k, _)| !skip(k))
+        .any(|(k, v)| b.get(k) != Some(v))
+        || b.iter()
+            .filter(|(k, _)| !skip(k))
+            .any(|(k, _)| !a.contains_key(k))
 }
 
 /// Equality that ignores `metadata.resourceVersion` (which `b` lacks).

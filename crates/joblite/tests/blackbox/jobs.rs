@@ -391,3 +391,88 @@ fn seed_oneshot_failure_counts_restarts_toward_backoff_limit() {
         .count();
     assert_eq!(creates, 1, "{pods}");
 }
+
+/// E1 "should run a job to completion when tasks succeed".
+#[test]
+fn e2e_e1_all_succeed() {
+    let s = Server::start();
+    let job = r#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"all-succeed"},
+      "spec":{"parallelism":2,"completions":4,"backoffLimit":6,"template":{"metadata":{"labels":{"job":"all-succeed"}},
+      "spec":{"containers":[{"name":"c","image":"busybox","command":["/bin/sh","-c","exit 0"]}],
+      "restartPolicy":"Never"}}}}"#;
+    s.kubectl_stdin("1.33", &["create", "-f", "-"], job).ok();
+    let job = wait_job(&s, "all-succeed", "complete", 60);
+    assert_eq!(job["status"]["succeeded"], 4);
+    assert_eq!(
+        condition(&job, "Complete").unwrap()["reason"],
+        "CompletionsReached"
+    );
+    assert_eq!(types(&job), ["SuccessCriteriaMet", "Complete"]);
+    assert!(job["status"]["completionTime"].is_string());
+    let pods = s.get_json(&["pods", "-l", "job=all-succeed"]);
+    let pods = pods["items"].as_array().unwrap();
+    assert_eq!(pods.len(), 4);
+    assert!(pods.iter().all(|p| p["status"]["phase"] == "Succeeded"));
+}
+
+/// E24 "should run a job to completion with CPU requests": each pod asks
+/// for a fifth of the node's CPU, so only a few fit at once and the rest
+/// wait Pending until admitted.
+#[test]
+fn e2e_e24_cpu_requests_queue_on_the_node() {
+    let s = Server::start();
+    let node = s.get_json(&["nodes"])["items"][0].clone();
+    let cpu = node["status"]["allocatable"]["cpu"].as_str().unwrap();
+    let millis: i64 = match cpu.strip_suffix('m') {
+        Some(m) => m.parse().unwrap(),
+        None => cpu.parse::<i64>().unwrap() * 1000,
+    };
+    let request = format!("{}m", millis / 5);
+    let job = format!(
+        r#"{{"apiVersion":"batch/v1","kind":"Job","metadata":{{"name":"all-succeed"}},
+      "spec":{{"parallelism":90,"completions":90,"backoffLimit":0,"template":{{"metadata":{{"labels":{{"job":"all-succeed"}}}},
+      "spec":{{"containers":[{{"name":"c","image":"busybox","command":["/bin/sh","-c","sleep 0.1"],
+      "resources":{{"requests":{{"cpu":"{request}"}}}}}}],
+      "restartPolicy":"Never"}}}}}}}}"#
+    );
+    s.kubectl_stdin("1.33", &["create", "-f", "-"], &job).ok();
+    let mut most_running = 0;
+    let job = s.wait_for("90 completions", Duration::from_secs(120), || {
+        let pods = s.get_json(&["pods", "-l", "job=all-succeed"]);
+        let running = pods["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["status"]["phase"] == "Running")
+            .count();
+        most_running = most_running.max(running);
+        let j = s.get_json(&["job", "all-succeed"]);
+        condition(&j, "Complete").is_some().then_some(j)
+    });
+    assert_eq!(job["status"]["succeeded"], 90);
+    assert!(most_running <= 5, "{most_running} pods ran at once");
+    let pods = s.get_json(&["pods", "-l", "job=all-succeed"]);
+    let pods = pods["items"].as_array().unwrap();
+    assert_eq!(pods.len(), 90);
+    assert!(pods.iter().all(|p| p["status"]["phase"] == "Succeeded"));
+}
+
+/// Exact counting: 1,000 completions at parallelism 50 end with exactly
+/// 1,000 succeeded and no pod keeping the tracking finalizer.
+#[test]
+fn thousand_completions_are_counted_exactly() {
+    let s = Server::start();
+    let job = r#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"many"},
+      "spec":{"parallelism":50,"completions":1000,"template":{
+      "spec":{"containers":[{"name":"c","image":"none","command":["/bin/true"]}],
+      "restartPolicy":"Never"}}}}"#;
+    s.kubectl_stdin("1.33", &["create", "-f", "-"], job).ok();
+    let job = wait_job(&s, "many", "complete", 300);
+    assert_eq!(job["status"]["succeeded"], 1000);
+    assert_eq!(job["status"]["failed"].as_i64().unwrap_or(0), 0);
+    let pods = s.get_json(&["pods", "-l", "job-name=many"]);
+    let pods = pods["items"].as_array().unwrap();
+    assert_eq!(pods.len(), 1000);
+    assert!(pods.iter().all(|p| p["status"]["phase"] == "Succeeded"));
+    assert!(pods.iter().all(|p| p["metadata"]["finalizers"].is_null()));
+}

@@ -130,6 +130,7 @@ fn logs_follow_previous_tail_and_timestamps() {
 #[test]
 fn graceful_delete_honours_sigterm_and_kills_at_deadline() {
     let s = Server::start();
+    let marker = format!("graceful-{}", std::process::id());
     // Traps SIGTERM and exits cleanly.
     s.kubectl_stdin(
         "1.33",
