@@ -206,6 +206,27 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // Force-delete every pod first so no test leaves processes behind,
+        // then stop the server and its pod supervisor.
+        if self.child.is_some() {
+            let _ = self.curl(
+                "DELETE",
+                "/api/v1/pods",
+                &["Content-Type: application/json"],
+                Some(r#"{"gracePeriodSeconds":0}"#),
+            );
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                let (_, body) = self.curl("GET", "/api/v1/pods", &[], None);
+                let empty = serde_json::from_str::<Value>(&body)
+                    .map(|v| v["items"].as_array().is_none_or(|a| a.is_empty()))
+                    .unwrap_or(true);
+                if empty {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();

@@ -140,7 +140,7 @@ fn graceful_delete_honours_sigterm_and_kills_at_deadline() {
             "Never",
             &sh(
                 "c",
-                "trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done",
+                &format!("trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done # {marker}"),
             ),
             "",
         ),
@@ -153,7 +153,10 @@ fn graceful_delete_honours_sigterm_and_kills_at_deadline() {
         &pod(
             "stubborn",
             "Never",
-            &sh("c", "trap '' TERM; while true; do sleep 0.1; done"),
+            &sh(
+                "c",
+                &format!("trap '' TERM; while true; do sleep 0.1; done # {marker}"),
+            ),
             "",
         )
         .replace(
@@ -176,12 +179,17 @@ fn graceful_delete_honours_sigterm_and_kills_at_deadline() {
         took >= Duration::from_millis(1500) && took < Duration::from_secs(15),
         "{took:?}"
     );
-    // No process of either pod survives.
-    let ps = std::process::Command::new("pgrep")
-        .args(["-f", "trap .* TERM"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&ps.stdout).trim().is_empty());
+    // No process of either pod survives (allowing the last reap a moment).
+    s.wait_for("no pod process left", Duration::from_secs(2), || {
+        let ps = std::process::Command::new("pgrep")
+            .args(["-f", &marker])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&ps.stdout)
+            .trim()
+            .is_empty()
+            .then_some(())
+    });
 }
 
 #[test]
