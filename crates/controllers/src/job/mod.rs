@@ -959,19 +959,7 @@ impl JobController {
             ctx.succeeded_indexes = succ;
             ctx.succeeded = ctx.succeeded_indexes.count() as i32;
             if job.spec.backoff_limit_per_index.is_some() {
-                // Once the Job's failure is decided, the pods it kills are
-                // failures of the Job, not of their indexes: upstream drops
-                // their finalizers in the deciding sync, so they never reach
-                // `calculateFailedIndexes`; here they may still hold it.
-                let failed_ix = if find_true(&job.status.conditions, FAILURE_TARGET).is_some() {
-                    job.status
-                        .failed_indexes
-                        .as_deref()
-                        .map(|s| api::index_set::IndexSet::parse_lenient(s, job.completions()))
-                        .unwrap_or_default()
-                } else {
-                    indexed::calculate_failed_indexes(&job, &ctx.pods)
-                };
+                let failed_ix = indexed::calculate_failed_indexes(&job, &ctx.pods);
                 if ctx.finished_condition.is_none() {
                     let nfailed = failed_ix.count();
                     if job
