@@ -27,16 +27,6 @@ pub struct ServeArgs {
     pub node_name: Option<String>,
 }
 
-/// The data directory when none is given: `$XDG_DATA_HOME/joblite`, else
-/// `~/.local/share/joblite`.
-pub fn default_data_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d).join("joblite");
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
-    PathBuf::from(home).join(".local/share/joblite")
-}
-
 /// Holds `DIR/engine.lock` for the life of the process, so one engine
 /// serves one data directory and clients can tell whether one runs.
 fn lock_data_dir(dir: &Path) -> anyhow::Result<fs::File> {
@@ -58,7 +48,10 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<fs::File> {
 
 /// Runs the engine in the foreground until SIGTERM or SIGINT.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    let dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(crate::cli::engine::default_data_dir);
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
     let _lock = lock_data_dir(&dir)?;
