@@ -911,6 +911,8 @@ impl JobController {
         }
 
         let exceeds_backoff_limit = ctx.failed > job.backoff_limit();
+        let decided_in_status = find_true(&job.status.conditions, SUCCESS_CRITERIA_MET).is_some()
+            || find_true(&job.status.conditions, FAILURE_TARGET).is_some();
         ctx.finished_condition = find_true(&job.status.conditions, SUCCESS_CRITERIA_MET).cloned();
         if ctx.finished_condition.is_none() {
             if let Some(ft) = find_true(&job.status.conditions, FAILURE_TARGET) {
@@ -1013,6 +1015,17 @@ impl JobController {
             }
         }
 
+        // Deviation from upstream `syncJob` (`pkg/controller/job/job_controller.go`),
+        // which deletes the active pods and then drops a newly reached finished
+        // condition when expectations are unsatisfied: the next sync sees those
+        // pods terminating and, for lack of the condition, counts them as
+        // failed (or their indexes as failed). joblite's watch is fast enough
+        // to hit that window, so a newly reached decision waits until the
+        // pending creations and deletions are observed (each observation
+        // resyncs the Job). A decision already in status is enacted as upstream.
+        if ctx.finished_condition.is_some() && !satisfied && !decided_in_status {
+            ctx.finished_condition = None;
+        }
         let mut suspend_cond_changed = false;
         let mut manage_err: Option<Error> = None;
         if ctx.finished_condition.is_some() {
@@ -1036,7 +1049,9 @@ impl JobController {
                 None => ctx.succeeded > 0 && active_count == 0,
                 Some(c) => ctx.succeeded >= c && active_count == 0,
             };
-            if complete {
+            // Completion waits for satisfied expectations too (see above): a
+            // pod whose creation is not yet observed could still succeed.
+            if complete && satisfied {
                 ctx.finished_condition = Some(success_criteria_met(now));
             } else if manage_called {
                 if job.suspended() {

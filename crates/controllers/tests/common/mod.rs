@@ -55,9 +55,27 @@ impl Env {
     }
 
     /// Stops the controllers (a controller restart is `stop` + `start`).
-    pub fn stop(&mut self) {
+    /// Stops the controllers as a process exit would: their tasks end, and
+    /// every write they already handed to the store is committed before this
+    /// returns (a barrier write queues behind them on the single writer).
+    /// Without the barrier a create still in the writer's queue would land
+    /// after the next controller's initial list, a state no real restart has.
+    pub async fn stop(&mut self) {
         if let Some(c) = self.controllers.take() {
             c.abort();
+            for h in c.handles {
+                let _ = h.await;
+            }
+            self.store
+                .create(
+                    &api::resources::EVENTS,
+                    json!({"apiVersion": "v1", "kind": "Event",
+                        "metadata": {"namespace": "default", "generateName": "barrier-"},
+                        "involvedObject": {"kind": "Job", "namespace": "default", "name": "barrier"},
+                        "reason": "TestBarrier", "message": "controllers stopped"}),
+                )
+                .await
+                .unwrap();
         }
     }
 
@@ -101,7 +119,9 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        self.stop();
+        if let Some(c) = self.controllers.take() {
+            c.abort();
+        }
         if let Some(k) = self.kubelet.take() {
             k.abort();
         }
