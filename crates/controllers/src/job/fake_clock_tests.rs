@@ -191,3 +191,54 @@ async fn active_deadline_on_fake_clock() {
     assert_eq!(j["status"]["failed"], 1);
     assert!(pods(&f.store).is_empty(), "the unscheduled pod is gone");
 }
+
+/// A finish reached while a creation is still unobserved waits for it
+/// (joblite's deviation in `sync_job`): the pods deleted on success are then
+/// deleted under the recorded decision and never counted as failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decision_waits_for_unsatisfied_expectations() {
+    let f = fixture().await;
+    create_job(
+        &f.store,
+        "sp",
+        json!({"completions": 3, "parallelism": 3, "completionMode": "Indexed",
+            "successPolicy": {"rules": [{"succeededIndexes": "0"}]}}),
+    )
+    .await;
+    let key = "default/sp";
+    eventually(&f.c, key, "3 pods observed", || {
+        (pods(&f.store).len() == 3 && f.c.expectations.satisfied(key)).then_some(())
+    })
+    .await;
+    let zero = pods(&f.store)
+        .into_iter()
+        .find(|p| p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] == "0")
+        .unwrap();
+    let name = zero["metadata"]["name"].as_str().unwrap().to_string();
+    f.store
+        .modify(&PODS, "default", &name, |mut v| {
+            v["status"] = json!({"phase": "Succeeded"});
+            Ok(Some(v))
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // A creation in flight: the success policy matches, but nothing happens yet.
+    f.c.expectations.expect_creations(key, 1);
+    f.c.sync_job(key).await.unwrap();
+    let deleting = |p: &Value| p["metadata"].get("deletionTimestamp").is_some();
+    assert!(!pods(&f.store).iter().any(deleting), "no pod deleted");
+    assert!(job(&f.store, "sp")["status"].get("conditions").is_none());
+    f.c.expectations.creation_observed(key);
+    let j = eventually(&f.c, key, "Complete", || {
+        let j = job(&f.store, "sp");
+        j["status"]["conditions"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["type"] == "Complete"))
+            .then_some(j)
+    })
+    .await;
+    assert_eq!(j["status"]["conditions"][0]["type"], "SuccessCriteriaMet");
+    assert!(j["status"].get("failed").is_none(), "{}", j["status"]);
+    assert_eq!(j["status"]["completedIndexes"], "0");
+}
