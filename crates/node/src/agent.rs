@@ -845,6 +845,15 @@ impl Agent {
                     }
                 }
                 Action::Signal { id, signal } => self.rt.signal(&id, signal),
+                Action::SetUpVolumes => {
+                    let Some(e) = self.pods.get_mut(uid) else {
+                        return;
+                    };
+                    let result = crate::volumes::set_up(&e.w.spec);
+                    let mut more = Vec::new();
+                    e.w.on_volumes(result, Instant::now(), &mut more);
+                    queue.extend(more);
+                }
                 Action::Event {
                     warning,
                     reason,

@@ -42,6 +42,7 @@ pub mod runtime;
 pub mod status;
 pub mod supervisor;
 pub mod sys;
+pub mod volumes;
 
 pub use agent::{run, NodeConfig, NodeHandle};
 pub use error::{Error, Result};

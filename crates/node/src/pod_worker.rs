@@ -143,6 +143,19 @@ pub enum Action {
         reason: &'static str,
         message: String,
     },
+    /// Set up the pod's volumes, then report with [`PodWorker::on_volumes`].
+    SetUpVolumes,
+}
+
+/// Where the pod's volume set-up stands (see `volumes.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mount {
+    /// Done, or nothing to set up: containers may start.
+    Ready,
+    /// To be tried at the next sync; `last` is the previous retry delay.
+    Due { last: Option<Duration> },
+    /// Failed; tried again at `at`.
+    Retry { at: Instant, delay: Duration },
 }
 
 /// The pod phases.
@@ -183,6 +196,8 @@ pub struct PodWorker {
     pub start_time: String,
     pub deadline: Option<Instant>,
     pub termination: Option<Termination>,
+    /// Volumes are set up before the first container starts.
+    pub mount: Mount,
     /// Bumped on every change that the status shows.
     pub version: u64,
 }
@@ -237,6 +252,11 @@ impl PodWorker {
         let deadline = spec
             .active_deadline_seconds
             .map(|s| now + Duration::from_secs(s.max(0) as u64));
+        let mount = if crate::volumes::needs_set_up(&spec) {
+            Mount::Due { last: None }
+        } else {
+            Mount::Ready
+        };
         PodWorker {
             uid: str_at(&pod, "/metadata/uid").to_string(),
             namespace: str_at(&pod, "/metadata/namespace").to_string(),
@@ -249,6 +269,7 @@ impl PodWorker {
             start_time,
             deadline,
             termination: None,
+            mount,
             version: 1,
         }
     }
@@ -349,6 +370,9 @@ impl PodWorker {
                         consider(d);
                     }
                 }
+                if let Mount::Retry { at, .. } = self.mount {
+                    consider(at);
+                }
                 for c in self.all() {
                     if let CState::BackOff { until, .. } = c.state {
                         consider(until);
@@ -364,6 +388,14 @@ impl PodWorker {
     pub fn sync(&mut self, acts: &mut Vec<Action>) {
         if self.termination.is_some() || self.phase().terminal() {
             return;
+        }
+        match self.mount {
+            Mount::Ready => {}
+            Mount::Due { .. } => {
+                acts.push(Action::SetUpVolumes);
+                return;
+            }
+            Mount::Retry { .. } => return,
         }
         let uid = self.uid.clone();
         for c in self.init.iter_mut() {
@@ -502,6 +534,34 @@ impl PodWorker {
         self.version += 1;
     }
 
+    /// The outcome of [`Action::SetUpVolumes`]. A failure keeps every
+    /// container waiting, records `FailedMount` and schedules a retry.
+    pub fn on_volumes(
+        &mut self,
+        result: Result<(), crate::volumes::MountError>,
+        now: Instant,
+        acts: &mut Vec<Action>,
+    ) {
+        let Mount::Due { last } = self.mount else {
+            return;
+        };
+        match result {
+            Ok(()) => self.mount = Mount::Ready,
+            Err(e) => {
+                let delay = crate::volumes::retry_delay(last);
+                self.mount = Mount::Retry {
+                    at: now + delay,
+                    delay,
+                };
+                acts.push(Action::Event {
+                    warning: true,
+                    reason: "FailedMount",
+                    message: e.event_message(),
+                });
+            }
+        }
+    }
+
     /// A container could not be turned into a run.
     pub fn on_start_error(
         &mut self,
@@ -570,6 +630,11 @@ impl PodWorker {
             });
             self.terminate(Cause::Deadline, grace, now, acts);
             return;
+        }
+        if let Mount::Retry { at, delay } = self.mount {
+            if at <= now {
+                self.mount = Mount::Due { last: Some(delay) };
+            }
         }
         let mut changed = false;
         for c in self.init.iter_mut().chain(self.apps.iter_mut()) {
@@ -836,6 +901,64 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The kubelet's volume manager: no container starts while a hostPath
+    /// check fails; FailedMount is recorded and retried 0.5 s, 1 s, … later.
+    #[test]
+    fn failed_mount_keeps_containers_creating_and_retries() {
+        let (mut w, now) = worker(json!({
+            "restartPolicy": "Never",
+            "volumes": [{"name": "in", "hostPath": {"path": "/nonexistent", "type": "Directory"}}],
+            "containers": [{"name": "a"}]
+        }));
+        let mut acts = vec![];
+        w.sync(&mut acts);
+        assert_eq!(acts, vec![Action::SetUpVolumes]);
+        acts.clear();
+        let err = || crate::volumes::MountError {
+            volume: "in".into(),
+            message: "hostPath /nonexistent doesn't exist".into(),
+        };
+        w.on_volumes(Err(err()), now, &mut acts);
+        assert!(
+            matches!(&acts[..], [Action::Event { warning: true, reason: "FailedMount", message }]
+            if message == "MountVolume.SetUp failed for volume \"in\" : hostPath /nonexistent doesn't exist")
+        );
+        acts.clear();
+        w.sync(&mut acts);
+        assert!(acts.is_empty(), "waits for the retry");
+        assert_eq!(w.phase(), Phase::Pending);
+        assert!(
+            matches!(&w.apps[0].state, CState::Waiting { reason, .. } if reason == "ContainerCreating")
+        );
+        assert_eq!(w.next_wakeup(), Some(now + Duration::from_millis(500)));
+        w.on_timer(now + Duration::from_millis(500), Duration::ZERO, &mut acts);
+        w.sync(&mut acts);
+        assert_eq!(acts, vec![Action::SetUpVolumes]);
+        acts.clear();
+        let later = now + Duration::from_millis(500);
+        w.on_volumes(Err(err()), later, &mut acts);
+        assert_eq!(w.next_wakeup(), Some(later + Duration::from_secs(1)));
+        w.on_timer(later + Duration::from_secs(1), Duration::ZERO, &mut acts);
+        acts.clear();
+        w.sync(&mut acts);
+        w.on_volumes(Ok(()), later, &mut acts);
+        acts.clear();
+        w.sync(&mut acts);
+        assert_eq!(starts(&acts), vec![("a".into(), 0)]);
+    }
+
+    #[test]
+    fn pods_without_checked_volumes_start_at_once() {
+        let (mut w, _) = worker(json!({
+            "restartPolicy": "Never",
+            "volumes": [{"name": "d", "emptyDir": {}}, {"name": "h", "hostPath": {"path": "/tmp", "type": ""}}],
+            "containers": [{"name": "a"}]
+        }));
+        let mut acts = vec![];
+        w.sync(&mut acts);
+        assert_eq!(starts(&acts), vec![("a".into(), 0)]);
     }
 
     #[test]

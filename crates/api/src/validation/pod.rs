@@ -17,7 +17,8 @@ use super::names::{
 use super::{semantic_eq, to_json, IS_NEGATIVE_ERROR_MSG};
 use crate::quantity::{parse_quantity, ParsedQuantity};
 use k8s_openapi::api::core::v1::{
-    Container, EnvVar, Pod, PodSpec, PodTemplateSpec, ResourceRequirements, Toleration, Volume,
+    Container, EnvVar, HostPathVolumeSource, Pod, PodSpec, PodTemplateSpec, ResourceRequirements,
+    Toleration, Volume,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -284,8 +285,50 @@ fn validate_volumes(
                 "may not specify more than 1 volume type",
             )),
         }
+        if let Some(h) = &v.host_path {
+            errs.extend(validate_host_path(h, &p.child("hostPath")));
+        }
     }
     names
+}
+
+/// `supportedHostPathTypes`, in the sorted order upstream lists them.
+pub const HOST_PATH_TYPES: &[&str] = &[
+    "",
+    "BlockDevice",
+    "CharDevice",
+    "Directory",
+    "DirectoryOrCreate",
+    "File",
+    "FileOrCreate",
+    "Socket",
+];
+
+/// `validateHostPathVolumeSource`.
+fn validate_host_path(h: &HostPathVolumeSource, path: &FieldPath) -> Vec<FieldError> {
+    let path_field = path.child("path");
+    if h.path.is_empty() {
+        return vec![FieldError::required(&path_field, "")];
+    }
+    let mut errs = Vec::new();
+    // `validatePathNoBacksteps`.
+    if h.path.split('/').any(|part| part == "..") {
+        errs.push(FieldError::invalid(
+            &path_field,
+            h.path.as_str(),
+            "must not contain '..'",
+        ));
+    }
+    if let Some(t) = h.type_.as_deref() {
+        if !HOST_PATH_TYPES.contains(&t) {
+            errs.push(FieldError::not_supported(
+                &path.child("type"),
+                t,
+                HOST_PATH_TYPES,
+            ));
+        }
+    }
+    errs
 }
 
 /// `validateContainerCommon` + the regular-container checks.

@@ -1046,6 +1046,31 @@ fn pod_only_container_checks() {
             vec!["spec.volumes[0].emptyDir: Forbidden: may not specify more than 1 volume type"],
         ),
         (
+            "hostPath type not supported, path with a backstep",
+            Box::new(|s| {
+                s.volumes = Some(vec![Volume {
+                    name: "v".into(),
+                    host_path: Some(k8s_openapi::api::core::v1::HostPathVolumeSource { path: "/x/../y".into(), type_: Some("Dir".into()) }),
+                    ..Default::default()
+                }])
+            }),
+            vec![
+                "spec.volumes[0].hostPath.path: Invalid value: \"/x/../y\": must not contain '..'",
+                "spec.volumes[0].hostPath.type: Unsupported value: \"Dir\": supported values: \"\", \"BlockDevice\", \"CharDevice\", \"Directory\", \"DirectoryOrCreate\", \"File\", \"FileOrCreate\", \"Socket\"",
+            ],
+        ),
+        (
+            "hostPath without a path",
+            Box::new(|s| {
+                s.volumes = Some(vec![Volume {
+                    name: "v".into(),
+                    host_path: Some(k8s_openapi::api::core::v1::HostPathVolumeSource { path: String::new(), type_: Some("Directory".into()) }),
+                    ..Default::default()
+                }])
+            }),
+            vec!["spec.volumes[0].hostPath.path: Required value"],
+        ),
+        (
             "toleration operator and effect",
             Box::new(|s| {
                 s.tolerations = Some(vec![

@@ -436,3 +436,60 @@ fn crash_loop_back_off_waits_ten_seconds_after_the_first_restart() {
     );
     assert!(out.contains("2 (") && out.contains("ago)"), "{out}");
 }
+
+/// A real pod in `ContainerCreating`: the kubelet mounts volumes before any
+/// container starts, and a `hostPath` of type `Directory` that does not exist
+/// fails the mount (`checkType`, `pkg/volume/hostpath/host_path.go`). The pod
+/// waits with a `FailedMount` event and starts once the directory appears.
+#[test]
+fn container_creating_while_a_host_path_is_missing() {
+    let s = Server::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("input");
+    let dir = input.to_str().unwrap();
+    // mountPath = path, so the script reads the same place with or without
+    // root (as root the directory is bind-mounted onto itself).
+    let spec = format!(
+        r#""volumes":[{{"name":"input","hostPath":{{"path":"{dir}","type":"Directory"}}}}],"#
+    );
+    let c = sh("c", &format!("cat {dir}/msg")).replace(
+        r#""image":"busybox","#,
+        &format!(r#""image":"busybox","volumeMounts":[{{"name":"input","mountPath":"{dir}"}}],"#),
+    );
+    s.kubectl_stdin(
+        "1.33",
+        &["create", "-f", "-"],
+        &pod("needs-input", "Never", &c, &spec),
+    )
+    .ok();
+    wait_status(&s, "needs-input", "ContainerCreating", 20);
+    let want =
+        format!("MountVolume.SetUp failed for volume \"input\" : hostPath {dir} doesn't exist");
+    s.wait_for("FailedMount event", Duration::from_secs(10), || {
+        let out = s
+            .kubectl(&[
+                "get",
+                "events",
+                "--field-selector",
+                "involvedObject.name=needs-input,reason=FailedMount",
+                "-o",
+                "jsonpath={.items[*].message}",
+            ])
+            .stdout();
+        out.contains(&want).then_some(())
+    });
+    let p = s.get_json(&["pod", "needs-input"]);
+    assert_eq!(p["status"]["phase"], "Pending");
+    assert_eq!(
+        p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"],
+        "ContainerCreating"
+    );
+    // Still waiting a little later: no container ran.
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(status_of(&s, "needs-input"), "ContainerCreating");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::write(input.join("msg"), "input arrived\n").unwrap();
+    wait_status(&s, "needs-input", "Completed", 30);
+    let logs = s.kubectl(&["logs", "needs-input"]).ok();
+    assert_eq!(logs, "input arrived\n");
+}

@@ -1,0 +1,282 @@
+//! Volume set-up before any container starts: the kubelet's volume manager.
+//!
+//! The kubelet mounts every volume of a pod before it starts the first
+//! container; while a mount fails the pod stays `Pending`, its containers
+//! wait in `ContainerCreating`, a `FailedMount` warning is recorded, and the
+//! mount is retried with exponential back-off. On one machine the volume
+//! that can fail this way is `hostPath` with a `type`, whose checks follow
+//! `checkType` in `pkg/volume/hostpath/host_path.go`: a job that needs an
+//! input directory waits for it instead of failing.
+//!
+//! `emptyDir` directories are made when a container is built
+//! (`runtime::process::build_spec`); they cannot fail a type check.
+
+use std::io;
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{HostPathVolumeSource, PodSpec};
+
+/// First retry of a failed mount (`initialDurationBeforeRetry` in
+/// `pkg/util/goroutinemap/exponentialbackoff`).
+pub const INITIAL_RETRY: Duration = Duration::from_millis(500);
+/// Cap of the retry back-off (`maxDurationBeforeRetry`, 2m2s).
+pub const MAX_RETRY: Duration = Duration::from_secs(122);
+
+/// A volume that could not be set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountError {
+    pub volume: String,
+    pub message: String,
+}
+
+impl MountError {
+    /// The `FailedMount` event message (`GenerateError("MountVolume.SetUp
+    /// failed", err)` in `pkg/volume/util/operationexecutor`).
+    pub fn event_message(&self) -> String {
+        format!(
+            "MountVolume.SetUp failed for volume {:?} : {}",
+            self.volume, self.message
+        )
+    }
+}
+
+/// Whether the pod has a volume whose set-up can fail (and must therefore
+/// run before its containers).
+pub fn needs_set_up(spec: &PodSpec) -> bool {
+    spec.volumes
+        .iter()
+        .flatten()
+        .filter_map(|v| v.host_path.as_ref())
+        .any(|h| h.type_.as_deref().is_some_and(|t| !t.is_empty()))
+}
+
+/// Sets up the pod's volumes in order; the first failure is returned.
+pub fn set_up(spec: &PodSpec) -> Result<(), MountError> {
+    for v in spec.volumes.iter().flatten() {
+        if let Some(h) = &v.host_path {
+            check_host_path(h).map_err(|message| MountError {
+                volume: v.name.clone(),
+                message,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// `checkType`: `...OrCreate` types create what is missing; the others
+/// require the path to exist with that file type.
+pub fn check_host_path(h: &HostPathVolumeSource) -> Result<(), String> {
+    let path = Path::new(&h.path);
+    let (want, what) = match h.type_.as_deref().unwrap_or("") {
+        "" => return Ok(()),
+        "DirectoryOrCreate" => {
+            if !exists(path) {
+                make_dir(path).map_err(|e| format!("mkdir {}: {e}", h.path))?;
+            }
+            ("Directory", "directory")
+        }
+        "Directory" => ("Directory", "directory"),
+        "FileOrCreate" => {
+            if !exists(path) {
+                make_file(path).map_err(|e| format!("open {}: {e}", h.path))?;
+            }
+            ("File", "file")
+        }
+        "File" => ("File", "file"),
+        "Socket" => ("Socket", "socket file"),
+        "CharDevice" => ("CharDevice", "character device"),
+        "BlockDevice" => ("BlockDevice", "block device"),
+        other => return Err(format!("{other} is an invalid volume type")),
+    };
+    if !exists(path) {
+        return Err(format!("hostPath {} doesn't exist", h.path));
+    }
+    let got = file_type(path).map_err(|e| {
+        format!(
+            "hostPath type check failed, {} is not a {what}, unable to determine its type: {e}",
+            h.path
+        )
+    })?;
+    if got != want {
+        return Err(format!(
+            "hostPath type check failed: {} is not a {what}, it's a {got}",
+            h.path
+        ));
+    }
+    Ok(())
+}
+
+fn exists(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok()
+}
+
+/// `hostutil.GetFileType`: the type names of `HostPathType`.
+fn file_type(path: &Path) -> io::Result<&'static str> {
+    let t = std::fs::metadata(path)?.file_type();
+    if t.is_socket() {
+        Ok("Socket")
+    } else if t.is_block_device() {
+        Ok("BlockDevice")
+    } else if t.is_char_device() {
+        Ok("CharDevice")
+    } else if t.is_dir() {
+        Ok("Directory")
+    } else if t.is_file() {
+        Ok("File")
+    } else {
+        Err(io::Error::other(
+            "only recognise file, directory, socket, block device and character device",
+        ))
+    }
+}
+
+/// `makeDir`: `MkdirAll` with mode 0755.
+fn make_dir(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(path)
+    {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// `makeFile`: creates an empty file with mode 0644; the parent must exist.
+fn make_file(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .open(path)
+    {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The delay before the next try of a failing mount, given the previous
+/// delay: 500 ms doubling to 2m2s.
+pub fn retry_delay(previous: Option<Duration>) -> Duration {
+    match previous {
+        None => INITIAL_RETRY,
+        Some(d) => (d * 2).min(MAX_RETRY),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hp(path: &Path, t: &str) -> HostPathVolumeSource {
+        HostPathVolumeSource {
+            path: path.to_string_lossy().into_owned(),
+            type_: Some(t.to_string()),
+        }
+    }
+
+    #[test]
+    fn host_path_types_follow_check_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let file = d.join("f");
+        std::fs::write(&file, "x").unwrap();
+        let missing = d.join("missing");
+        let p = |x: &Path| x.to_string_lossy().into_owned();
+        let cases: Vec<(HostPathVolumeSource, Result<(), String>)> = vec![
+            (hp(d, ""), Ok(())),
+            (hp(&missing, ""), Ok(())),
+            (hp(d, "Directory"), Ok(())),
+            (hp(&file, "File"), Ok(())),
+            (
+                hp(&missing, "Directory"),
+                Err(format!("hostPath {} doesn't exist", p(&missing))),
+            ),
+            (
+                hp(&file, "Directory"),
+                Err(format!(
+                    "hostPath type check failed: {} is not a directory, it's a File",
+                    p(&file)
+                )),
+            ),
+            (
+                hp(d, "File"),
+                Err(format!(
+                    "hostPath type check failed: {} is not a file, it's a Directory",
+                    p(d)
+                )),
+            ),
+            (
+                hp(d, "Socket"),
+                Err(format!(
+                    "hostPath type check failed: {} is not a socket file, it's a Directory",
+                    p(d)
+                )),
+            ),
+            (
+                hp(Path::new("/dev/null"), "CharDevice"),
+                Ok(()),
+            ),
+            (
+                hp(Path::new("/dev/null"), "BlockDevice"),
+                Err("hostPath type check failed: /dev/null is not a block device, it's a CharDevice".into()),
+            ),
+            (
+                hp(&file, "DirectoryOrCreate"),
+                Err(format!(
+                    "hostPath type check failed: {} is not a directory, it's a File",
+                    p(&file)
+                )),
+            ),
+        ];
+        for (h, want) in cases {
+            assert_eq!(check_host_path(&h), want, "{h:?}");
+        }
+    }
+
+    #[test]
+    fn or_create_types_create_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let new_dir = dir.path().join("a/b");
+        assert_eq!(check_host_path(&hp(&new_dir, "DirectoryOrCreate")), Ok(()));
+        assert!(new_dir.is_dir());
+        let new_file = dir.path().join("a/f");
+        assert_eq!(check_host_path(&hp(&new_file, "FileOrCreate")), Ok(()));
+        assert!(new_file.is_file());
+        // FileOrCreate does not create parents.
+        let orphan = dir.path().join("no/such/f");
+        assert!(check_host_path(&hp(&orphan, "FileOrCreate")).is_err());
+    }
+
+    #[test]
+    fn retry_back_off_doubles_to_the_cap() {
+        let mut d = None;
+        let mut seen = Vec::new();
+        for _ in 0..10 {
+            let next = retry_delay(d);
+            seen.push(next.as_millis());
+            d = Some(next);
+        }
+        assert_eq!(
+            seen,
+            [500, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 122000, 122000]
+        );
+    }
+
+    #[test]
+    fn event_message_is_upstream_shape() {
+        let e = MountError {
+            volume: "input".into(),
+            message: "hostPath /in doesn't exist".into(),
+        };
+        assert_eq!(
+            e.event_message(),
+            "MountVolume.SetUp failed for volume \"input\" : hostPath /in doesn't exist"
+        );
+    }
+}
