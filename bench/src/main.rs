@@ -1,7 +1,7 @@
 //! joblite benchmarks. Each one runs its baseline in the same run and
 //! prints the ratio; results go to `bench/results.json`.
 //!
-//! Usage: `cargo run --release -p bench -- [throughput|latency|cold-start|memory|scale|all]`
+//! Usage: `cargo run --release -p bench -- [throughput|latency|cold-start|memory|logs|scale|all]`
 //! (the joblite binary is built in release mode first by `cargo build --release -p joblite`).
 
 use std::path::{Path, PathBuf};
@@ -335,6 +335,116 @@ async fn scale(joblite: &Path, n: i64) -> Result<Value> {
     )
 }
 
+/// The script both sides of the logs benchmark run: one line every 100 ms
+/// carrying the wall-clock time (ns) at which it was written.
+fn stamp_script(lines: usize) -> String {
+    format!("i=0; while [ $i -lt {lines} ]; do date +%s%N; sleep 0.1; i=$((i+1)); done")
+}
+
+fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+/// Reads `follower`'s stdout and returns, per line, the delay from the line's
+/// own timestamp to its arrival here (ms). The first `skip` lines may predate
+/// the follower and are dropped.
+fn follow_delays(follower: &mut Child, want: usize, skip: usize) -> Result<Vec<f64>> {
+    use std::io::BufRead;
+    let out = follower.stdout.take().context("follower stdout")?;
+    let mut delays = Vec::new();
+    for line in std::io::BufReader::new(out).lines().skip(skip) {
+        let line = line?;
+        let arrived = now_ns();
+        let Ok(written) = line.trim().parse::<i128>() else {
+            continue;
+        };
+        delays.push((arrived - written) as f64 / 1e6);
+        if delays.len() == want {
+            break;
+        }
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    if delays.len() < want {
+        bail!("follower ended after {} of {want} lines", delays.len());
+    }
+    Ok(delays)
+}
+
+fn percentiles(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pct = |p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
+    (pct(0.5), pct(0.99), v[v.len() - 1])
+}
+
+/// `kubectl logs -f` delay: from a container writing a line to kubectl
+/// printing it. Baseline: `tail -F` on a file the same script writes.
+async fn logs(joblite: &Path, lines: usize) -> Result<Value> {
+    const SKIP: usize = 5;
+    let total = lines + SKIP + 5;
+    let e = Engine::start(joblite).await?;
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(e.client.clone(), "default");
+    let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stamps"},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "none",
+            "command": ["sh", "-c", stamp_script(total)]}]}
+    }))?;
+    pods.create(&PostParams::default(), &pod).await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let p = pods.get("stamps").await?;
+        if p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running") {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("pod stamps did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut kubectl = Command::new("kubectl")
+        .args(["logs", "-f", "stamps"])
+        .env("KUBECONFIG", e.dir.path().join("kubeconfig"))
+        .env("HOME", e.dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("kubectl logs -f")?;
+    let ours =
+        tokio::task::spawn_blocking(move || follow_delays(&mut kubectl, lines, SKIP)).await??;
+
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("stamps.log");
+    std::fs::write(&file, "")?;
+    let mut writer = Command::new("sh")
+        .args([
+            "-c",
+            &format!("({}) >> {}", stamp_script(total), file.display()),
+        ])
+        .spawn()?;
+    let mut tail = Command::new("tail")
+        .args(["-F", "-n", "0"])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let base = tokio::task::spawn_blocking(move || follow_delays(&mut tail, lines, 0)).await??;
+    let _ = writer.kill();
+    let _ = writer.wait();
+
+    let (p50, p99, max) = percentiles(ours);
+    let (b50, b99, bmax) = percentiles(base);
+    println!(
+        "logs -f: {lines} lines written every 100 ms, write -> printed by kubectl logs -f: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms (target < 100 ms); tail -F on a file: p50 {b50:.1} ms, p99 {b99:.1} ms, max {bmax:.1} ms"
+    );
+    Ok(
+        json!({"lines": lines, "p50_ms": p50, "p99_ms": p99, "max_ms": max, "target_ms": 100,
+              "tail_f_p50_ms": b50, "tail_f_p99_ms": b99, "tail_f_max_ms": bmax}),
+    )
+}
+
 fn joblite_binary() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("JOBLITE_BIN") {
         return Ok(p.into());
@@ -375,6 +485,9 @@ async fn main() -> Result<()> {
     }
     if all || which == "memory" {
         results.insert("memory".into(), memory(&joblite).await?);
+    }
+    if all || which == "logs" {
+        results.insert("logs".into(), logs(&joblite, 100).await?);
     }
     if which == "scale" {
         results.insert("scale".into(), scale(&joblite, 100_000).await?);
