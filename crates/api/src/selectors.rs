@@ -24,137 +24,13 @@ use serde_json::Value;
 use crate::resources::ResourceInfo;
 use crate::status::{go_quote, ApiError, Cause};
 
-// ---------------------------------------------------------------------------
-// Label key / value syntax (staging/src/k8s.io/apimachinery/pkg/api/validate/content/kube.go)
-// ---------------------------------------------------------------------------
-
-const LABEL_KEY_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
-const LABEL_KEY_ERR_MSG: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
-const LABEL_VALUE_ERR_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const DNS1123_SUBDOMAIN_FMT: &str =
-    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
-const DNS1123_SUBDOMAIN_ERR_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
-
-/// `RegexError` from upstream `content/errors.go`, including its odd
-/// `'a',  or 'b'` spacing.
-fn regex_error(msg: &str, re: &str, examples: &[&str]) -> String {
-    if examples.is_empty() {
-        return format!("{msg} (regex used for validation is '{re}')");
-    }
-    let mut s = format!("{msg} (e.g. ");
-    for (i, e) in examples.iter().enumerate() {
-        if i > 0 {
-            s.push_str(" or ");
-        }
-        s.push_str(&format!("'{e}', "));
-    }
-    s.push_str(&format!("regex used for validation is '{re}')"));
-    s
-}
-
-/// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`
-fn is_label_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    match (b.first(), b.last()) {
-        (Some(f), Some(l)) => {
-            f.is_ascii_alphanumeric()
-                && l.is_ascii_alphanumeric()
-                && b.iter()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-        }
-        _ => false,
-    }
-}
-
-fn is_dns1123_label_chars(s: &str) -> bool {
-    let b = s.as_bytes();
-    match (b.first(), b.last()) {
-        (Some(f), Some(l)) => {
-            (f.is_ascii_lowercase() || f.is_ascii_digit())
-                && (l.is_ascii_lowercase() || l.is_ascii_digit())
-                && b.iter()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        }
-        _ => false,
-    }
-}
-
-fn dns1123_subdomain_errors(s: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if s.len() > 253 {
-        errs.push("must be no more than 253 bytes".to_string());
-    }
-    if !s.split('.').all(is_dns1123_label_chars) {
-        errs.push(regex_error(
-            DNS1123_SUBDOMAIN_ERR_MSG,
-            DNS1123_SUBDOMAIN_FMT,
-            &["example.com"],
-        ));
-    }
-    errs
-}
-
-/// Upstream `IsLabelKey` (a.k.a. `IsQualifiedName`): the reasons `key` is not a
-/// valid label key, empty when it is.
-pub fn label_key_errors(key: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    let parts: Vec<&str> = key.split('/').collect();
-    let name = match parts.as_slice() {
-        [name] => *name,
-        [prefix, name] => {
-            if prefix.is_empty() {
-                errs.push("prefix part must be non-empty".to_string());
-            } else {
-                errs.extend(
-                    dns1123_subdomain_errors(prefix)
-                        .into_iter()
-                        .map(|m| format!("prefix part {m}")),
-                );
-            }
-            *name
-        }
-        _ => {
-            errs.push(format!(
-                "a valid label key {} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
-                regex_error(LABEL_KEY_ERR_MSG, LABEL_KEY_FMT, &["MyName", "my.name", "123-abc"])
-            ));
-            return errs;
-        }
-    };
-    if name.is_empty() {
-        errs.push("name part must be non-empty".to_string());
-    } else if name.len() > 63 {
-        errs.push("name part must be no more than 63 bytes".to_string());
-    }
-    if !is_label_name(name) {
-        errs.push(format!(
-            "name part {}",
-            regex_error(
-                LABEL_KEY_ERR_MSG,
-                LABEL_KEY_FMT,
-                &["MyName", "my.name", "123-abc"]
-            )
-        ));
-    }
-    errs
-}
-
-/// Upstream `IsLabelValue`: the reasons `value` is not a valid label value.
-pub fn label_value_errors(value: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if value.len() > 63 {
-        errs.push("must be no more than 63 bytes".to_string());
-    }
-    if !(value.is_empty() || is_label_name(value)) {
-        errs.push(regex_error(
-            LABEL_VALUE_ERR_MSG,
-            LABEL_VALUE_FMT,
-            &["MyValue", "my_value", "12345"],
-        ));
-    }
-    errs
-}
+// Label key and value syntax: `labels.Parse` in 1.33 checks keys with
+// `IsQualifiedName` and values with `IsValidLabelValue`
+// (`staging/src/k8s.io/apimachinery/pkg/labels/selector.go`); the one copy of
+// those rules lives in `validation::names`.
+use crate::validation::{
+    is_qualified_name as label_key_errors, is_valid_label_value as label_value_errors,
+};
 
 // ---------------------------------------------------------------------------
 // Label selectors
@@ -1384,6 +1260,8 @@ mod tests {
         );
     }
 
+    /// 1.33 wording (`IsQualifiedName`, `MaxLenError` in
+    /// `apimachinery/pkg/util/validation/validation.go`).
     #[test]
     fn label_key_validation_messages() {
         assert!(label_key_errors("batch.kubernetes.io/controller-uid").is_empty());
@@ -1394,11 +1272,11 @@ mod tests {
         );
         assert_eq!(
             label_key_errors(&"a".repeat(64)),
-            vec!["name part must be no more than 63 bytes"]
+            vec!["name part must be no more than 63 characters"]
         );
         assert!(label_key_errors("Foo.com/a")[0]
             .starts_with("prefix part a lowercase RFC 1123 subdomain"));
-        assert!(label_key_errors("a/b/c")[0].starts_with("a valid label key must consist of"));
+        assert!(label_key_errors("a/b/c")[0].starts_with("a qualified name must consist of"));
         assert!(label_value_errors("").is_empty());
         assert!(label_value_errors("My_value-1.2").is_empty());
         assert_eq!(label_value_errors("_a").len(), 1);

@@ -288,16 +288,17 @@ fn persist(conn: &mut Connection, events: &[Arc<Event>]) -> rusqlite::Result<()>
         let mut del = tx.prepare_cached(
             "DELETE FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
         )?;
+        let mut cur = tx.prepare_cached(
+            "SELECT rev FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
+        )?;
         let mut prev_of: HashMap<&Key, u64> = HashMap::new();
         for e in events {
             let prev_rev: Option<i64> = match prev_of.get(&e.key) {
                 Some(r) => Some(*r as i64),
-                None => tx
-                    .query_row(
-                        "SELECT rev FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
-                        params![e.key.resource, e.key.namespace, e.key.name],
-                        |r| r.get(0),
-                    )
+                None => cur
+                    .query_row(params![e.key.resource, e.key.namespace, e.key.name], |r| {
+                        r.get(0)
+                    })
                     .optional()?,
             };
             ins.execute(params![
