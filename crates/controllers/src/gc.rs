@@ -26,6 +26,7 @@ use serde_json::Value;
 use store::{DeleteOptions, EventType, Propagation, Store, Stored};
 use tokio::task::JoinHandle;
 
+use crate::kit::edit;
 use crate::kit::informer::{self, Handler};
 use crate::kit::objects::{Meta, OwnerRef};
 use crate::kit::queue::WorkQueue;
@@ -331,27 +332,26 @@ impl Gc {
                 return Ok(());
             }
             // Keep the object; drop the references to owners that are gone.
-            let uid = meta.uid.clone();
-            let r = self
-                .store
-                .modify(node.resource, &node.namespace, &node.name, |mut v| {
-                    if v.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
-                        return Ok(None);
-                    }
-                    let Some(refs) = v
-                        .pointer_mut("/metadata/ownerReferences")
-                        .and_then(Value::as_array_mut)
+            let r = edit::modify_metadata(
+                &self.store,
+                node.resource,
+                &node.namespace,
+                &node.name,
+                &meta.uid,
+                |m| {
+                    let Some(refs) = m.get_mut("ownerReferences").and_then(Value::as_array_mut)
                     else {
-                        return Ok(None);
+                        return false;
                     };
                     refs.retain(|r| {
                         !r.get("uid")
                             .and_then(Value::as_str)
                             .is_some_and(|u| gone.iter().any(|g| g == u))
                     });
-                    Ok(Some(v))
-                })
-                .await;
+                    true
+                },
+            )
+            .await;
             return match r {
                 Ok(_) | Err(store::Error::NotFound(_)) => Ok(()),
                 Err(e) => Err(e.into()),
@@ -398,30 +398,15 @@ impl Gc {
     }
 
     async fn remove_finalizer(&self, node: &Node, uid: &str, finalizer: &str) -> Result<()> {
-        let uid = uid.to_string();
-        let r = self
-            .store
-            .modify(node.resource, &node.namespace, &node.name, |mut v| {
-                if v.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
-                    return Ok(None);
-                }
-                let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) else {
-                    return Ok(None);
-                };
-                let Some(fs) = m.get_mut("finalizers").and_then(Value::as_array_mut) else {
-                    return Ok(None);
-                };
-                let before = fs.len();
-                fs.retain(|f| f != finalizer);
-                if fs.len() == before {
-                    return Ok(None);
-                }
-                if fs.is_empty() {
-                    m.remove("finalizers");
-                }
-                Ok(Some(v))
-            })
-            .await;
+        let r = edit::modify_metadata(
+            &self.store,
+            node.resource,
+            &node.namespace,
+            &node.name,
+            uid,
+            |m| edit::remove_from_string_array(m, "finalizers", finalizer),
+        )
+        .await;
         match r {
             Ok(_) | Err(store::Error::NotFound(_)) => Ok(()),
             Err(e) => Err(e.into()),

@@ -39,6 +39,7 @@ use store::{DeleteOptions, EventType, Store, Stored};
 use tokio::task::JoinHandle;
 
 use crate::clock::{self, Clock};
+use crate::kit::edit;
 use crate::kit::expectations::{Expectations, FinalizerExpectations};
 use crate::kit::informer::{self, Handler};
 use crate::kit::objects::{Job, JobCondition, Pod};
@@ -568,37 +569,15 @@ impl JobController {
     /// Removes the tracking finalizer from one pod (upstream
     /// `removeTrackingFinalizerPatch`); a pod that is gone counts as done.
     async fn remove_finalizer(&self, pod: &Pod) -> Result<()> {
-        let uid = pod.metadata.uid.clone();
-        let r = self
-            .store
-            .modify(
-                &PODS,
-                &pod.metadata.namespace,
-                &pod.metadata.name,
-                |mut v| {
-                    if v.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
-                        return Ok(None);
-                    }
-                    let Some(fs) = v
-                        .pointer_mut("/metadata/finalizers")
-                        .and_then(Value::as_array_mut)
-                    else {
-                        return Ok(None);
-                    };
-                    let before = fs.len();
-                    fs.retain(|f| f != JOB_TRACKING_FINALIZER);
-                    if fs.len() == before {
-                        return Ok(None);
-                    }
-                    if fs.is_empty() {
-                        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-                            m.remove("finalizers");
-                        }
-                    }
-                    Ok(Some(v))
-                },
-            )
-            .await;
+        let r = edit::modify_metadata(
+            &self.store,
+            &PODS,
+            &pod.metadata.namespace,
+            &pod.metadata.name,
+            &pod.metadata.uid,
+            |m| edit::remove_from_string_array(m, "finalizers", JOB_TRACKING_FINALIZER),
+        )
+        .await;
         match r {
             Ok(_) | Err(store::Error::NotFound(_)) => Ok(()),
             Err(e) => Err(e.into()),
@@ -742,52 +721,33 @@ impl JobController {
 
     /// Adds the controller ownerReference and tracking finalizer.
     async fn adopt_pod(&self, job: &Job, pod: &Pod) -> Result<Option<Pod>> {
-        let uid = pod.metadata.uid.clone();
         let owner = serde_json::json!({
             "apiVersion": "batch/v1", "kind": "Job", "name": job.metadata.name,
             "uid": job.metadata.uid, "controller": true, "blockOwnerDeletion": true,
         });
-        let r = self
-            .store
-            .modify(
-                &PODS,
-                &pod.metadata.namespace,
-                &pod.metadata.name,
-                |mut v| {
-                    if v.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
-                        return Ok(None);
-                    }
-                    let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) else {
-                        return Ok(None);
-                    };
-                    let refs = m
-                        .entry("ownerReferences")
-                        .or_insert_with(|| Value::Array(vec![]));
-                    if !refs.is_array() {
-                        *refs = Value::Array(vec![]);
-                    }
-                    let refs = refs.as_array_mut().expect("array");
-                    if refs
-                        .iter()
-                        .any(|r| r.get("controller") == Some(&Value::Bool(true)))
-                    {
-                        return Ok(None); // someone else adopted it meanwhile
-                    }
-                    refs.push(owner.clone());
-                    let fs = m
-                        .entry("finalizers")
-                        .or_insert_with(|| Value::Array(vec![]));
-                    if !fs.is_array() {
-                        *fs = Value::Array(vec![]);
-                    }
-                    let fs = fs.as_array_mut().expect("array");
-                    if !fs.iter().any(|f| f == JOB_TRACKING_FINALIZER) {
-                        fs.push(JOB_TRACKING_FINALIZER.into());
-                    }
-                    Ok(Some(v))
-                },
-            )
-            .await;
+        let r = edit::modify_metadata(
+            &self.store,
+            &PODS,
+            &pod.metadata.namespace,
+            &pod.metadata.name,
+            &pod.metadata.uid,
+            |m| {
+                let refs = edit::array_entry(m, "ownerReferences");
+                if refs
+                    .iter()
+                    .any(|r| r.get("controller") == Some(&Value::Bool(true)))
+                {
+                    return false; // someone else adopted it meanwhile
+                }
+                refs.push(owner.clone());
+                let fs = edit::array_entry(m, "finalizers");
+                if !fs.iter().any(|f| f == JOB_TRACKING_FINALIZER) {
+                    fs.push(JOB_TRACKING_FINALIZER.into());
+                }
+                true
+            },
+        )
+        .await;
         match r {
             Ok(Some(s)) => Ok(Pod::parse(&s.bytes, s.rev)),
             Ok(None) | Err(store::Error::NotFound(_)) => Ok(None),
@@ -797,39 +757,22 @@ impl JobController {
 
     /// Removes our ownerReference and the tracking finalizer.
     async fn release_pod(&self, job: &Job, pod: &Pod) -> Result<()> {
-        let uid = pod.metadata.uid.clone();
-        let owner_uid = job.metadata.uid.clone();
-        let r = self
-            .store
-            .modify(
-                &PODS,
-                &pod.metadata.namespace,
-                &pod.metadata.name,
-                |mut v| {
-                    if v.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
-                        return Ok(None);
-                    }
-                    let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) else {
-                        return Ok(None);
-                    };
-                    if let Some(refs) = m.get_mut("ownerReferences").and_then(Value::as_array_mut) {
-                        refs.retain(|r| {
-                            r.get("uid").and_then(Value::as_str) != Some(owner_uid.as_str())
-                        });
-                        if refs.is_empty() {
-                            m.remove("ownerReferences");
-                        }
-                    }
-                    if let Some(fs) = m.get_mut("finalizers").and_then(Value::as_array_mut) {
-                        fs.retain(|f| f != JOB_TRACKING_FINALIZER);
-                        if fs.is_empty() {
-                            m.remove("finalizers");
-                        }
-                    }
-                    Ok(Some(v))
-                },
-            )
-            .await;
+        let owner_uid = job.metadata.uid.as_str();
+        let r = edit::modify_metadata(
+            &self.store,
+            &PODS,
+            &pod.metadata.namespace,
+            &pod.metadata.name,
+            &pod.metadata.uid,
+            |m| {
+                edit::retain_in_array(m, "ownerReferences", |r| {
+                    r.get("uid").and_then(Value::as_str) != Some(owner_uid)
+                });
+                edit::remove_from_string_array(m, "finalizers", JOB_TRACKING_FINALIZER);
+                true
+            },
+        )
+        .await;
         match r {
             Ok(_) | Err(store::Error::NotFound(_)) => Ok(()),
             Err(e) => Err(e.into()),

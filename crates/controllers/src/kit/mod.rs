@@ -1,8 +1,10 @@
 //! The controller kit: the pieces every controller here is built from, as
 //! client-go provides them upstream: watch-driven caches, a deduplicating
-//! work queue with delayed and rate-limited requeue, expectations, and the
-//! lightweight object views the caches hold.
+//! work queue with delayed and rate-limited requeue, expectations, the
+//! lightweight object views the caches hold, and the guarded metadata edits
+//! the controllers write with.
 
+pub mod edit;
 pub mod expectations;
 pub mod informer;
 pub mod objects;
