@@ -59,14 +59,7 @@ pub fn propagation(cascade: &str) -> anyhow::Result<PropagationPolicy> {
 }
 
 pub async fn run(args: DeleteArgs) -> CmdResult {
-    let (info, mut names) = match args.resource.split_once('/') {
-        Some(_) => {
-            let (info, name) = resource::parse_ref(&args.resource, None)?;
-            (info, vec![name])
-        }
-        None => (resource::lookup(&args.resource)?, Vec::new()),
-    };
-    names.extend(args.names.iter().cloned());
+    let (info, mut names) = resource::parse_targets(&args.resource, &args.names)?;
     let by_selection = args.all || args.selector.is_some();
     if names.is_empty() && !by_selection {
         bail!("resource(s) were provided, but no name was specified");

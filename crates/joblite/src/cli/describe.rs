@@ -756,14 +756,7 @@ async fn events_for(
 }
 
 pub async fn run(args: DescribeArgs) -> CmdResult {
-    let (info, mut names) = match args.resource.split_once('/') {
-        Some(_) => {
-            let (info, name) = resource::parse_ref(&args.resource, None)?;
-            (info, vec![name])
-        }
-        None => (resource::lookup(&args.resource)?, Vec::new()),
-    };
-    names.extend(args.names.iter().cloned());
+    let (info, names) = resource::parse_targets(&args.resource, &args.names)?;
     if names.is_empty() {
         bail!(
             "describe needs a name: joblite describe {} NAME",

@@ -102,14 +102,7 @@ impl Query<'_> {
 }
 
 pub async fn run(args: GetArgs) -> CmdResult {
-    let (info, mut names) = match args.resource.split_once('/') {
-        Some(_) => {
-            let (info, name) = resource::parse_ref(&args.resource, None)?;
-            (info, vec![name])
-        }
-        None => (resource::lookup(&args.resource)?, Vec::new()),
-    };
-    names.extend(args.names.iter().cloned());
+    let (info, names) = resource::parse_targets(&args.resource, &args.names)?;
     if args.all_namespaces && !names.is_empty() {
         bail!("a resource cannot be retrieved by name across all namespaces");
     }

@@ -42,6 +42,23 @@ pub fn parse_ref(
     }
 }
 
+/// The resource and names of `get`/`describe`/`delete` arguments: either
+/// `TYPE NAME...` or `TYPE/NAME NAME...`.
+pub fn parse_targets(
+    resource: &str,
+    names: &[String],
+) -> anyhow::Result<(&'static ResourceInfo, Vec<String>)> {
+    let (info, mut all) = match resource.split_once('/') {
+        Some(_) => {
+            let (info, name) = parse_ref(resource, None)?;
+            (info, vec![name])
+        }
+        None => (lookup(resource)?, Vec::new()),
+    };
+    all.extend(names.iter().cloned());
+    Ok((info, all))
+}
+
 /// `job.batch` or `pod`: the prefix of kubectl's `job.batch/x created`.
 pub fn display_kind(info: &ResourceInfo) -> String {
     if info.group.is_empty() {
@@ -138,5 +155,16 @@ mod tests {
         );
         assert_eq!(collection_path(&PODS, None), "/api/v1/pods");
         assert_eq!(collection_path(&NODES, Some("default")), "/api/v1/nodes");
+    }
+
+    #[test]
+    fn targets_take_a_type_or_a_first_ref() {
+        let more = vec!["b".to_string()];
+        let (info, names) = parse_targets("jobs", &more).unwrap();
+        assert_eq!((info.plural, names), ("jobs", more.clone()));
+        let (info, names) = parse_targets("po/a", &more).unwrap();
+        assert_eq!((info.plural, names), ("pods", vec!["a".into(), "b".into()]));
+        assert!(parse_targets("job/", &more).is_err());
+        assert!(parse_targets("deployments", &[]).is_err());
     }
 }
