@@ -13,7 +13,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStatus, Event, Pod, PodTemplateSpec, Toleration, Volume,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use kube::api::ListParams;
 use kube::Api;
 
@@ -503,12 +503,8 @@ fn cap_indexes(indexes: Option<&str>, max: usize) -> String {
     }
 }
 
-/// The text of `kubectl describe job`.
-pub fn job_text(job: &Job, events: Vec<Event>) -> String {
-    let mut out = Out::default();
-    let meta = &job.metadata;
-    let spec = job.spec.clone().unwrap_or_default();
-    let status = job.status.clone().unwrap_or_default();
+/// The `Name:` and `Namespace:` lines every describer starts with.
+fn name_and_namespace(out: &mut Out, meta: &ObjectMeta) {
     out.w(
         0,
         &format!("Name:\t{}\n", meta.name.clone().unwrap_or_default()),
@@ -520,6 +516,15 @@ pub fn job_text(job: &Job, events: Vec<Event>) -> String {
             meta.namespace.clone().unwrap_or_default()
         ),
     );
+}
+
+/// The text of `kubectl describe job`.
+pub fn job_text(job: &Job, events: Vec<Event>) -> String {
+    let mut out = Out::default();
+    let meta = &job.metadata;
+    let spec = job.spec.clone().unwrap_or_default();
+    let status = job.status.clone().unwrap_or_default();
+    name_and_namespace(&mut out, meta);
     let selector = spec
         .selector
         .as_ref()
@@ -626,17 +631,7 @@ pub fn pod_text(pod: &Pod, events: Vec<Event>) -> String {
     let meta = &pod.metadata;
     let spec = pod.spec.clone().unwrap_or_default();
     let status = pod.status.clone().unwrap_or_default();
-    out.w(
-        0,
-        &format!("Name:\t{}\n", meta.name.clone().unwrap_or_default()),
-    );
-    out.w(
-        0,
-        &format!(
-            "Namespace:\t{}\n",
-            meta.namespace.clone().unwrap_or_default()
-        ),
-    );
+    name_and_namespace(&mut out, meta);
     if let Some(p) = spec.priority {
         out.w(0, &format!("Priority:\t{p}\n"));
     }
