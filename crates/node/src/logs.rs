@@ -392,6 +392,23 @@ mod tests {
             "lastState": if attempt > 0 { json!({"terminated": {"exitCode": 1, "containerID": format!("joblite://u_c_{}", attempt - 1)}}) } else { json!({}) }}]})
     }
 
+    /// Container `c` running its first attempt.
+    fn running() -> Value {
+        json!({"containerStatuses": [{"name": "c", "restartCount": 0, "state": {"running": {}}, "containerID": "joblite://u_c_0", "lastState": {}}]})
+    }
+
+    /// `logs -f` of the pod's only container.
+    async fn follow(
+        dir: &Path,
+        pod: &Value,
+    ) -> std::pin::Pin<Box<impl Stream<Item = Result<Bytes>>>> {
+        let opts = LogOptions {
+            follow: true,
+            ..Default::default()
+        };
+        Box::pin(stream_logs(dir, pod, opts).await.unwrap())
+    }
+
     #[tokio::test]
     async fn options_filter_and_format() {
         let dir = tempfile::tempdir().unwrap();
@@ -482,21 +499,7 @@ mod tests {
     async fn follow_sees_new_lines_and_ends_with_the_run() {
         let dir = tempfile::tempdir().unwrap();
         write_log(dir.path(), 0, "2026-01-01T00:00:01Z stdout F a\n", false);
-        let p = pod(
-            json!({"containerStatuses": [{"name": "c", "restartCount": 0, "state": {"running": {}}, "containerID": "joblite://u_c_0", "lastState": {}}]}),
-        );
-        let mut st = Box::pin(
-            stream_logs(
-                dir.path(),
-                &p,
-                LogOptions {
-                    follow: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap(),
-        );
+        let mut st = follow(dir.path(), &pod(running())).await;
         assert_eq!(st.next().await.unwrap().unwrap(), Bytes::from("a\n"));
         let path = paths::log_path(dir.path(), "default", "p", "u", "c", 0);
         let t0 = std::time::Instant::now();
@@ -516,21 +519,7 @@ mod tests {
     #[tokio::test]
     async fn follow_waits_for_a_log_that_does_not_exist_yet() {
         let dir = tempfile::tempdir().unwrap();
-        let p = pod(
-            json!({"containerStatuses": [{"name": "c", "restartCount": 0, "state": {"running": {}}, "containerID": "joblite://u_c_0", "lastState": {}}]}),
-        );
-        let mut st = Box::pin(
-            stream_logs(
-                dir.path(),
-                &p,
-                LogOptions {
-                    follow: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap(),
-        );
+        let mut st = follow(dir.path(), &pod(running())).await;
         let d = dir.path().to_path_buf();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -540,17 +529,7 @@ mod tests {
         assert!(st.next().await.is_none());
         // A finished container is not followed.
         let p = pod(terminated(0));
-        let st = stream_logs(
-            dir.path(),
-            &p,
-            LogOptions {
-                follow: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        let all: Vec<_> = st.collect().await;
+        let all: Vec<_> = follow(dir.path(), &p).await.collect().await;
         assert_eq!(all.len(), 1);
     }
     use std::io::Write;
