@@ -68,6 +68,13 @@ async fn start_agent(env: &Env) -> NodeHandle {
     start_agent_with(env, |_| {}).await
 }
 
+/// A fresh store and node directory with an agent running on them.
+async fn setup_with_agent() -> (Env, NodeHandle) {
+    let env = setup().await;
+    let agent = start_agent(&env).await;
+    (env, agent)
+}
+
 async fn start_agent_with(env: &Env, tweak: impl FnOnce(&mut NodeConfig)) -> NodeHandle {
     let mut cfg = NodeConfig::new(&env.node_dir, supervisor_command());
     tweak(&mut cfg);
@@ -146,8 +153,7 @@ fn alive(pid: i32) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_run_to_completion_with_status_and_logs() {
-    let env = setup().await;
-    let agent = start_agent(&env).await;
+    let (env, agent) = setup_with_agent().await;
     let s = &env.store;
     s.create(&PODS, pod("ok", "Never", json!([{"name": "c", "image": "busybox", "command": ["sh", "-c", "echo hello; echo $(GREETING) from $POD"],
         "env": [{"name": "GREETING", "value": "hi"}, {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]}]))).await.unwrap();
@@ -242,8 +248,7 @@ async fn pods_run_to_completion_with_status_and_logs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_failure_restarts_in_place_then_backs_off() {
-    let env = setup().await;
-    let agent = start_agent(&env).await;
+    let (env, agent) = setup_with_agent().await;
     let s = &env.store;
     // Fails on the first run, succeeds on the second (the working directory
     // is the pod's and survives restarts).
@@ -293,8 +298,7 @@ async fn on_failure_restarts_in_place_then_backs_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_deletion_kills_the_process_tree() {
-    let env = setup().await;
-    let agent = start_agent(&env).await;
+    let (env, agent) = setup_with_agent().await;
     let s = &env.store;
     // Traps SIGTERM and exits: removed well before its grace.
     s.create(&PODS, pod("polite", "Never", json!([{"name": "c", "command": ["sh", "-c", "sleep 1000 & echo $! > child.pid; trap 'exit 0' TERM; wait"]}]))).await.unwrap();
@@ -339,8 +343,7 @@ async fn graceful_deletion_kills_the_process_tree() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_containers_empty_dirs_deadlines_and_admission() {
-    let env = setup().await;
-    let agent = start_agent(&env).await;
+    let (env, agent) = setup_with_agent().await;
     let s = &env.store;
     let root = unsafe { libc::geteuid() } == 0;
     if root {
@@ -419,8 +422,7 @@ async fn a_memory_limit_oom_kills() {
         eprintln!("skipping: no writable memory cgroup ({why})");
         return;
     }
-    let env = setup().await;
-    let agent = start_agent(&env).await;
+    let (env, agent) = setup_with_agent().await;
     let s = &env.store;
     s.create(&PODS, pod("oom", "Never", json!([{"name": "c", "command": ["tail", "/dev/zero"], "resources": {"limits": {"memory": "32Mi"}}}]))).await.unwrap();
     let p = wait_for(s, "oom", Duration::from_secs(20), terminal).await;
@@ -435,8 +437,7 @@ async fn a_memory_limit_oom_kills() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_survive_an_agent_restart_and_run_once() {
-    let env = setup().await;
-    let agent = start_agent(&env).await;
+    let (env, agent) = setup_with_agent().await;
     let s = &env.store;
     for i in 0..5 {
         s.create(
@@ -491,8 +492,7 @@ async fn many_short_pods_complete_quickly() {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .try_init();
     }
-    let env = setup().await;
-    let agent = start_agent(&env).await;
+    let (env, agent) = setup_with_agent().await;
     let s = &env.store;
     let n = 400usize;
     let parallelism = 8;
@@ -551,8 +551,7 @@ async fn many_short_pods_complete_quickly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_pod_costs_few_status_writes() {
-    let env = setup().await;
-    let agent = start_agent(&env).await;
+    let (env, agent) = setup_with_agent().await;
     let s = &env.store;
     let mut phases_per_pod = Vec::new();
     for i in 0..5 {
