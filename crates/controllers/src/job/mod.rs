@@ -816,6 +816,13 @@ impl JobController {
             .get_or_insert_with(Default::default)
             .clone();
         let satisfied = self.expectations.satisfied(key);
+        // Read before the pods, unlike upstream `syncJob`, which reads them
+        // after `getPodsForJob`: a finalizer removal observed in between
+        // would leave a pod that still shows the finalizer in the snapshot
+        // but is no longer expected, and it would be counted a second time.
+        // Read first, a pod the snapshot shows with the finalizer cannot
+        // have been observed losing it yet, so it is still in the set.
+        let expected_rm_finalizers = self.finalizer_expectations.expected(key);
         let pods = self.get_pods_for_job(&job).await?;
         let active: Vec<Arc<Pod>> = pods.iter().filter(|p| p.is_active()).cloned().collect();
         let mut ctx = SyncCtx {
@@ -823,7 +830,7 @@ impl JobController {
             terminating: pods.iter().filter(|p| p.is_terminating()).count() as i32,
             uncounted_succeeded: uncounted.succeeded.iter().cloned().collect(),
             uncounted_failed: uncounted.failed.iter().cloned().collect(),
-            expected_rm_finalizers: self.finalizer_expectations.expected(key),
+            expected_rm_finalizers,
             pods,
             active,
             ..Default::default()
