@@ -98,6 +98,7 @@ fn main() -> ExitCode {
 
 /// The engine wants every core; it gets the multi-threaded runtime.
 fn serve_main(args: serve::ServeArgs) -> ExitCode {
+    init_server_log();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -109,6 +110,21 @@ fn serve_main(args: serve::ServeArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => cli::report_error(&err),
     }
+}
+
+/// The server log is the engine's stderr (`DATA_DIR/engine.log` when a
+/// client started it). `JOBLITE_LOG` takes an `EnvFilter` directive such as
+/// `debug` or `controllers=trace`; the default keeps one line per notable
+/// event (start, unenforceable limits, lost connections, failed writes).
+fn init_server_log() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("JOBLITE_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,h2=warn,hyper=warn,rustls=warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
 }
 
 /// Client commands are I/O bound and short; a current-thread runtime starts

@@ -611,3 +611,20 @@ fn namespaces_events_nodes_and_get_all() {
     );
     assert!(out.contains("job/evs"), "{out}");
 }
+
+/// The engine writes a server log on stderr (the harness keeps it in a
+/// file): one line names where it serves; `JOBLITE_LOG` is unset here.
+#[test]
+fn server_log_names_the_endpoint() {
+    let s = Server::start();
+    let url = s.base_url();
+    s.wait_for(
+        "the serving line",
+        std::time::Duration::from_secs(5),
+        || {
+            let log = s.log();
+            (log.contains(" INFO ") && log.contains(&format!("joblite engine serving {url}")))
+                .then_some(())
+        },
+    );
+}
