@@ -21,10 +21,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use api::events::{EventType, Source};
-use api::resources::{EVENTS, NODES, PODS};
+use api::events::Source;
+use api::resources::{NODES, PODS};
 use k8s_openapi::api::core::v1::PodSpec;
 use serde_json::{json, Value};
+use store::recorder::Recorder;
 use store::{DeleteOptions, Store};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -145,6 +146,7 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
     let (writes_tx, writes_rx) = mpsc::unbounded_channel();
     let mut agent = Agent {
         store: store.clone(),
+        events: Recorder::new(store.clone()),
         rt: rt.clone(),
         node: NodeIdentity {
             host_ip: "127.0.0.1".into(),
@@ -256,6 +258,8 @@ enum WriteOutcome {
 
 struct Agent {
     store: Store,
+    /// The kubelet's and the scheduler's events, correlated as client-go does.
+    events: Arc<Recorder>,
     rt: Arc<process::ProcessRuntime>,
     node: NodeIdentity,
     alloc: Resources,
@@ -394,7 +398,7 @@ impl Agent {
 
     fn emit(&self, pod: &Value, warning: bool, reason: &str, message: &str, component: &str) {
         emit(
-            &self.store,
+            &self.events,
             &self.name,
             pod,
             warning,
@@ -791,7 +795,7 @@ impl Agent {
                                         container.name
                                     );
                                     emit(
-                                        &self.store,
+                                        &self.events,
                                         &self.name,
                                         &e.w.pod,
                                         true,
@@ -805,7 +809,7 @@ impl Agent {
                                 let pod = &e.w.pod;
                                 let image = container.image.clone().unwrap_or_default();
                                 emit(
-                                    &self.store,
+                                    &self.events,
                                     &self.name,
                                     pod,
                                     false,
@@ -816,7 +820,7 @@ impl Agent {
                                     "kubelet",
                                 );
                                 emit(
-                                    &self.store,
+                                    &self.events,
                                     &self.name,
                                     pod,
                                     false,
@@ -825,7 +829,7 @@ impl Agent {
                                     "kubelet",
                                 );
                                 emit(
-                                    &self.store,
+                                    &self.events,
                                     &self.name,
                                     pod,
                                     false,
@@ -861,7 +865,7 @@ impl Agent {
                 } => {
                     if let Some(e) = self.pods.get(uid) {
                         emit(
-                            &self.store,
+                            &self.events,
                             &self.name,
                             &e.w.pod,
                             warning,
@@ -1199,7 +1203,7 @@ async fn write_status(store: &Store, node: &str, r: &WriteReq) -> WriteOutcome {
 
 /// Records an Event about a pod, as the kubelet (or the scheduler) would.
 fn emit(
-    store: &Store,
+    events: &Recorder,
     node: &str,
     pod: &Value,
     warning: bool,
@@ -1211,11 +1215,6 @@ fn emit(
         component: component.into(),
         host: (component == "kubelet").then(|| node.to_string()),
     };
-    let kind = if warning {
-        EventType::Warning
-    } else {
-        EventType::Normal
-    };
     let mut involved = json!({
         "kind": "Pod",
         "apiVersion": "v1",
@@ -1224,20 +1223,14 @@ fn emit(
     if let Some(m) = involved.get_mut("metadata").and_then(Value::as_object_mut) {
         m.retain(|k, _| matches!(k.as_str(), "name" | "namespace" | "uid" | "resourceVersion"));
     }
-    let ev = api::events::build(
+    events.record(
         &involved,
-        kind,
+        warning,
         reason,
         message,
         &source,
         chrono::Utc::now(),
     );
-    let store = store.clone();
-    tokio::spawn(async move {
-        if let Err(e) = store.create(&EVENTS, ev).await {
-            tracing::debug!("node: event: {e}");
-        }
-    });
 }
 
 /// Whether `hay` contains `needle`.

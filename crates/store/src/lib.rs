@@ -21,6 +21,7 @@
 mod db;
 mod error;
 mod lifecycle;
+pub mod recorder;
 mod watch;
 
 use std::collections::BTreeMap;

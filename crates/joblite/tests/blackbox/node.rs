@@ -484,9 +484,29 @@ fn container_creating_while_a_host_path_is_missing() {
         p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"],
         "ContainerCreating"
     );
-    // Still waiting a little later: no container ran.
+    // Still waiting a little later: no container ran. The retries (0.5 s,
+    // then 1 s later) bump `count` on one Event, as client-go's correlator does.
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(status_of(&s, "needs-input"), "ContainerCreating");
+    s.wait_for("a FailedMount count of 2", Duration::from_secs(10), || {
+        let out = s
+            .kubectl(&[
+                "get",
+                "events",
+                "--field-selector",
+                "involvedObject.name=needs-input,reason=FailedMount",
+                "-o",
+                "jsonpath={.items[*].count}",
+            ])
+            .stdout();
+        let counts: Vec<&str> = out.split_whitespace().collect();
+        (counts.len() == 1 && counts[0].parse::<i64>().is_ok_and(|c| c >= 2)).then_some(())
+    });
+    let described = s.kubectl(&["describe", "pod", "needs-input"]).ok();
+    assert!(
+        described.contains("FailedMount") && described.contains("over"),
+        "{described}"
+    );
     std::fs::create_dir(&input).unwrap();
     std::fs::write(input.join("msg"), "input arrived\n").unwrap();
     wait_status(&s, "needs-input", "Completed", 30);
