@@ -569,15 +569,11 @@ impl JobController {
     /// Removes the tracking finalizer from one pod (upstream
     /// `removeTrackingFinalizerPatch`); a pod that is gone counts as done.
     async fn remove_finalizer(&self, pod: &Pod) -> Result<()> {
-        let r = edit::modify_metadata(
-            &self.store,
-            &PODS,
-            &pod.metadata.namespace,
-            &pod.metadata.name,
-            &pod.metadata.uid,
-            |m| edit::remove_from_string_array(m, "finalizers", JOB_TRACKING_FINALIZER),
-        )
-        .await;
+        let r = self
+            .modify_pod_metadata(pod, |m| {
+                edit::remove_from_string_array(m, "finalizers", JOB_TRACKING_FINALIZER)
+            })
+            .await;
         match r {
             Ok(_) | Err(store::Error::NotFound(_)) => Ok(()),
             Err(e) => Err(e.into()),
@@ -719,19 +715,31 @@ impl JobController {
         }
     }
 
+    /// [`edit::modify_metadata`] on one of the Job's pods, as cached.
+    async fn modify_pod_metadata(
+        &self,
+        pod: &Pod,
+        edit: impl FnMut(&mut serde_json::Map<String, Value>) -> bool,
+    ) -> store::Result<Option<store::Stored>> {
+        edit::modify_metadata(
+            &self.store,
+            &PODS,
+            &pod.metadata.namespace,
+            &pod.metadata.name,
+            &pod.metadata.uid,
+            edit,
+        )
+        .await
+    }
+
     /// Adds the controller ownerReference and tracking finalizer.
     async fn adopt_pod(&self, job: &Job, pod: &Pod) -> Result<Option<Pod>> {
         let owner = serde_json::json!({
             "apiVersion": "batch/v1", "kind": "Job", "name": job.metadata.name,
             "uid": job.metadata.uid, "controller": true, "blockOwnerDeletion": true,
         });
-        let r = edit::modify_metadata(
-            &self.store,
-            &PODS,
-            &pod.metadata.namespace,
-            &pod.metadata.name,
-            &pod.metadata.uid,
-            |m| {
+        let r = self
+            .modify_pod_metadata(pod, |m| {
                 let refs = edit::array_entry(m, "ownerReferences");
                 if refs
                     .iter()
@@ -745,9 +753,8 @@ impl JobController {
                     fs.push(JOB_TRACKING_FINALIZER.into());
                 }
                 true
-            },
-        )
-        .await;
+            })
+            .await;
         match r {
             Ok(Some(s)) => Ok(Pod::parse(&s.bytes, s.rev)),
             Ok(None) | Err(store::Error::NotFound(_)) => Ok(None),
@@ -758,21 +765,15 @@ impl JobController {
     /// Removes our ownerReference and the tracking finalizer.
     async fn release_pod(&self, job: &Job, pod: &Pod) -> Result<()> {
         let owner_uid = job.metadata.uid.as_str();
-        let r = edit::modify_metadata(
-            &self.store,
-            &PODS,
-            &pod.metadata.namespace,
-            &pod.metadata.name,
-            &pod.metadata.uid,
-            |m| {
+        let r = self
+            .modify_pod_metadata(pod, |m| {
                 edit::retain_in_array(m, "ownerReferences", |r| {
                     r.get("uid").and_then(Value::as_str) != Some(owner_uid)
                 });
                 edit::remove_from_string_array(m, "finalizers", JOB_TRACKING_FINALIZER);
                 true
-            },
-        )
-        .await;
+            })
+            .await;
         match r {
             Ok(_) | Err(store::Error::NotFound(_)) => Ok(()),
             Err(e) => Err(e.into()),

@@ -465,18 +465,19 @@ fn container_creating_while_a_host_path_is_missing() {
     wait_status(&s, "needs-input", "ContainerCreating", 20);
     let want =
         format!("MountVolume.SetUp failed for volume \"input\" : hostPath {dir} doesn't exist");
+    let failed_mount = |field: &str| {
+        s.kubectl(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=needs-input,reason=FailedMount",
+            "-o",
+            &format!("jsonpath={{.items[*].{field}}}"),
+        ])
+        .stdout()
+    };
     s.wait_for("FailedMount event", Duration::from_secs(10), || {
-        let out = s
-            .kubectl(&[
-                "get",
-                "events",
-                "--field-selector",
-                "involvedObject.name=needs-input,reason=FailedMount",
-                "-o",
-                "jsonpath={.items[*].message}",
-            ])
-            .stdout();
-        out.contains(&want).then_some(())
+        failed_mount("message").contains(&want).then_some(())
     });
     let p = s.get_json(&["pod", "needs-input"]);
     assert_eq!(p["status"]["phase"], "Pending");
@@ -489,16 +490,7 @@ fn container_creating_while_a_host_path_is_missing() {
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(status_of(&s, "needs-input"), "ContainerCreating");
     s.wait_for("a FailedMount count of 2", Duration::from_secs(10), || {
-        let out = s
-            .kubectl(&[
-                "get",
-                "events",
-                "--field-selector",
-                "involvedObject.name=needs-input,reason=FailedMount",
-                "-o",
-                "jsonpath={.items[*].count}",
-            ])
-            .stdout();
+        let out = failed_mount("count");
         let counts: Vec<&str> = out.split_whitespace().collect();
         (counts.len() == 1 && counts[0].parse::<i64>().is_ok_and(|c| c >= 2)).then_some(())
     });
