@@ -194,15 +194,22 @@ impl Sys for RealSys {
             }
         }
         let mut child = cmd.spawn().map_err(|e| {
-            err(format!(
-                "exec: \"{}\": {}",
-                spec.path,
-                e.to_string()
-                    .split(" (os error")
-                    .next()
-                    .unwrap_or_default()
-                    .to_lowercase()
-            ))
+            let e = e
+                .to_string()
+                .split(" (os error")
+                .next()
+                .unwrap_or_default()
+                .to_lowercase();
+            // The executable was resolved above, so a failure with set-up
+            // work before exec is most likely that work (runc's wording).
+            err(if plain {
+                format!("exec: \"{}\": {e}", spec.path)
+            } else {
+                format!(
+                    "error during container init (cgroups, namespaces, mounts, working directory) or exec of \"{}\": {e}",
+                    spec.path
+                )
+            })
         })?;
         drop(procs);
         let stdout = child.stdout.take().map(OwnedFd::from);

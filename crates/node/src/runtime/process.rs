@@ -321,8 +321,16 @@ pub fn build_spec(
         if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
             src = src.join(sub);
         }
-        if vol.empty_dir.is_some() {
-            std::fs::create_dir_all(&src)
+        // emptyDir directories are ours to make. A missing hostPath (or
+        // subPath) is made too, as containerd's CRI does for a bind-mount
+        // source (`WithMounts`) and the kubelet does for a subPath; typed
+        // hostPaths were checked before any container started.
+        if vol.empty_dir.is_some() || !src.exists() {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(&src)
                 .map_err(|e| BuildError::Config(format!("volume {:?}: {e}", vol.name)))?;
         }
         mounts.push((
@@ -460,5 +468,27 @@ mod tests {
             )]
         );
         assert_eq!(s.hostname.as_deref(), Some("web-0"));
+    }
+
+    /// An untyped hostPath that does not exist is created (containerd's
+    /// `WithMounts`), so the bind mount has a source; an existing one is
+    /// left as it is.
+    #[test]
+    fn missing_untyped_host_path_is_created() {
+        let host = tempfile::tempdir().unwrap();
+        let missing = host.path().join("in/put");
+        let pod = json!({"metadata": {"name": "p", "uid": "u"}, "spec": {
+            "volumes": [{"name": "in", "hostPath": {"path": missing}}],
+            "containers": [{"name": "c", "command": ["true"], "volumeMounts": [{"name": "in", "mountPath": "/in"}]}]}});
+        let (spec, dir) = ctx_for(&pod);
+        let ctx = BuildContext {
+            pod: &pod,
+            spec: &spec,
+            data_dir: dir.path(),
+            env: EnvContext::default(),
+        };
+        let s = build_spec(&ctx, &spec.containers[0], 0).unwrap();
+        assert!(missing.is_dir());
+        assert_eq!(s.mounts[0].0, missing.to_string_lossy());
     }
 }
