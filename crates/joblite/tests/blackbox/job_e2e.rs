@@ -822,22 +822,30 @@ fn e2e_e33_ttl_after_finished() {
         deleted >= finished + chrono::Duration::seconds(10),
         "finished {finished}, deletion {deleted}"
     );
-    let rest: Vec<Value> = j["metadata"]["finalizers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| *f != "k8s.io/dummy-finalizer")
-        .cloned()
-        .collect();
-    s.kubectl(&[
-        "patch",
-        "job",
-        name,
-        "--type=merge",
-        "-p",
-        &json!({"metadata": {"finalizers": rest}}).to_string(),
-    ])
-    .ok();
+    // Remove the dummy finalizer as the e2e's `UpdateJobWithRetries` does:
+    // read, edit, write with the read resourceVersion, retry on conflict.
+    // The GC is removing `foregroundDeletion` (the TTL controller deletes in
+    // the foreground) at the same time, so a blind patch could re-add it.
+    s.wait_for("dummy finalizer removed", Duration::from_secs(30), || {
+        let j = job(&s, name);
+        let rest: Vec<Value> = j["metadata"]["finalizers"]
+            .as_array()?
+            .iter()
+            .filter(|f| *f != "k8s.io/dummy-finalizer")
+            .cloned()
+            .collect();
+        let patch = json!({"metadata": {"finalizers": rest,
+            "resourceVersion": j["metadata"]["resourceVersion"]}});
+        let r = s.kubectl(&[
+            "patch",
+            "job",
+            name,
+            "--type=merge",
+            "-p",
+            &patch.to_string(),
+        ]);
+        (r.code() == 0 || r.stderr().contains("NotFound")).then_some(())
+    });
     s.wait_for("job gone", Duration::from_secs(30), || {
         let r = s.kubectl(&["get", "job", name]);
         (r.code() != 0 && r.stderr().contains("NotFound")).then_some(())
