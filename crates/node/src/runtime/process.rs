@@ -389,11 +389,21 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn ctx_for(pod: &Value) -> (PodSpec, tempfile::TempDir) {
-        (
-            serde_json::from_value(pod["spec"].clone()).unwrap(),
-            tempfile::tempdir().unwrap(),
-        )
+    /// Builds attempt `attempt` of the pod's first container in a fresh
+    /// data directory, returned with the result.
+    fn build_first(
+        pod: &Value,
+        attempt: u32,
+    ) -> (Result<StartSpec, BuildError>, tempfile::TempDir) {
+        let spec: PodSpec = serde_json::from_value(pod["spec"].clone()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = BuildContext {
+            pod,
+            spec: &spec,
+            data_dir: dir.path(),
+            env: EnvContext::default(),
+        };
+        (build_spec(&ctx, &spec.containers[0], attempt), dir)
     }
 
     #[test]
@@ -404,14 +414,8 @@ mod tests {
             "env": [{"name": "GREETING", "value": "hi"}, {"name": "NAME", "value": "$(GREETING)-there"}],
             "resources": {"limits": {"memory": "64Mi", "cpu": "250m"}}
         }]}});
-        let (spec, dir) = ctx_for(&pod);
-        let ctx = BuildContext {
-            pod: &pod,
-            spec: &spec,
-            data_dir: dir.path(),
-            env: EnvContext::default(),
-        };
-        let s = build_spec(&ctx, &spec.containers[0], 2).unwrap();
+        let (s, _dir) = build_first(&pod, 2);
+        let s = s.unwrap();
         assert_eq!(
             s.args,
             vec!["echo", "hi", "$(GREETING)", "hi-there", "$(NOPE)"]
@@ -428,14 +432,8 @@ mod tests {
     #[test]
     fn an_empty_command_cannot_run() {
         let pod = json!({"metadata": {"name": "p", "uid": "u"}, "spec": {"containers": [{"name": "c", "image": "busybox", "args": ["x"]}]}});
-        let (spec, dir) = ctx_for(&pod);
-        let ctx = BuildContext {
-            pod: &pod,
-            spec: &spec,
-            data_dir: dir.path(),
-            env: EnvContext::default(),
-        };
-        match build_spec(&ctx, &spec.containers[0], 0) {
+        let (r, _dir) = build_first(&pod, 0);
+        match r {
             Err(BuildError::CannotRun(m)) => {
                 assert!(m.contains("entrypoint") && m.contains("busybox"), "{m}")
             }
@@ -449,14 +447,8 @@ mod tests {
             "hostname": "web-0", "subdomain": "svc",
             "volumes": [{"name": "data", "emptyDir": {}}],
             "containers": [{"name": "c", "command": ["true"], "volumeMounts": [{"name": "data", "mountPath": "/data"}]}]}});
-        let (spec, dir) = ctx_for(&pod);
-        let ctx = BuildContext {
-            pod: &pod,
-            spec: &spec,
-            data_dir: dir.path(),
-            env: EnvContext::default(),
-        };
-        let s = build_spec(&ctx, &spec.containers[0], 0).unwrap();
+        let (s, dir) = build_first(&pod, 0);
+        let s = s.unwrap();
         let src = dir.path().join("volumes/_p_u/data");
         assert!(src.is_dir());
         assert_eq!(
@@ -480,14 +472,8 @@ mod tests {
         let pod = json!({"metadata": {"name": "p", "uid": "u"}, "spec": {
             "volumes": [{"name": "in", "hostPath": {"path": missing}}],
             "containers": [{"name": "c", "command": ["true"], "volumeMounts": [{"name": "in", "mountPath": "/in"}]}]}});
-        let (spec, dir) = ctx_for(&pod);
-        let ctx = BuildContext {
-            pod: &pod,
-            spec: &spec,
-            data_dir: dir.path(),
-            env: EnvContext::default(),
-        };
-        let s = build_spec(&ctx, &spec.containers[0], 0).unwrap();
+        let (s, _dir) = build_first(&pod, 0);
+        let s = s.unwrap();
         assert!(missing.is_dir());
         assert_eq!(s.mounts[0].0, missing.to_string_lossy());
     }
