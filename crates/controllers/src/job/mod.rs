@@ -862,13 +862,15 @@ impl JobController {
         }
 
         let exceeds_backoff_limit = ctx.failed > job.backoff_limit();
-        let decided_in_status = find_true(&job.status.conditions, SUCCESS_CRITERIA_MET).is_some()
-            || find_true(&job.status.conditions, FAILURE_TARGET).is_some();
-        ctx.finished_condition = find_true(&job.status.conditions, SUCCESS_CRITERIA_MET).cloned();
+        ctx.finished_condition = find_true(&job.status.conditions, SUCCESS_CRITERIA_MET)
+            .cloned()
+            .or_else(|| {
+                find_true(&job.status.conditions, FAILURE_TARGET)
+                    .map(|ft| failed_for_failure_target(ft, now))
+            });
+        let decided_in_status = ctx.finished_condition.is_some();
         if ctx.finished_condition.is_none() {
-            if let Some(ft) = find_true(&job.status.conditions, FAILURE_TARGET) {
-                ctx.finished_condition = Some(failed_for_failure_target(ft, now));
-            } else if let Some(msg) = fail_job_message(&job, &ctx.pods) {
+            if let Some(msg) = fail_job_message(&job, &ctx.pods) {
                 ctx.finished_condition = Some(new_condition(
                     FAILURE_TARGET,
                     "True",
