@@ -221,9 +221,7 @@ async fn latency(joblite: &Path, runs: usize) -> Result<Value> {
         }
         samples.push(took.as_secs_f64() * 1000.0);
     }
-    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
-    let (p50, p99) = (pct(0.5), pct(0.99));
+    let (p50, p99, _) = percentiles(samples);
     // Baseline: spawning /bin/true and waiting, in this process.
     let t0 = Instant::now();
     for _ in 0..runs {
@@ -374,6 +372,7 @@ fn follow_delays(follower: &mut Child, want: usize, skip: usize) -> Result<Vec<f
     Ok(delays)
 }
 
+/// p50, p99 and max of `v`.
 fn percentiles(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let pct = |p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];

@@ -133,7 +133,7 @@ fn file_type(path: &Path) -> io::Result<&'static str> {
 }
 
 /// `makeDir`: `MkdirAll` with mode 0755.
-fn make_dir(path: &Path) -> io::Result<()> {
+pub(crate) fn make_dir(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     match std::fs::DirBuilder::new()
         .recursive(true)

@@ -326,11 +326,7 @@ pub fn build_spec(
         // source (`WithMounts`) and the kubelet does for a subPath; typed
         // hostPaths were checked before any container started.
         if vol.empty_dir.is_some() || !src.exists() {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o755)
-                .create(&src)
+            crate::volumes::make_dir(&src)
                 .map_err(|e| BuildError::Config(format!("volume {:?}: {e}", vol.name)))?;
         }
         mounts.push((
