@@ -281,3 +281,11 @@ impl Run {
         self.stderr()
     }
 }
+
+/// The condition of type `t` in an object's `status.conditions`.
+pub fn condition<'a>(job: &'a Value, t: &str) -> Option<&'a Value> {
+    job["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == t)
+}

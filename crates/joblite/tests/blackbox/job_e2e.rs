@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::harness::Server;
+use crate::harness::{condition, Server};
 
 const BUSYBOX: &str = "busybox";
 
@@ -47,13 +47,6 @@ fn test_job(name: &str, script: &str, rp: &str, env: &[(&str, &str)], spec: Valu
 
 fn job(s: &Server, name: &str) -> Value {
     s.get_json(&["job", name])
-}
-
-fn condition<'a>(job: &'a Value, t: &str) -> Option<&'a Value> {
-    job["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == t)
 }
 
 /// Upstream `WaitForJobCondition(type, reason)`: `type=True` with `reason`.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::Server;
+use crate::harness::{condition, Server};
 
 fn example(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -33,13 +33,6 @@ fn wait_job(s: &Server, name: &str, cond: &str, secs: u64) -> Value {
         s.log()
     );
     s.get_json(&["job", name])
-}
-
-fn condition<'a>(job: &'a Value, t: &str) -> Option<&'a Value> {
-    job["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == t)
 }
 
 fn types(job: &Value) -> Vec<String> {
