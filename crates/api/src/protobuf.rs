@@ -102,6 +102,20 @@ impl Obj {
         }
         self
     }
+    /// `map[string][]byte` (`omitempty`), base64 in JSON.
+    pub fn bytes_map(&mut self, k: &str, m: &BTreeMap<String, Vec<u8>>) -> &mut Self {
+        if !m.is_empty() {
+            let m: Map<String, Value> = m
+                .iter()
+                .map(|(k, v)| {
+                    let b = k8s_openapi::ByteString(v.clone());
+                    (k.clone(), serde_json::to_value(b).unwrap_or_default())
+                })
+                .collect();
+            self.0.insert(k.into(), Value::Object(m));
+        }
+        self
+    }
     /// `map[ResourceName]Quantity` (`omitempty`).
     pub fn qmap(&mut self, k: &str, m: &BTreeMap<String, Quantity>) -> &mut Self {
         if !m.is_empty() {

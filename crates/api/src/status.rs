@@ -128,20 +128,17 @@ impl Cause {
         )
     }
 
-    /// `field.TooLong`: `Too long: must have at most N bytes`.
+    /// `field.TooLong` (apimachinery 1.33): `Too long: may not be more than N bytes`.
     pub fn too_long(field: &str, max_bytes: usize) -> Self {
-        Self::new(
-            "FieldValueTooLong",
-            field,
-            format!("Too long: must have at most {max_bytes} bytes"),
-        )
+        Self::too_long_max_length(field, Some(max_bytes))
     }
 
-    /// `field.TooLongMaxLength`: `Too long: may not be longer than N`
-    /// (`value is too long` when no maximum is given).
+    /// `field.TooLongMaxLength`, which 1.33 makes `TooLong`: `Too long: may
+    /// not be more than N bytes` (`value is too long` without a maximum).
     pub fn too_long_max_length(field: &str, max: Option<usize>) -> Self {
         let detail = match max {
-            Some(m) => format!("may not be longer than {m}"),
+            Some(1) => "may not be more than 1 byte".to_string(),
+            Some(m) => format!("may not be more than {m} bytes"),
             None => "value is too long".to_string(),
         };
         Self::new("FieldValueTooLong", field, format!("Too long: {detail}"))
@@ -900,12 +897,12 @@ mod tests {
             (
                 Cause::too_long("f", 63),
                 "FieldValueTooLong",
-                "Too long: must have at most 63 bytes",
+                "Too long: may not be more than 63 bytes",
             ),
             (
                 Cause::too_long_max_length("f", Some(63)),
                 "FieldValueTooLong",
-                "Too long: may not be longer than 63",
+                "Too long: may not be more than 63 bytes",
             ),
             (
                 Cause::too_many("f", Some(5), Some(3)),

@@ -29,8 +29,8 @@ pub use meta::{
     prepare_meta_for_update, validate_object_meta, validate_object_meta_update, NameFn,
 };
 pub use names::{
-    is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value,
-    name_is_dns_label, name_is_dns_subdomain,
+    is_config_map_key, is_dns1123_label, is_dns1123_subdomain, is_qualified_name,
+    is_valid_label_value, name_is_dns_label, name_is_dns_subdomain,
 };
 pub use pod::{
     pod_spec_warnings, validate_pod_create, validate_pod_spec, validate_pod_status_update,

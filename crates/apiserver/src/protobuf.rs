@@ -400,8 +400,8 @@ mod tests {
             ),
             (
                 "unsupported kind",
-                envelope("v1", "Secret", vec![]),
-                "Secret (v1) are not supported",
+                envelope("v1", "Event", vec![]),
+                "Event (v1) are not supported",
             ),
             (
                 "bad object bytes",

@@ -11,8 +11,8 @@
 //!
 //! One file and one line:
 //!
-//! 1. Create `crates/api/src/resources/<kind>.rs` (see `event.rs` or `node.rs` for a
-//!    small complete example) with
+//! 1. Create `crates/api/src/resources/<kind>.rs` (see `configmap.rs` for a small
+//!    complete example) with
 //!    - a `pub static <PLURAL>: ResourceInfo` — group, version, plural,
 //!      singular, kind, list kind, scope, short names, categories, verbs
 //!      ([`VERBS`] or a subset), subresources (`&["status"]` when the kind
@@ -166,6 +166,8 @@ kinds! {
     event::EVENTS,
     namespace::NAMESPACES,
     node::NODES,
+    configmap::CONFIGMAPS,
+    secret::SECRETS,
     job::JOBS,
 }
 

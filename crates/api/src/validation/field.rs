@@ -141,24 +141,21 @@ impl FieldError {
         )
     }
 
-    /// `field.TooLong`: `must have at most N bytes`.
+    /// `field.TooLong` (apimachinery 1.33): `may not be more than N bytes`;
+    /// the value is never shown.
     pub fn too_long(field: &FieldPath, max: usize) -> Self {
+        let unit = if max == 1 { "byte" } else { "bytes" };
         Self::new(
             ErrorType::TooLong,
             field,
             None,
-            format!("must have at most {max} bytes"),
+            format!("may not be more than {max} {unit}"),
         )
     }
 
-    /// `field.TooLongMaxLength`: `may not be longer than N`.
-    pub fn too_long_max_length(field: &FieldPath, value: impl Into<Value>, max: usize) -> Self {
-        Self::new(
-            ErrorType::TooLong,
-            field,
-            Some(value.into()),
-            format!("may not be longer than {max}"),
-        )
+    /// `field.TooLongMaxLength`, which 1.33 makes `TooLong`.
+    pub fn too_long_max_length(field: &FieldPath, _value: impl Into<Value>, max: usize) -> Self {
+        Self::too_long(field, max)
     }
 
     /// `field.TooMany`: `Too many: <actual>: must have at most N items`.
@@ -355,7 +352,7 @@ mod tests {
             ),
             (
                 FieldError::too_long(&FieldPath::new("metadata").child("annotations"), 262144),
-                "metadata.annotations: Too long: must have at most 262144 bytes",
+                "metadata.annotations: Too long: may not be more than 262144 bytes",
             ),
             (
                 FieldError::invalid_omit(&FieldPath::new("rules").index(0), "both"),

@@ -354,7 +354,7 @@ fn job_create_rules() {
         (
             "managedBy must be a domain-prefixed path of at most 63 characters",
             Box::new(|j| spec(j).managed_by = Some(format!("example.com/{}", "a".repeat(60)))),
-            vec!["spec.managedBy: Too long: may not be longer than 63"],
+            vec!["spec.managedBy: Too long: may not be more than 63 bytes"],
         ),
         (
             "selector must match the template labels",

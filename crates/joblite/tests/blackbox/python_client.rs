@@ -7,7 +7,7 @@ use crate::harness::Server;
 
 /// A Python with the `kubernetes` package: `$JOBLITE_TEST_PYTHON`, else the
 /// workspace `.venv` (made here on first use, as `.ci/run` does).
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("JOBLITE_TEST_PYTHON") {
         return p.into();
     }
