@@ -591,6 +591,18 @@ fn resource_paths(paths: &mut Map<String, Value>, r: &'static ResourceInfo) {
             ),
         );
     }
+    // Only the operations the registry serves (reviews are create-only).
+    let allowed = |method: &str, item: bool| match (method, item) {
+        ("get", false) => r.allows("list"),
+        ("post", false) => r.allows("create"),
+        ("delete", false) => r.allows("deletecollection"),
+        ("get", true) => r.allows("get"),
+        ("put", true) => r.allows("update"),
+        ("patch", true) => r.allows("patch"),
+        ("delete", true) => r.allows("delete"),
+        _ => true,
+    };
+    c.retain(|m, _| allowed(m, false));
     c.insert("parameters".into(), Value::Array(ns_params()));
     paths.insert(coll.clone(), Value::Object(c));
 
@@ -650,11 +662,14 @@ fn resource_paths(paths: &mut Map<String, Value>, r: &'static ResourceInfo) {
     );
     let mut item_params = vec![path_param("name", &format!("name of the {kind}"))];
     item_params.extend(ns_params());
+    i.retain(|m, _| allowed(m, true));
     i.insert("parameters".into(), Value::Array(item_params.clone()));
-    paths.insert(item.clone(), Value::Object(i));
+    if i.len() > 1 {
+        paths.insert(item.clone(), Value::Object(i));
+    }
 
     // All namespaces: list/watch.
-    if r.namespaced {
+    if r.namespaced && r.allows("list") {
         paths.insert(
             format!("{prefix}/{}", r.plural),
             json!({

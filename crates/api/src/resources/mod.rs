@@ -169,6 +169,8 @@ kinds! {
     configmap::CONFIGMAPS,
     secret::SECRETS,
     job::JOBS,
+    selfsubjectaccessreview::SELF_SUBJECT_ACCESS_REVIEWS,
+    selfsubjectrulesreview::SELF_SUBJECT_RULES_REVIEWS,
 }
 
 /// Finds a resource by group and plural name.

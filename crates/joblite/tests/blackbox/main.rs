@@ -5,6 +5,7 @@
 mod harness;
 
 mod api_server;
+mod auth;
 mod cli;
 mod configmaps;
 mod job_e2e;
