@@ -10,6 +10,7 @@
 //! reconcile per key (see [`kit`]).
 
 pub mod clock;
+pub mod cronjob;
 pub mod gc;
 pub mod job;
 pub mod kit;
