@@ -39,7 +39,12 @@ pub const INSTANTIATE_ANNOTATION: &str = "cronjob.kubernetes.io/instantiate";
 /// backoffLimit, ...) are not applied to the template, as upstream.
 pub fn default_cronjob(cj: &mut CronJob) {
     let spec = cj.spec.get_or_insert_with(CronJobSpec::default);
-    if spec.concurrency_policy.as_deref().unwrap_or_default().is_empty() {
+    if spec
+        .concurrency_policy
+        .as_deref()
+        .unwrap_or_default()
+        .is_empty()
+    {
         spec.concurrency_policy = Some("Allow".to_string());
     }
     spec.suspend.get_or_insert(false);
@@ -102,22 +107,34 @@ mod tests {
         let t = &v["spec"]["jobTemplate"]["spec"];
         assert!(t.get("completions").is_none() && t.get("backoffLimit").is_none());
         assert_eq!(t["template"]["spec"]["dnsPolicy"], "ClusterFirst");
-        assert_eq!(t["template"]["spec"]["containers"][0]["terminationMessagePath"], "/dev/termination-log");
+        assert_eq!(
+            t["template"]["spec"]["containers"][0]["terminationMessagePath"],
+            "/dev/termination-log"
+        );
 
         // Set values are kept, zero included.
         let mut cj: CronJob = serde_json::from_value(json!({"metadata": {"name": "c"},
             "spec": {"schedule": "@hourly", "concurrencyPolicy": "Forbid", "suspend": true,
-                "successfulJobsHistoryLimit": 0, "failedJobsHistoryLimit": 0, "jobTemplate": {}}})).unwrap();
+                "successfulJobsHistoryLimit": 0, "failedJobsHistoryLimit": 0, "jobTemplate": {}}}))
+        .unwrap();
         default_cronjob(&mut cj);
         let s = cj.spec.unwrap();
         assert_eq!(s.concurrency_policy.as_deref(), Some("Forbid"));
-        assert_eq!((s.suspend, s.successful_jobs_history_limit, s.failed_jobs_history_limit), (Some(true), Some(0), Some(0)));
+        assert_eq!(
+            (
+                s.suspend,
+                s.successful_jobs_history_limit,
+                s.failed_jobs_history_limit
+            ),
+            (Some(true), Some(0), Some(0))
+        );
     }
 
     #[test]
     fn status_is_cleared_on_create_and_kept_on_update() {
         let with_status: CronJob = serde_json::from_value(json!({"metadata": {"name": "c"},
-            "status": {"lastScheduleTime": "2024-01-01T00:00:00Z"}})).unwrap();
+            "status": {"lastScheduleTime": "2024-01-01T00:00:00Z"}}))
+        .unwrap();
         let mut c = with_status.clone();
         prepare_cronjob_for_create(&mut c);
         assert_eq!(c.status, Some(CronJobStatus::default()));

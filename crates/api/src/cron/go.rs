@@ -7,7 +7,12 @@
 /// `... value out of range`.
 pub(crate) fn atoi(s: &str) -> Result<i64, String> {
     let syntax = || format!("strconv.Atoi: parsing {}: invalid syntax", strconv_quote(s));
-    let range = || format!("strconv.Atoi: parsing {}: value out of range", strconv_quote(s));
+    let range = || {
+        format!(
+            "strconv.Atoi: parsing {}: value out of range",
+            strconv_quote(s)
+        )
+    };
     let b = s.as_bytes();
     if b.is_empty() {
         return Err(syntax());
@@ -27,7 +32,10 @@ pub(crate) fn atoi(s: &str) -> Result<i64, String> {
         if !c.is_ascii_digit() {
             return Err(syntax());
         }
-        n = match n.checked_mul(10).and_then(|n| n.checked_add(u64::from(c - b'0'))) {
+        n = match n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(c - b'0')))
+        {
             Some(n) => n,
             None => return Err(range()),
         };
@@ -36,7 +44,11 @@ pub(crate) fn atoi(s: &str) -> Result<i64, String> {
     if (!neg && n >= cutoff) || (neg && n > cutoff) {
         return Err(range());
     }
-    Ok(if neg { (n as i64).wrapping_neg() } else { n as i64 })
+    Ok(if neg {
+        (n as i64).wrapping_neg()
+    } else {
+        n as i64
+    })
 }
 
 /// `strconv.Quote`: printable characters as they are, the usual escapes,
@@ -186,7 +198,10 @@ pub(crate) fn parse_duration(orig: &str) -> Result<i64, String> {
             .position(|c| *c == b'.' || c.is_ascii_digit())
             .unwrap_or(s.len());
         if i == 0 {
-            return Err(format!("time: missing unit in duration {}", time_quote(orig)));
+            return Err(format!(
+                "time: missing unit in duration {}",
+                time_quote(orig)
+            ));
         }
         let unit_bytes = &s[..i];
         s = &s[i..];
@@ -320,10 +335,19 @@ mod tests {
             (".s", r#"time: invalid duration ".s""#),
             ("+.s", r#"time: invalid duration "+.s""#),
             ("1d", r#"time: unknown unit "d" in duration "1d""#),
-            ("\u{85}\u{85}", r#"time: invalid duration "\xc2\x85\xc2\x85""#),
+            (
+                "\u{85}\u{85}",
+                r#"time: invalid duration "\xc2\x85\xc2\x85""#,
+            ),
             ("\u{ffff}", r#"time: invalid duration "\xef\xbf\xbf""#),
-            ("9223372036854775810ns", r#"time: invalid duration "9223372036854775810ns""#),
-            ("9223372036854775808ns", r#"time: invalid duration "9223372036854775808ns""#),
+            (
+                "9223372036854775810ns",
+                r#"time: invalid duration "9223372036854775810ns""#,
+            ),
+            (
+                "9223372036854775808ns",
+                r#"time: invalid duration "9223372036854775808ns""#,
+            ),
             ("Xm", r#"time: invalid duration "Xm""#),
             ("1h 30m", r#"time: unknown unit "h " in duration "1h 30m""#),
         ];

@@ -43,8 +43,7 @@ fn parse(spec: &str, seconds: bool) -> Result<Schedule, ScheduleError> {
         };
         let name = &spec[eq + 1..i];
         loc = Some(
-            load_location(name)
-                .map_err(|e| err(format!("provided bad location {name}: {e}")))?,
+            load_location(name).map_err(|e| err(format!("provided bad location {name}: {e}")))?,
         );
         spec = spec[i..].trim();
     }

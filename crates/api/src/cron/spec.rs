@@ -15,10 +15,26 @@ pub struct Bounds {
     pub names: &'static [(&'static str, u64)],
 }
 
-pub const SECONDS: Bounds = Bounds { min: 0, max: 59, names: &[] };
-pub const MINUTES: Bounds = Bounds { min: 0, max: 59, names: &[] };
-pub const HOURS: Bounds = Bounds { min: 0, max: 23, names: &[] };
-pub const DOM: Bounds = Bounds { min: 1, max: 31, names: &[] };
+pub const SECONDS: Bounds = Bounds {
+    min: 0,
+    max: 59,
+    names: &[],
+};
+pub const MINUTES: Bounds = Bounds {
+    min: 0,
+    max: 59,
+    names: &[],
+};
+pub const HOURS: Bounds = Bounds {
+    min: 0,
+    max: 23,
+    names: &[],
+};
+pub const DOM: Bounds = Bounds {
+    min: 1,
+    max: 31,
+    names: &[],
+};
 pub const MONTHS: Bounds = Bounds {
     min: 1,
     max: 12,

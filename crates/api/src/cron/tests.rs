@@ -87,7 +87,12 @@ fn test_all() {
 // parser_test.go TestBits
 #[test]
 fn test_bits() {
-    for (min, max, step, expected) in [(0, 0, 1, 0x1u64), (1, 1, 1, 0x2), (1, 5, 2, 0x2a), (1, 4, 2, 0xa)] {
+    for (min, max, step, expected) in [
+        (0, 0, 1, 0x1u64),
+        (1, 1, 1, 0x2),
+        (1, 5, 2, 0x2a),
+        (1, 4, 2, 0xa),
+    ] {
         assert_eq!(get_bits(min, max, step), expected);
     }
 }
@@ -152,7 +157,10 @@ fn test_parse_schedule() {
         ("0 5 * * * *", every5min(None)),
         ("CRON_TZ=UTC  0 5 * * * *", every5min(utc)),
         ("CRON_TZ=Asia/Tokyo 0 5 * * * *", every5min(tokyo)),
-        ("@every 5m", Schedule::Every(ConstantDelay { delay_secs: 300 })),
+        (
+            "@every 5m",
+            Schedule::Every(ConstantDelay { delay_secs: 300 }),
+        ),
         ("@midnight", midnight(None)),
         ("TZ=UTC  @midnight", midnight(utc)),
         ("TZ=Asia/Tokyo @midnight", midnight(tokyo)),
@@ -177,7 +185,10 @@ fn test_parse_schedule() {
     let standard = [
         ("5 * * * *", every5min(None)),
         ("CRON_TZ=UTC  5 * * * *", every5min(utc)),
-        ("@every 5m", Schedule::Every(ConstantDelay { delay_secs: 300 })),
+        (
+            "@every 5m",
+            Schedule::Every(ConstantDelay { delay_secs: 300 }),
+        ),
     ];
     for (expr, want) in standard {
         assert_eq!(parse_standard(expr), Ok(want), "{expr}");
@@ -193,35 +204,89 @@ pub(crate) const INVALID_SCHEDULES: &[(&str, &str)] = &[
     ("xyz", "expected exactly 5 fields, found 1: [xyz]"),
     ("60 0 * * *", "end of range (60) above maximum (59): 60"),
     ("0 60 * * *", "end of range (60) above maximum (23): 60"),
-    ("0 0 * * XYZ", r#"failed to parse int from XYZ: strconv.Atoi: parsing "XYZ": invalid syntax"#),
-    ("5 j * * *", r#"failed to parse int from j: strconv.Atoi: parsing "j": invalid syntax"#),
+    (
+        "0 0 * * XYZ",
+        r#"failed to parse int from XYZ: strconv.Atoi: parsing "XYZ": invalid syntax"#,
+    ),
+    (
+        "5 j * * *",
+        r#"failed to parse int from j: strconv.Atoi: parsing "j": invalid syntax"#,
+    ),
     ("* * * *", "expected exactly 5 fields, found 4: [* * * *]"),
-    ("* * * * * *", "expected exactly 5 fields, found 6: [* * * * * *]"),
+    (
+        "* * * * * *",
+        "expected exactly 5 fields, found 6: [* * * * * *]",
+    ),
     ("   ", "expected exactly 5 fields, found 0: []"),
     ("@unrecognized", "unrecognized descriptor: @unrecognized"),
-    ("@every Xm", r#"failed to parse duration @every Xm: time: invalid duration "Xm""#),
-    ("@every 1d", r#"failed to parse duration @every 1d: time: unknown unit "d" in duration "1d""#),
-    ("@every ", r#"failed to parse duration @every : time: invalid duration """#),
+    (
+        "@every Xm",
+        r#"failed to parse duration @every Xm: time: invalid duration "Xm""#,
+    ),
+    (
+        "@every 1d",
+        r#"failed to parse duration @every 1d: time: unknown unit "d" in duration "1d""#,
+    ),
+    (
+        "@every ",
+        r#"failed to parse duration @every : time: invalid duration """#,
+    ),
     ("@daily ", "unrecognized descriptor: @daily "),
-    ("TZ=America/New_York 15/0 * * * *", "step of range should be a positive number: 15/0"),
+    (
+        "TZ=America/New_York 15/0 * * * *",
+        "step of range should be a positive number: 15/0",
+    ),
     ("0 0 * * 7", "end of range (7) above maximum (6): 7"),
     ("0 0 0 * *", "beginning of range (0) below minimum (1): 0"),
     ("0 0 * 13 *", "end of range (13) above maximum (12): 13"),
     ("0 0 * 0 *", "beginning of range (0) below minimum (1): 0"),
     ("5--5 * * * *", "too many hyphens: 5--5"),
-    ("jan-x * * * *", r#"failed to parse int from jan: strconv.Atoi: parsing "jan": invalid syntax"#),
-    ("* * * jan-x *", r#"failed to parse int from x: strconv.Atoi: parsing "x": invalid syntax"#),
+    (
+        "jan-x * * * *",
+        r#"failed to parse int from jan: strconv.Atoi: parsing "jan": invalid syntax"#,
+    ),
+    (
+        "* * * jan-x *",
+        r#"failed to parse int from x: strconv.Atoi: parsing "x": invalid syntax"#,
+    ),
     ("*/-12 * * * *", "negative number (-12) not allowed: -12"),
     ("*//2 * * * *", "too many slashes: *//2"),
-    ("5-3 * * * *", "beginning of range (5) beyond end of range (3): 5-3"),
-    ("*/0 * * * *", "step of range should be a positive number: */0"),
-    ("-1 * * * *", r#"failed to parse int from : strconv.Atoi: parsing "": invalid syntax"#),
-    ("L * * * *", r#"failed to parse int from L: strconv.Atoi: parsing "L": invalid syntax"#),
-    ("0 0 L * *", r#"failed to parse int from L: strconv.Atoi: parsing "L": invalid syntax"#),
-    ("0 0 15W * *", r#"failed to parse int from 15W: strconv.Atoi: parsing "15W": invalid syntax"#),
-    ("0 0 * * 5#3", r#"failed to parse int from 5#3: strconv.Atoi: parsing "5#3": invalid syntax"#),
-    ("99999999999999999999 * * * *", r#"failed to parse int from 99999999999999999999: strconv.Atoi: parsing "99999999999999999999": value out of range"#),
-    ("TZ=Nowhere/City * * * * *", "provided bad location Nowhere/City: unknown time zone Nowhere/City"),
+    (
+        "5-3 * * * *",
+        "beginning of range (5) beyond end of range (3): 5-3",
+    ),
+    (
+        "*/0 * * * *",
+        "step of range should be a positive number: */0",
+    ),
+    (
+        "-1 * * * *",
+        r#"failed to parse int from : strconv.Atoi: parsing "": invalid syntax"#,
+    ),
+    (
+        "L * * * *",
+        r#"failed to parse int from L: strconv.Atoi: parsing "L": invalid syntax"#,
+    ),
+    (
+        "0 0 L * *",
+        r#"failed to parse int from L: strconv.Atoi: parsing "L": invalid syntax"#,
+    ),
+    (
+        "0 0 15W * *",
+        r#"failed to parse int from 15W: strconv.Atoi: parsing "15W": invalid syntax"#,
+    ),
+    (
+        "0 0 * * 5#3",
+        r#"failed to parse int from 5#3: strconv.Atoi: parsing "5#3": invalid syntax"#,
+    ),
+    (
+        "99999999999999999999 * * * *",
+        r#"failed to parse int from 99999999999999999999: strconv.Atoi: parsing "99999999999999999999": value out of range"#,
+    ),
+    (
+        "TZ=Nowhere/City * * * * *",
+        "provided bad location Nowhere/City: unknown time zone Nowhere/City",
+    ),
 ];
 
 #[test]
@@ -312,7 +377,11 @@ fn get_time(value: &str) -> Option<(DateTime<Utc>, Zone)> {
     Some((DateTime::from_timestamp(unix, nanos).unwrap(), zone))
 }
 
-fn next_of(spec: &str, parse: fn(&str) -> Result<Schedule, super::ScheduleError>, time: &str) -> Option<DateTime<Utc>> {
+fn next_of(
+    spec: &str,
+    parse: fn(&str) -> Result<Schedule, super::ScheduleError>,
+    time: &str,
+) -> Option<DateTime<Utc>> {
     let (t, z) = get_time(time).unwrap();
     parse(spec).unwrap().next(t, z)
 }
@@ -366,72 +435,296 @@ fn test_activation() {
 #[test]
 fn test_next() {
     let runs = [
-        ("Mon Jul 9 14:45 2012", "0 0/15 * * * *", "Mon Jul 9 15:00 2012"),
-        ("Mon Jul 9 14:59 2012", "0 0/15 * * * *", "Mon Jul 9 15:00 2012"),
-        ("Mon Jul 9 14:59:59 2012", "0 0/15 * * * *", "Mon Jul 9 15:00 2012"),
-        ("Mon Jul 9 15:45 2012", "0 20-35/15 * * * *", "Mon Jul 9 16:20 2012"),
-        ("Mon Jul 9 23:46 2012", "0 */15 * * * *", "Tue Jul 10 00:00 2012"),
-        ("Mon Jul 9 23:45 2012", "0 20-35/15 * * * *", "Tue Jul 10 00:20 2012"),
-        ("Mon Jul 9 23:35:51 2012", "15/35 20-35/15 * * * *", "Tue Jul 10 00:20:15 2012"),
-        ("Mon Jul 9 23:35:51 2012", "15/35 20-35/15 1/2 * * *", "Tue Jul 10 01:20:15 2012"),
-        ("Mon Jul 9 23:35:51 2012", "15/35 20-35/15 10-12 * * *", "Tue Jul 10 10:20:15 2012"),
-        ("Mon Jul 9 23:35:51 2012", "15/35 20-35/15 1/2 */2 * *", "Thu Jul 11 01:20:15 2012"),
-        ("Mon Jul 9 23:35:51 2012", "15/35 20-35/15 * 9-20 * *", "Wed Jul 10 00:20:15 2012"),
-        ("Mon Jul 9 23:35:51 2012", "15/35 20-35/15 * 9-20 Jul *", "Wed Jul 10 00:20:15 2012"),
-        ("Mon Jul 9 23:35 2012", "0 0 0 9 Apr-Oct ?", "Thu Aug 9 00:00 2012"),
-        ("Mon Jul 9 23:35 2012", "0 0 0 */5 Apr,Aug,Oct Mon", "Tue Aug 1 00:00 2012"),
-        ("Mon Jul 9 23:35 2012", "0 0 0 */5 Oct Mon", "Mon Oct 1 00:00 2012"),
-        ("Mon Jul 9 23:35 2012", "0 0 0 * Feb Mon", "Mon Feb 4 00:00 2013"),
-        ("Mon Jul 9 23:35 2012", "0 0 0 * Feb Mon/2", "Fri Feb 1 00:00 2013"),
-        ("Mon Dec 31 23:59:45 2012", "0 * * * * *", "Tue Jan 1 00:00:00 2013"),
-        ("Mon Jul 9 23:35 2012", "0 0 0 29 Feb ?", "Mon Feb 29 00:00 2016"),
+        (
+            "Mon Jul 9 14:45 2012",
+            "0 0/15 * * * *",
+            "Mon Jul 9 15:00 2012",
+        ),
+        (
+            "Mon Jul 9 14:59 2012",
+            "0 0/15 * * * *",
+            "Mon Jul 9 15:00 2012",
+        ),
+        (
+            "Mon Jul 9 14:59:59 2012",
+            "0 0/15 * * * *",
+            "Mon Jul 9 15:00 2012",
+        ),
+        (
+            "Mon Jul 9 15:45 2012",
+            "0 20-35/15 * * * *",
+            "Mon Jul 9 16:20 2012",
+        ),
+        (
+            "Mon Jul 9 23:46 2012",
+            "0 */15 * * * *",
+            "Tue Jul 10 00:00 2012",
+        ),
+        (
+            "Mon Jul 9 23:45 2012",
+            "0 20-35/15 * * * *",
+            "Tue Jul 10 00:20 2012",
+        ),
+        (
+            "Mon Jul 9 23:35:51 2012",
+            "15/35 20-35/15 * * * *",
+            "Tue Jul 10 00:20:15 2012",
+        ),
+        (
+            "Mon Jul 9 23:35:51 2012",
+            "15/35 20-35/15 1/2 * * *",
+            "Tue Jul 10 01:20:15 2012",
+        ),
+        (
+            "Mon Jul 9 23:35:51 2012",
+            "15/35 20-35/15 10-12 * * *",
+            "Tue Jul 10 10:20:15 2012",
+        ),
+        (
+            "Mon Jul 9 23:35:51 2012",
+            "15/35 20-35/15 1/2 */2 * *",
+            "Thu Jul 11 01:20:15 2012",
+        ),
+        (
+            "Mon Jul 9 23:35:51 2012",
+            "15/35 20-35/15 * 9-20 * *",
+            "Wed Jul 10 00:20:15 2012",
+        ),
+        (
+            "Mon Jul 9 23:35:51 2012",
+            "15/35 20-35/15 * 9-20 Jul *",
+            "Wed Jul 10 00:20:15 2012",
+        ),
+        (
+            "Mon Jul 9 23:35 2012",
+            "0 0 0 9 Apr-Oct ?",
+            "Thu Aug 9 00:00 2012",
+        ),
+        (
+            "Mon Jul 9 23:35 2012",
+            "0 0 0 */5 Apr,Aug,Oct Mon",
+            "Tue Aug 1 00:00 2012",
+        ),
+        (
+            "Mon Jul 9 23:35 2012",
+            "0 0 0 */5 Oct Mon",
+            "Mon Oct 1 00:00 2012",
+        ),
+        (
+            "Mon Jul 9 23:35 2012",
+            "0 0 0 * Feb Mon",
+            "Mon Feb 4 00:00 2013",
+        ),
+        (
+            "Mon Jul 9 23:35 2012",
+            "0 0 0 * Feb Mon/2",
+            "Fri Feb 1 00:00 2013",
+        ),
+        (
+            "Mon Dec 31 23:59:45 2012",
+            "0 * * * * *",
+            "Tue Jan 1 00:00:00 2013",
+        ),
+        (
+            "Mon Jul 9 23:35 2012",
+            "0 0 0 29 Feb ?",
+            "Mon Feb 29 00:00 2016",
+        ),
         // Daylight savings time 2am EST (-5) -> 3am EDT (-4)
-        ("2012-03-11T00:00:00-0500", "TZ=America/New_York 0 30 2 11 Mar ?", "2013-03-11T02:30:00-0400"),
-        ("2012-03-11T00:00:00-0500", "TZ=America/New_York 0 0 * * * ?", "2012-03-11T01:00:00-0500"),
-        ("2012-03-11T01:00:00-0500", "TZ=America/New_York 0 0 * * * ?", "2012-03-11T03:00:00-0400"),
-        ("2012-03-11T03:00:00-0400", "TZ=America/New_York 0 0 * * * ?", "2012-03-11T04:00:00-0400"),
-        ("2012-03-11T04:00:00-0400", "TZ=America/New_York 0 0 * * * ?", "2012-03-11T05:00:00-0400"),
-        ("2012-03-11T00:00:00-0500", "CRON_TZ=America/New_York 0 0 * * * ?", "2012-03-11T01:00:00-0500"),
-        ("2012-03-11T01:00:00-0500", "CRON_TZ=America/New_York 0 0 * * * ?", "2012-03-11T03:00:00-0400"),
-        ("2012-03-11T03:00:00-0400", "CRON_TZ=America/New_York 0 0 * * * ?", "2012-03-11T04:00:00-0400"),
-        ("2012-03-11T04:00:00-0400", "CRON_TZ=America/New_York 0 0 * * * ?", "2012-03-11T05:00:00-0400"),
-        ("2012-03-11T00:00:00-0500", "TZ=America/New_York 0 0 1 * * ?", "2012-03-11T01:00:00-0500"),
-        ("2012-03-11T01:00:00-0500", "TZ=America/New_York 0 0 1 * * ?", "2012-03-12T01:00:00-0400"),
+        (
+            "2012-03-11T00:00:00-0500",
+            "TZ=America/New_York 0 30 2 11 Mar ?",
+            "2013-03-11T02:30:00-0400",
+        ),
+        (
+            "2012-03-11T00:00:00-0500",
+            "TZ=America/New_York 0 0 * * * ?",
+            "2012-03-11T01:00:00-0500",
+        ),
+        (
+            "2012-03-11T01:00:00-0500",
+            "TZ=America/New_York 0 0 * * * ?",
+            "2012-03-11T03:00:00-0400",
+        ),
+        (
+            "2012-03-11T03:00:00-0400",
+            "TZ=America/New_York 0 0 * * * ?",
+            "2012-03-11T04:00:00-0400",
+        ),
+        (
+            "2012-03-11T04:00:00-0400",
+            "TZ=America/New_York 0 0 * * * ?",
+            "2012-03-11T05:00:00-0400",
+        ),
+        (
+            "2012-03-11T00:00:00-0500",
+            "CRON_TZ=America/New_York 0 0 * * * ?",
+            "2012-03-11T01:00:00-0500",
+        ),
+        (
+            "2012-03-11T01:00:00-0500",
+            "CRON_TZ=America/New_York 0 0 * * * ?",
+            "2012-03-11T03:00:00-0400",
+        ),
+        (
+            "2012-03-11T03:00:00-0400",
+            "CRON_TZ=America/New_York 0 0 * * * ?",
+            "2012-03-11T04:00:00-0400",
+        ),
+        (
+            "2012-03-11T04:00:00-0400",
+            "CRON_TZ=America/New_York 0 0 * * * ?",
+            "2012-03-11T05:00:00-0400",
+        ),
+        (
+            "2012-03-11T00:00:00-0500",
+            "TZ=America/New_York 0 0 1 * * ?",
+            "2012-03-11T01:00:00-0500",
+        ),
+        (
+            "2012-03-11T01:00:00-0500",
+            "TZ=America/New_York 0 0 1 * * ?",
+            "2012-03-12T01:00:00-0400",
+        ),
         // 2am nightly job (skipped)
-        ("2012-03-11T00:00:00-0500", "TZ=America/New_York 0 0 2 * * ?", "2012-03-12T02:00:00-0400"),
+        (
+            "2012-03-11T00:00:00-0500",
+            "TZ=America/New_York 0 0 2 * * ?",
+            "2012-03-12T02:00:00-0400",
+        ),
         // Daylight savings time 2am EDT (-4) => 1am EST (-5)
-        ("2012-11-04T00:00:00-0400", "TZ=America/New_York 0 30 2 04 Nov ?", "2012-11-04T02:30:00-0500"),
-        ("2012-11-04T01:45:00-0400", "TZ=America/New_York 0 30 1 04 Nov ?", "2012-11-04T01:30:00-0500"),
-        ("2012-11-04T00:00:00-0400", "TZ=America/New_York 0 0 * * * ?", "2012-11-04T01:00:00-0400"),
-        ("2012-11-04T01:00:00-0400", "TZ=America/New_York 0 0 * * * ?", "2012-11-04T01:00:00-0500"),
-        ("2012-11-04T01:00:00-0500", "TZ=America/New_York 0 0 * * * ?", "2012-11-04T02:00:00-0500"),
+        (
+            "2012-11-04T00:00:00-0400",
+            "TZ=America/New_York 0 30 2 04 Nov ?",
+            "2012-11-04T02:30:00-0500",
+        ),
+        (
+            "2012-11-04T01:45:00-0400",
+            "TZ=America/New_York 0 30 1 04 Nov ?",
+            "2012-11-04T01:30:00-0500",
+        ),
+        (
+            "2012-11-04T00:00:00-0400",
+            "TZ=America/New_York 0 0 * * * ?",
+            "2012-11-04T01:00:00-0400",
+        ),
+        (
+            "2012-11-04T01:00:00-0400",
+            "TZ=America/New_York 0 0 * * * ?",
+            "2012-11-04T01:00:00-0500",
+        ),
+        (
+            "2012-11-04T01:00:00-0500",
+            "TZ=America/New_York 0 0 * * * ?",
+            "2012-11-04T02:00:00-0500",
+        ),
         // 1am nightly job (runs twice)
-        ("2012-11-04T00:00:00-0400", "TZ=America/New_York 0 0 1 * * ?", "2012-11-04T01:00:00-0400"),
-        ("2012-11-04T01:00:00-0400", "TZ=America/New_York 0 0 1 * * ?", "2012-11-04T01:00:00-0500"),
-        ("2012-11-04T01:00:00-0500", "TZ=America/New_York 0 0 1 * * ?", "2012-11-05T01:00:00-0500"),
-        ("2012-11-04T00:00:00-0400", "TZ=America/New_York 0 0 2 * * ?", "2012-11-04T02:00:00-0500"),
-        ("2012-11-04T02:00:00-0500", "TZ=America/New_York 0 0 2 * * ?", "2012-11-05T02:00:00-0500"),
-        ("2012-11-04T00:00:00-0400", "TZ=America/New_York 0 0 3 * * ?", "2012-11-04T03:00:00-0500"),
-        ("2012-11-04T03:00:00-0500", "TZ=America/New_York 0 0 3 * * ?", "2012-11-05T03:00:00-0500"),
+        (
+            "2012-11-04T00:00:00-0400",
+            "TZ=America/New_York 0 0 1 * * ?",
+            "2012-11-04T01:00:00-0400",
+        ),
+        (
+            "2012-11-04T01:00:00-0400",
+            "TZ=America/New_York 0 0 1 * * ?",
+            "2012-11-04T01:00:00-0500",
+        ),
+        (
+            "2012-11-04T01:00:00-0500",
+            "TZ=America/New_York 0 0 1 * * ?",
+            "2012-11-05T01:00:00-0500",
+        ),
+        (
+            "2012-11-04T00:00:00-0400",
+            "TZ=America/New_York 0 0 2 * * ?",
+            "2012-11-04T02:00:00-0500",
+        ),
+        (
+            "2012-11-04T02:00:00-0500",
+            "TZ=America/New_York 0 0 2 * * ?",
+            "2012-11-05T02:00:00-0500",
+        ),
+        (
+            "2012-11-04T00:00:00-0400",
+            "TZ=America/New_York 0 0 3 * * ?",
+            "2012-11-04T03:00:00-0500",
+        ),
+        (
+            "2012-11-04T03:00:00-0500",
+            "TZ=America/New_York 0 0 3 * * ?",
+            "2012-11-05T03:00:00-0500",
+        ),
         // The time's own zone when the schedule names none.
-        ("TZ=America/New_York 2012-11-04T00:00:00-0400", "0 0 * * * ?", "2012-11-04T01:00:00-0400"),
-        ("TZ=America/New_York 2012-11-04T01:00:00-0400", "0 0 * * * ?", "2012-11-04T01:00:00-0500"),
-        ("TZ=America/New_York 2012-11-04T01:00:00-0500", "0 0 * * * ?", "2012-11-04T02:00:00-0500"),
-        ("TZ=America/New_York 2012-11-04T00:00:00-0400", "0 0 1 * * ?", "2012-11-04T01:00:00-0400"),
-        ("TZ=America/New_York 2012-11-04T01:00:00-0400", "0 0 1 * * ?", "2012-11-04T01:00:00-0500"),
-        ("TZ=America/New_York 2012-11-04T01:00:00-0500", "0 0 1 * * ?", "2012-11-05T01:00:00-0500"),
-        ("TZ=America/New_York 2012-11-04T00:00:00-0400", "0 0 2 * * ?", "2012-11-04T02:00:00-0500"),
-        ("TZ=America/New_York 2012-11-04T02:00:00-0500", "0 0 2 * * ?", "2012-11-05T02:00:00-0500"),
-        ("TZ=America/New_York 2012-11-04T00:00:00-0400", "0 0 3 * * ?", "2012-11-04T03:00:00-0500"),
-        ("TZ=America/New_York 2012-11-04T03:00:00-0500", "0 0 3 * * ?", "2012-11-05T03:00:00-0500"),
+        (
+            "TZ=America/New_York 2012-11-04T00:00:00-0400",
+            "0 0 * * * ?",
+            "2012-11-04T01:00:00-0400",
+        ),
+        (
+            "TZ=America/New_York 2012-11-04T01:00:00-0400",
+            "0 0 * * * ?",
+            "2012-11-04T01:00:00-0500",
+        ),
+        (
+            "TZ=America/New_York 2012-11-04T01:00:00-0500",
+            "0 0 * * * ?",
+            "2012-11-04T02:00:00-0500",
+        ),
+        (
+            "TZ=America/New_York 2012-11-04T00:00:00-0400",
+            "0 0 1 * * ?",
+            "2012-11-04T01:00:00-0400",
+        ),
+        (
+            "TZ=America/New_York 2012-11-04T01:00:00-0400",
+            "0 0 1 * * ?",
+            "2012-11-04T01:00:00-0500",
+        ),
+        (
+            "TZ=America/New_York 2012-11-04T01:00:00-0500",
+            "0 0 1 * * ?",
+            "2012-11-05T01:00:00-0500",
+        ),
+        (
+            "TZ=America/New_York 2012-11-04T00:00:00-0400",
+            "0 0 2 * * ?",
+            "2012-11-04T02:00:00-0500",
+        ),
+        (
+            "TZ=America/New_York 2012-11-04T02:00:00-0500",
+            "0 0 2 * * ?",
+            "2012-11-05T02:00:00-0500",
+        ),
+        (
+            "TZ=America/New_York 2012-11-04T00:00:00-0400",
+            "0 0 3 * * ?",
+            "2012-11-04T03:00:00-0500",
+        ),
+        (
+            "TZ=America/New_York 2012-11-04T03:00:00-0500",
+            "0 0 3 * * ?",
+            "2012-11-05T03:00:00-0500",
+        ),
         // Unsatisfiable
         ("Mon Jul 9 23:35 2012", "0 0 0 30 Feb ?", ""),
         ("Mon Jul 9 23:35 2012", "0 0 0 31 Apr ?", ""),
         // Monthly job
-        ("TZ=America/New_York 2012-11-04T00:00:00-0400", "0 0 3 3 * ?", "2012-12-03T03:00:00-0500"),
+        (
+            "TZ=America/New_York 2012-11-04T00:00:00-0400",
+            "0 0 3 3 * ?",
+            "2012-12-03T03:00:00-0500",
+        ),
         // Midnight missing on a DST day (robfig/cron#157).
-        ("2018-10-17T05:00:00-0400", "TZ=America/Sao_Paulo 0 0 9 10 * ?", "2018-11-10T06:00:00-0500"),
-        ("2018-02-14T05:00:00-0500", "TZ=America/Sao_Paulo 0 0 9 22 * ?", "2018-02-22T07:00:00-0500"),
+        (
+            "2018-10-17T05:00:00-0400",
+            "TZ=America/Sao_Paulo 0 0 9 10 * ?",
+            "2018-11-10T06:00:00-0500",
+        ),
+        (
+            "2018-02-14T05:00:00-0500",
+            "TZ=America/Sao_Paulo 0 0 9 22 * ?",
+            "2018-02-22T07:00:00-0500",
+        ),
     ];
     for (time, spec, expected) in runs {
         let got = next_of(spec, parse_with_seconds, time);
@@ -452,10 +745,26 @@ fn test_errors() {
 #[test]
 fn test_next_with_tz() {
     for (time, spec, expected) in [
-        ("2016-01-03T13:09:03+0530", "14 14 * * *", "2016-01-03T14:14:00+0530"),
-        ("2016-01-03T04:09:03+0530", "14 14 * * ?", "2016-01-03T14:14:00+0530"),
-        ("2016-01-03T14:09:03+0530", "14 14 * * *", "2016-01-03T14:14:00+0530"),
-        ("2016-01-03T14:00:00+0530", "14 14 * * ?", "2016-01-03T14:14:00+0530"),
+        (
+            "2016-01-03T13:09:03+0530",
+            "14 14 * * *",
+            "2016-01-03T14:14:00+0530",
+        ),
+        (
+            "2016-01-03T04:09:03+0530",
+            "14 14 * * ?",
+            "2016-01-03T14:14:00+0530",
+        ),
+        (
+            "2016-01-03T14:09:03+0530",
+            "14 14 * * *",
+            "2016-01-03T14:14:00+0530",
+        ),
+        (
+            "2016-01-03T14:00:00+0530",
+            "14 14 * * ?",
+            "2016-01-03T14:14:00+0530",
+        ),
     ] {
         let got = next_of(spec, parse_standard, time);
         assert_eq!(got, get_time(expected).map(|(t, _)| t), "{time} {spec}");
@@ -481,14 +790,42 @@ fn test_constant_delay_next() {
         ("Mon Jul 9 15:45 2012", 35 * M, "Mon Jul 9 16:20 2012"),
         ("Mon Jul 9 23:46 2012", 14 * M, "Tue Jul 10 00:00 2012"),
         ("Mon Jul 9 23:45 2012", 35 * M, "Tue Jul 10 00:20 2012"),
-        ("Mon Jul 9 23:35:51 2012", 44 * M + 24 * S, "Tue Jul 10 00:20:15 2012"),
-        ("Mon Jul 9 23:35:51 2012", 25 * H + 44 * M + 24 * S, "Thu Jul 11 01:20:15 2012"),
-        ("Mon Jul 9 23:35 2012", 91 * 24 * H + 25 * M, "Thu Oct 9 00:00 2012"),
-        ("Mon Dec 31 23:59:45 2012", 15 * S, "Tue Jan 1 00:00:00 2013"),
+        (
+            "Mon Jul 9 23:35:51 2012",
+            44 * M + 24 * S,
+            "Tue Jul 10 00:20:15 2012",
+        ),
+        (
+            "Mon Jul 9 23:35:51 2012",
+            25 * H + 44 * M + 24 * S,
+            "Thu Jul 11 01:20:15 2012",
+        ),
+        (
+            "Mon Jul 9 23:35 2012",
+            91 * 24 * H + 25 * M,
+            "Thu Oct 9 00:00 2012",
+        ),
+        (
+            "Mon Dec 31 23:59:45 2012",
+            15 * S,
+            "Tue Jan 1 00:00:00 2013",
+        ),
         ("Mon Jul 9 14:45 2012", 15 * M + 50, "Mon Jul 9 15:00 2012"),
-        ("Mon Jul 9 14:45:00 2012", 15_000_000, "Mon Jul 9 14:45:01 2012"),
-        ("Mon Jul 9 14:45:00.005 2012", 15 * M, "Mon Jul 9 15:00 2012"),
-        ("Mon Jul 9 14:45:00.005 2012", 15 * M + 50, "Mon Jul 9 15:00 2012"),
+        (
+            "Mon Jul 9 14:45:00 2012",
+            15_000_000,
+            "Mon Jul 9 14:45:01 2012",
+        ),
+        (
+            "Mon Jul 9 14:45:00.005 2012",
+            15 * M,
+            "Mon Jul 9 15:00 2012",
+        ),
+        (
+            "Mon Jul 9 14:45:00.005 2012",
+            15 * M + 50,
+            "Mon Jul 9 15:00 2012",
+        ),
     ] {
         let (t, z) = get_time(time).unwrap();
         let got = Schedule::every(delay).next(t, z);

@@ -144,7 +144,13 @@ mod tests {
 
     #[test]
     fn days_from_civil_matches_chrono() {
-        for (y, m, d) in [(1970, 1, 1), (2000, 2, 29), (2012, 3, 11), (1900, 12, 31), (2100, 6, 15)] {
+        for (y, m, d) in [
+            (1970, 1, 1),
+            (2000, 2, 29),
+            (2012, 3, 11),
+            (1900, 12, 31),
+            (2100, 6, 15),
+        ] {
             assert_eq!(
                 days_from_civil(i64::from(y), i64::from(m), i64::from(d)),
                 days_from_civil_chrono(y, m, d)

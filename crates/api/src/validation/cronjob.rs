@@ -104,12 +104,19 @@ fn validate_cronjob_spec(
     ));
     errs.extend(validate_job_template_spec(spec, &path.child("jobTemplate")));
     for (v, name) in [
-        (spec.successful_jobs_history_limit, "successfulJobsHistoryLimit"),
+        (
+            spec.successful_jobs_history_limit,
+            "successfulJobsHistoryLimit",
+        ),
         (spec.failed_jobs_history_limit, "failedJobsHistoryLimit"),
     ] {
         // Zero is a valid limit.
         if let Some(v) = v.filter(|v| *v < 0) {
-            errs.push(FieldError::invalid(&path.child(name), v, IS_NEGATIVE_ERROR_MSG));
+            errs.push(FieldError::invalid(
+                &path.child(name),
+                v,
+                IS_NEGATIVE_ERROR_MSG,
+            ));
         }
     }
     errs
@@ -306,7 +313,11 @@ mod tests {
             json!({"spec": {"timeZone": "UTC"}}),
             json!({"spec": {"successfulJobsHistoryLimit": 0, "failedJobsHistoryLimit": 0, "startingDeadlineSeconds": 0}}),
         ] {
-            assert_eq!(messages(&validate_cronjob_create(&cj(v.clone()))), Vec::<String>::new(), "{v}");
+            assert_eq!(
+                messages(&validate_cronjob_create(&cj(v.clone()))),
+                Vec::<String>::new(),
+                "{v}"
+            );
         }
     }
 
@@ -348,19 +359,28 @@ mod tests {
             json!({"spec": {"jobTemplate": {"spec": {"selector": {"matchLabels": {"a": "b"}}}}}}),
         )));
         assert!(
-            got.iter().any(|m| m.starts_with("spec.jobTemplate.spec.selector: Invalid value:")
-                && m.ends_with("`selector` will be auto-generated")),
+            got.iter().any(
+                |m| m.starts_with("spec.jobTemplate.spec.selector: Invalid value:")
+                    && m.ends_with("`selector` will be auto-generated")
+            ),
             "{got:?}"
         );
         // A 52-character name is fine.
-        assert!(validate_cronjob_create(&cj(json!({"metadata": {"name": "a".repeat(52)}}))).is_empty());
+        assert!(
+            validate_cronjob_create(&cj(json!({"metadata": {"name": "a".repeat(52)}}))).is_empty()
+        );
     }
 
     #[test]
     fn every_invalid_robfig_schedule_is_refused_with_its_message() {
         for (schedule, msg) in crate::cron::tests::INVALID_SCHEDULES {
-            let got = messages(&validate_cronjob_create(&cj(json!({"spec": {"schedule": schedule}}))));
-            let want = format!("spec.schedule: Invalid value: {}: {msg}", crate::validation::go_quote(schedule));
+            let got = messages(&validate_cronjob_create(&cj(
+                json!({"spec": {"schedule": schedule}}),
+            )));
+            let want = format!(
+                "spec.schedule: Invalid value: {}: {msg}",
+                crate::validation::go_quote(schedule)
+            );
             assert!(got.contains(&want), "{schedule:?}: {got:?}");
         }
     }
@@ -376,7 +396,9 @@ mod tests {
         let both = cj(json!({"spec": {"schedule": "TZ=UTC 0 * * * *", "timeZone": "UTC"}}));
         assert_eq!(
             messages(&validate_cronjob_update(&both, &old)),
-            vec![r#"spec.schedule: Invalid value: "TZ=UTC 0 * * * *": cannot use both timeZone field and TZ or CRON_TZ in schedule"#]
+            vec![
+                r#"spec.schedule: Invalid value: "TZ=UTC 0 * * * *": cannot use both timeZone field and TZ or CRON_TZ in schedule"#
+            ]
         );
         // A long name can still be updated.
         let long = cj(json!({"metadata": {"name": "a".repeat(60)}}));

@@ -152,7 +152,8 @@ impl JobControl for StoreControl {
                 .create(&JOBS, v)
                 .await
                 .map_err(|e| from_store(e, "jobs.batch", &name))?;
-            Job::parse(&s.bytes, s.rev).ok_or_else(|| ControlError::Other("created job did not decode".into()))
+            Job::parse(&s.bytes, s.rev)
+                .ok_or_else(|| ControlError::Other("created job did not decode".into()))
         })
     }
 

@@ -21,6 +21,8 @@ pub mod sync;
 pub mod view;
 
 #[cfg(test)]
+mod store_tests;
+#[cfg(test)]
 mod sync_tests;
 
 use std::collections::BTreeMap;
@@ -221,7 +223,10 @@ impl CronJobController {
 
     /// upstream `ControllerV2.sync`: the CronJob and its children from the
     /// caches, then [`Reconciler::sync`]. Returns when to sync again.
-    pub async fn sync(&self, key: &str) -> std::result::Result<Option<Duration>, control::ControlError> {
+    pub async fn sync(
+        &self,
+        key: &str,
+    ) -> std::result::Result<Option<Duration>, control::ControlError> {
         let Some(cj) = self.cronjobs.read().get(key).cloned() else {
             return Ok(None);
         };
@@ -270,10 +275,11 @@ impl CronJobController {
         if old.spec.schedule != new.spec.schedule || old.spec.time_zone != new.spec.time_zone {
             match self.reconciler.requeue_after_schedule_change(new) {
                 Ok(d) => self.queue.add_after(key, d),
-                Err(msg) => self
-                    .reconciler
-                    .recorder
-                    .warning(new, "UnParseableCronJobSchedule", &msg),
+                Err(msg) => {
+                    self.reconciler
+                        .recorder
+                        .warning(new, "UnParseableCronJobSchedule", &msg)
+                }
             }
             return;
         }

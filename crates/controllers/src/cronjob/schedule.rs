@@ -258,7 +258,12 @@ mod tests {
         top_of_the_hour() + d
     }
 
-    fn cj(schedule: &str, created: DateTime<Utc>, last: Option<DateTime<Utc>>, deadline: Option<i64>) -> CronJob {
+    fn cj(
+        schedule: &str,
+        created: DateTime<Utc>,
+        last: Option<DateTime<Utc>>,
+        deadline: Option<i64>,
+    ) -> CronJob {
         let mut v = json!({
             "metadata": {"name": "mycronjob", "namespace": "default", "uid": "1a2b3c",
                 "creationTimestamp": crate::kit::objects::format_time(created)},
@@ -290,33 +295,151 @@ mod tests {
     fn test_most_recent_schedule_time() {
         let top = top_of_the_hour();
         #[allow(clippy::type_complexity)]
-        let cases: Vec<(&str, CronJob, bool, DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>, Missed, bool)> = vec![
-            ("now before next schedule", cj("0 * * * *", top, None, None), false,
-                top + Duration::seconds(30), top, None, Missed::None, false),
-            ("now just after next schedule", cj("0 * * * *", top, None, None), false,
-                top + m(61), top, Some(after_top(m(60))), Missed::None, false),
-            ("missed 5 schedules", cj("0 * * * *", after_top(Duration::seconds(10)), None, None), false,
-                after_top(m(301)), after_top(Duration::seconds(10)), Some(after_top(m(300))), Missed::Few, false),
-            ("complex schedule", cj("30 6-16/4 * * 1-5", top, Some(after_top(m(30))), None), false,
-                after_top(h(24) + m(31)), after_top(m(30)), Some(after_top(h(24) + m(30))), Missed::Few, false),
-            ("another complex schedule", cj("30 10,11,12 * * 1-5", top, Some(after_top(m(30))), None), false,
-                after_top(h(30) + m(30)), after_top(m(30)), None, Missed::Few, false),
-            ("complex schedule with longer diff between executions", cj("30 6-16/4 * * 1-5", top, Some(after_top(m(30))), None), false,
-                after_top(h(96) + m(31)), after_top(m(30)), Some(after_top(h(96) + m(30))), Missed::Few, false),
-            ("complex schedule with shorter diff between executions", cj("30 6-16/4 * * 1-5", top, None, None), false,
-                after_top(h(24) + m(31)), top, Some(after_top(h(24) + m(30))), Missed::Few, false),
-            ("@every schedule", cj("@every 1h", after_top(m(-59)), Some(after_top(m(1))), Some(10)), false,
-                after_top(h(7 * 24)), after_top(m(1)), Some(after_top(h(6 * 24) + h(23) + m(1))), Missed::Many, false),
-            ("rogue cronjob", cj("59 23 31 2 *", after_top(Duration::seconds(10)), None, None), false,
-                after_top(h(1)), after_top(Duration::seconds(10)), None, Missed::None, true),
-            ("earliestTime being CreationTimestamp and LastScheduleTime", cj("0 * * * *", top, Some(top), None), false,
-                after_top(Duration::seconds(30)), top, None, Missed::None, false),
-            ("earliestTime being LastScheduleTime", cj("*/5 * * * *", top, Some(after_top(m(30))), None), false,
-                after_top(m(31)), after_top(m(30)), None, Missed::None, false),
-            ("earliestTime being LastScheduleTime (within StartingDeadlineSeconds)", cj("*/5 * * * *", top, Some(after_top(m(30))), Some(60)), false,
-                after_top(m(31)), after_top(m(30)), None, Missed::None, false),
-            ("earliestTime being LastScheduleTime (outside StartingDeadlineSeconds)", cj("*/5 * * * *", top, Some(after_top(m(30))), Some(60)), true,
-                after_top(m(32)), after_top(m(31)), None, Missed::None, false),
+        let cases: Vec<(
+            &str,
+            CronJob,
+            bool,
+            DateTime<Utc>,
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+            Missed,
+            bool,
+        )> = vec![
+            (
+                "now before next schedule",
+                cj("0 * * * *", top, None, None),
+                false,
+                top + Duration::seconds(30),
+                top,
+                None,
+                Missed::None,
+                false,
+            ),
+            (
+                "now just after next schedule",
+                cj("0 * * * *", top, None, None),
+                false,
+                top + m(61),
+                top,
+                Some(after_top(m(60))),
+                Missed::None,
+                false,
+            ),
+            (
+                "missed 5 schedules",
+                cj("0 * * * *", after_top(Duration::seconds(10)), None, None),
+                false,
+                after_top(m(301)),
+                after_top(Duration::seconds(10)),
+                Some(after_top(m(300))),
+                Missed::Few,
+                false,
+            ),
+            (
+                "complex schedule",
+                cj("30 6-16/4 * * 1-5", top, Some(after_top(m(30))), None),
+                false,
+                after_top(h(24) + m(31)),
+                after_top(m(30)),
+                Some(after_top(h(24) + m(30))),
+                Missed::Few,
+                false,
+            ),
+            (
+                "another complex schedule",
+                cj("30 10,11,12 * * 1-5", top, Some(after_top(m(30))), None),
+                false,
+                after_top(h(30) + m(30)),
+                after_top(m(30)),
+                None,
+                Missed::Few,
+                false,
+            ),
+            (
+                "complex schedule with longer diff between executions",
+                cj("30 6-16/4 * * 1-5", top, Some(after_top(m(30))), None),
+                false,
+                after_top(h(96) + m(31)),
+                after_top(m(30)),
+                Some(after_top(h(96) + m(30))),
+                Missed::Few,
+                false,
+            ),
+            (
+                "complex schedule with shorter diff between executions",
+                cj("30 6-16/4 * * 1-5", top, None, None),
+                false,
+                after_top(h(24) + m(31)),
+                top,
+                Some(after_top(h(24) + m(30))),
+                Missed::Few,
+                false,
+            ),
+            (
+                "@every schedule",
+                cj(
+                    "@every 1h",
+                    after_top(m(-59)),
+                    Some(after_top(m(1))),
+                    Some(10),
+                ),
+                false,
+                after_top(h(7 * 24)),
+                after_top(m(1)),
+                Some(after_top(h(6 * 24) + h(23) + m(1))),
+                Missed::Many,
+                false,
+            ),
+            (
+                "rogue cronjob",
+                cj("59 23 31 2 *", after_top(Duration::seconds(10)), None, None),
+                false,
+                after_top(h(1)),
+                after_top(Duration::seconds(10)),
+                None,
+                Missed::None,
+                true,
+            ),
+            (
+                "earliestTime being CreationTimestamp and LastScheduleTime",
+                cj("0 * * * *", top, Some(top), None),
+                false,
+                after_top(Duration::seconds(30)),
+                top,
+                None,
+                Missed::None,
+                false,
+            ),
+            (
+                "earliestTime being LastScheduleTime",
+                cj("*/5 * * * *", top, Some(after_top(m(30))), None),
+                false,
+                after_top(m(31)),
+                after_top(m(30)),
+                None,
+                Missed::None,
+                false,
+            ),
+            (
+                "earliestTime being LastScheduleTime (within StartingDeadlineSeconds)",
+                cj("*/5 * * * *", top, Some(after_top(m(30))), Some(60)),
+                false,
+                after_top(m(31)),
+                after_top(m(30)),
+                None,
+                Missed::None,
+                false,
+            ),
+            (
+                "earliestTime being LastScheduleTime (outside StartingDeadlineSeconds)",
+                cj("*/5 * * * *", top, Some(after_top(m(30))), Some(60)),
+                true,
+                after_top(m(32)),
+                after_top(m(31)),
+                None,
+                Missed::None,
+                false,
+            ),
         ];
         for (name, cj, sds, now, earliest, recent, missed, want_err) in cases {
             let got = most_recent_schedule_time(&cj, now, &parse(&cj.spec.schedule), sds, UTC);
@@ -336,14 +459,30 @@ mod tests {
     fn test_next_schedule_time_duration() {
         let top = top_of_the_hour();
         for (name, cj, now, want) in [
-            ("complex schedule skipping weekend", cj("30 6-16/4 * * 1-5", top, Some(after_top(m(30))), None),
-                after_top(h(24) + m(31)), h(3) + m(59)),
-            ("another complex schedule skipping weekend", cj("30 10,11,12 * * 1-5", top, Some(after_top(m(30))), None),
-                after_top(h(30) + m(30)), h(66)),
-            ("once a week cronjob, missed two runs", cj("0 12 * * 4", top, Some(after_top(h(2))), None),
-                after_top(h(19 * 24) + h(1) + m(30)), h(48) + m(30)),
-            ("no previous run of a cronjob", cj("0 12 * * 5", top, None, None),
-                after_top(h(6)), h(20)),
+            (
+                "complex schedule skipping weekend",
+                cj("30 6-16/4 * * 1-5", top, Some(after_top(m(30))), None),
+                after_top(h(24) + m(31)),
+                h(3) + m(59),
+            ),
+            (
+                "another complex schedule skipping weekend",
+                cj("30 10,11,12 * * 1-5", top, Some(after_top(m(30))), None),
+                after_top(h(30) + m(30)),
+                h(66),
+            ),
+            (
+                "once a week cronjob, missed two runs",
+                cj("0 12 * * 4", top, Some(after_top(h(2))), None),
+                after_top(h(19 * 24) + h(1) + m(30)),
+                h(48) + m(30),
+            ),
+            (
+                "no previous run of a cronjob",
+                cj("0 12 * * 5", top, None, None),
+                after_top(h(6)),
+                h(20),
+            ),
         ] {
             let got = next_schedule_time_duration(&cj, now, &parse(&cj.spec.schedule), UTC);
             assert_eq!(got, want + NEXT_SCHEDULE_DELTA, "{name}");
@@ -358,20 +497,49 @@ mod tests {
         let s = parse("0 * * * ?");
         let run = |cj: &CronJob, now| next_schedule_time(cj, now, &s, UTC);
         // Case 1: no known start times, and none needed yet.
-        assert_eq!(run(&cj("0 * * * ?", t1 - m(10), None, None), t1 - m(7)).0, None);
+        assert_eq!(
+            run(&cj("0 * * * ?", t1 - m(10), None, None), t1 - m(7)).0,
+            None
+        );
         // Case 2: no known start times, and one needed.
-        assert_eq!(run(&cj("0 * * * ?", t1 - m(10), None, None), t1 + Duration::seconds(2)).0, Some(t1));
+        assert_eq!(
+            run(
+                &cj("0 * * * ?", t1 - m(10), None, None),
+                t1 + Duration::seconds(2)
+            )
+            .0,
+            Some(t1)
+        );
         // Case 3: known LastScheduleTime, no start needed.
-        assert_eq!(run(&cj("0 * * * ?", t1 - m(10), Some(t1), None), t1 + m(2)).0, None);
+        assert_eq!(
+            run(&cj("0 * * * ?", t1 - m(10), Some(t1), None), t1 + m(2)).0,
+            None
+        );
         // Case 4: known LastScheduleTime, a start needed.
-        assert_eq!(run(&cj("0 * * * ?", t1 - m(10), Some(t1), None), t2 + m(5)).0, Some(t2));
+        assert_eq!(
+            run(&cj("0 * * * ?", t1 - m(10), Some(t1), None), t2 + m(5)).0,
+            Some(t2)
+        );
         // Case 5: known LastScheduleTime, two starts needed: only the most recent.
-        assert_eq!(run(&cj("0 * * * ?", t1 - h(2), Some(t1 - h(1)), None), t2 + m(5)).0, Some(t2));
+        assert_eq!(
+            run(
+                &cj("0 * * * ?", t1 - h(2), Some(t1 - h(1)), None),
+                t2 + m(5)
+            )
+            .0,
+            Some(t2)
+        );
         // Case 6: now is way ahead of last start time, and there is no deadline.
-        let (t, many, _) = run(&cj("0 * * * ?", t1 - h(2), Some(t1 - h(1)), None), t2 + h(240));
+        let (t, many, _) = run(
+            &cj("0 * * * ?", t1 - h(2), Some(t1 - h(1)), None),
+            t2 + h(240),
+        );
         assert!(t.is_some() && many);
         // Case 7: ... but there is a short deadline: not too many.
-        let (t, many, _) = run(&cj("0 * * * ?", t1 - h(2), Some(t1 - h(1)), Some(2 * 3600)), t2 + h(240));
+        let (t, many, _) = run(
+            &cj("0 * * * ?", t1 - h(2), Some(t1 - h(1)), Some(2 * 3600)),
+            t2 + h(240),
+        );
         assert!(t.is_some() && !many);
         // Case 8: the error of an impossible schedule comes up.
         let (t, _, err) = next_schedule_time(
@@ -396,13 +564,37 @@ mod tests {
     #[test]
     fn test_by_job_start_time() {
         let (now, later) = ("2018-01-01T02:03:04Z", "2019-01-01T02:03:04Z");
-        let names = |v: &[Job]| v.iter().map(|j| format!("{}{:?}", j.metadata.name, j.status.start_time.is_some())).collect::<Vec<_>>();
+        let names = |v: &[Job]| {
+            v.iter()
+                .map(|j| format!("{}{:?}", j.metadata.name, j.status.start_time.is_some()))
+                .collect::<Vec<_>>()
+        };
         for (name, mut input, want) in [
-            ("both have nil start times", vec![job("b", None), job("a", None)], vec!["afalse", "bfalse"]),
-            ("only the first has a nil start time", vec![job("a", None), job("b", Some(now))], vec!["btrue", "afalse"]),
-            ("only the second has a nil start time", vec![job("a", Some(now)), job("b", None)], vec!["atrue", "bfalse"]),
-            ("both have non-nil, equal start time", vec![job("b", Some(now)), job("a", Some(now))], vec!["atrue", "btrue"]),
-            ("both have non-nil, different start time", vec![job("a", Some(later)), job("b", Some(now))], vec!["btrue", "atrue"]),
+            (
+                "both have nil start times",
+                vec![job("b", None), job("a", None)],
+                vec!["afalse", "bfalse"],
+            ),
+            (
+                "only the first has a nil start time",
+                vec![job("a", None), job("b", Some(now))],
+                vec!["btrue", "afalse"],
+            ),
+            (
+                "only the second has a nil start time",
+                vec![job("a", Some(now)), job("b", None)],
+                vec!["atrue", "bfalse"],
+            ),
+            (
+                "both have non-nil, equal start time",
+                vec![job("b", Some(now)), job("a", Some(now))],
+                vec!["atrue", "btrue"],
+            ),
+            (
+                "both have non-nil, different start time",
+                vec![job("a", Some(later)), job("b", Some(now))],
+                vec!["btrue", "atrue"],
+            ),
         ] {
             input.sort_by(by_job_start_time);
             assert_eq!(names(&input), want, "{name}");
@@ -414,9 +606,27 @@ mod tests {
     fn test_get_job_from_template2() {
         let top = top_of_the_hour();
         for (name, tz, annotations, want_ts, want_n) in [
-            ("UTC timezone and one annotation", Some("UTC"), json!({"x": "y"}), "2016-05-19T10:00:00Z", 2),
-            ("nil timezone and one annotation", None, json!({"x": "y"}), "2016-05-19T10:00:00Z", 2),
-            ("correct timezone and multiple annotation", Some("Europe/Rome"), json!({"x": "y", "z": "x"}), "2016-05-19T12:00:00+02:00", 3),
+            (
+                "UTC timezone and one annotation",
+                Some("UTC"),
+                json!({"x": "y"}),
+                "2016-05-19T10:00:00Z",
+                2,
+            ),
+            (
+                "nil timezone and one annotation",
+                None,
+                json!({"x": "y"}),
+                "2016-05-19T10:00:00Z",
+                2,
+            ),
+            (
+                "correct timezone and multiple annotation",
+                Some("Europe/Rome"),
+                json!({"x": "y", "z": "x"}),
+                "2016-05-19T12:00:00+02:00",
+                3,
+            ),
         ] {
             let mut c = cj("* * * * ?", top, None, None);
             c.spec.time_zone = tz.map(str::to_string);
@@ -424,12 +634,27 @@ mod tests {
                 "spec": {"activeDeadlineSeconds": 1, "manualSelector": false,
                     "template": {"metadata": {"labels": {"foo": "bar"}}, "spec": {"containers": [{"image": "foo/bar"}]}}}});
             let j = job_from_template(&c, top).unwrap();
-            assert_eq!(j["metadata"]["name"], format!("mycronjob-{}", top.timestamp() / 60), "{name}");
+            assert_eq!(
+                j["metadata"]["name"],
+                format!("mycronjob-{}", top.timestamp() / 60),
+                "{name}"
+            );
             assert_eq!(j["metadata"]["labels"], json!({"a": "b"}), "{name}");
-            assert_eq!(j["metadata"]["annotations"].as_object().unwrap().len(), want_n, "{name}");
-            assert_eq!(j["metadata"]["annotations"][SCHEDULED_TIMESTAMP_ANNOTATION], want_ts, "{name}");
-            assert_eq!(j["metadata"]["ownerReferences"][0], json!({"apiVersion": "batch/v1", "kind": "CronJob",
-                "name": "mycronjob", "uid": "1a2b3c", "controller": true, "blockOwnerDeletion": true}), "{name}");
+            assert_eq!(
+                j["metadata"]["annotations"].as_object().unwrap().len(),
+                want_n,
+                "{name}"
+            );
+            assert_eq!(
+                j["metadata"]["annotations"][SCHEDULED_TIMESTAMP_ANNOTATION], want_ts,
+                "{name}"
+            );
+            assert_eq!(
+                j["metadata"]["ownerReferences"][0],
+                json!({"apiVersion": "batch/v1", "kind": "CronJob",
+                "name": "mycronjob", "uid": "1a2b3c", "controller": true, "blockOwnerDeletion": true}),
+                "{name}"
+            );
             assert_eq!(j["spec"]["activeDeadlineSeconds"], 1, "{name}");
         }
     }
@@ -439,7 +664,10 @@ mod tests {
         let mut c = cj("0 * * * *", top_of_the_hour(), None, None);
         assert_eq!(format_schedule(&c), ("0 * * * *".into(), false));
         c.spec.time_zone = Some("America/New_York".into());
-        assert_eq!(format_schedule(&c), ("TZ=America/New_York 0 * * * *".into(), false));
+        assert_eq!(
+            format_schedule(&c),
+            ("TZ=America/New_York 0 * * * *".into(), false)
+        );
         c.spec.time_zone = Some("bad timezone".into());
         assert_eq!(format_schedule(&c), ("0 * * * *".into(), false));
         c.spec.schedule = "TZ=UTC 0 * * * *".into();
@@ -449,7 +677,10 @@ mod tests {
     #[test]
     fn job_names_are_minutes_since_the_epoch() {
         let t: DateTime<Utc> = "2026-12-03T07:40:00Z".parse().unwrap();
-        assert_eq!(job_name("hello", t), format!("hello-{}", t.timestamp() / 60));
+        assert_eq!(
+            job_name("hello", t),
+            format!("hello-{}", t.timestamp() / 60)
+        );
         assert_eq!(job_name("hello", t), "hello-29938060");
     }
 }

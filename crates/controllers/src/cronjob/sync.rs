@@ -127,7 +127,10 @@ impl Reconciler {
                     self.recorder.normal(
                         cj,
                         "SawCompletedJob",
-                        &format!("Saw completed job: {}, condition: {condition}", j.metadata.name),
+                        &format!(
+                            "Saw completed job: {}, condition: {condition}",
+                            j.metadata.name
+                        ),
                     );
                     update_status = true;
                 }
@@ -233,7 +236,11 @@ impl Reconciler {
             );
             return done(None, update_status, None);
         }
-        let requeue = |cj: &CronJob| Some(to_std(next_schedule_time_duration(cj, now, &sched, self.local)));
+        let requeue = |cj: &CronJob| {
+            Some(to_std(next_schedule_time_duration(
+                cj, now, &sched, self.local,
+            )))
+        };
         let Some(scheduled) = scheduled else {
             // No unmet slot: wait for the next one.
             return done(requeue(cj), update_status, None);
@@ -277,7 +284,8 @@ impl Reconciler {
                 let job = match self.job_control.get_job(&r.namespace, &r.name).await {
                     Ok(Some(j)) => j,
                     Ok(None) => {
-                        let e = ControlError::NotFound(format!("jobs.batch \"{}\" not found", r.name));
+                        let e =
+                            ControlError::NotFound(format!("jobs.batch \"{}\" not found", r.name));
                         self.recorder
                             .warning(cj, "FailedGet", &format!("Get job: {e}"));
                         return done(None, update_status, Some(e));
@@ -321,7 +329,9 @@ impl Reconciler {
                         return done(
                             None,
                             update_status,
-                            Some(ControlError::NotFound(format!("jobs.batch \"{name}\" not found"))),
+                            Some(ControlError::NotFound(format!(
+                                "jobs.batch \"{name}\" not found"
+                            ))),
                         )
                     }
                     Err(e) => return done(None, update_status, Some(e)),

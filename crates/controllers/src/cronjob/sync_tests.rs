@@ -36,7 +36,11 @@ struct FakeJobControl {
 }
 
 impl JobControl for FakeJobControl {
-    fn get_job<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Option<Job>, ControlError>> {
+    fn get_job<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Job>, ControlError>> {
         Box::pin(async move {
             match &self.err {
                 Some(e) => Err(e.clone()),
@@ -45,7 +49,11 @@ impl JobControl for FakeJobControl {
         })
     }
 
-    fn create_job<'a>(&'a self, _: &'a str, job: Value) -> BoxFuture<'a, Result<Job, ControlError>> {
+    fn create_job<'a>(
+        &'a self,
+        _: &'a str,
+        job: Value,
+    ) -> BoxFuture<'a, Result<Job, ControlError>> {
         Box::pin(async move {
             if let Some(e) = &self.create_err {
                 return Err(e.clone());
@@ -57,7 +65,11 @@ impl JobControl for FakeJobControl {
         })
     }
 
-    fn delete_job<'a>(&'a self, _: &'a str, name: &'a str) -> BoxFuture<'a, Result<(), ControlError>> {
+    fn delete_job<'a>(
+        &'a self,
+        _: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(), ControlError>> {
         Box::pin(async move {
             if let Some(e) = &self.err {
                 return Err(e.clone());
@@ -74,11 +86,15 @@ struct FakeCjControl {
 }
 
 impl CronJobControl for FakeCjControl {
-    fn get_cronjob<'a>(&'a self, _: &'a str, name: &'a str) -> BoxFuture<'a, Result<CronJob, ControlError>> {
+    fn get_cronjob<'a>(
+        &'a self,
+        _: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<CronJob, ControlError>> {
         Box::pin(async move {
-            self.cronjob
-                .clone()
-                .ok_or_else(|| ControlError::NotFound(format!("cronjobs.batch \"{name}\" not found")))
+            self.cronjob.clone().ok_or_else(|| {
+                ControlError::NotFound(format!("cronjobs.batch \"{name}\" not found"))
+            })
         })
     }
 
@@ -148,7 +164,11 @@ fn cj_of(v: Value) -> CronJob {
     CronJob::from_value(v, 1).unwrap()
 }
 
-fn reconciler(jc: Arc<FakeJobControl>, cjc: Arc<FakeCjControl>, now: DateTime<Utc>) -> (Reconciler, Arc<Recorder>) {
+fn reconciler(
+    jc: Arc<FakeJobControl>,
+    cjc: Arc<FakeCjControl>,
+    now: DateTime<Utc>,
+) -> (Reconciler, Arc<Recorder>) {
     let clock = Arc::new(FakeClock::new(now));
     let recorder = Recorder::memory(clock.clone());
     (
@@ -214,34 +234,47 @@ fn sync_cases() -> Vec<(&'static str, Case)> {
         ("never ran, not valid schedule, F", "Forbid"),
         ("never ran, not valid schedule, R", "Forbid"),
     ] {
-        cases.push((name, Case {
+        cases.push((
+            name,
+            Case {
+                job_creation_time: Some(just_after_the_prior_hour()),
+                now: Some(just_before_the_hour()),
+                expected_warnings: 1,
+                ..base(policy, ERROR_SCHEDULE, None)
+            },
+        ));
+    }
+    cases.push((
+        "never ran, not valid time zone",
+        Case {
+            time_zone: Some("bad timezone"),
             job_creation_time: Some(just_after_the_prior_hour()),
             now: Some(just_before_the_hour()),
             expected_warnings: 1,
-            ..base(policy, ERROR_SCHEDULE, None)
-        }));
-    }
-    cases.push(("never ran, not valid time zone", Case {
-        time_zone: Some("bad timezone"),
-        job_creation_time: Some(just_after_the_prior_hour()),
-        now: Some(just_before_the_hour()),
-        expected_warnings: 1,
-        ..base("Allow", ON_THE_HOUR, None)
-    }));
+            ..base("Allow", ON_THE_HOUR, None)
+        },
+    ));
     for (name, policy, tz) in [
         ("never ran, not time, A", "Allow", None),
         ("never ran, not time, F", "Forbid", None),
         ("never ran, not time, R", "Replace", None),
-        ("never ran, not time in zone", "Allow", Some("America/New_York")),
+        (
+            "never ran, not time in zone",
+            "Allow",
+            Some("America/New_York"),
+        ),
     ] {
-        cases.push((name, Case {
-            time_zone: tz,
-            job_creation_time: Some(just_after_the_prior_hour()),
-            now: Some(just_before_the_hour()),
-            expect_requeue_after: true,
-            expected_requeue_duration: Some(m(1) + d),
-            ..base(policy, ON_THE_HOUR, None)
-        }));
+        cases.push((
+            name,
+            Case {
+                time_zone: tz,
+                job_creation_time: Some(just_after_the_prior_hour()),
+                now: Some(just_before_the_hour()),
+                expect_requeue_after: true,
+                expected_requeue_duration: Some(m(1) + d),
+                ..base(policy, ON_THE_HOUR, None)
+            },
+        ));
     }
     let is_time = |policy, tz, schedule, deadline| Case {
         time_zone: tz,
@@ -254,29 +287,56 @@ fn sync_cases() -> Vec<(&'static str, Case)> {
         expect_update_status: true,
         ..base(policy, schedule, deadline)
     };
-    cases.push(("never ran, is time, A", is_time("Allow", None, ON_THE_HOUR, None)));
-    cases.push(("never ran, is time, F", is_time("Forbid", None, ON_THE_HOUR, None)));
-    cases.push(("never ran, is time, R", is_time("Replace", None, ON_THE_HOUR, None)));
-    cases.push(("never ran, is time in zone, but time zone disabled", is_time("Allow", Some("America/New_York"), ON_THE_HOUR, None)));
-    cases.push(("never ran, is time in zone", is_time("Allow", Some("America/New_York"), ON_THE_HOUR, None)));
-    cases.push(("never ran, is time in zone, but TZ is also set in schedule", Case {
-        expected_warnings: 1,
-        ..is_time("Allow", Some("America/New_York"), "TZ=UTC 0 * * * ?", None)
-    }));
-    cases.push(("never ran, is time, suspended", Case {
-        suspend: true,
-        job_creation_time: Some(just_after_the_prior_hour()),
-        now: Some(just_after_the_hour()),
-        ..base("Allow", ON_THE_HOUR, None)
-    }));
-    cases.push(("never ran, is time, past deadline", Case {
-        job_creation_time: Some(just_after_the_prior_hour()),
-        now: Some(just_after_the_hour() + m(SHORT_DEAD + 1)),
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - m(1) - m(SHORT_DEAD + 1) + d),
-        ..base("Allow", ON_THE_HOUR, Some(SHORT_DEAD))
-    }));
-    cases.push(("never ran, is time, not past deadline", is_time("Allow", None, ON_THE_HOUR, Some(LONG_DEAD))));
+    cases.push((
+        "never ran, is time, A",
+        is_time("Allow", None, ON_THE_HOUR, None),
+    ));
+    cases.push((
+        "never ran, is time, F",
+        is_time("Forbid", None, ON_THE_HOUR, None),
+    ));
+    cases.push((
+        "never ran, is time, R",
+        is_time("Replace", None, ON_THE_HOUR, None),
+    ));
+    cases.push((
+        "never ran, is time in zone, but time zone disabled",
+        is_time("Allow", Some("America/New_York"), ON_THE_HOUR, None),
+    ));
+    cases.push((
+        "never ran, is time in zone",
+        is_time("Allow", Some("America/New_York"), ON_THE_HOUR, None),
+    ));
+    cases.push((
+        "never ran, is time in zone, but TZ is also set in schedule",
+        Case {
+            expected_warnings: 1,
+            ..is_time("Allow", Some("America/New_York"), "TZ=UTC 0 * * * ?", None)
+        },
+    ));
+    cases.push((
+        "never ran, is time, suspended",
+        Case {
+            suspend: true,
+            job_creation_time: Some(just_after_the_prior_hour()),
+            now: Some(just_after_the_hour()),
+            ..base("Allow", ON_THE_HOUR, None)
+        },
+    ));
+    cases.push((
+        "never ran, is time, past deadline",
+        Case {
+            job_creation_time: Some(just_after_the_prior_hour()),
+            now: Some(just_after_the_hour() + m(SHORT_DEAD + 1)),
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) - m(1) - m(SHORT_DEAD + 1) + d),
+            ..base("Allow", ON_THE_HOUR, Some(SHORT_DEAD))
+        },
+    ));
+    cases.push((
+        "never ran, is time, not past deadline",
+        is_time("Allow", None, ON_THE_HOUR, Some(LONG_DEAD)),
+    ));
 
     let prev = |policy, deadline| Case {
         ran_previously: true,
@@ -288,13 +348,16 @@ fn sync_cases() -> Vec<(&'static str, Case)> {
         ("prev ran but done, not time, F", "Forbid"),
         ("prev ran but done, not time, R", "Replace"),
     ] {
-        cases.push((name, Case {
-            now: Some(just_before_the_hour()),
-            expect_requeue_after: true,
-            expected_requeue_duration: Some(m(1) + d),
-            expect_update_status: true,
-            ..prev(policy, None)
-        }));
+        cases.push((
+            name,
+            Case {
+                now: Some(just_before_the_hour()),
+                expect_requeue_after: true,
+                expected_requeue_duration: Some(m(1) + d),
+                expect_update_status: true,
+                ..prev(policy, None)
+            },
+        ));
     }
     let prev_is_time = |policy, deadline| Case {
         now: Some(just_after_the_hour()),
@@ -308,37 +371,58 @@ fn sync_cases() -> Vec<(&'static str, Case)> {
     cases.push(("prev ran but done, is time, A", prev_is_time("Allow", None)));
     // Upstream's table expects 0 active here but never checks it (its fake
     // records no status update); the existing Job is added, as the code says.
-    cases.push(("prev ran but done, is time, create job failed, A", Case {
-        now: Some(just_after_the_hour()),
-        job_create_error: Some(already_exists()),
-        expect_update_status: true,
-        expect_active: 1,
-        ..prev("Allow", None)
-    }));
-    cases.push(("prev ran but done, is time, job not present in CJ active status, create job failed, A", Case {
-        now: Some(just_after_the_hour()),
-        job_create_error: Some(already_exists()),
-        expect_update_status: true,
-        expect_active: 1,
-        job_present_in_cj_active_status: false,
-        ..prev("Allow", None)
-    }));
-    cases.push(("prev ran but done, is time, F", prev_is_time("Forbid", None)));
-    cases.push(("prev ran but done, is time, R", prev_is_time("Replace", None)));
-    cases.push(("prev ran but done, is time, suspended", Case {
-        suspend: true,
-        now: Some(just_after_the_hour()),
-        expect_update_status: true,
-        ..prev("Allow", None)
-    }));
-    cases.push(("prev ran but done, is time, past deadline", Case {
-        now: Some(just_after_the_hour()),
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - m(1) + d),
-        expect_update_status: true,
-        ..prev("Allow", Some(SHORT_DEAD))
-    }));
-    cases.push(("prev ran but done, is time, not past deadline", prev_is_time("Allow", Some(LONG_DEAD))));
+    cases.push((
+        "prev ran but done, is time, create job failed, A",
+        Case {
+            now: Some(just_after_the_hour()),
+            job_create_error: Some(already_exists()),
+            expect_update_status: true,
+            expect_active: 1,
+            ..prev("Allow", None)
+        },
+    ));
+    cases.push((
+        "prev ran but done, is time, job not present in CJ active status, create job failed, A",
+        Case {
+            now: Some(just_after_the_hour()),
+            job_create_error: Some(already_exists()),
+            expect_update_status: true,
+            expect_active: 1,
+            job_present_in_cj_active_status: false,
+            ..prev("Allow", None)
+        },
+    ));
+    cases.push((
+        "prev ran but done, is time, F",
+        prev_is_time("Forbid", None),
+    ));
+    cases.push((
+        "prev ran but done, is time, R",
+        prev_is_time("Replace", None),
+    ));
+    cases.push((
+        "prev ran but done, is time, suspended",
+        Case {
+            suspend: true,
+            now: Some(just_after_the_hour()),
+            expect_update_status: true,
+            ..prev("Allow", None)
+        },
+    ));
+    cases.push((
+        "prev ran but done, is time, past deadline",
+        Case {
+            now: Some(just_after_the_hour()),
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) - m(1) + d),
+            expect_update_status: true,
+            ..prev("Allow", Some(SHORT_DEAD))
+        },
+    ));
+    cases.push((
+        "prev ran but done, is time, not past deadline",
+        prev_is_time("Allow", Some(LONG_DEAD)),
+    ));
 
     let active = |policy, deadline| Case {
         still_active: true,
@@ -349,69 +433,93 @@ fn sync_cases() -> Vec<(&'static str, Case)> {
         ("still active, not time, F", "Forbid"),
         ("still active, not time, R", "Replace"),
     ] {
-        cases.push((name, Case {
-            now: Some(just_before_the_hour()),
+        cases.push((
+            name,
+            Case {
+                now: Some(just_before_the_hour()),
+                expect_active: 1,
+                expect_requeue_after: true,
+                expected_requeue_duration: Some(m(1) + d),
+                ..active(policy, None)
+            },
+        ));
+    }
+    cases.push((
+        "still active, is time, A",
+        Case {
+            now: Some(just_after_the_hour()),
+            expect_create: true,
+            expect_active: 2,
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) - m(1) + d),
+            expect_update_status: true,
+            ..active("Allow", None)
+        },
+    ));
+    cases.push((
+        "still active, is time, F",
+        Case {
+            now: Some(just_after_the_hour()),
             expect_active: 1,
             expect_requeue_after: true,
-            expected_requeue_duration: Some(m(1) + d),
-            ..active(policy, None)
-        }));
-    }
-    cases.push(("still active, is time, A", Case {
-        now: Some(just_after_the_hour()),
-        expect_create: true,
-        expect_active: 2,
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - m(1) + d),
-        expect_update_status: true,
-        ..active("Allow", None)
-    }));
-    cases.push(("still active, is time, F", Case {
-        now: Some(just_after_the_hour()),
-        expect_active: 1,
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - m(1) + d),
-        ..active("Forbid", None)
-    }));
-    cases.push(("still active, is time, R", Case {
-        now: Some(just_after_the_hour()),
-        expect_create: true,
-        expect_delete: true,
-        expect_active: 1,
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - m(1) + d),
-        expect_update_status: true,
-        ..active("Replace", None)
-    }));
-    cases.push(("still active, is time, get job failed, R", Case {
-        now: Some(just_after_the_hour()),
-        job_get_err: Some(ControlError::Other("request is invalid".into())),
-        expect_active: 1,
-        expected_warnings: 1,
-        ..active("Replace", None)
-    }));
-    cases.push(("still active, is time, suspended", Case {
-        suspend: true,
-        now: Some(just_after_the_hour()),
-        expect_active: 1,
-        ..active("Allow", None)
-    }));
-    cases.push(("still active, is time, past deadline", Case {
-        now: Some(just_after_the_hour()),
-        expect_active: 1,
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - m(1) + d),
-        ..active("Allow", Some(SHORT_DEAD))
-    }));
-    cases.push(("still active, is time, not past deadline", Case {
-        now: Some(just_after_the_hour()),
-        expect_create: true,
-        expect_active: 2,
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - m(1) + d),
-        expect_update_status: true,
-        ..active("Allow", Some(LONG_DEAD))
-    }));
+            expected_requeue_duration: Some(h(1) - m(1) + d),
+            ..active("Forbid", None)
+        },
+    ));
+    cases.push((
+        "still active, is time, R",
+        Case {
+            now: Some(just_after_the_hour()),
+            expect_create: true,
+            expect_delete: true,
+            expect_active: 1,
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) - m(1) + d),
+            expect_update_status: true,
+            ..active("Replace", None)
+        },
+    ));
+    cases.push((
+        "still active, is time, get job failed, R",
+        Case {
+            now: Some(just_after_the_hour()),
+            job_get_err: Some(ControlError::Other("request is invalid".into())),
+            expect_active: 1,
+            expected_warnings: 1,
+            ..active("Replace", None)
+        },
+    ));
+    cases.push((
+        "still active, is time, suspended",
+        Case {
+            suspend: true,
+            now: Some(just_after_the_hour()),
+            expect_active: 1,
+            ..active("Allow", None)
+        },
+    ));
+    cases.push((
+        "still active, is time, past deadline",
+        Case {
+            now: Some(just_after_the_hour()),
+            expect_active: 1,
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) - m(1) + d),
+            ..active("Allow", Some(SHORT_DEAD))
+        },
+    ));
+    cases.push((
+        "still active, is time, not past deadline",
+        Case {
+            now: Some(just_after_the_hour()),
+            expect_create: true,
+            expect_active: 2,
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) - m(1) + d),
+            expect_update_status: true,
+            ..active("Allow", Some(LONG_DEAD))
+        },
+    ));
 
     // Too many missed slots: a warning, and the most recent still runs.
     let overdue = |policy, deadline, warnings| Case {
@@ -424,50 +532,116 @@ fn sync_cases() -> Vec<(&'static str, Case)> {
         expect_update_status: true,
         ..prev(policy, deadline)
     };
-    cases.push(("prev ran but done, long overdue, not past deadline, A", overdue("Allow", Some(LONG_DEAD), 1)));
-    cases.push(("prev ran but done, long overdue, not past deadline, R", overdue("Replace", Some(LONG_DEAD), 1)));
-    cases.push(("prev ran but done, long overdue, not past deadline, F", overdue("Forbid", Some(LONG_DEAD), 1)));
-    cases.push(("prev ran but done, long overdue, no deadline, A", overdue("Allow", None, 1)));
-    cases.push(("prev ran but done, long overdue, no deadline, R", overdue("Replace", None, 1)));
-    cases.push(("prev ran but done, long overdue, no deadline, F", overdue("Forbid", None, 1)));
-    cases.push(("prev ran but done, long overdue, past medium deadline, A", overdue("Allow", Some(MEDIUM_DEAD), 0)));
-    cases.push(("prev ran but done, long overdue, past short deadline, A", overdue("Allow", Some(SHORT_DEAD), 0)));
-    cases.push(("prev ran but done, long overdue, past medium deadline, R", overdue("Replace", Some(MEDIUM_DEAD), 0)));
-    cases.push(("prev ran but done, long overdue, past short deadline, R", overdue("Replace", Some(SHORT_DEAD), 0)));
-    cases.push(("prev ran but done, long overdue, past medium deadline, F", overdue("Forbid", Some(MEDIUM_DEAD), 0)));
-    cases.push(("prev ran but done, long overdue, past short deadline, F", overdue("Forbid", Some(SHORT_DEAD), 0)));
+    cases.push((
+        "prev ran but done, long overdue, not past deadline, A",
+        overdue("Allow", Some(LONG_DEAD), 1),
+    ));
+    cases.push((
+        "prev ran but done, long overdue, not past deadline, R",
+        overdue("Replace", Some(LONG_DEAD), 1),
+    ));
+    cases.push((
+        "prev ran but done, long overdue, not past deadline, F",
+        overdue("Forbid", Some(LONG_DEAD), 1),
+    ));
+    cases.push((
+        "prev ran but done, long overdue, no deadline, A",
+        overdue("Allow", None, 1),
+    ));
+    cases.push((
+        "prev ran but done, long overdue, no deadline, R",
+        overdue("Replace", None, 1),
+    ));
+    cases.push((
+        "prev ran but done, long overdue, no deadline, F",
+        overdue("Forbid", None, 1),
+    ));
+    cases.push((
+        "prev ran but done, long overdue, past medium deadline, A",
+        overdue("Allow", Some(MEDIUM_DEAD), 0),
+    ));
+    cases.push((
+        "prev ran but done, long overdue, past short deadline, A",
+        overdue("Allow", Some(SHORT_DEAD), 0),
+    ));
+    cases.push((
+        "prev ran but done, long overdue, past medium deadline, R",
+        overdue("Replace", Some(MEDIUM_DEAD), 0),
+    ));
+    cases.push((
+        "prev ran but done, long overdue, past short deadline, R",
+        overdue("Replace", Some(SHORT_DEAD), 0),
+    ));
+    cases.push((
+        "prev ran but done, long overdue, past medium deadline, F",
+        overdue("Forbid", Some(MEDIUM_DEAD), 0),
+    ));
+    cases.push((
+        "prev ran but done, long overdue, past short deadline, F",
+        overdue("Forbid", Some(SHORT_DEAD), 0),
+    ));
 
     // Time skew: the controller sees the Job created, takes no action.
-    cases.push(("this ran but done, time drifted back, F", Case {
-        job_creation_time: Some(just_after_the_hour()),
-        now: Some(just_before_the_hour()),
-        job_create_error: Some(already_exists()),
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(m(1) + d),
-        expect_update_status: true,
-        job_present_in_cj_active_status: false,
-        ..prev("Forbid", None)
-    }));
+    cases.push((
+        "this ran but done, time drifted back, F",
+        Case {
+            job_creation_time: Some(just_after_the_hour()),
+            now: Some(just_before_the_hour()),
+            job_create_error: Some(already_exists()),
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(m(1) + d),
+            expect_update_status: true,
+            job_present_in_cj_active_status: false,
+            ..prev("Forbid", None)
+        },
+    ));
 
     // A slow Job lister, then a slow CronJob lister.
     for (name, policy, in_status) in [
-        ("this started but went missing, not past deadline, A", "Allow", true),
-        ("this started but went missing, not past deadline, f", "Forbid", true),
-        ("this started but went missing, not past deadline, R", "Replace", true),
-        ("this started but is not present in cronjob active list, not past deadline, A", "Allow", false),
-        ("this started but is not present in cronjob active list, not past deadline, f", "Forbid", false),
-        ("this started but is not present in cronjob active list, not past deadline, R", "Replace", false),
+        (
+            "this started but went missing, not past deadline, A",
+            "Allow",
+            true,
+        ),
+        (
+            "this started but went missing, not past deadline, f",
+            "Forbid",
+            true,
+        ),
+        (
+            "this started but went missing, not past deadline, R",
+            "Replace",
+            true,
+        ),
+        (
+            "this started but is not present in cronjob active list, not past deadline, A",
+            "Allow",
+            false,
+        ),
+        (
+            "this started but is not present in cronjob active list, not past deadline, f",
+            "Forbid",
+            false,
+        ),
+        (
+            "this started but is not present in cronjob active list, not past deadline, R",
+            "Replace",
+            false,
+        ),
     ] {
-        cases.push((name, Case {
-            job_creation_time: Some(top_of_the_hour() + ms(100)),
-            now: Some(just_after_the_hour() + ms(100)),
-            expect_active: 1,
-            expect_requeue_after: true,
-            expected_requeue_duration: Some(h(1) - m(1) - ms(100) + d),
-            job_still_not_found_in_lister: in_status,
-            job_present_in_cj_active_status: in_status,
-            ..active(policy, Some(LONG_DEAD))
-        }));
+        cases.push((
+            name,
+            Case {
+                job_creation_time: Some(top_of_the_hour() + ms(100)),
+                now: Some(just_after_the_hour() + ms(100)),
+                expect_active: 1,
+                expect_requeue_after: true,
+                expected_requeue_duration: Some(h(1) - m(1) - ms(100) + d),
+                job_still_not_found_in_lister: in_status,
+                job_present_in_cj_active_status: in_status,
+                ..active(policy, Some(LONG_DEAD))
+            },
+        ));
     }
 
     // @every schedules.
@@ -475,44 +649,56 @@ fn sync_cases() -> Vec<(&'static str, Case)> {
         schedule: EVERY_HOUR,
         ..base("Allow", EVERY_HOUR, deadline)
     };
-    cases.push(("with @every schedule, never ran, not time", Case {
-        cronjob_creation_time: Some(just_before_the_hour()),
-        job_creation_time: Some(just_before_the_hour()),
-        now: Some(top_of_the_hour()),
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - m(1) + d),
-        ..every(None)
-    }));
-    cases.push(("with @every schedule, never ran, is time", Case {
-        cronjob_creation_time: Some(just_before_the_prior_hour()),
-        job_creation_time: Some(just_before_the_prior_hour()),
-        now: Some(just_before_the_hour()),
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) + d),
-        expect_create: true,
-        expect_active: 1,
-        expect_update_status: true,
-        ..every(None)
-    }));
-    cases.push(("with @every schedule, never ran, is time, past deadline", Case {
-        cronjob_creation_time: Some(just_before_the_prior_hour()),
-        job_creation_time: Some(just_before_the_prior_hour()),
-        now: Some(just_before_the_hour() + s(SHORT_DEAD + 1)),
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - s(SHORT_DEAD + 1) + d),
-        ..every(Some(SHORT_DEAD))
-    }));
-    cases.push(("with @every schedule, never ran, is time, not past deadline", Case {
-        cronjob_creation_time: Some(just_before_the_prior_hour()),
-        job_creation_time: Some(just_before_the_prior_hour()),
-        now: Some(just_before_the_hour() + s(SHORT_DEAD - 1)),
-        expect_create: true,
-        expect_active: 1,
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - s(SHORT_DEAD - 1) + d),
-        expect_update_status: true,
-        ..every(Some(LONG_DEAD))
-    }));
+    cases.push((
+        "with @every schedule, never ran, not time",
+        Case {
+            cronjob_creation_time: Some(just_before_the_hour()),
+            job_creation_time: Some(just_before_the_hour()),
+            now: Some(top_of_the_hour()),
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) - m(1) + d),
+            ..every(None)
+        },
+    ));
+    cases.push((
+        "with @every schedule, never ran, is time",
+        Case {
+            cronjob_creation_time: Some(just_before_the_prior_hour()),
+            job_creation_time: Some(just_before_the_prior_hour()),
+            now: Some(just_before_the_hour()),
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) + d),
+            expect_create: true,
+            expect_active: 1,
+            expect_update_status: true,
+            ..every(None)
+        },
+    ));
+    cases.push((
+        "with @every schedule, never ran, is time, past deadline",
+        Case {
+            cronjob_creation_time: Some(just_before_the_prior_hour()),
+            job_creation_time: Some(just_before_the_prior_hour()),
+            now: Some(just_before_the_hour() + s(SHORT_DEAD + 1)),
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) - s(SHORT_DEAD + 1) + d),
+            ..every(Some(SHORT_DEAD))
+        },
+    ));
+    cases.push((
+        "with @every schedule, never ran, is time, not past deadline",
+        Case {
+            cronjob_creation_time: Some(just_before_the_prior_hour()),
+            job_creation_time: Some(just_before_the_prior_hour()),
+            now: Some(just_before_the_hour() + s(SHORT_DEAD - 1)),
+            expect_create: true,
+            expect_active: 1,
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) - s(SHORT_DEAD - 1) + d),
+            expect_update_status: true,
+            ..every(Some(LONG_DEAD))
+        },
+    ));
     let every_prev = |deadline| Case {
         ran_previously: true,
         cronjob_creation_time: Some(just_before_the_prior_hour()),
@@ -520,109 +706,139 @@ fn sync_cases() -> Vec<(&'static str, Case)> {
         last_schedule_time: Some(just_before_the_hour()),
         ..every(deadline)
     };
-    cases.push(("with @every schedule, prev ran but done, not time", Case {
-        now: Some(top_of_the_hour()),
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - m(1) + d),
-        expect_update_status: true,
-        ..every_prev(None)
-    }));
-    cases.push(("with @every schedule, prev ran but done, is time", Case {
-        now: Some(top_of_the_hour() + h(1)),
-        expect_create: true,
-        expect_active: 1,
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - m(1) + d),
-        expect_update_status: true,
-        ..every_prev(None)
-    }));
-    cases.push(("with @every schedule, prev ran but done, is time, past deadline", Case {
-        now: Some(just_before_the_next_hour() + s(SHORT_DEAD + 1)),
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - s(SHORT_DEAD + 1) + d),
-        expect_update_status: true,
-        ..every_prev(Some(SHORT_DEAD))
-    }));
-    cases.push(("with @every schedule, still active, not time", Case {
-        still_active: true,
-        job_creation_time: Some(just_before_the_hour()),
-        now: Some(top_of_the_hour()),
-        expect_active: 1,
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - m(1) + d),
-        ..every_prev(None)
-    }));
-    cases.push(("with @every schedule, still active, is time", Case {
-        still_active: true,
-        last_schedule_time: Some(just_before_the_prior_hour()),
-        now: Some(just_after_the_hour()),
-        expect_create: true,
-        expect_active: 2,
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - m(2) + d),
-        expect_update_status: true,
-        ..every_prev(None)
-    }));
-    cases.push(("with @every schedule, still active, is time, past deadline", Case {
-        still_active: true,
-        job_creation_time: Some(just_before_the_hour()),
-        now: Some(just_before_the_next_hour() + s(SHORT_DEAD + 1)),
-        expect_active: 1,
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - s(SHORT_DEAD + 1) + d),
-        ..every_prev(Some(SHORT_DEAD))
-    }));
-    cases.push(("with @every schedule, still active, is time, not past deadline", Case {
-        still_active: true,
-        job_creation_time: Some(just_before_the_hour()),
-        now: Some(just_before_the_next_hour() + s(SHORT_DEAD - 1)),
-        expect_create: true,
-        expect_active: 2,
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - s(SHORT_DEAD - 1) + d),
-        expect_update_status: true,
-        ..every_prev(Some(LONG_DEAD))
-    }));
-    cases.push(("with @every schedule, prev ran but done, long overdue, no deadline", Case {
-        cronjob_creation_time: Some(just_after_the_prior_hour()),
-        last_schedule_time: Some(just_after_the_hour()),
-        job_creation_time: Some(just_after_the_prior_hour()),
-        now: Some(week_after_the_hour()),
-        expect_create: true,
-        expect_active: 1,
-        expected_warnings: 1,
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(m(1) + d),
-        expect_update_status: true,
-        ..every_prev(None)
-    }));
-    cases.push(("with @every schedule, prev ran but done, long overdue, past deadline", Case {
-        cronjob_creation_time: Some(just_after_the_prior_hour()),
-        last_schedule_time: Some(just_after_the_hour()),
-        job_creation_time: Some(just_after_the_prior_hour()),
-        now: Some(week_after_the_hour() + m(1) + s(SHORT_DEAD + 1)),
-        // Upstream says 1 without checking it: the done Job is not active
-        // and nothing is created past the deadline.
-        expect_active: 0,
-        expect_requeue_after: true,
-        expected_requeue_duration: Some(h(1) - s(SHORT_DEAD + 1) + d),
-        expect_update_status: true,
-        ..every_prev(Some(SHORT_DEAD))
-    }));
+    cases.push((
+        "with @every schedule, prev ran but done, not time",
+        Case {
+            now: Some(top_of_the_hour()),
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) - m(1) + d),
+            expect_update_status: true,
+            ..every_prev(None)
+        },
+    ));
+    cases.push((
+        "with @every schedule, prev ran but done, is time",
+        Case {
+            now: Some(top_of_the_hour() + h(1)),
+            expect_create: true,
+            expect_active: 1,
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) - m(1) + d),
+            expect_update_status: true,
+            ..every_prev(None)
+        },
+    ));
+    cases.push((
+        "with @every schedule, prev ran but done, is time, past deadline",
+        Case {
+            now: Some(just_before_the_next_hour() + s(SHORT_DEAD + 1)),
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) - s(SHORT_DEAD + 1) + d),
+            expect_update_status: true,
+            ..every_prev(Some(SHORT_DEAD))
+        },
+    ));
+    cases.push((
+        "with @every schedule, still active, not time",
+        Case {
+            still_active: true,
+            job_creation_time: Some(just_before_the_hour()),
+            now: Some(top_of_the_hour()),
+            expect_active: 1,
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) - m(1) + d),
+            ..every_prev(None)
+        },
+    ));
+    cases.push((
+        "with @every schedule, still active, is time",
+        Case {
+            still_active: true,
+            last_schedule_time: Some(just_before_the_prior_hour()),
+            now: Some(just_after_the_hour()),
+            expect_create: true,
+            expect_active: 2,
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) - m(2) + d),
+            expect_update_status: true,
+            ..every_prev(None)
+        },
+    ));
+    cases.push((
+        "with @every schedule, still active, is time, past deadline",
+        Case {
+            still_active: true,
+            job_creation_time: Some(just_before_the_hour()),
+            now: Some(just_before_the_next_hour() + s(SHORT_DEAD + 1)),
+            expect_active: 1,
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) - s(SHORT_DEAD + 1) + d),
+            ..every_prev(Some(SHORT_DEAD))
+        },
+    ));
+    cases.push((
+        "with @every schedule, still active, is time, not past deadline",
+        Case {
+            still_active: true,
+            job_creation_time: Some(just_before_the_hour()),
+            now: Some(just_before_the_next_hour() + s(SHORT_DEAD - 1)),
+            expect_create: true,
+            expect_active: 2,
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) - s(SHORT_DEAD - 1) + d),
+            expect_update_status: true,
+            ..every_prev(Some(LONG_DEAD))
+        },
+    ));
+    cases.push((
+        "with @every schedule, prev ran but done, long overdue, no deadline",
+        Case {
+            cronjob_creation_time: Some(just_after_the_prior_hour()),
+            last_schedule_time: Some(just_after_the_hour()),
+            job_creation_time: Some(just_after_the_prior_hour()),
+            now: Some(week_after_the_hour()),
+            expect_create: true,
+            expect_active: 1,
+            expected_warnings: 1,
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(m(1) + d),
+            expect_update_status: true,
+            ..every_prev(None)
+        },
+    ));
+    cases.push((
+        "with @every schedule, prev ran but done, long overdue, past deadline",
+        Case {
+            cronjob_creation_time: Some(just_after_the_prior_hour()),
+            last_schedule_time: Some(just_after_the_hour()),
+            job_creation_time: Some(just_after_the_prior_hour()),
+            now: Some(week_after_the_hour() + m(1) + s(SHORT_DEAD + 1)),
+            // Upstream says 1 without checking it: the done Job is not active
+            // and nothing is created past the deadline.
+            expect_active: 0,
+            expect_requeue_after: true,
+            expected_requeue_duration: Some(h(1) - s(SHORT_DEAD + 1) + d),
+            expect_update_status: true,
+            ..every_prev(Some(SHORT_DEAD))
+        },
+    ));
     // Upstream expects 0 active without checking it: the running Job the
     // fresh read finds stays active.
-    cases.push(("do nothing if the namespace is terminating", Case {
-        job_create_error: Some(ControlError::NamespaceTerminating(
-            "namespace default is being terminated".into(),
-        )),
-        still_active: true,
-        job_creation_time: Some(just_after_the_prior_hour()),
-        now: Some(just_after_the_hour()),
-        expect_active: 1,
-        expect_err: true,
-        job_present_in_cj_active_status: false,
-        ..prev("Allow", None)
-    }));
+    cases.push((
+        "do nothing if the namespace is terminating",
+        Case {
+            job_create_error: Some(ControlError::NamespaceTerminating(
+                "namespace default is being terminated".into(),
+            )),
+            still_active: true,
+            job_creation_time: Some(just_after_the_prior_hour()),
+            now: Some(just_after_the_hour()),
+            expect_active: 1,
+            expect_err: true,
+            job_present_in_cj_active_status: false,
+            ..prev("Allow", None)
+        },
+    ));
     cases
 }
 
@@ -656,10 +872,16 @@ async fn test_controller_v2_sync_cron_job() {
         let mut job = None;
         let mut js: Vec<Arc<Job>> = Vec::new();
         if tc.ran_previously {
-            v["metadata"]["creationTimestamp"] =
-                format_time(tc.cronjob_creation_time.unwrap_or_else(just_before_the_prior_hour)).into();
-            v["status"]["lastScheduleTime"] =
-                format_time(tc.last_schedule_time.unwrap_or_else(just_after_the_prior_hour)).into();
+            v["metadata"]["creationTimestamp"] = format_time(
+                tc.cronjob_creation_time
+                    .unwrap_or_else(just_before_the_prior_hour),
+            )
+            .into();
+            v["status"]["lastScheduleTime"] = format_time(
+                tc.last_schedule_time
+                    .unwrap_or_else(just_after_the_prior_hour),
+            )
+            .into();
             let created = tc.job_creation_time.unwrap();
             let mut jv = job_value(&cj_of(v.clone()), created);
             if tc.still_active {
@@ -680,8 +902,11 @@ async fn test_controller_v2_sync_cron_job() {
             }
             job = Some(j);
         } else {
-            v["metadata"]["creationTimestamp"] =
-                format_time(tc.cronjob_creation_time.unwrap_or_else(just_before_the_hour)).into();
+            v["metadata"]["creationTimestamp"] = format_time(
+                tc.cronjob_creation_time
+                    .unwrap_or_else(just_before_the_hour),
+            )
+            .into();
             assert!(!tc.still_active, "{name}: test setup error");
         }
         let jc = Arc::new(FakeJobControl {
@@ -705,13 +930,24 @@ async fn test_controller_v2_sync_cron_job() {
             let want = tc.expected_requeue_duration.unwrap().to_std().unwrap();
             assert_eq!(got.requeue_after, Some(want), "{name}: requeueAfter");
         }
-        assert_eq!(got.update_status, tc.expect_update_status, "{name}: updateStatus");
+        assert_eq!(
+            got.update_status, tc.expect_update_status,
+            "{name}: updateStatus"
+        );
         if tc.ran_previously && !tc.still_active {
             let completion = tc.job_creation_time.unwrap() + Duration::seconds(10);
-            assert_eq!(copy.status.last_successful_time, Some(completion), "{name}: lastSuccessfulTime");
+            assert_eq!(
+                copy.status.last_successful_time,
+                Some(completion),
+                "{name}: lastSuccessfulTime"
+            );
         }
         let created = jc.created.lock().clone();
-        assert_eq!(created.len(), usize::from(tc.expect_create), "{name}: jobs created");
+        assert_eq!(
+            created.len(),
+            usize::from(tc.expect_create),
+            "{name}: jobs created"
+        );
         for j in &created {
             let r = &j["metadata"]["ownerReferences"][0];
             assert_eq!(r["apiVersion"], "batch/v1", "{name}");
@@ -720,16 +956,24 @@ async fn test_controller_v2_sync_cron_job() {
             assert_eq!(r["uid"], "1a2b3c", "{name}");
             assert_eq!(r["controller"], true, "{name}");
         }
-        assert_eq!(jc.deleted.lock().len(), usize::from(tc.expect_delete), "{name}: jobs deleted");
+        assert_eq!(
+            jc.deleted.lock().len(),
+            usize::from(tc.expect_delete),
+            "{name}: jobs deleted"
+        );
         let events = recorder.recorded();
-        let mut expected_events = usize::from(tc.expect_create) + usize::from(tc.expect_delete) + tc.expected_warnings;
+        let mut expected_events =
+            usize::from(tc.expect_create) + usize::from(tc.expect_delete) + tc.expected_warnings;
         if name == "still active, is time, F" {
             // The one case that records why it did not schedule.
             expected_events += 1;
         }
         assert_eq!(events.len(), expected_events, "{name}: events {events:?}");
         let warnings = events.iter().filter(|e| e.0).count();
-        assert_eq!(warnings, tc.expected_warnings, "{name}: warnings {events:?}");
+        assert_eq!(
+            warnings, tc.expected_warnings,
+            "{name}: warnings {events:?}"
+        );
         assert_eq!(copy.status.active.len(), tc.expect_active, "{name}: active");
     }
 }
@@ -739,7 +983,10 @@ async fn test_controller_v2_sync_cron_job() {
 #[test]
 fn test_controller_v2_update_cron_job() {
     let jc = Arc::new(FakeJobControl::default());
-    let cjc = Arc::new(FakeCjControl { cronjob: None, updates: Mutex::new(Vec::new()) });
+    let cjc = Arc::new(FakeCjControl {
+        cronjob: None,
+        updates: Mutex::new(Vec::new()),
+    });
     let (r, _) = reconciler(jc, cjc, just_a_second_before_the_hour());
     let with = |schedule: &str, tz: Option<&str>| {
         let mut v = json!({"metadata": {"name": "c", "namespace": "d"},
@@ -752,16 +999,36 @@ fn test_controller_v2_update_cron_job() {
     };
     let d = NEXT_SCHEDULE_DELTA.to_std().unwrap();
     for (name, new, want) in [
-        ("spec.schedule changed", with("*/1 * * * *", None), Ok(StdDuration::from_secs(1) + d)),
-        ("spec.schedule with @every changed - cadence decrease", with("@every 3m", None), Ok(StdDuration::from_secs(121) + d)),
-        ("spec.schedule with @every changed - cadence increase", with("@every 1m", None), Ok(StdDuration::from_secs(1) + d)),
-        ("spec.timeZone changed", with("", None), Err("unparseable schedule for cronjob: ".to_string())),
+        (
+            "spec.schedule changed",
+            with("*/1 * * * *", None),
+            Ok(StdDuration::from_secs(1) + d),
+        ),
+        (
+            "spec.schedule with @every changed - cadence decrease",
+            with("@every 3m", None),
+            Ok(StdDuration::from_secs(121) + d),
+        ),
+        (
+            "spec.schedule with @every changed - cadence increase",
+            with("@every 1m", None),
+            Ok(StdDuration::from_secs(1) + d),
+        ),
+        (
+            "spec.timeZone changed",
+            with("", None),
+            Err("unparseable schedule for cronjob: ".to_string()),
+        ),
     ] {
         assert_eq!(r.requeue_after_schedule_change(&new), want, "{name}");
     }
 }
 
-fn controller_with(jc: Arc<FakeJobControl>, cjc: Arc<FakeCjControl>, now: DateTime<Utc>) -> (CronJobController, Arc<Recorder>) {
+fn controller_with(
+    jc: Arc<FakeJobControl>,
+    cjc: Arc<FakeCjControl>,
+    now: DateTime<Utc>,
+) -> (CronJobController, Arc<Recorder>) {
     let (r, recorder) = reconciler(jc, cjc, now);
     (
         CronJobController {
@@ -782,28 +1049,67 @@ fn add_job(c: &CronJobController, v: Value) {
 // TestControllerV2GetJobsToBeReconciled
 #[test]
 fn test_controller_v2_get_jobs_to_be_reconciled() {
-    let owned = |ns: &str, name: &str, owner: &str| json!({"metadata": {"name": name, "namespace": ns,
+    let owned = |ns: &str, name: &str, owner: &str| {
+        json!({"metadata": {"name": name, "namespace": ns,
         "labels": {"key": "different-value"},
-        "ownerReferences": [{"name": owner, "controller": true}]}});
+        "ownerReferences": [{"name": owner, "controller": true}]}})
+    };
     let plain = |ns: &str, name: &str| json!({"metadata": {"name": name, "namespace": ns}});
     let cj = cj_of(json!({"metadata": {"namespace": "foo-ns", "name": "fooer"},
         "spec": {"jobTemplate": {"metadata": {"labels": {"key": "value"}}}}}));
     for (name, jobs, want) in [
-        ("test getting jobs in namespace without controller reference",
-            vec![plain("foo-ns", "foo"), plain("foo-ns", "foo1"), plain("foo-ns", "foo2")], vec![]),
-        ("test getting jobs in namespace with a controller reference",
-            vec![plain("foo-ns", "foo"), owned("foo-ns", "foo1", "fooer"), plain("foo-ns", "foo2")], vec!["foo1"]),
-        ("test getting jobs in other namespaces",
-            vec![plain("bar-ns", "foo"), plain("bar-ns", "foo1"), owned("bar-ns", "foo2", "fooer")], vec![]),
-        ("test getting jobs whose labels do not match job template",
-            vec![owned("foo-ns", "foo-fooer-owner-ref", "fooer"), owned("foo-ns", "foo-other-owner-ref", "another-cronjob")],
-            vec!["foo-fooer-owner-ref"]),
+        (
+            "test getting jobs in namespace without controller reference",
+            vec![
+                plain("foo-ns", "foo"),
+                plain("foo-ns", "foo1"),
+                plain("foo-ns", "foo2"),
+            ],
+            vec![],
+        ),
+        (
+            "test getting jobs in namespace with a controller reference",
+            vec![
+                plain("foo-ns", "foo"),
+                owned("foo-ns", "foo1", "fooer"),
+                plain("foo-ns", "foo2"),
+            ],
+            vec!["foo1"],
+        ),
+        (
+            "test getting jobs in other namespaces",
+            vec![
+                plain("bar-ns", "foo"),
+                plain("bar-ns", "foo1"),
+                owned("bar-ns", "foo2", "fooer"),
+            ],
+            vec![],
+        ),
+        (
+            "test getting jobs whose labels do not match job template",
+            vec![
+                owned("foo-ns", "foo-fooer-owner-ref", "fooer"),
+                owned("foo-ns", "foo-other-owner-ref", "another-cronjob"),
+            ],
+            vec!["foo-fooer-owner-ref"],
+        ),
     ] {
-        let (c, _) = controller_with(Arc::default(), Arc::new(FakeCjControl { cronjob: None, updates: Mutex::default() }), top_of_the_hour());
+        let (c, _) = controller_with(
+            Arc::default(),
+            Arc::new(FakeCjControl {
+                cronjob: None,
+                updates: Mutex::default(),
+            }),
+            top_of_the_hour(),
+        );
         for j in jobs {
             add_job(&c, j);
         }
-        let got: Vec<String> = c.jobs_to_be_reconciled(&cj).iter().map(|j| j.metadata.name.clone()).collect();
+        let got: Vec<String> = c
+            .jobs_to_be_reconciled(&cj)
+            .iter()
+            .map(|j| j.metadata.name.clone())
+            .collect();
         assert_eq!(got, want, "{name}");
     }
 }
@@ -811,13 +1117,17 @@ fn test_controller_v2_get_jobs_to_be_reconciled() {
 // TestControllerV2CleanupFinishedJobs
 #[tokio::test]
 async fn test_controller_v2_cleanup_finished_jobs() {
-    let finished = |name: &str, start: DateTime<Utc>| json!({"metadata": {"namespace": "foo-ns", "name": name,
+    let finished = |name: &str, start: DateTime<Utc>| {
+        json!({"metadata": {"namespace": "foo-ns", "name": name,
             "ownerReferences": [{"name": "fooer", "controller": true}]},
-        "status": {"startTime": format_time(start), "conditions": [{"type": "Complete", "status": "True"}]}});
-    let cj = |limit: i32| cj_of(json!({"metadata": {"namespace": "foo-ns", "name": "fooer"},
+        "status": {"startTime": format_time(start), "conditions": [{"type": "Complete", "status": "True"}]}})
+    };
+    let cj = |limit: i32| {
+        cj_of(json!({"metadata": {"namespace": "foo-ns", "name": "fooer"},
         "spec": {"schedule": ON_THE_HOUR, "successfulJobsHistoryLimit": limit,
             "jobTemplate": {"metadata": {"labels": {"key": "value"}}}},
-        "status": {"lastScheduleTime": format_time(just_after_the_prior_hour())}}));
+        "status": {"lastScheduleTime": format_time(just_after_the_prior_hour())}}))
+    };
     for (name, now, cj, jobs, create_err, want) in [
         ("jobs are still deleted when a cronjob can't create jobs due to jobs quota being reached (avoiding a deadlock)",
             just_after_the_hour(), cj(1),
@@ -846,7 +1156,8 @@ fn already_exists_fixture(owned: bool) -> (CronJobController, Arc<FakeCjControl>
     let mut v = cron_job();
     v["spec"]["concurrencyPolicy"] = "Forbid".into();
     v["spec"]["schedule"] = EVERY_HOUR.into();
-    v["status"] = json!({"lastScheduleTime": format_time(just_before_the_prior_hour()), "active": []});
+    v["status"] =
+        json!({"lastScheduleTime": format_time(just_before_the_prior_hour()), "active": []});
     let cj = cj_of(v);
     let mut jv = job_value(&cj, just_after_the_prior_hour());
     if !owned {
@@ -857,7 +1168,10 @@ fn already_exists_fixture(owned: bool) -> (CronJobController, Arc<FakeCjControl>
         create_err: Some(already_exists()),
         ..Default::default()
     });
-    let cjc = Arc::new(FakeCjControl { cronjob: None, updates: Mutex::default() });
+    let cjc = Arc::new(FakeCjControl {
+        cronjob: None,
+        updates: Mutex::default(),
+    });
     let (c, _) = controller_with(jc, cjc.clone(), just_before_the_hour());
     c.cronjobs.write().insert(cj.key(), Arc::new(cj));
     (c, cjc, jv)
@@ -871,7 +1185,10 @@ async fn test_controller_v2_job_already_exists_but_not_in_active_status() {
     c.sync("snazzycats/mycronjob").await.unwrap();
     let updates = cjc.updates.lock().clone();
     assert_eq!(updates.len(), 1);
-    assert_eq!(updates[0].status.active, vec![ObjectRef::to_job(&job_of(&jv))]);
+    assert_eq!(
+        updates[0].status.active,
+        vec![ObjectRef::to_job(&job_of(&jv))]
+    );
 }
 
 // TestControllerV2JobAlreadyExistsButDifferentOwner: someone else's Job of
@@ -902,15 +1219,25 @@ async fn completed_jobs_leave_active_with_their_condition() {
     with_active["status"]["active"] = json!([r]);
     let mut copy = cj_of(with_active);
     let jc = Arc::new(FakeJobControl::default());
-    let cjc = Arc::new(FakeCjControl { cronjob: None, updates: Mutex::default() });
+    let cjc = Arc::new(FakeCjControl {
+        cronjob: None,
+        updates: Mutex::default(),
+    });
     let (rec, recorder) = reconciler(jc, cjc, just_after_the_hour());
     let got = rec.sync_cron_job(&mut copy, &[Arc::new(job_of(&jv))]).await;
     assert!(got.update_status);
     assert!(copy.status.active.is_empty());
-    assert_eq!(copy.status.last_successful_time, Some(t("2016-05-19T09:01:10Z")));
+    assert_eq!(
+        copy.status.last_successful_time,
+        Some(t("2016-05-19T09:01:10Z"))
+    );
     let name = jv["metadata"]["name"].as_str().unwrap();
     assert_eq!(
         recorder.recorded(),
-        vec![(false, "SawCompletedJob".into(), format!("Saw completed job: {name}, condition: Complete"))]
+        vec![(
+            false,
+            "SawCompletedJob".into(),
+            format!("Saw completed job: {name}, condition: Complete")
+        )]
     );
 }
