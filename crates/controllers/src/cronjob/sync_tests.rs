@@ -1241,3 +1241,77 @@ async fn completed_jobs_leave_active_with_their_condition() {
         )]
     );
 }
+
+// The warnings of a schedule or zone the controller cannot use, and of
+// failed API calls, with upstream's texts.
+#[tokio::test]
+async fn warning_messages_are_upstreams() {
+    let run = |spec: Value, jc: FakeJobControl| async move {
+        let mut v = cron_job();
+        for (k, val) in spec.as_object().unwrap() {
+            v["spec"][k] = val.clone();
+        }
+        v["metadata"]["creationTimestamp"] = format_time(just_before_the_hour()).into();
+        let cjc = Arc::new(FakeCjControl {
+            cronjob: None,
+            updates: Mutex::default(),
+        });
+        let (r, recorder) = reconciler(Arc::new(jc), cjc, just_after_the_hour());
+        let mut cj = cj_of(v);
+        let _ = r.sync_cron_job(&mut cj, &[]).await;
+        recorder
+            .recorded()
+            .into_iter()
+            .filter(|e| e.0)
+            .map(|e| (e.1, e.2))
+            .collect::<Vec<_>>()
+    };
+    let w = |r: &str, m: &str| vec![(r.to_string(), m.to_string())];
+    assert_eq!(
+        run(
+            json!({"timeZone": "bad timezone"}),
+            FakeJobControl::default()
+        )
+        .await,
+        w(
+            "UnknownTimeZone",
+            r#"invalid timeZone: "bad timezone": unknown time zone bad timezone"#
+        )
+    );
+    assert_eq!(
+        run(json!({"schedule": "0 0 * * 7"}), FakeJobControl::default()).await,
+        w(
+            "UnparseableSchedule",
+            r#"unparseable schedule: "0 0 * * 7" : end of range (7) above maximum (6): 7"#
+        )
+    );
+    assert_eq!(
+        run(json!({"schedule": "59 23 31 2 *"}), FakeJobControl::default()).await,
+        w("InvalidSchedule", "invalid schedule: 59 23 31 2 * : time difference between two schedules is less than 1 second")
+    );
+    let unsupported = run(
+        json!({"schedule": "CRON_TZ=UTC 0 * * * *"}),
+        FakeJobControl::default(),
+    )
+    .await;
+    assert_eq!(
+        unsupported,
+        w(
+            "UnsupportedSchedule",
+            r#"CRON_TZ or TZ used in schedule "CRON_TZ=UTC 0 * * * *" is not officially supported, see https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ for more details"#
+        )
+    );
+    let failing = FakeJobControl {
+        create_err: Some(ControlError::Other(
+            r#"Job.batch "x" is invalid: spec.template.spec.containers: Required value"#.into(),
+        )),
+        ..Default::default()
+    };
+    assert_eq!(
+        run(json!({"schedule": ON_THE_HOUR}), failing).await,
+        w(
+            "FailedCreate",
+            r#"Error creating job: Job.batch "x" is invalid: spec.template.spec.containers: Required value"#
+        )
+    );
+}
