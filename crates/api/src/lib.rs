@@ -4,6 +4,8 @@
 //! with no I/O, so the rules the API server enforces can be tested in
 //! isolation and reused by the controllers and the CLI.
 
+pub mod cron;
+pub mod cronjob;
 pub mod defaults;
 pub mod events;
 pub mod index_set;
