@@ -377,6 +377,9 @@ pub fn build_spec(
         mounts,
         memory_limit,
         cpu_limit_millis,
+        stdin: container.stdin.unwrap_or(false),
+        stdin_once: container.stdin_once.unwrap_or(false),
+        tty: container.tty.unwrap_or(false),
     })
 }
 
