@@ -5,6 +5,7 @@
 mod harness;
 
 mod api_server;
+mod attach;
 mod cli;
 mod exec;
 mod job_e2e;
