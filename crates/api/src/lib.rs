@@ -14,5 +14,6 @@ pub mod quantity;
 pub mod resources;
 pub mod selectors;
 pub mod status;
+pub mod streams;
 pub mod table;
 pub mod validation;
