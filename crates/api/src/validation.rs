@@ -10,6 +10,7 @@
 //! (format checks), `meta` (`metadata`), `pod` (pod specs and updates), `job`
 //! (Job create/update/status).
 
+mod cronjob;
 mod field;
 mod job;
 mod meta;
@@ -19,6 +20,10 @@ mod pod;
 mod tests;
 
 /// Short alias kept for callers that spell it `validation::Path`.
+pub use cronjob::{
+    cronjob_warnings_on_create, cronjob_warnings_on_update, validate_cronjob_create,
+    validate_cronjob_update, validate_schedule_format, validate_time_zone, CRONJOB_NAME_MAX_LENGTH,
+};
 pub use field::FieldPath as Path;
 pub use field::{go_quote, ErrorType, FieldError, FieldPath};
 pub use job::{

@@ -422,9 +422,12 @@ mod tests {
         assert_eq!(doc["apiVersion"], "apidiscovery.k8s.io/v2");
         assert_eq!(doc["kind"], "APIGroupDiscoveryList");
         let items = doc["items"].as_array().unwrap();
-        assert_eq!(items.len(), 1);
-        assert_eq!(items[0]["metadata"]["name"], "batch");
-        let v = &items[0]["versions"][0];
+        let names: Vec<&str> = items
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["authorization.k8s.io", "batch"]);
+        let v = &items[1]["versions"][0];
         assert_eq!(v["version"], "v1");
         assert_eq!(v["freshness"], "Current");
         let jobs = &v["resources"][0];
@@ -479,9 +482,13 @@ mod tests {
         );
         assert_eq!(
             api_group_list(),
-            json!({"kind":"APIGroupList","apiVersion":"v1","groups":[{"name":"batch",
-                "versions":[{"groupVersion":"batch/v1","version":"v1"}],
-                "preferredVersion":{"groupVersion":"batch/v1","version":"v1"}}]})
+            json!({"kind":"APIGroupList","apiVersion":"v1","groups":[
+                {"name":"authorization.k8s.io",
+                 "versions":[{"groupVersion":"authorization.k8s.io/v1","version":"v1"}],
+                 "preferredVersion":{"groupVersion":"authorization.k8s.io/v1","version":"v1"}},
+                {"name":"batch",
+                 "versions":[{"groupVersion":"batch/v1","version":"v1"}],
+                 "preferredVersion":{"groupVersion":"batch/v1","version":"v1"}}]})
         );
         assert_eq!(api_group("batch").unwrap()["kind"], "APIGroup");
         assert!(api_group("apps").is_none());

@@ -84,6 +84,9 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Body>) -> Result<Resp, Api
             None => Err(respond::not_found_generic()),
         },
         Route::OpenApiV2 | Route::NotFound => Err(respond::not_found_generic()),
+        Route::Resource(r) if crate::streams::is_stream(&r) => {
+            crate::streams::serve(state, r, req).await
+        }
         Route::Resource(r) => resource(state, method, r, query, &accept, req).await,
     }
 }

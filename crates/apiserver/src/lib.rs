@@ -21,6 +21,8 @@ mod read;
 pub mod request;
 mod respond;
 mod server;
+pub mod spdy;
+pub mod streams;
 pub mod tls;
 mod watch;
 mod write;
@@ -35,6 +37,7 @@ use futures::stream::BoxStream;
 use serde_json::{json, Value};
 
 pub use server::{serve, ServerConfig, ServerHandle};
+pub use streams::{NoStreams, PodStreams, Refusal, Session, Tunnel};
 
 /// The Kubernetes version joblite answers as. kubectl's dispatcher on these
 /// machines picks its client binary from the minor.
@@ -86,6 +89,7 @@ pub(crate) struct AppState {
     pub store: store::Store,
     pub token: String,
     pub logs: Arc<dyn PodLogs>,
+    pub streams: Arc<dyn PodStreams>,
     pub server_address: String,
     #[allow(dead_code)]
     pub data_dir: PathBuf,

@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::handler::{self, ClientCertVerified};
-use crate::{AppState, Error, PodLogs};
+use crate::{AppState, Error, PodLogs, PodStreams};
 
 /// How to run the server.
 pub struct ServerConfig {
@@ -20,6 +20,8 @@ pub struct ServerConfig {
     /// 0 picks a free port.
     pub port: u16,
     pub logs: Arc<dyn PodLogs>,
+    /// exec, attach and port-forward sessions.
+    pub streams: Arc<dyn PodStreams>,
 }
 
 /// A running server.
@@ -68,6 +70,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
         store: config.store,
         token: creds.token.clone(),
         logs: config.logs,
+        streams: config.streams,
         server_address: format!("{url_host}:{}", addr.port()),
         data_dir: config.data_dir,
     });

@@ -75,6 +75,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         address,
         port: args.port,
         logs: Arc::clone(&engine.logs),
+        streams: Arc::clone(&engine.streams),
     })
     .await?;
 

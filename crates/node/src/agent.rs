@@ -31,14 +31,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::admission::{self, Resources};
-use crate::cgroups::Cgroups;
 use crate::env::EnvContext;
 use crate::node_object;
 use crate::paths;
 use crate::pod_worker::{Action, Cause, PodWorker};
-use crate::protocol::{parse_run_id, RunRecord};
-use crate::runtime::process::{self, BuildContext};
-use crate::runtime::{Runtime, RuntimeEvent};
+use crate::protocol::parse_run_id;
+use crate::runtime::{process, RunState, Runtime, RuntimeEvent, RuntimeKind, StartRequest};
 use crate::status::{self, ConditionTimes, NodeIdentity};
 use crate::{Error, Result};
 
@@ -66,6 +64,8 @@ pub struct NodeConfig {
     /// coalesced (a short pod goes from nothing to Succeeded in one write).
     /// Terminal statuses are written at once.
     pub status_write_interval: Duration,
+    /// The runtime of pods that name none in `spec.runtimeClassName`.
+    pub default_runtime: RuntimeKind,
 }
 
 impl NodeConfig {
@@ -79,6 +79,7 @@ impl NodeConfig {
             allocatable: None,
             routine_events: false,
             status_write_interval: Duration::from_millis(30),
+            default_runtime: RuntimeKind::Process,
         }
     }
 }
@@ -125,29 +126,30 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
         .unwrap_or_else(node_object::machine_capacity);
     register_node(&store, &config.node_name, alloc).await?;
 
-    let cgroups = Cgroups::detect();
-    if let Some(why) = &cgroups.unavailable {
-        tracing::warn!("node: container resource limits will not be enforced: {why}");
+    let (ev_tx, events) = mpsc::unbounded_channel::<(RuntimeKind, RuntimeEvent)>();
+    let mut rts: HashMap<RuntimeKind, Arc<dyn Runtime>> = HashMap::new();
+    let mut runs: Vec<RunState> = Vec::new();
+    let (prt, pev) = process::connect(&config.data_dir, &config.supervisor_command).await?;
+    if let Some(why) = prt.limits_problem() {
+        tracing::warn!("node: process resource limits will not be enforced: {why}");
     }
-
-    let (rt, mut events) = process::connect(&config.data_dir, &config.supervisor_command).await?;
-    // The first event after a connect is the snapshot of every known run.
-    let runs = loop {
-        match tokio::time::timeout(Duration::from_secs(15), events.recv()).await {
-            Ok(Some(RuntimeEvent::Snapshot(runs))) => break runs,
-            Ok(Some(_)) => continue,
-            Ok(None) | Err(_) => {
-                return Err(Error::Supervisor("no snapshot from the supervisor".into()))
-            }
-        }
-    };
+    runs.extend(first_snapshot(RuntimeKind::Process, pev, &ev_tx).await?);
+    rts.insert(RuntimeKind::Process, prt);
+    let versions: Vec<(RuntimeKind, String)> = rts.iter().map(|(k, r)| (*k, r.version())).collect();
+    let runtime_version = versions
+        .iter()
+        .find(|(k, _)| *k == config.default_runtime)
+        .or(versions.first())
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    set_runtime_version(&store, &config.node_name, &runtime_version).await;
 
     let (list, watch) = store::Follower::start(&store, &PODS, None)?;
     let (writes_tx, writes_rx) = mpsc::unbounded_channel();
     let mut agent = Agent {
         store: store.clone(),
         events: Recorder::new(store.clone()),
-        rt: rt.clone(),
+        rts,
         node: NodeIdentity {
             host_ip: "127.0.0.1".into(),
             pod_ip: "127.0.0.1".into(),
@@ -162,7 +164,6 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
         timers: BTreeSet::new(),
         dirty: HashSet::new(),
         writes_tx,
-        cgroup_problem: cgroups.unavailable.clone(),
         name: config.node_name.clone(),
         cfg: config.clone(),
         urgent: false,
@@ -176,6 +177,56 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
         stop: Some(stop_tx),
         task,
     })
+}
+
+/// Waits for a runtime's first event after its connect, the snapshot of
+/// every run it knows, then forwards the rest of its events tagged with
+/// its kind.
+async fn first_snapshot(
+    kind: RuntimeKind,
+    mut rx: mpsc::UnboundedReceiver<RuntimeEvent>,
+    tx: &mpsc::UnboundedSender<(RuntimeKind, RuntimeEvent)>,
+) -> Result<Vec<RunState>> {
+    let runs = loop {
+        match tokio::time::timeout(Duration::from_secs(15), rx.recv()).await {
+            Ok(Some(RuntimeEvent::Snapshot(runs))) => break runs,
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => {
+                return Err(Error::Supervisor(format!(
+                    "no snapshot from the {} runtime",
+                    kind.name()
+                )))
+            }
+        }
+    };
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        while let Some(ev) = rx.recv().await {
+            if tx.send((kind, ev)).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(runs)
+}
+
+/// Records the default runtime in `status.nodeInfo.containerRuntimeVersion`.
+async fn set_runtime_version(store: &Store, name: &str, version: &str) {
+    let r = store
+        .modify(&NODES, "", name, |mut n| {
+            if n.pointer("/status/nodeInfo/containerRuntimeVersion")
+                .and_then(Value::as_str)
+                == Some(version)
+            {
+                return Ok(None);
+            }
+            n["status"]["nodeInfo"]["containerRuntimeVersion"] = json!(version);
+            Ok(Some(n))
+        })
+        .await;
+    if let Err(e) = r {
+        tracing::warn!("node: recording the runtime version: {e}");
+    }
 }
 
 async fn register_node(store: &Store, name: &str, alloc: Resources) -> Result<()> {
@@ -226,6 +277,8 @@ struct Entry {
     released: bool,
     /// The pod is being deleted: remove the object after the final write.
     deleting: bool,
+    /// The runtime that runs the pod.
+    rt: RuntimeKind,
     /// The object is already gone from the store.
     gone: bool,
     limits_warned: bool,
@@ -260,7 +313,8 @@ struct Agent {
     store: Store,
     /// The kubelet's and the scheduler's events, correlated as client-go does.
     events: Arc<Recorder>,
-    rt: Arc<process::ProcessRuntime>,
+    /// The runtimes this node has, by kind.
+    rts: HashMap<RuntimeKind, Arc<dyn Runtime>>,
     node: NodeIdentity,
     alloc: Resources,
     allocated: Resources,
@@ -275,7 +329,6 @@ struct Agent {
     timers: BTreeSet<(Instant, String)>,
     dirty: HashSet<String>,
     writes_tx: mpsc::UnboundedSender<WriteDone>,
-    cgroup_problem: Option<String>,
     name: String,
     cfg: NodeConfig,
     /// A pod finished: flush now rather than at the next tick, since a
@@ -287,7 +340,7 @@ impl Agent {
     async fn run_loop(
         mut self,
         mut watch: store::Follower,
-        mut events: mpsc::UnboundedReceiver<RuntimeEvent>,
+        mut events: mpsc::UnboundedReceiver<(RuntimeKind, RuntimeEvent)>,
         mut writes_rx: mpsc::UnboundedReceiver<WriteDone>,
         mut stop: oneshot::Receiver<()>,
     ) {
@@ -312,7 +365,7 @@ impl Agent {
                     None => return,
                 },
                 ev = events.recv() => match ev {
-                    Some(ev) => self.on_runtime(ev),
+                    Some((kind, ev)) => self.on_runtime(kind, ev),
                     None => {
                         tracing::error!("node: runtime event stream ended");
                         return;
@@ -394,7 +447,32 @@ impl Agent {
 
     // ---- pods -------------------------------------------------------------
 
-    fn recover(&mut self, pods: Vec<Value>, runs: &[RunRecord]) {
+    /// The runtime a pod asks for, or why it cannot have one (upstream:
+    /// the sandbox cannot be created, `FailedCreatePodSandBox`).
+    fn runtime_for(&self, spec: &PodSpec) -> std::result::Result<RuntimeKind, String> {
+        let kind = match spec.runtime_class_name.as_deref().filter(|s| !s.is_empty()) {
+            None => self.cfg.default_runtime,
+            Some(class) => RuntimeKind::from_class(class).ok_or_else(|| {
+                format!("Failed to create pod sandbox: RuntimeHandler {class:?} not supported")
+            })?,
+        };
+        if self.rts.contains_key(&kind) {
+            Ok(kind)
+        } else {
+            Err(format!(
+                "Failed to create pod sandbox: the {} runtime is not available on this node: no container engine was configured or found (start one and restart joblite with --runtime=container)",
+                kind.name()
+            ))
+        }
+    }
+
+    /// The runtime of an admitted pod.
+    fn rt(&self, uid: &str) -> Option<Arc<dyn Runtime>> {
+        let kind = self.pods.get(uid)?.rt;
+        self.rts.get(&kind).cloned()
+    }
+
+    fn recover(&mut self, pods: Vec<Value>, runs: &[RunState]) {
         let now = Instant::now();
         let mut known: HashSet<String> = HashSet::new();
         for pod in pods {
@@ -428,6 +506,7 @@ impl Agent {
                 .pointer("/metadata/deletionGracePeriodSeconds")
                 .and_then(Value::as_i64)
                 .unwrap_or(0);
+            let kind = self.runtime_for(&spec).unwrap_or(self.cfg.default_runtime);
             let w = PodWorker::recover(pod, spec, runs, now, &mut acts);
             let req = admission::pod_requests(&w.spec);
             self.allocated.add(req);
@@ -445,6 +524,7 @@ impl Agent {
                     bound: true,
                     released: false,
                     deleting,
+                    rt: kind,
                     gone: false,
                     limits_warned: false,
                 },
@@ -458,19 +538,26 @@ impl Agent {
             self.exec(&uid, acts);
             self.after(&uid);
         }
-        // Runs of pods that no longer exist (deleted while we were down):
-        // kill what runs, forget the rest.
-        for r in runs {
-            let Some((uid, _, _)) = parse_run_id(&r.id) else {
-                continue;
-            };
-            if known.contains(uid) && !self.done.contains(uid) {
-                continue;
-            }
-            if r.exit.is_none() {
-                self.rt.signal(&r.id, libc::SIGKILL);
-            } else {
-                self.rt.forget(&r.id);
+        // Runs of pods that no longer exist (deleted while we were down),
+        // or whose terminal status is committed: kill what runs, forget
+        // the rest, and release the pods' sandboxes.
+        for rt in self.rts.values() {
+            let mut released = HashSet::new();
+            for r in runs {
+                let Some((uid, _, _)) = parse_run_id(&r.id) else {
+                    continue;
+                };
+                if known.contains(uid) && !self.done.contains(uid) {
+                    continue;
+                }
+                if r.exit.is_none() {
+                    rt.signal(&r.id, libc::SIGKILL);
+                } else {
+                    rt.forget(&r.id);
+                    if released.insert(uid.to_string()) {
+                        rt.release_pod(uid);
+                    }
+                }
             }
         }
     }
@@ -662,7 +749,14 @@ impl Agent {
         self.unschedulable.remove(&uid);
         self.allocated.add(req);
         let now = Instant::now();
-        if self.cfg.routine_events {
+        let kind = self.runtime_for(&spec);
+        let rt = kind.clone().unwrap_or(self.cfg.default_runtime);
+        let events = self.cfg.routine_events
+            || self
+                .rts
+                .get(&rt)
+                .is_some_and(|r| r.emits_container_events());
+        if events {
             let msg = format!(
                 "Successfully assigned {}/{} to {}",
                 s(&pod, "/metadata/namespace"),
@@ -671,7 +765,11 @@ impl Agent {
             );
             self.emit(&pod, false, "Scheduled", &msg, "default-scheduler");
         }
-        let w = PodWorker::new(pod, spec, now_seconds(), now);
+        let mut w = PodWorker::new(pod, spec, now_seconds(), now);
+        if let Err(message) = kind {
+            self.emit(&w.pod, true, "FailedCreatePodSandBox", &message, "kubelet");
+            w.block_all("ContainerCreating", &message);
+        }
         self.keys
             .insert((w.namespace.clone(), w.name.clone()), uid.clone());
         self.pods.insert(
@@ -686,6 +784,7 @@ impl Agent {
                 bound: false,
                 released: false,
                 deleting: false,
+                rt,
                 gone: false,
                 limits_warned: false,
             },
@@ -742,6 +841,7 @@ impl Agent {
                     init,
                     attempt,
                 } => {
+                    let Some(rt) = self.rt(uid) else { return };
                     let Some(e) = self.pods.get_mut(uid) else {
                         return;
                     };
@@ -755,9 +855,12 @@ impl Agent {
                             .find(|c| c.name == name)
                             .cloned();
                     let Some(container) = container else { continue };
-                    let ctx = BuildContext {
+                    let req = StartRequest {
                         pod: &e.w.pod,
                         spec: &e.w.spec,
+                        container: &container,
+                        init,
+                        attempt,
                         data_dir: &self.cfg.data_dir,
                         env: EnvContext {
                             node_name: &self.name,
@@ -767,12 +870,13 @@ impl Agent {
                             node_memory_bytes: self.alloc.memory_bytes,
                         },
                     };
-                    match process::build_spec(&ctx, &container, attempt) {
-                        Ok(spec) => {
+                    match rt.start(&req) {
+                        Ok(()) => {
+                            let limits = crate::runtime::spec::resources(&container);
                             let limited =
-                                spec.memory_limit.is_some() || spec.cpu_limit_millis.is_some();
+                                limits.memory_limit.is_some() || limits.cpu_limit_millis.is_some();
                             if limited && !e.limits_warned {
-                                if let Some(why) = &self.cgroup_problem {
+                                if let Some(why) = rt.limits_problem() {
                                     e.limits_warned = true;
                                     let msg = format!(
                                         "resource limits of container {} are not enforced: {why}",
@@ -789,7 +893,7 @@ impl Agent {
                                     );
                                 }
                             }
-                            if self.cfg.routine_events {
+                            if self.cfg.routine_events && !rt.emits_container_events() {
                                 let pod = &e.w.pod;
                                 let image = container.image.clone().unwrap_or_default();
                                 emit(
@@ -822,8 +926,6 @@ impl Agent {
                                     "kubelet",
                                 );
                             }
-                            tracing::trace!(run = %spec.id, "start");
-                            self.rt.start(spec);
                         }
                         Err(err) => {
                             let mut more = Vec::new();
@@ -832,7 +934,11 @@ impl Agent {
                         }
                     }
                 }
-                Action::Signal { id, signal } => self.rt.signal(&id, signal),
+                Action::Signal { id, signal } => {
+                    if let Some(rt) = self.rt(uid) {
+                        rt.signal(&id, signal);
+                    }
+                }
                 Action::SetUpVolumes => {
                     let Some(e) = self.pods.get_mut(uid) else {
                         return;
@@ -893,27 +999,30 @@ impl Agent {
 
     // ---- runtime ----------------------------------------------------------
 
-    fn on_runtime(&mut self, ev: RuntimeEvent) {
+    fn on_runtime(&mut self, kind: RuntimeKind, ev: RuntimeEvent) {
         tracing::trace!(?ev, "runtime event");
         let now = Instant::now();
+        let uid_of = |id: &str| parse_run_id(id).map(|(u, _, _)| u.to_string());
         match ev {
-            RuntimeEvent::Started { id, started_at, .. } => {
-                let Some((uid, _, _)) = parse_run_id(&id) else {
-                    return;
-                };
-                let uid = uid.to_string();
+            RuntimeEvent::Started {
+                id,
+                container_id,
+                image_id,
+                started_at,
+            } => {
+                let Some(uid) = uid_of(&id) else { return };
                 let mut acts = Vec::new();
                 if let Some(e) = self.pods.get_mut(&uid) {
-                    e.w.on_started(&id, &started_at, &mut acts);
+                    e.w.on_started(&id, &container_id, &started_at, &mut acts);
+                    if !image_id.is_empty() {
+                        e.w.note_image_id(&id, &image_id);
+                    }
                     self.exec(&uid, acts);
                     self.after(&uid);
                 }
             }
             RuntimeEvent::Exited(x) => {
-                let Some((uid, _, _)) = parse_run_id(&x.id) else {
-                    return;
-                };
-                let uid = uid.to_string();
+                let Some(uid) = uid_of(&x.id) else { return };
                 let mut acts = Vec::new();
                 match self.pods.get_mut(&uid) {
                     Some(e) => {
@@ -921,22 +1030,58 @@ impl Agent {
                         self.exec(&uid, acts);
                         self.after(&uid);
                     }
-                    None => self.rt.forget(&x.id),
+                    None => {
+                        if let Some(rt) = self.rts.get(&kind) {
+                            rt.forget(&x.id);
+                        }
+                    }
                 }
             }
-            RuntimeEvent::Snapshot(runs) => self.reconcile(&runs),
-            RuntimeEvent::Disconnected => {
-                tracing::warn!("node: lost the supervisor connection; reconnecting");
+            RuntimeEvent::Failed { id, failure } => {
+                let Some(uid) = uid_of(&id) else { return };
+                let mut acts = Vec::new();
+                if let Some(e) = self.pods.get_mut(&uid) {
+                    e.w.on_start_failed(&id, failure, now, &mut acts);
+                    self.exec(&uid, acts);
+                    self.after(&uid);
+                }
+            }
+            RuntimeEvent::PodEvent {
+                uid,
+                warning,
+                reason,
+                message,
+            } => {
+                if let Some(e) = self.pods.get(&uid) {
+                    emit(
+                        &self.events,
+                        &self.name,
+                        &e.w.pod,
+                        warning,
+                        reason,
+                        &message,
+                        "kubelet",
+                    );
+                }
+            }
+            RuntimeEvent::Snapshot(runs) => self.reconcile(kind, &runs),
+            RuntimeEvent::Disconnected { message } => {
+                tracing::warn!("node: {} runtime: {message}; reconnecting", kind.name());
             }
         }
     }
 
     /// After a reconnect: replay exits we missed, restart requests that were
     /// lost, and report runs that vanished.
-    fn reconcile(&mut self, runs: &[RunRecord]) {
-        let by_id: HashMap<&str, &RunRecord> = runs.iter().map(|r| (r.id.as_str(), r)).collect();
+    fn reconcile(&mut self, kind: RuntimeKind, runs: &[RunState]) {
+        let by_id: HashMap<&str, &RunState> = runs.iter().map(|r| (r.id.as_str(), r)).collect();
         let now = Instant::now();
-        let uids: Vec<String> = self.pods.keys().cloned().collect();
+        let uids: Vec<String> = self
+            .pods
+            .iter()
+            .filter(|(_, e)| e.rt == kind)
+            .map(|(u, _)| u.clone())
+            .collect();
         for uid in uids {
             let Some(e) = self.pods.get_mut(&uid) else {
                 continue;
@@ -947,10 +1092,11 @@ impl Agent {
                 let Some(id) = c.live_id() else { continue };
                 match (by_id.get(id), &c.state) {
                     (Some(r), _) => {
+                        if matches!(c.state, crate::pod_worker::CState::Starting { .. }) {
+                            acts.push((None, Some((*r).clone())));
+                        }
                         if let Some(x) = &r.exit {
                             acts.push((Some(x.clone()), None));
-                        } else if matches!(c.state, crate::pod_worker::CState::Starting { .. }) {
-                            acts.push((None, Some((id.to_string(), r.started_at.clone()))));
                         }
                     }
                     (None, crate::pod_worker::CState::Starting { .. }) => {
@@ -980,8 +1126,11 @@ impl Agent {
             }
             let mut out = Vec::new();
             for (exit, started) in acts {
-                if let Some((id, at)) = started {
-                    e.w.on_started(&id, &at, &mut out);
+                if let Some(r) = started {
+                    e.w.on_started(&r.id, &r.container_id, &r.started_at, &mut out);
+                    if !r.image_id.is_empty() {
+                        e.w.note_image_id(&r.id, &r.image_id);
+                    }
                 }
                 if let Some(x) = exit {
                     e.w.on_exit(&x, now, &mut out);
@@ -1089,8 +1238,11 @@ impl Agent {
                 if d.terminal && !e.deleting {
                     // Committed: the runtime may drop the runs, and this
                     // pod's later events are ignored.
-                    for id in e.w.all_run_ids() {
-                        self.rt.forget(&id);
+                    if let Some(rt) = self.rts.get(&e.rt) {
+                        for id in e.w.all_run_ids() {
+                            rt.forget(&id);
+                        }
+                        rt.release_pod(&d.uid);
                     }
                     let uid = d.uid.clone();
                     self.pods.remove(&uid);
@@ -1127,8 +1279,11 @@ impl Agent {
             self.allocated.sub(e.req);
             self.retry_unschedulable();
         }
-        for id in e.w.all_run_ids() {
-            self.rt.forget(&id);
+        if let Some(rt) = self.rts.get(&e.rt) {
+            for id in e.w.all_run_ids() {
+                rt.forget(&id);
+            }
+            rt.release_pod(uid);
         }
         paths::remove_pod(
             &self.cfg.data_dir,

@@ -16,9 +16,15 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::PodSpec;
 use serde_json::Value;
 
-use crate::protocol::{parse_run_id, run_id, ExitRecord, RunRecord};
+use crate::protocol::{parse_run_id, run_id, ExitRecord};
 use crate::restart::{self, Backoff, RestartPolicy};
-use crate::runtime::process::BuildError;
+use crate::runtime::{BuildError, RunState, StartFailure};
+
+/// When the kubelet's next sync of a pod whose pull failed shows the pull
+/// in back-off (`ImagePullBackOff`).
+pub const PULL_RESYNC: Duration = Duration::from_secs(1);
+/// How soon a start that found the container runtime unreachable is tried again.
+pub const RUNTIME_RETRY: Duration = Duration::from_secs(2);
 
 /// `status.message` of a pod killed by its active deadline.
 pub const DEADLINE_MESSAGE: &str = "Pod was active on the node longer than the specified deadline";
@@ -50,7 +56,19 @@ pub enum CState {
     },
     Running {
         id: String,
+        /// The container ID the status shows (`joblite://…`, `podman://…`).
+        container_id: String,
         started_at: String,
+    },
+    /// A start that did not reach the container's process, tried again at
+    /// `retry_at` with the same attempt: an image pull in back-off
+    /// (`ErrImagePull`, then `ImagePullBackOff` from `then`'s instant) or
+    /// a container runtime outage.
+    Retry {
+        retry_at: Instant,
+        reason: String,
+        message: String,
+        then: Option<(Instant, String, String)>,
     },
     /// Waiting out a CrashLoopBackOff.
     BackOff {
@@ -76,6 +94,10 @@ pub struct Ctr {
     /// Stuck on a configuration error (waits, as upstream, until fixed).
     pub blocked: bool,
     pub ever_started: bool,
+    /// The image ID the runtime ran (`status.containerStatuses[].imageID`).
+    pub image_id: String,
+    /// The image pull back-off after the last failed pull.
+    pub pull_backoff: Option<Duration>,
 }
 
 impl Ctr {
@@ -95,6 +117,8 @@ impl Ctr {
             done: false,
             blocked: false,
             ever_started: false,
+            image_id: String::new(),
+            pull_backoff: None,
         }
     }
 
@@ -374,8 +398,15 @@ impl PodWorker {
                     consider(at);
                 }
                 for c in self.all() {
-                    if let CState::BackOff { until, .. } = c.state {
-                        consider(until);
+                    match &c.state {
+                        CState::BackOff { until, .. } => consider(*until),
+                        CState::Retry { retry_at, then, .. } => {
+                            consider(*retry_at);
+                            if let Some((at, _, _)) = then {
+                                consider(*at);
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -424,15 +455,23 @@ impl PodWorker {
     }
 
     /// The runtime started a run.
-    pub fn on_started(&mut self, id: &str, started_at: &str, acts: &mut Vec<Action>) {
+    pub fn on_started(
+        &mut self,
+        id: &str,
+        container_id: &str,
+        started_at: &str,
+        acts: &mut Vec<Action>,
+    ) {
         let term = self.termination;
         for c in self.init.iter_mut().chain(self.apps.iter_mut()) {
             if matches!(&c.state, CState::Starting { id: i } if i == id) {
                 c.state = CState::Running {
                     id: id.to_string(),
+                    container_id: container_id.to_string(),
                     started_at: to_seconds(started_at),
                 };
                 c.ever_started = true;
+                c.pull_backoff = None;
                 if let Some(t) = term {
                     let signal = if t.killed {
                         libc::SIGKILL
@@ -447,6 +486,105 @@ impl PodWorker {
                 self.version += 1;
                 return;
             }
+        }
+    }
+
+    /// A start the runtime accepted did not reach the container's process.
+    pub fn on_start_failed(
+        &mut self,
+        id: &str,
+        failure: StartFailure,
+        now: Instant,
+        acts: &mut Vec<Action>,
+    ) {
+        let terminating = self.termination.is_some();
+        let Some(c) = self.all_mut().find(|c| c.live_id() == Some(id)) else {
+            return;
+        };
+        if terminating {
+            // Nothing ran and nothing will: the container is done.
+            c.state = CState::Waiting {
+                reason: "ContainerCreating".into(),
+                message: None,
+            };
+            c.done = true;
+            self.version += 1;
+            return;
+        }
+        match failure {
+            StartFailure::ImagePull { message } => {
+                // `imageBackOffPeriod` 10 s doubling to `MaxImageBackOff`
+                // 300 s (`pkg/kubelet/images/image_manager.go`). The status
+                // shows ErrImagePull until the kubelet's next sync finds the
+                // pull in back-off and shows ImagePullBackOff.
+                let delay = match c.pull_backoff {
+                    None => restart::INITIAL_BACKOFF,
+                    Some(d) => (d * 2).min(restart::MAX_BACKOFF),
+                };
+                c.pull_backoff = Some(delay);
+                let backoff_msg = format!("Back-off pulling image {:?}", c.image);
+                c.state = CState::Retry {
+                    retry_at: now + delay,
+                    reason: "ErrImagePull".into(),
+                    message: message.clone(),
+                    then: Some((
+                        now + PULL_RESYNC.min(delay),
+                        "ImagePullBackOff".into(),
+                        format!("{backoff_msg}: ErrImagePull: {message}"),
+                    )),
+                };
+                acts.push(Action::Event {
+                    warning: true,
+                    reason: "Failed",
+                    message: "Error: ErrImagePull".into(),
+                });
+            }
+            StartFailure::Blocked { reason, message } => {
+                c.state = CState::Waiting {
+                    reason: reason.clone(),
+                    message: Some(message),
+                };
+                c.blocked = true;
+                acts.push(Action::Event {
+                    warning: true,
+                    reason: "Failed",
+                    message: format!("Error: {reason}"),
+                });
+            }
+            StartFailure::Unavailable { message } => {
+                c.state = CState::Retry {
+                    retry_at: now + RUNTIME_RETRY,
+                    reason: "ContainerCreating".into(),
+                    message,
+                    then: None,
+                };
+            }
+        }
+        self.version += 1;
+    }
+
+    /// Keeps every container waiting with `reason` (the pod's sandbox cannot
+    /// be made: no such runtime on this node).
+    pub fn block_all(&mut self, reason: &str, message: &str) {
+        for c in self.all_mut() {
+            c.state = CState::Waiting {
+                reason: reason.to_string(),
+                message: Some(message.to_string()),
+            };
+            c.blocked = true;
+        }
+        self.version += 1;
+    }
+
+    /// The runtime reports the image ID a run uses.
+    pub fn note_image_id(&mut self, id: &str, image_id: &str) {
+        let mut changed = false;
+        if let Some(c) = self.all_mut().find(|c| c.live_id() == Some(id)) {
+            changed = c.image_id != image_id;
+            c.image_id = image_id.to_string();
+        }
+        if changed {
+            self.version += 1;
         }
     }
 
@@ -476,6 +614,10 @@ impl PodWorker {
         {
             reason = "DeadlineExceeded".into();
         }
+        let container_id = match &c.state {
+            CState::Running { container_id, .. } => container_id.clone(),
+            _ => crate::runtime::process::container_id(&x.id),
+        };
         let term = Term {
             exit_code: x.exit_code,
             signal: x.signal,
@@ -483,7 +625,7 @@ impl PodWorker {
             message: x.message.clone(),
             started_at: to_seconds(&x.started_at),
             finished_at: to_seconds(&x.finished_at),
-            container_id: format!("joblite://{}", x.id),
+            container_id,
         };
         if x.reason.as_deref() != Some("ContainerCannotRun") {
             c.ever_started = true;
@@ -638,6 +780,37 @@ impl PodWorker {
         }
         let mut changed = false;
         for c in self.init.iter_mut().chain(self.apps.iter_mut()) {
+            if let CState::Retry {
+                retry_at,
+                reason,
+                message,
+                then,
+            } = &mut c.state
+            {
+                if let Some((at, r, m)) = then.take_if(|(at, _, _)| *at <= now) {
+                    let _ = at;
+                    *reason = r;
+                    *message = m;
+                    acts.push(Action::Event {
+                        warning: false,
+                        reason: "BackOff",
+                        message: format!("Back-off pulling image {:?}", c.image),
+                    });
+                    acts.push(Action::Event {
+                        warning: true,
+                        reason: "Failed",
+                        message: format!("Error: {reason}"),
+                    });
+                    changed = true;
+                }
+                if *retry_at <= now {
+                    c.state = CState::Waiting {
+                        reason: "ContainerCreating".into(),
+                        message: None,
+                    };
+                    changed = true;
+                }
+            }
             if let CState::BackOff { until, .. } = c.state {
                 if until <= now {
                     let finished = c.finished_at.unwrap_or(now);
@@ -707,7 +880,7 @@ impl PodWorker {
                     }
                     c.done = true;
                 }
-                CState::Waiting { .. } => c.done = true,
+                CState::Waiting { .. } | CState::Retry { .. } => c.done = true,
                 CState::Terminated(_) => c.done = true,
             }
         }
@@ -721,7 +894,7 @@ impl PodWorker {
     pub fn recover(
         pod: Value,
         spec: PodSpec,
-        runs: &[RunRecord],
+        runs: &[RunState],
         now: Instant,
         acts: &mut Vec<Action>,
     ) -> PodWorker {
@@ -759,7 +932,7 @@ impl PodWorker {
                 })
                 .cloned()
                 .unwrap_or(Value::Null);
-            let mine: Vec<(&RunRecord, u32)> = runs
+            let mine: Vec<(&RunState, u32)> = runs
                 .iter()
                 .filter_map(|r| {
                     let (u, n, a) = parse_run_id(&r.id)?;
@@ -773,6 +946,7 @@ impl PodWorker {
             let max_attempt = mine.iter().map(|(_, a)| *a).max();
             c.restart_count = stored_count.max(max_attempt.unwrap_or(0));
             c.last = stored.pointer("/lastState/terminated").map(term_from_json);
+            c.image_id = str_at(&stored, "/imageID").to_string();
             let id = run_id(&uid, &c.name, c.restart_count);
             let current = mine
                 .iter()
@@ -783,8 +957,12 @@ impl PodWorker {
                     c.ever_started = true;
                     c.state = CState::Running {
                         id: id.clone(),
+                        container_id: r.container_id.clone(),
                         started_at: to_seconds(&r.started_at),
                     };
+                    if !r.image_id.is_empty() {
+                        c.image_id = r.image_id.clone();
+                    }
                     if let Some(x) = &r.exit {
                         replays.push(x.clone());
                     }
@@ -796,6 +974,11 @@ impl PodWorker {
                         c.ever_started = true;
                         c.state = CState::Running {
                             id: id.clone(),
+                            container_id: if t.container_id.is_empty() {
+                                crate::runtime::process::container_id(&id)
+                            } else {
+                                t.container_id.clone()
+                            },
                             started_at: t.started_at.clone(),
                         };
                         replays.push(ExitRecord {
@@ -811,9 +994,15 @@ impl PodWorker {
                     } else if stored.pointer("/state/running").is_some() {
                         // Reported running, but the runtime has no record: lost.
                         let at = str_at(&stored, "/state/running/startedAt").to_string();
+                        let cid = str_at(&stored, "/containerID");
                         c.ever_started = true;
                         c.state = CState::Running {
                             id: id.clone(),
+                            container_id: if cid.is_empty() {
+                                crate::runtime::process::container_id(&id)
+                            } else {
+                                cid.to_string()
+                            },
                             started_at: at.clone(),
                         };
                         replays.push(ExitRecord {
@@ -972,21 +1161,21 @@ mod tests {
         w.sync(&mut acts);
         assert_eq!(starts(&acts), vec![("i1".into(), 0)]);
         assert_eq!(w.phase(), Phase::Pending);
-        w.on_started("u_i1_0", "t", &mut acts);
+        w.on_started("u_i1_0", "joblite://u_i1_0", "t", &mut acts);
         acts.clear();
         w.on_exit(&exit("u_i1_0", 0), now, &mut acts);
         w.sync(&mut acts);
         assert_eq!(starts(&acts), vec![("i2".into(), 0)]);
         acts.clear();
-        w.on_started("u_i2_0", "t", &mut acts);
+        w.on_started("u_i2_0", "joblite://u_i2_0", "t", &mut acts);
         w.on_exit(&exit("u_i2_0", 0), now, &mut acts);
         w.sync(&mut acts);
         assert_eq!(starts(&acts), vec![("a".into(), 0), ("b".into(), 0)]);
-        w.on_started("u_a_0", "t", &mut acts);
+        w.on_started("u_a_0", "joblite://u_a_0", "t", &mut acts);
         assert_eq!(w.phase(), Phase::Running);
         w.on_exit(&exit("u_a_0", 0), now, &mut acts);
         assert_eq!(w.phase(), Phase::Running);
-        w.on_started("u_b_0", "t", &mut acts);
+        w.on_started("u_b_0", "joblite://u_b_0", "t", &mut acts);
         w.on_exit(&exit("u_b_0", 1), now, &mut acts);
         assert_eq!(w.phase(), Phase::Failed);
         assert!(w.finished());
@@ -999,7 +1188,7 @@ mod tests {
         );
         let mut acts = vec![];
         w.sync(&mut acts);
-        w.on_started("u_i_0", "t", &mut acts);
+        w.on_started("u_i_0", "joblite://u_i_0", "t", &mut acts);
         w.on_exit(&exit("u_i_0", 2), now, &mut acts);
         acts.clear();
         w.sync(&mut acts);
@@ -1013,7 +1202,7 @@ mod tests {
             worker(json!({"restartPolicy": "OnFailure", "containers": [{"name": "c"}]}));
         let mut acts = vec![];
         w.sync(&mut acts);
-        w.on_started("u_c_0", "t", &mut acts);
+        w.on_started("u_c_0", "joblite://u_c_0", "t", &mut acts);
         // First failure: restarted at once.
         w.on_exit(&exit("u_c_0", 1), t0, &mut acts);
         acts.clear();
@@ -1023,7 +1212,7 @@ mod tests {
         assert_eq!(w.apps[0].last.as_ref().unwrap().reason, "Error");
         assert_eq!(w.phase(), Phase::Running);
         // Second failure: back-off 10s.
-        w.on_started("u_c_1", "t", &mut acts);
+        w.on_started("u_c_1", "joblite://u_c_1", "t", &mut acts);
         acts.clear();
         let t1 = t0 + Duration::from_secs(1);
         w.on_exit(&exit("u_c_1", 1), t1, &mut acts);
@@ -1056,7 +1245,7 @@ mod tests {
         w.sync(&mut acts);
         assert_eq!(starts(&acts), vec![("c".into(), 2)]);
         // Success ends it.
-        w.on_started("u_c_2", "t", &mut acts);
+        w.on_started("u_c_2", "joblite://u_c_2", "t", &mut acts);
         w.on_exit(&exit("u_c_2", 0), t1 + Duration::from_secs(12), &mut acts);
         assert_eq!(w.phase(), Phase::Succeeded);
         assert_eq!(w.apps[0].restart_count, 2);
@@ -1067,7 +1256,7 @@ mod tests {
         let (mut w, t0) = worker(json!({"containers": [{"name": "c"}]}));
         let mut acts = vec![];
         w.sync(&mut acts);
-        w.on_started("u_c_0", "t", &mut acts);
+        w.on_started("u_c_0", "joblite://u_c_0", "t", &mut acts);
         w.on_exit(&exit("u_c_0", 0), t0, &mut acts);
         acts.clear();
         w.sync(&mut acts);
@@ -1080,7 +1269,7 @@ mod tests {
         let (mut w, t0) = worker(json!({"restartPolicy": "Never", "containers": [{"name": "c"}]}));
         let mut acts = vec![];
         w.sync(&mut acts);
-        w.on_started("u_c_0", "t", &mut acts);
+        w.on_started("u_c_0", "joblite://u_c_0", "t", &mut acts);
         acts.clear();
         w.terminate(Cause::Deleted, Duration::from_secs(5), t0, &mut acts);
         assert!(acts.contains(&Action::Signal {
@@ -1114,7 +1303,7 @@ mod tests {
         let (mut w, t0) = worker(json!({"containers": [{"name": "c"}]}));
         let mut acts = vec![];
         w.sync(&mut acts);
-        w.on_started("u_c_0", "t", &mut acts);
+        w.on_started("u_c_0", "joblite://u_c_0", "t", &mut acts);
         acts.clear();
         w.terminate(Cause::Deleted, Duration::ZERO, t0, &mut acts);
         assert!(acts.contains(&Action::Signal {
@@ -1130,7 +1319,7 @@ mod tests {
         );
         let mut acts = vec![];
         w.sync(&mut acts);
-        w.on_started("u_c_0", "t", &mut acts);
+        w.on_started("u_c_0", "joblite://u_c_0", "t", &mut acts);
         assert_eq!(w.next_wakeup(), Some(t0 + Duration::from_secs(2)));
         acts.clear();
         w.on_timer(
@@ -1203,16 +1392,18 @@ mod tests {
         let spec: PodSpec = serde_json::from_value(pod["spec"].clone()).unwrap();
         let runs = vec![
             // a: still running.
-            RunRecord {
+            RunState {
                 id: "u_a_0".into(),
-                pid: 5,
+                container_id: "joblite://u_a_0".into(),
+                image_id: String::new(),
                 started_at: "s".into(),
                 exit: None,
             },
             // b: finished while the agent was down.
-            RunRecord {
+            RunState {
                 id: "u_b_0".into(),
-                pid: 6,
+                container_id: "joblite://u_b_0".into(),
+                image_id: String::new(),
                 started_at: "s".into(),
                 exit: Some(exit("u_b_0", 0)),
             },

@@ -67,8 +67,18 @@ fn container_status(c: &Ctr, terminating: bool) -> Value {
             json!({ "waiting": w })
         }
         CState::Starting { .. } => json!({ "waiting": { "reason": "ContainerCreating" } }),
-        CState::Running { id, started_at } => {
-            container_id = Some(format!("joblite://{id}"));
+        CState::Retry {
+            reason, message, ..
+        } => {
+            container_id = c.last.as_ref().map(|t| t.container_id.clone());
+            json!({ "waiting": { "reason": reason, "message": message } })
+        }
+        CState::Running {
+            container_id: id,
+            started_at,
+            ..
+        } => {
+            container_id = Some(id.clone());
             json!({ "running": { "startedAt": started_at } })
         }
         CState::BackOff { message, .. } => {
@@ -88,7 +98,11 @@ fn container_status(c: &Ctr, terminating: bool) -> Value {
         "ready": running && !terminating,
         "restartCount": c.restart_count,
         "image": c.image,
-        "imageID": if c.ever_started { "joblite://process" } else { "" },
+        "imageID": match (c.ever_started, c.image_id.is_empty()) {
+            (false, _) => "",
+            (true, true) => "joblite://process",
+            (true, false) => c.image_id.as_str(),
+        },
         "started": running,
     });
     if let Some(id) = container_id {
@@ -346,7 +360,12 @@ mod tests {
             "ContainerCreating"
         );
         assert_eq!(s["qosClass"], "BestEffort");
-        w.on_started("u_c_0", "2026-01-01T00:00:01.123456789Z", &mut acts);
+        w.on_started(
+            "u_c_0",
+            "joblite://u_c_0",
+            "2026-01-01T00:00:01.123456789Z",
+            &mut acts,
+        );
         let s = pod_status(&w, &node(), &mut times, "T1");
         assert_eq!(s["phase"], "Running");
         assert_eq!(

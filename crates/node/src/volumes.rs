@@ -8,15 +8,24 @@
 //! `checkType` in `pkg/volume/hostpath/host_path.go`: a job that needs an
 //! input directory waits for it instead of failing.
 //!
-//! `emptyDir` directories are made when a container is built
-//! (`runtime::process::build_spec`); they cannot fail a type check.
+//! Every volume reaches a container as a host directory
+//! ([`host_dir`]): an `emptyDir` is a per-pod directory made when a
+//! container is built, a `hostPath` the host's own path, and a kind whose
+//! files the node writes (`downwardAPI`, the downward-API sources of
+//! `projected`) is materialised into a per-pod directory. Runtimes only
+//! bind-mount these directories (`runtime::spec::mounts`), so a new volume
+//! kind (configMap, secret) plugs in here alone.
 
 use std::io;
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{HostPathVolumeSource, PodSpec};
+use std::path::PathBuf;
+
+use k8s_openapi::api::core::v1::{DownwardAPIVolumeFile, HostPathVolumeSource, PodSpec, Volume};
+
+use crate::runtime::StartRequest;
 
 /// First retry of a failed mount (`initialDurationBeforeRetry` in
 /// `pkg/util/goroutinemap/exponentialbackoff`).
@@ -158,6 +167,103 @@ fn make_file(path: &Path) -> io::Result<()> {
         Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
         _ => Ok(()),
     }
+}
+
+/// A volume as the host directory a runtime bind-mounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostDir {
+    pub path: PathBuf,
+    /// The node owns the directory (it makes it, and removes it with the pod).
+    pub owned: bool,
+    /// Mounted read-only whatever the mount asks (materialised volumes).
+    pub read_only: bool,
+}
+
+/// Where volume `vol` of the request's pod is on the host; `None` for a
+/// volume with nothing to mount (a projected service-account token, which
+/// joblite does not issue).
+pub fn host_dir(req: &StartRequest<'_>, vol: &Volume) -> Result<Option<HostDir>, String> {
+    let own = || {
+        crate::paths::volume_dir(
+            req.data_dir,
+            req.namespace(),
+            req.pod_name(),
+            req.uid(),
+            &vol.name,
+        )
+    };
+    if vol.empty_dir.is_some() {
+        return Ok(Some(HostDir {
+            path: own(),
+            owned: true,
+            read_only: false,
+        }));
+    }
+    if let Some(hp) = &vol.host_path {
+        return Ok(Some(HostDir {
+            path: PathBuf::from(&hp.path),
+            owned: false,
+            read_only: false,
+        }));
+    }
+    let files: Vec<&DownwardAPIVolumeFile> = if let Some(d) = &vol.downward_api {
+        d.items.iter().flatten().collect()
+    } else if let Some(p) = &vol.projected {
+        p.sources
+            .iter()
+            .flatten()
+            .filter_map(|s| s.downward_api.as_ref())
+            .flat_map(|d| d.items.iter().flatten())
+            .collect()
+    } else {
+        return Err(format!(
+            "volume {:?}: joblite supports emptyDir, hostPath, downwardAPI and projected volumes",
+            vol.name
+        ));
+    };
+    if vol.projected.is_some() && files.is_empty() {
+        return Ok(None);
+    }
+    let dir = own();
+    make_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    for f in files {
+        let value = if let Some(r) = &f.field_ref {
+            crate::env::field_value(req.pod, req.spec, &r.field_path, &req.env)
+        } else if let Some(r) = &f.resource_field_ref {
+            let target = match r.container_name.as_deref().filter(|s| !s.is_empty()) {
+                Some(n) => req
+                    .spec
+                    .containers
+                    .iter()
+                    .chain(req.spec.init_containers.iter().flatten())
+                    .find(|c| c.name == n)
+                    .ok_or_else(|| format!("container {n} not found"))?,
+                None => req.container,
+            };
+            crate::env::resource_value(
+                target,
+                &r.resource,
+                r.divisor.as_ref().map(|d| d.0.as_str()),
+                &req.env,
+            )
+        } else {
+            continue;
+        }
+        .map_err(|e| e.0)?;
+        if f.path.split('/').any(|p| p == "..") {
+            return Err(format!("invalid path {:?}", f.path));
+        }
+        let file = dir.join(&f.path);
+        if let Some(parent) = file.parent() {
+            make_dir(parent).map_err(|e| format!("mkdir {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&file, value).map_err(|e| format!("write {}: {e}", file.display()))?;
+    }
+    Ok(Some(HostDir {
+        path: dir,
+        owned: true,
+        read_only: true,
+    }))
 }
 
 /// The delay before the next try of a failing mount, given the previous

@@ -599,7 +599,7 @@ async fn a_short_pod_costs_few_status_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn supervisor_round_trip_latency() {
-    use node::runtime::{Runtime, RuntimeEvent};
+    use node::runtime::RuntimeEvent;
     let env = setup().await;
     let (rt, mut ev) = node::runtime::process::connect(&env.node_dir, &supervisor_command())
         .await
@@ -613,7 +613,7 @@ async fn supervisor_round_trip_latency() {
     let t_all = Instant::now();
     for i in 0..n {
         let t0 = Instant::now();
-        rt.start(node::protocol::StartSpec {
+        rt.start_spec(node::protocol::StartSpec {
             id: format!("u_c_{i}"),
             path: "/bin/true".into(),
             args: vec!["/bin/true".into()],
@@ -647,7 +647,7 @@ async fn supervisor_round_trip_latency() {
         lat.iter().map(|l| l.1).max().unwrap()
     );
     for i in 0..n {
-        rt.forget(&format!("u_c_{i}"));
+        node::runtime::Runtime::forget(&*rt, &format!("u_c_{i}"));
     }
 }
 

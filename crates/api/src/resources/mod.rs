@@ -168,9 +168,12 @@ kinds! {
     node::NODES,
     configmap::CONFIGMAPS,
     secret::SECRETS,
-    job::JOBS,
+    // Groups in upstream's discovery priority (kube-apiserver
+    // `apiVersionPriorities`): authorization.k8s.io (17600) before batch (17400).
     selfsubjectaccessreview::SELF_SUBJECT_ACCESS_REVIEWS,
     selfsubjectrulesreview::SELF_SUBJECT_RULES_REVIEWS,
+    job::JOBS,
+    cronjob::CRONJOBS,
 }
 
 /// Finds a resource by group and plural name.

@@ -327,7 +327,7 @@ fn validate_job_spec(spec: &JobSpec, path: &FieldPath) -> Vec<FieldError> {
     errs
 }
 
-fn validate_job_spec_inner(spec: &JobSpec, path: &FieldPath) -> Vec<FieldError> {
+pub(super) fn validate_job_spec_inner(spec: &JobSpec, path: &FieldPath) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let i64v = |v: Option<i32>| v.map(i64::from);
     errs.extend(nonnegative(

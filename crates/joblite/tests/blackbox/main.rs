@@ -5,9 +5,11 @@
 mod harness;
 
 mod api_server;
+mod attach;
 mod auth;
 mod cli;
 mod configmaps;
+mod exec;
 mod job_e2e;
 mod jobs;
 mod node;

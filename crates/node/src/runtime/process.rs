@@ -4,8 +4,9 @@
 //! This file holds the agent's side: the client of the supervisor socket
 //! (spawning the supervisor when none serves the data directory) and the
 //! translation of a pod's container into a [`StartSpec`]: `command` + `args`
-//! exec'd directly with no shell, `$(VAR)` expansion, the environment,
-//! working directory, volumes, hostname and limits.
+//! exec'd directly with no shell (`args` alone when there is no `command`),
+//! `$(VAR)` expansion, the environment, working directory, volumes,
+//! hostname and limits.
 //!
 //! The pod's hostname is always in `$HOSTNAME`; when the pod sets
 //! `spec.hostname` (Indexed Jobs do) and joblite runs as root, the process
@@ -22,15 +23,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Container, PodSpec};
+use k8s_openapi::api::core::v1::PodSpec;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 
-use super::{Runtime, RuntimeEvent};
-use crate::env::{self, EnvContext};
-use crate::expansion::expand;
+use super::{spec, BuildError, RunState, Runtime, RuntimeEvent, RuntimeKind, StartRequest};
 use crate::paths;
 use crate::protocol::{Event, Request, StartSpec};
 use crate::supervisor::socket_path;
@@ -42,11 +41,37 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 /// The agent's handle on the supervisor.
 pub struct ProcessRuntime {
     tx: mpsc::UnboundedSender<Request>,
+    /// Why cgroup limits cannot be enforced, if they cannot.
+    limits_problem: Option<String>,
+}
+
+/// The container ID of a process run.
+pub fn container_id(run_id: &str) -> String {
+    format!("joblite://{run_id}")
+}
+
+impl ProcessRuntime {
+    /// Hands a built spec to the supervisor (tests and benchmarks).
+    pub fn start_spec(&self, spec: StartSpec) {
+        let _ = self.tx.send(Request::Start(spec));
+    }
 }
 
 impl Runtime for ProcessRuntime {
-    fn start(&self, spec: StartSpec) {
+    fn kind(&self) -> RuntimeKind {
+        RuntimeKind::Process
+    }
+    fn start(&self, req: &StartRequest<'_>) -> Result<(), BuildError> {
+        let spec = build_spec(req)?;
+        tracing::trace!(run = %spec.id, "start");
         let _ = self.tx.send(Request::Start(spec));
+        Ok(())
+    }
+    fn limits_problem(&self) -> Option<String> {
+        self.limits_problem.clone()
+    }
+    fn version(&self) -> String {
+        format!("joblite://{}", env!("CARGO_PKG_VERSION"))
     }
     fn signal(&self, id: &str, signal: i32) {
         let _ = self.tx.send(Request::Signal {
@@ -75,7 +100,14 @@ pub async fn connect(
     let (req_tx, req_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
     tokio::spawn(conn_loop(dir, cmd, stream, req_rx, ev_tx));
-    Ok((Arc::new(ProcessRuntime { tx: req_tx }), ev_rx))
+    let cgroups = crate::cgroups::Cgroups::detect();
+    Ok((
+        Arc::new(ProcessRuntime {
+            tx: req_tx,
+            limits_problem: cgroups.unavailable,
+        }),
+        ev_rx,
+    ))
 }
 
 async fn connect_or_spawn(dir: &Path, cmd: &[OsString]) -> Result<UnixStream, Error> {
@@ -176,9 +208,24 @@ async fn conn_loop(
                     match line {
                         Ok(Some(l)) => {
                             let ev = match serde_json::from_str::<Event>(&l) {
-                                Ok(Event::Started { id, pid, started_at }) => RuntimeEvent::Started { id, pid, started_at },
+                                Ok(Event::Started { id, started_at, .. }) => RuntimeEvent::Started {
+                                    container_id: container_id(&id),
+                                    image_id: String::new(),
+                                    id,
+                                    started_at,
+                                },
                                 Ok(Event::Exited(x)) => RuntimeEvent::Exited(x),
-                                Ok(Event::Snapshot { runs }) => RuntimeEvent::Snapshot(runs),
+                                Ok(Event::Snapshot { runs }) => RuntimeEvent::Snapshot(
+                                    runs.into_iter()
+                                        .map(|r| RunState {
+                                            container_id: container_id(&r.id),
+                                            image_id: String::new(),
+                                            id: r.id,
+                                            started_at: r.started_at,
+                                            exit: r.exit,
+                                        })
+                                        .collect(),
+                                ),
                                 Err(e) => {
                                     tracing::warn!("process runtime: bad event: {e}");
                                     continue;
@@ -193,28 +240,13 @@ async fn conn_loop(
                 }
             }
         }
-        if ev_tx.send(RuntimeEvent::Disconnected).is_err() {
+        let lost = RuntimeEvent::Disconnected {
+            message: "lost the supervisor connection".into(),
+        };
+        if ev_tx.send(lost).is_err() {
             return;
         }
     }
-}
-
-/// Why a container cannot be turned into a run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BuildError {
-    /// The container terminates with `ContainerCannotRun`.
-    CannotRun(String),
-    /// The container waits with `CreateContainerConfigError`.
-    Config(String),
-}
-
-/// Everything `build_spec` needs besides the container.
-pub struct BuildContext<'a> {
-    pub pod: &'a Value,
-    pub spec: &'a PodSpec,
-    /// The node's data directory (see `paths.rs`).
-    pub data_dir: &'a Path,
-    pub env: EnvContext<'a>,
 }
 
 /// The pod's hostname: `spec.hostname`, else its name, cut to 63 characters
@@ -237,109 +269,65 @@ pub fn pod_hostname(pod: &Value, spec: &PodSpec) -> String {
     h
 }
 
-/// Builds the run of `container` (attempt `attempt`).
-pub fn build_spec(
-    ctx: &BuildContext<'_>,
-    container: &Container,
-    attempt: u32,
-) -> Result<StartSpec, BuildError> {
-    let meta = |k: &str| ctx.pod.pointer(k).and_then(Value::as_str).unwrap_or("");
-    let (ns, pod_name, uid) = (
-        meta("/metadata/namespace"),
-        meta("/metadata/name"),
-        meta("/metadata/uid"),
-    );
-    let hostname = pod_hostname(ctx.pod, ctx.spec);
-    let resolved = env::resolve(ctx.pod, ctx.spec, container, &ctx.env)
-        .map_err(|e| BuildError::Config(e.0))?;
-    let mut envs: Vec<(String, String)> = vec![
-        ("PATH".into(), DEFAULT_PATH.into()),
-        ("HOSTNAME".into(), hostname.clone()),
-        ("HOME".into(), "/root".into()),
-    ];
-    for (k, v) in resolved {
-        match envs.iter_mut().find(|(n, _)| *n == k) {
-            Some(slot) => slot.1 = v,
-            None => envs.push((k, v)),
-        }
-    }
-    let lookup = |k: &str| {
-        envs.iter()
-            .rev()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
+/// How to get images run, for messages about a command that is not on the host.
+pub const CONTAINER_RUNTIME_HINT: &str = "to run images, start a container engine that serves the Docker Engine API (Podman: `podman system service --time=0`, or Docker) and restart joblite (`joblite stop`; `joblite serve --runtime=auto` picks the engine when its socket answers), or set DOCKER_HOST";
+
+/// Builds the process run of the request's container attempt.
+///
+/// `command` + `args` are exec'd directly, with no shell. With no
+/// `command`, `args` is the command line: on a cluster an image with no
+/// ENTRYPOINT (busybox, alpine) runs its args that way, and the process
+/// runtime has no image to read an entrypoint from.
+pub fn build_spec(req: &StartRequest<'_>) -> Result<StartSpec, BuildError> {
+    let container = req.container;
+    let hostname = pod_hostname(req.pod, req.spec);
+    let envs = spec::environment(
+        req,
+        vec![
+            ("PATH".into(), DEFAULT_PATH.into()),
+            ("HOSTNAME".into(), hostname.clone()),
+            ("HOME".into(), "/root".into()),
+        ],
+    )?;
+    let (command, args) = spec::command_and_args(container, &envs);
+    let image = container.image.as_deref().unwrap_or("");
+    let argv: Vec<String> = if command.is_empty() {
+        args
+    } else {
+        command.into_iter().chain(args).collect()
     };
-    let command: Vec<String> = container
-        .command
-        .iter()
-        .flatten()
-        .map(|s| expand(s, &lookup))
-        .collect();
-    let args: Vec<String> = container
-        .args
-        .iter()
-        .flatten()
-        .map(|s| expand(s, &lookup))
-        .collect();
-    if command.is_empty() {
-        let image = container.image.as_deref().unwrap_or("");
+    if argv.is_empty() {
         return Err(BuildError::CannotRun(format!(
-            "container {:?} has no command: the entrypoint of image {image:?} is unknown to the process runtime, which runs command and args directly on the host; set command in the pod spec",
+            "container {:?} has no command or args: the entrypoint of image {image:?} is unknown to the process runtime, which runs command and args directly on the host; set command in the pod spec, or {CONTAINER_RUNTIME_HINT}",
             container.name
         )));
     }
-    let mut argv = command;
-    argv.extend(args);
-
-    let mut mounts = Vec::new();
-    for m in container.volume_mounts.iter().flatten() {
-        let vol = ctx
-            .spec
-            .volumes
+    let mounts = spec::mounts(req)?;
+    // A command that is not on the host (the image's own binary, such as
+    // kuard's `/kuard`) fails here with a message that says why, rather
+    // than as a bare "no such file" from the supervisor. One that a volume
+    // provides is left to the supervisor, which sees the mount.
+    let from_volume = mounts
+        .iter()
+        .any(|m| Path::new(&argv[0]).starts_with(&m.target));
+    if !from_volume {
+        let path_env = envs
             .iter()
-            .flatten()
-            .find(|v| v.name == m.name)
-            .ok_or_else(|| {
-                BuildError::Config(format!(
-                    "cannot find volume {:?} to mount into container {:?}",
-                    m.name, container.name
-                ))
-            })?;
-        let mut src = if vol.empty_dir.is_some() {
-            paths::volume_dir(ctx.data_dir, ns, pod_name, uid, &vol.name)
-        } else if let Some(hp) = &vol.host_path {
-            PathBuf::from(&hp.path)
-        } else if vol.projected.is_some() {
-            // Service-account tokens: there is no token to project; skip.
-            continue;
-        } else {
-            return Err(BuildError::Config(format!(
-                "volume {:?}: the process runtime supports emptyDir and hostPath volumes only",
-                vol.name
+            .rev()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_str());
+        if let Err(e) = crate::sys::look_path(&argv[0], path_env) {
+            return Err(BuildError::CannotRun(format!(
+                "{e}: the process runtime runs command and args on the host, and image {image:?} is not used; {CONTAINER_RUNTIME_HINT}"
             )));
-        };
-        if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
-            src = src.join(sub);
         }
-        // emptyDir directories are ours to make. A missing hostPath (or
-        // subPath) is made too, as containerd's CRI does for a bind-mount
-        // source (`WithMounts`) and the kubelet does for a subPath; typed
-        // hostPaths were checked before any container started.
-        if vol.empty_dir.is_some() || !src.exists() {
-            crate::volumes::make_dir(&src)
-                .map_err(|e| BuildError::Config(format!("volume {:?}: {e}", vol.name)))?;
-        }
-        mounts.push((
-            src.to_string_lossy().into_owned(),
-            m.mount_path.clone(),
-            m.read_only.unwrap_or(false),
-        ));
     }
 
+    let (ns, pod_name, uid) = (req.namespace(), req.pod_name(), req.uid());
     let cwd = match container.working_dir.as_deref().filter(|s| !s.is_empty()) {
         Some(w) => w.to_string(),
         None => {
-            let w = paths::pod_dir(ctx.data_dir, ns, pod_name, uid);
+            let w = paths::pod_dir(req.data_dir, ns, pod_name, uid);
             match std::fs::create_dir(&w) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -349,34 +337,38 @@ pub fn build_spec(
             w.to_string_lossy().into_owned()
         }
     };
-    let limits = container.resources.as_ref().and_then(|r| r.limits.as_ref());
-    let memory_limit = limits
-        .and_then(|l| l.get("memory"))
-        .and_then(|q| crate::quantity::value(&q.0));
-    let cpu_limit_millis = limits
-        .and_then(|l| l.get("cpu"))
-        .and_then(|q| crate::quantity::millis(&q.0));
+    let res = spec::resources(container);
     Ok(StartSpec {
-        id: crate::protocol::run_id(uid, &container.name, attempt),
+        id: req.run_id(),
         path: argv[0].clone(),
         args: argv,
         env: envs,
         cwd,
-        log_path: paths::log_path(ctx.data_dir, ns, pod_name, uid, &container.name, attempt)
-            .to_string_lossy()
-            .into_owned(),
+        log_path: req.log_path().to_string_lossy().into_owned(),
         // A UTS namespace only when the pod asks for a hostname (Indexed
         // Jobs do): it forces a full fork per start. Otherwise the name is
         // in $HOSTNAME.
-        hostname: ctx
+        hostname: req
             .spec
             .hostname
             .as_ref()
             .filter(|h| !h.is_empty())
             .map(|_| hostname),
-        mounts,
-        memory_limit,
-        cpu_limit_millis,
+        mounts: mounts
+            .into_iter()
+            .map(|m| {
+                (
+                    m.source.to_string_lossy().into_owned(),
+                    m.target,
+                    m.read_only,
+                )
+            })
+            .collect(),
+        memory_limit: res.memory_limit,
+        cpu_limit_millis: res.cpu_limit_millis,
+        stdin: container.stdin.unwrap_or(false),
+        stdin_once: container.stdin_once.unwrap_or(false),
+        tty: container.tty.unwrap_or(false),
     })
 }
 
@@ -393,13 +385,16 @@ mod tests {
     ) -> (Result<StartSpec, BuildError>, tempfile::TempDir) {
         let spec: PodSpec = serde_json::from_value(pod["spec"].clone()).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let ctx = BuildContext {
+        let req = StartRequest {
             pod,
             spec: &spec,
+            container: &spec.containers[0],
+            init: false,
+            attempt,
             data_dir: dir.path(),
-            env: EnvContext::default(),
+            env: crate::env::EnvContext::default(),
         };
-        (build_spec(&ctx, &spec.containers[0], attempt), dir)
+        (build_spec(&req), dir)
     }
 
     #[test]
@@ -426,12 +421,48 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_command_cannot_run() {
-        let pod = json!({"metadata": {"name": "p", "uid": "u"}, "spec": {"containers": [{"name": "c", "image": "busybox", "args": ["x"]}]}});
+    fn no_command_and_no_args_cannot_run() {
+        let pod = json!({"metadata": {"name": "p", "uid": "u"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
         let (r, _dir) = build_first(&pod, 0);
         match r {
             Err(BuildError::CannotRun(m)) => {
                 assert!(m.contains("entrypoint") && m.contains("busybox"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Issue 10 item 6: `args` with no `command` is the command line, as
+    /// an image with no ENTRYPOINT (busybox) runs it on a cluster.
+    #[test]
+    fn args_without_a_command_are_the_command_line() {
+        let pod = json!({"metadata": {"name": "p", "uid": "u"}, "spec": {"containers": [{
+            "name": "c", "image": "busybox", "args": ["sh", "-c", "echo $(WHO)"],
+            "env": [{"name": "WHO", "value": "hi"}]}]}});
+        let (s, _dir) = build_first(&pod, 0);
+        let s = s.unwrap();
+        assert_eq!(s.path, "sh");
+        assert_eq!(s.args, vec!["sh", "-c", "echo hi"]);
+    }
+
+    /// The seed's `/kuard` on a machine with no engine: the message names
+    /// the process runtime and how to get the container runtime.
+    #[test]
+    fn a_command_missing_on_the_host_names_the_container_runtime() {
+        let pod = json!({"metadata": {"name": "p", "uid": "u"}, "spec": {"containers": [{
+            "name": "kuard", "image": "gcr.io/kuar-demo/kuard-amd64:blue",
+            "command": ["/kuard"], "args": ["--keygen-enable"]}]}});
+        let (r, _dir) = build_first(&pod, 0);
+        match r {
+            Err(BuildError::CannotRun(m)) => {
+                assert!(
+                    m.starts_with("exec: \"/kuard\": stat /kuard: no such file or directory"),
+                    "{m}"
+                );
+                assert!(
+                    m.contains("process runtime") && m.contains("podman system service"),
+                    "{m}"
+                );
             }
             other => panic!("{other:?}"),
         }
