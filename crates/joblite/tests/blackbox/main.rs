@@ -6,6 +6,7 @@ mod harness;
 
 mod api_server;
 mod cli;
+mod containers;
 mod job_e2e;
 mod jobs;
 mod node;
