@@ -419,7 +419,7 @@ fn a_memory_hog_over_its_limit_is_oom_killed() {
     let s = Server::start_container();
     let mut p = busybox_pod(
         "hog",
-        "echo start; dd if=/dev/zero of=/dev/null bs=200M count=1; echo survived",
+        "echo start; exec dd if=/dev/zero of=/dev/null bs=200M count=1",
         json!({}),
     );
     p["spec"]["containers"][0]["resources"] = json!({"limits": {"memory": "50Mi"}});
@@ -626,5 +626,184 @@ fn runtime_class_name_picks_the_runtime_per_pod() {
             .then_some(())
     });
     s.kubectl(&["delete", "pod", "--all"]).ok();
+    s.assert_no_containers();
+}
+
+/// A Job of busybox pods on the container runtime.
+fn busybox_job(name: &str, script: &str, restart: &str, spec: Value) -> Value {
+    let mut j = json!({
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+        "spec": {"template": {"spec": {"restartPolicy": restart,
+            "containers": [{"name": "c", "image": "busybox", "imagePullPolicy": "IfNotPresent",
+                            "command": ["sh", "-c", script]}]}}}
+    });
+    if let Value::Object(m) = spec {
+        for (k, v) in m {
+            j["spec"][k] = v;
+        }
+    }
+    j
+}
+
+fn create_job(s: &Server, j: &Value) {
+    s.kubectl_stdin("1.33", &["create", "-f", "-"], &j.to_string())
+        .ok();
+}
+
+/// The Job controller's features with the container runtime selected
+/// (the e2e catalogue's kinds of Job, one of each): Indexed completions,
+/// success policy, backoff limit, pod failure policy, active deadline,
+/// suspend and resume, TTL after finished.
+#[test]
+fn job_controller_features_on_the_container_runtime() {
+    let s = Server::start_container();
+    create_job(
+        &s,
+        &busybox_job(
+            "indexed",
+            "echo index $JOB_COMPLETION_INDEX",
+            "Never",
+            json!({"completionMode": "Indexed", "completions": 3, "parallelism": 2}),
+        ),
+    );
+    create_job(
+        &s,
+        &busybox_job(
+            "policy",
+            "if [ $JOB_COMPLETION_INDEX = 0 ]; then exit 0; else sleep 60; fi",
+            "Never",
+            json!({"completionMode": "Indexed", "completions": 2, "parallelism": 2,
+                   "successPolicy": {"rules": [{"succeededIndexes": "0"}]}}),
+        ),
+    );
+    create_job(
+        &s,
+        &busybox_job("backoff", "exit 3", "Never", json!({"backoffLimit": 1})),
+    );
+    create_job(
+        &s,
+        &busybox_job(
+            "fail-job",
+            "exit 42",
+            "Never",
+            json!({"podFailurePolicy": {"rules": [{"action": "FailJob",
+                "onExitCodes": {"containerName": "c", "operator": "In", "values": [42]}}]}}),
+        ),
+    );
+    create_job(
+        &s,
+        &busybox_job(
+            "deadline",
+            "sleep 60",
+            "Never",
+            json!({"activeDeadlineSeconds": 3}),
+        ),
+    );
+    create_job(
+        &s,
+        &busybox_job("later", "echo resumed", "Never", json!({"suspend": true})),
+    );
+    create_job(
+        &s,
+        &busybox_job(
+            "short-lived",
+            "true",
+            "Never",
+            json!({"ttlSecondsAfterFinished": 1}),
+        ),
+    );
+
+    let j = wait_job(&s, "indexed", "Complete", 120);
+    assert_eq!(j["status"]["completedIndexes"], "0-2");
+    let mut logs: Vec<String> = pods_of(&s, "indexed")
+        .iter()
+        .map(|p| {
+            s.kubectl(&["logs", p["metadata"]["name"].as_str().unwrap()])
+                .ok()
+        })
+        .collect();
+    logs.sort();
+    assert_eq!(logs, vec!["index 0\n", "index 1\n", "index 2\n"]);
+
+    let j = wait_job(&s, "policy", "Complete", 120);
+    assert!(condition(&j, "SuccessCriteriaMet").is_some(), "{j:#}");
+
+    let j = wait_job(&s, "backoff", "Failed", 120);
+    assert_eq!(
+        condition(&j, "Failed").unwrap()["reason"],
+        "BackoffLimitExceeded"
+    );
+    assert_eq!(j["status"]["failed"], 2);
+
+    let j = wait_job(&s, "fail-job", "Failed", 60);
+    assert_eq!(
+        condition(&j, "Failed").unwrap()["reason"],
+        "PodFailurePolicy"
+    );
+
+    let j = wait_job(&s, "deadline", "Failed", 60);
+    assert_eq!(
+        condition(&j, "Failed").unwrap()["reason"],
+        "DeadlineExceeded"
+    );
+
+    assert!(pods_of(&s, "later").is_empty());
+    s.kubectl(&[
+        "patch",
+        "job",
+        "later",
+        "-p",
+        r#"{"spec":{"suspend":false}}"#,
+    ])
+    .ok();
+    wait_job(&s, "later", "Complete", 60);
+    assert_eq!(s.kubectl(&["logs", "job/later"]).ok(), "resumed\n");
+
+    s.wait_for("TTL deletes the job", Duration::from_secs(60), || {
+        let r = s.kubectl(&["get", "job", "short-lived"]);
+        (r.code() != 0).then_some(())
+    });
+    s.kubectl(&["delete", "jobs", "--all"]).ok();
+    s.wait_for("pods gone", Duration::from_secs(60), || {
+        let v = s.get_json(&["pods"]);
+        v["items"].as_array().unwrap().is_empty().then_some(())
+    });
+    s.assert_no_containers();
+}
+
+/// An OnFailure container restarted in place: `restartCount`, and the
+/// log options read the right run (`--previous`, `--tail`, `--timestamps`).
+#[test]
+fn restarts_in_place_and_logs_read_each_run() {
+    let s = Server::start_container();
+    let mut j = busybox_job(
+        "again",
+        "if [ -e /work/once ]; then echo second; echo done; else touch /work/once; echo first; exit 1; fi",
+        "OnFailure",
+        json!({}),
+    );
+    j["spec"]["template"]["spec"]["volumes"] = json!([{"name": "w", "emptyDir": {}}]);
+    j["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] =
+        json!([{"name": "w", "mountPath": "/work"}]);
+    create_job(&s, &j);
+    wait_job(&s, "again", "Complete", 90);
+    let p = &pods_of(&s, "again")[0];
+    let name = p["metadata"]["name"].as_str().unwrap();
+    assert_eq!(p["status"]["containerStatuses"][0]["restartCount"], 1);
+    assert_eq!(s.kubectl(&["logs", name]).ok(), "second\ndone\n");
+    assert_eq!(s.kubectl(&["logs", name, "--previous"]).ok(), "first\n");
+    assert_eq!(s.kubectl(&["logs", name, "--tail=1"]).ok(), "done\n");
+    let ts = s.kubectl(&["logs", name, "--timestamps"]).ok();
+    assert!(
+        ts.lines().all(|l| l.len() > 21 && l.as_bytes()[4] == b'-'),
+        "{ts}"
+    );
+    let prev = &p["status"]["containerStatuses"][0]["lastState"]["terminated"];
+    assert_eq!(prev["exitCode"], 1);
+    assert!(prev["containerID"]
+        .as_str()
+        .unwrap()
+        .starts_with("podman://"));
+    s.kubectl(&["delete", "job", "again"]).ok();
     s.assert_no_containers();
 }
