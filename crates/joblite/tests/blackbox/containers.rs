@@ -807,3 +807,125 @@ fn restarts_in_place_and_logs_read_each_run() {
     s.kubectl(&["delete", "job", "again"]).ok();
     s.assert_no_containers();
 }
+
+/// A unix-socket proxy to the rig's engine that a test can cut, to play
+/// an engine outage without stopping the shared engine.
+struct EngineProxy {
+    path: std::path::PathBuf,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    _dir: tempfile::TempDir,
+}
+
+impl EngineProxy {
+    fn start() -> EngineProxy {
+        use std::os::unix::net::{UnixListener, UnixStream};
+        use std::sync::atomic::Ordering;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("engine.sock");
+        let target = rig().dir.join("podman.sock");
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::<UnixStream>::new()));
+        let listener = UnixListener::bind(&path).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let (u, c, p) = (up.clone(), conns.clone(), path.clone());
+        std::thread::spawn(move || {
+            let mut listener = Some(listener);
+            loop {
+                let serving = u.load(Ordering::Acquire);
+                match (&listener, serving) {
+                    (Some(_), false) => {
+                        // Down: no listener, and every open connection cut.
+                        listener = None;
+                        let _ = std::fs::remove_file(&p);
+                        for s in c.lock().unwrap().drain(..) {
+                            let _ = s.shutdown(std::net::Shutdown::Both);
+                        }
+                    }
+                    (None, true) => {
+                        let l = UnixListener::bind(&p).unwrap();
+                        l.set_nonblocking(true).unwrap();
+                        listener = Some(l);
+                    }
+                    _ => {}
+                }
+                let Some(l) = &listener else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                match l.accept() {
+                    Ok((client, _)) => {
+                        client.set_nonblocking(false).unwrap();
+                        let Ok(server) = UnixStream::connect(&target) else {
+                            continue;
+                        };
+                        let mut guard = c.lock().unwrap();
+                        guard.push(client.try_clone().unwrap());
+                        guard.push(server.try_clone().unwrap());
+                        for (mut from, mut to) in [
+                            (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                            (server, client),
+                        ] {
+                            std::thread::spawn(move || {
+                                let _ = std::io::copy(&mut from, &mut to);
+                                let _ = to.shutdown(std::net::Shutdown::Write);
+                            });
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        EngineProxy {
+            path,
+            up,
+            _dir: dir,
+        }
+    }
+
+    fn set(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::Release);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The engine's socket goes away: a running pod is not failed, a new one
+/// waits with the reason and an event, and both finish once it is back.
+#[test]
+fn an_engine_outage_makes_pods_wait_not_fail() {
+    let proxy = EngineProxy::start();
+    let host = format!("unix://{}", proxy.path.display());
+    let s = Server::start_with("container", &[("DOCKER_HOST", &host)]);
+    create_pod(&s, &busybox_pod("steady", "sleep 5; echo done", json!({})));
+    wait_phase(&s, "steady", "Running", 60);
+    proxy.set(false);
+    create_pod(&s, &busybox_pod("newcomer", "echo late", json!({})));
+    let p = s.wait_for("newcomer waits", Duration::from_secs(30), || {
+        let p = pod(&s, "newcomer");
+        let w = &container_state(&p, "c")["waiting"];
+        (w["reason"] == "ContainerCreating"
+            && w["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("the container engine does not answer")))
+        .then_some(p)
+    });
+    assert_eq!(p["status"]["phase"], "Pending");
+    assert!(
+        events_of(&s, "newcomer")
+            .iter()
+            .any(|(r, m)| r == "Failed" && m.contains("the container engine does not answer")),
+        "{:?}",
+        events_of(&s, "newcomer")
+    );
+    // The steady pod's container finishes during the outage; the node
+    // reports nothing it has not seen.
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(pod(&s, "steady")["status"]["phase"], "Running");
+    proxy.set(true);
+    let p = wait_phase(&s, "steady", "Succeeded", 60);
+    assert_eq!(container_state(&p, "c")["terminated"]["exitCode"], 0);
+    assert_eq!(s.kubectl(&["logs", "steady"]).ok(), "done\n");
+    wait_phase(&s, "newcomer", "Succeeded", 60);
+    assert_eq!(s.kubectl(&["logs", "newcomer"]).ok(), "late\n");
+    s.kubectl(&["delete", "pod", "steady", "newcomer"]).ok();
+    s.assert_no_containers();
+}
