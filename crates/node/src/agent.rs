@@ -1055,8 +1055,11 @@ impl Agent {
                         self.after(&uid);
                     }
                     None => {
+                        // A pod that is gone (or finished and committed):
+                        // nothing more of it will run.
                         if let Some(rt) = self.rts.get(&kind) {
                             rt.forget(&x.id);
+                            rt.release_pod(&uid);
                         }
                     }
                 }

@@ -11,11 +11,10 @@
 //! whole seconds only, so timestamps alone cannot tell old from new).
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Appends CRI records to one run's log file.
 pub struct CriWriter {
-    path: PathBuf,
     file: std::fs::File,
     /// The newest timestamp in the file.
     last: Option<String>,
@@ -75,12 +74,7 @@ impl CriWriter {
             .create(true)
             .append(true)
             .open(path)?;
-        Ok(CriWriter {
-            path: path.to_path_buf(),
-            file,
-            last,
-            skip,
-        })
+        Ok(CriWriter { file, last, skip })
     }
 
     /// The whole second to ask the engine for output since (`since=`).
@@ -131,12 +125,16 @@ impl CriWriter {
         self.last = Some(ts);
         Ok(())
     }
+}
 
-    /// Marks the file complete: `logs -f` ends at its end (see `logs.rs`).
-    pub fn finish(self) -> io::Result<()> {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o444))
+/// Marks a run's log file complete (read-only): `logs -f` ends at its end
+/// (see `logs.rs`). A run that printed nothing gets an empty file.
+pub fn finish(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if !path.exists() {
+        let _ = std::fs::File::create(path);
     }
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444));
 }
 
 /// Whether a run's log file is already complete.
@@ -185,7 +183,8 @@ mod tests {
             ),
             "{text}"
         );
-        w.finish().unwrap();
+        drop(w);
+        finish(&p);
         assert!(is_finished(&p));
     }
 }

@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use bollard::errors::Error as EngineError;
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, KillContainerOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures::StreamExt;
@@ -384,7 +384,10 @@ impl Inner {
                 None
             } else {
                 if !cri_log::is_finished(&log_path) {
-                    self.copy_logs(&id, &log_path, false).await;
+                    if !self.copy_logs(&id, &log_path, false).await {
+                        return Err(EngineError::RequestTimeoutError);
+                    }
+                    cri_log::finish(&log_path);
                 }
                 Some(self.exit_record(&run, &info))
             };
@@ -447,7 +450,8 @@ impl Inner {
     }
 
     /// Copies a container's output into its CRI file from where the file
-    /// ends; with `follow`, until the container stops.
+    /// ends; with `follow`, until the container stops. False if the engine
+    /// stopped answering.
     async fn copy_logs(&self, id: &str, path: &std::path::Path, follow: bool) -> bool {
         let mut w = match cri_log::CriWriter::open(path) {
             Ok(w) => w,
@@ -465,7 +469,6 @@ impl Inner {
             .build();
         let client = if follow { &self.waiter } else { &self.docker };
         let mut stream = client.logs(id, Some(opts));
-        let mut complete = true;
         while let Some(item) = stream.next().await {
             use bollard::container::LogOutput;
             let r = match item {
@@ -474,25 +477,20 @@ impl Inner {
                 }
                 Ok(LogOutput::StdErr { message }) => w.write("stderr", &message),
                 Ok(LogOutput::StdIn { .. }) => Ok(()),
-                Err(e) => {
-                    if unreachable(&e) {
-                        complete = false;
-                    }
-                    break;
-                }
+                Err(e) => return !unreachable(&e),
             };
             if let Err(e) = r {
                 tracing::warn!("container logs {}: {e}", path.display());
             }
         }
-        if complete {
-            let _ = w.finish();
-        }
-        complete
+        true
     }
 
-    /// Follows a started container: copies its output, waits for its exit,
-    /// reports it. Stops quietly if the engine stops answering.
+    /// Follows a started container: copies its output until it exits, then
+    /// reports the exit. The end of the engine's log stream says the
+    /// container stopped (Podman 4.3's `wait` costs a core while it
+    /// waits); an inspection confirms it. Stops quietly if the engine
+    /// stops answering: the next listing picks the container up again.
     async fn follow(self: Arc<Self>, run: String, id: String) {
         let path = self
             .state
@@ -501,62 +499,42 @@ impl Inner {
             .get(&run)
             .map(|r| r.log_path.clone())
             .unwrap_or_default();
-        let me = self.clone();
-        let (cid, p) = (id.clone(), path.clone());
-        let pump = tokio::spawn(async move { me.copy_logs(&cid, &p, true).await });
-        let opts = WaitContainerOptionsBuilder::default()
-            .condition("not-running")
-            .build();
-        let mut wait = self.waiter.wait_container(&id, Some(opts));
-        let waited = match wait.next().await {
-            None | Some(Ok(_)) | Some(Err(EngineError::DockerContainerWaitError { .. })) => Ok(()),
-            Some(Err(e)) if status_code(&e) == Some(404) => Ok(()),
-            Some(Err(e)) => Err(e),
+        let stop = |me: &Self| {
+            if let Some(r) = me.state.lock().runs.get_mut(&run) {
+                r.following = false;
+            }
         };
-        let info = match waited {
-            Ok(()) => raw::inspect(&self.engine.endpoint, &id).await,
-            Err(e) => Err(e),
+        let info = loop {
+            if !self.copy_logs(&id, &path, true).await {
+                stop(&self);
+                self.lost("following a container", "the log stream broke");
+                return;
+            }
+            match raw::inspect(&self.engine.endpoint, &id).await {
+                Ok(i) if i.running => {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Ok(i) => break i,
+                Err(e) if status_code(&e) == Some(404) => {
+                    // Removed behind our back: the next listing reports it.
+                    stop(&self);
+                    return;
+                }
+                Err(e) => {
+                    stop(&self);
+                    if unreachable(&e) {
+                        self.lost("inspecting a container", &message(&e));
+                    } else {
+                        tracing::warn!("container engine: inspecting {id}: {}", message(&e));
+                    }
+                    return;
+                }
+            }
         };
-        let info = match info {
-            Ok(i) if i.running => {
-                // Woken without an exit (an engine hiccup): look again later.
-                Err(EngineError::RequestTimeoutError)
-            }
-            other => other,
-        };
-        match info {
-            Ok(info) => {
-                // The output ends with the container; give the copy a moment.
-                let drained = tokio::time::timeout(Duration::from_secs(10), pump)
-                    .await
-                    .ok()
-                    .and_then(|r| r.ok())
-                    .unwrap_or(false);
-                if !drained {
-                    self.copy_logs(&id, &path, false).await;
-                }
-                let x = self.exit_record(&run, &info);
-                if let Some(r) = self.state.lock().runs.get_mut(&run) {
-                    r.following = false;
-                }
-                let _ = self.tx.send(RuntimeEvent::Exited(x));
-            }
-            Err(e) if status_code(&e) == Some(404) => {
-                // Removed behind our back: the agent reports it as unknown
-                // at the next listing.
-                pump.abort();
-                if let Some(r) = self.state.lock().runs.get_mut(&run) {
-                    r.following = false;
-                }
-            }
-            Err(e) => {
-                pump.abort();
-                if let Some(r) = self.state.lock().runs.get_mut(&run) {
-                    r.following = false;
-                }
-                self.lost("waiting for a container", &message(&e));
-            }
-        }
+        cri_log::finish(&path);
+        let x = self.exit_record(&run, &info);
+        stop(&self);
+        let _ = self.tx.send(RuntimeEvent::Exited(x));
     }
 
     /// Imports the sandbox image once, if the engine lacks it.
