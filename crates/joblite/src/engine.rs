@@ -39,6 +39,8 @@ pub struct RuntimeDecision {
 /// How long an engine whose socket exists may take to answer (a busy
 /// Podman service takes seconds); a missing socket fails at once.
 const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+/// How long `--runtime container` waits for its engine to answer.
+const CONTAINER_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Decides the default runtime: `auto` takes the first engine that answers.
 pub async fn decide_runtime(choice: RuntimeChoice) -> anyhow::Result<RuntimeDecision> {
@@ -61,13 +63,20 @@ pub async fn decide_runtime(choice: RuntimeChoice) -> anyhow::Result<RuntimeDeci
     };
     Ok(match choice {
         RuntimeChoice::Process => process("--runtime=process".into()),
-        RuntimeChoice::Container => match engine::discover(PROBE_WAIT).await {
-            Ok(e) => container(e, "--runtime=container"),
-            Err(why) => anyhow::bail!(
-                "--runtime=container: no container engine answers: {}",
-                why.join("; ")
-            ),
-        },
+        RuntimeChoice::Container => {
+            // Asked for explicitly: give a busy engine a minute.
+            let deadline = std::time::Instant::now() + CONTAINER_WAIT;
+            loop {
+                match engine::discover(PROBE_WAIT).await {
+                    Ok(e) => break container(e, "--runtime=container"),
+                    Err(why) if std::time::Instant::now() > deadline => anyhow::bail!(
+                        "--runtime=container: no container engine answers: {}",
+                        why.join("; ")
+                    ),
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+                }
+            }
+        }
         RuntimeChoice::Auto => match engine::discover(PROBE_WAIT).await {
             Ok(e) => container(e, "auto"),
             Err(why) => process(format!(
