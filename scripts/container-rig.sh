@@ -180,7 +180,7 @@ stop() {
   done
   # Containers whose service died: their conmon and runc state.
   podman --root "$dir/storage" --runroot "$dir/run" rm -af -t 0 >/dev/null 2>&1 || true
-  grep -F " $dir/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do
+  { grep -F " $dir/" /proc/mounts || true; } | awk '{print $2}' | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || true
   done
   rm -rf "$dir"

@@ -82,6 +82,23 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             Some((n, v)) => (n, Some(v.to_string())),
             None => (flag, None),
         };
+        const KNOWN: &[&str] = &[
+            "address",
+            "keygen-enable",
+            "keygen-exit-on-complete",
+            "keygen-num-to-gen",
+            "keygen-time-to-run",
+            "keygen-exit-code",
+            "keygen-memq-server",
+            "keygen-memq-queue",
+            "tls-address",
+            "tls-dir",
+            "debug",
+            "debug-sitedata-dir",
+        ];
+        if !KNOWN.contains(&name) {
+            return Err(format!("unknown flag: --{name}"));
+        }
         let boolean = matches!(name, "keygen-enable" | "keygen-exit-on-complete" | "debug");
         let value = match (inline, boolean) {
             (Some(v), _) => v,
