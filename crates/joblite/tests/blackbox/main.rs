@@ -9,6 +9,7 @@ mod attach;
 mod auth;
 mod cli;
 mod configmaps;
+mod containers;
 mod exec;
 mod job_e2e;
 mod jobs;
