@@ -11,4 +11,5 @@ mod exec;
 mod job_e2e;
 mod jobs;
 mod node;
+mod portforward;
 mod python_client;
