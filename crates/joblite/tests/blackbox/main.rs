@@ -7,6 +7,7 @@ mod harness;
 mod api_server;
 mod attach;
 mod cli;
+mod cli_streams;
 mod exec;
 mod job_e2e;
 mod jobs;
