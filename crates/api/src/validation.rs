@@ -10,6 +10,7 @@
 //! (format checks), `meta` (`metadata`), `pod` (pod specs and updates), `job`
 //! (Job create/update/status).
 
+mod cronjob;
 mod field;
 mod job;
 mod meta;
@@ -19,13 +20,19 @@ mod pod;
 mod tests;
 
 /// Short alias kept for callers that spell it `validation::Path`.
+pub use cronjob::{
+    cronjob_warnings_on_create, cronjob_warnings_on_update, validate_cronjob_create,
+    validate_cronjob_update, validate_schedule_format, validate_time_zone, CRONJOB_NAME_MAX_LENGTH,
+};
 pub use field::FieldPath as Path;
 pub use field::{go_quote, ErrorType, FieldError, FieldPath};
 pub use job::{
     job_warnings_on_create, validate_job_create, validate_job_status_update, validate_job_update,
     CONTROLLER_UID_LABEL, JOB_NAME_LABEL, LEGACY_CONTROLLER_UID_LABEL, LEGACY_JOB_NAME_LABEL,
 };
-pub use meta::{validate_object_meta, validate_object_meta_update, NameFn};
+pub use meta::{
+    prepare_meta_for_update, validate_object_meta, validate_object_meta_update, NameFn,
+};
 pub use names::{
     is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value,
     name_is_dns_label, name_is_dns_subdomain,
@@ -56,7 +63,7 @@ pub(crate) fn restored<T: Clone>(
     meta: impl Fn(&mut T) -> &mut ObjectMeta,
 ) -> T {
     let mut out = obj.clone();
-    crate::defaults::prepare_meta_for_update(meta(&mut out), old_meta);
+    prepare_meta_for_update(meta(&mut out), old_meta);
     out
 }
 

@@ -1,10 +1,11 @@
 //! The Kubernetes REST API over joblite's store.
 //!
 //! One handler serves every path (`handler.rs`): discovery, OpenAPI, and the
-//! CRUD, patch, watch and log verbs for the resources in
-//! `api::resources`. The rules that decide what an object may look like
-//! live in the `api` crate; this crate owns the wire: negotiation, bodies,
-//! Status errors, streaming, TLS and authentication.
+//! CRUD, patch, watch and log verbs for the resources in the registry
+//! (`api::resources`). The rules that decide what an object may look like
+//! live in each kind's strategy in the `api` crate and run in the store's
+//! write path; this crate owns the wire: negotiation, bodies, Status errors,
+//! streaming, TLS and authentication.
 
 pub mod body;
 pub mod discovery;
@@ -17,7 +18,6 @@ pub mod patch;
 pub mod protobuf;
 pub mod query;
 mod read;
-mod registry;
 pub mod request;
 mod respond;
 mod server;

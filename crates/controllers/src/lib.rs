@@ -1,6 +1,6 @@
-//! joblite's controllers: the Job controller (upstream Kubernetes 1.33
-//! semantics), the TTL-after-finished controller, the ownerReference
-//! garbage collector and the namespace controller.
+//! joblite's controllers: the Job and CronJob controllers (upstream
+//! Kubernetes 1.33 semantics), the TTL-after-finished controller, the
+//! ownerReference garbage collector and the namespace controller.
 //!
 //! They run in-process against the same [`store::Store`] the API server
 //! serves, and write to it exactly as a client would (optimistic
@@ -10,6 +10,7 @@
 //! reconcile per key (see [`kit`]).
 
 pub mod clock;
+pub mod cronjob;
 pub mod gc;
 pub mod job;
 pub mod kit;
@@ -89,6 +90,7 @@ impl JoinHandles {
 pub async fn run(store: Store, opts: ControllerOptions) -> Result<JoinHandles> {
     let mut handles = Vec::new();
     handles.extend(job::start(store.clone(), opts.clone())?);
+    handles.extend(cronjob::start(store.clone(), opts.clone())?);
     handles.extend(ttl::start(store.clone(), opts.clock.clone())?);
     handles.extend(gc::start(store.clone())?);
     handles.extend(namespace::start(store)?);

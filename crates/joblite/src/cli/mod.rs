@@ -26,7 +26,6 @@ pub mod resource;
 pub mod run;
 pub mod session;
 pub mod suspend;
-pub mod tabwriter;
 pub mod wait;
 pub mod yaml;
 
