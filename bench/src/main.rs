@@ -1,7 +1,7 @@
 //! joblite benchmarks. Each one runs its baseline in the same run and
 //! prints the ratio; results go to `bench/results.json`.
 //!
-//! Usage: `cargo run --release -p bench -- [throughput|latency|cold-start|memory|logs|scale|all]`
+//! Usage: `cargo run --release -p bench -- [throughput|latency|cold-start|memory|logs|exec|attach|scale|all]`
 //! (the joblite binary is built in release mode first by `cargo build --release -p joblite`).
 
 use std::path::{Path, PathBuf};
@@ -444,6 +444,119 @@ async fn logs(joblite: &Path, lines: usize) -> Result<Value> {
     )
 }
 
+/// Creates pod `name` running `script` and waits until it runs.
+async fn running_pod(e: &Engine, name: &str, script: &str) -> Result<()> {
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(e.client.clone(), "default");
+    let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "none",
+            "command": ["sh", "-c", script]}]}
+    }))?;
+    pods.create(&PostParams::default(), &pod).await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let p = pods.get(name).await?;
+        if p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running") {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("pod {name} did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A kubectl (`kubectl.<version>`, or the default) against the engine.
+fn kubectl(e: &Engine, version: Option<&str>) -> Command {
+    let bin = match version {
+        Some(v) => format!("/usr/lib/google-cloud-sdk/bin/kubectl.{v}"),
+        None => "kubectl".to_string(),
+    };
+    let mut c = Command::new(bin);
+    c.env("KUBECONFIG", e.dir.path().join("kubeconfig"))
+        .env("HOME", e.dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+/// Wall time of one successful run of `cmd`, in ms.
+fn timed(mut cmd: Command) -> Result<f64> {
+    let t = Instant::now();
+    let status = cmd.status()?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(t.elapsed().as_secs_f64() * 1e3)
+}
+
+/// `kubectl exec POD -- true` round trip (WebSocket; and kubectl 1.29 over
+/// SPDY), against `kubectl get pod POD` in the same run: both pay kubectl's
+/// start-up and one TLS connection, so the difference is the session.
+async fn exec_bench(joblite: &Path, runs: usize) -> Result<Value> {
+    let e = Engine::start(joblite).await?;
+    running_pod(&e, "target", "sleep 3600").await?;
+    // Warm kubectl's discovery cache first.
+    timed({
+        let mut c = kubectl(&e, None);
+        c.args(["get", "pod", "target"]);
+        c
+    })?;
+    let (mut exec_ws, mut exec_spdy, mut get) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let mut c = kubectl(&e, None);
+        c.args(["exec", "target", "--", "true"]);
+        exec_ws.push(timed(c)?);
+        let mut c = kubectl(&e, Some("1.29"));
+        c.args(["exec", "target", "--", "true"]);
+        exec_spdy.push(timed(c)?);
+        let mut c = kubectl(&e, None);
+        c.args(["get", "pod", "target"]);
+        get.push(timed(c)?);
+    }
+    let (w50, w99, _) = percentiles(exec_ws);
+    let (s50, s99, _) = percentiles(exec_spdy);
+    let (g50, g99, _) = percentiles(get);
+    println!(
+        "exec: kubectl exec POD -- true over {runs} runs: p50 {w50:.1} ms, p99 {w99:.1} ms (WebSocket, kubectl 1.33); p50 {s50:.1} ms, p99 {s99:.1} ms (SPDY, kubectl 1.29); kubectl get pod POD: p50 {g50:.1} ms, p99 {g99:.1} ms; exec/get p50 ratio {:.2}",
+        w50 / g50
+    );
+    Ok(
+        json!({"runs": runs, "exec_ws_p50_ms": w50, "exec_ws_p99_ms": w99,
+              "exec_spdy_p50_ms": s50, "exec_spdy_p99_ms": s99,
+              "get_p50_ms": g50, "get_p99_ms": g99, "ratio_p50": w50 / g50}),
+    )
+}
+
+/// `kubectl attach` delay: from a container writing a line to kubectl
+/// printing it. Baseline: the same script's output read through a pipe.
+async fn attach_bench(joblite: &Path, lines: usize) -> Result<Value> {
+    const SKIP: usize = 2;
+    let total = lines + SKIP + 50;
+    let e = Engine::start(joblite).await?;
+    running_pod(&e, "stamps", &stamp_script(total)).await?;
+    let mut attach = kubectl(&e, None);
+    attach.args(["attach", "stamps"]).stdout(Stdio::piped());
+    let mut attach = attach.spawn().context("kubectl attach")?;
+    let ours =
+        tokio::task::spawn_blocking(move || follow_delays(&mut attach, lines, SKIP)).await??;
+    let mut pipe = Command::new("sh")
+        .args(["-c", &stamp_script(total)])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let base = tokio::task::spawn_blocking(move || follow_delays(&mut pipe, lines, 0)).await??;
+    let (p50, p99, max) = percentiles(ours);
+    let (b50, b99, bmax) = percentiles(base);
+    println!(
+        "attach: {lines} lines written every 100 ms, write -> printed by kubectl attach: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms (target < 50 ms); through a pipe: p50 {b50:.1} ms, p99 {b99:.1} ms, max {bmax:.1} ms"
+    );
+    Ok(
+        json!({"lines": lines, "p50_ms": p50, "p99_ms": p99, "max_ms": max, "target_ms": 50,
+              "pipe_p50_ms": b50, "pipe_p99_ms": b99, "pipe_max_ms": bmax}),
+    )
+}
+
 fn joblite_binary() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("JOBLITE_BIN") {
         return Ok(p.into());
@@ -487,6 +600,12 @@ async fn main() -> Result<()> {
     }
     if all || which == "logs" {
         results.insert("logs".into(), logs(&joblite, 100).await?);
+    }
+    if all || which == "exec" {
+        results.insert("exec".into(), exec_bench(&joblite, 30).await?);
+    }
+    if all || which == "attach" {
+        results.insert("attach".into(), attach_bench(&joblite, 100).await?);
     }
     if which == "scale" {
         results.insert("scale".into(), scale(&joblite, 100_000).await?);

@@ -43,17 +43,12 @@ pub struct StreamOptions {
 
 impl StreamOptions {
     /// Reads the decoded query pairs; `command` may repeat and keeps its
-    /// order, every other key's last value wins.
+    /// order; of any other repeated key the first value counts, as
+    /// `Convert_Slice_string_To_{bool,string}` take `in[0]`.
     pub fn from_pairs(pairs: &[(String, String)]) -> StreamOptions {
-        let last = |k: &str| {
-            pairs
-                .iter()
-                .rev()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.as_str())
-        };
+        let first = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         StreamOptions {
-            container: last("container")
+            container: first("container")
                 .filter(|c| !c.is_empty())
                 .map(str::to_string),
             command: pairs
@@ -61,10 +56,10 @@ impl StreamOptions {
                 .filter(|(k, _)| k == "command")
                 .map(|(_, v)| v.clone())
                 .collect(),
-            stdin: query_bool(last("stdin")),
-            stdout: query_bool(last("stdout")),
-            stderr: query_bool(last("stderr")),
-            tty: query_bool(last("tty")),
+            stdin: query_bool(first("stdin")),
+            stdout: query_bool(first("stdout")),
+            stderr: query_bool(first("stderr")),
+            tty: query_bool(first("tty")),
         }
     }
 
@@ -277,6 +272,7 @@ mod tests {
             ("stdin", "True"),
             ("stdout", "true"),
             ("tty", "0"),
+            ("tty", "1"),
         ]));
         assert_eq!(o.command, vec!["sh", "-c", "echo hi"]);
         assert_eq!(o.container.as_deref(), Some("c1"));

@@ -16,6 +16,76 @@ pub struct Engine {
     pub streams: Arc<dyn apiserver::PodStreams>,
     pub controllers: controllers::JoinHandles,
     pub node: node::agent::NodeHandle,
+    pub runtime: RuntimeDecision,
+}
+
+/// `joblite serve --runtime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeChoice {
+    Auto,
+    Process,
+    Container,
+}
+
+/// The node's default runtime, and why.
+#[derive(Debug, Clone)]
+pub struct RuntimeDecision {
+    pub kind: node::runtime::RuntimeKind,
+    /// `containerRuntimeVersion` of the default runtime.
+    pub version: String,
+    pub reason: String,
+    pub engine: Option<node::runtime::container::Engine>,
+}
+
+/// How long an engine whose socket exists may take to answer (a busy
+/// Podman service takes seconds); a missing socket fails at once.
+const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+/// How long `--runtime container` waits for its engine to answer.
+const CONTAINER_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Decides the default runtime: `auto` takes the first engine that answers.
+pub async fn decide_runtime(choice: RuntimeChoice) -> anyhow::Result<RuntimeDecision> {
+    use node::runtime::container::engine;
+    use node::runtime::RuntimeKind;
+    let process = |reason: String| RuntimeDecision {
+        kind: RuntimeKind::Process,
+        version: format!("joblite://{}", env!("CARGO_PKG_VERSION")),
+        reason,
+        engine: None,
+    };
+    let container = |e: engine::Engine, how: &str| RuntimeDecision {
+        kind: RuntimeKind::Container,
+        version: e.runtime_version(),
+        reason: format!(
+            "{how}: {} {} answers on {} ({})",
+            e.scheme, e.version, e.endpoint, e.source
+        ),
+        engine: Some(e),
+    };
+    Ok(match choice {
+        RuntimeChoice::Process => process("--runtime=process".into()),
+        RuntimeChoice::Container => {
+            // Asked for explicitly: give a busy engine a minute.
+            let deadline = std::time::Instant::now() + CONTAINER_WAIT;
+            loop {
+                match engine::discover(PROBE_WAIT).await {
+                    Ok(e) => break container(e, "--runtime=container"),
+                    Err(why) if std::time::Instant::now() > deadline => anyhow::bail!(
+                        "--runtime=container: no container engine answers: {}",
+                        why.join("; ")
+                    ),
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+                }
+            }
+        }
+        RuntimeChoice::Auto => match engine::discover(PROBE_WAIT).await {
+            Ok(e) => container(e, "auto"),
+            Err(why) => process(format!(
+                "auto: no container engine answers ({}); start Podman (`podman system service --time=0`) or Docker, or set DOCKER_HOST, then restart joblite",
+                why.join("; ")
+            )),
+        },
+    })
 }
 
 /// The machine's host name, the default node name.
@@ -113,7 +183,13 @@ impl apiserver::PodStreams for NodeStreams {
 
 /// Starts the controllers and the node agent. Pods run under a supervisor
 /// process (`joblite supervise DIR/node`) that outlives this one.
-pub async fn start(store: &store::Store, dir: &Path, node_name: &str) -> anyhow::Result<Engine> {
+pub async fn start(
+    store: &store::Store,
+    dir: &Path,
+    node_name: &str,
+    choice: RuntimeChoice,
+) -> anyhow::Result<Engine> {
+    let runtime = decide_runtime(choice).await?;
     let node_dir = dir.join("node");
     let exe = std::env::current_exe().context("locating the joblite binary")?;
     let mut config = node::agent::NodeConfig::new(
@@ -125,6 +201,11 @@ pub async fn start(store: &store::Store, dir: &Path, node_name: &str) -> anyhow:
         ],
     );
     config.node_name = node_name.to_string();
+    config.default_runtime = runtime.kind;
+    config.container = runtime
+        .engine
+        .clone()
+        .map(|engine| node::runtime::container::ContainerConfig { engine });
     let node = node::agent::run(store.clone(), config)
         .await
         .context("starting the node agent")?;
@@ -138,5 +219,6 @@ pub async fn start(store: &store::Store, dir: &Path, node_name: &str) -> anyhow:
         logs: Arc::new(NodeLogs { node_dir }),
         controllers,
         node,
+        runtime,
     })
 }

@@ -49,6 +49,10 @@ enum ClientCommand {
     Create(cli::create::CreateArgs),
     /// Create a Job that runs a command; with -i, stream its output and wait.
     Run(cli::run::RunArgs),
+    /// Execute a command in a pod's container (POD or job/NAME).
+    Exec(cli::exec::ExecArgs),
+    /// Attach to a running container (POD or job/NAME).
+    Attach(cli::attach::AttachArgs),
     /// Display one or many resources.
     Get(cli::get::GetArgs),
     /// Show details of a job or pod.
@@ -142,6 +146,8 @@ fn client_main(command: ClientCommand) -> ExitCode {
             ClientCommand::Apply(args) => cli::apply::run(args).await,
             ClientCommand::Create(args) => cli::create::run(args).await,
             ClientCommand::Run(args) => cli::run::run(args).await,
+            ClientCommand::Exec(args) => cli::exec::run(args).await,
+            ClientCommand::Attach(args) => cli::attach::run(args).await,
             ClientCommand::Get(args) => cli::get::run(args).await,
             ClientCommand::Describe(args) => cli::describe::run(args).await,
             ClientCommand::Logs(args) => cli::logs::run(args).await,

@@ -25,6 +25,14 @@ pub struct ServeArgs {
     /// Name of the node this engine registers (default: the host name).
     #[arg(long)]
     pub node_name: Option<String>,
+    /// How pods run by default: `container` in a container engine that
+    /// serves the Docker Engine API (Docker, Podman), `process` as host
+    /// processes, or `auto`: `container` when an engine answers on
+    /// $DOCKER_HOST, /var/run/docker.sock, /run/podman/podman.sock or
+    /// $XDG_RUNTIME_DIR/podman/podman.sock, else `process`. A pod picks
+    /// the other one with `spec.runtimeClassName`.
+    #[arg(long, env = "JOBLITE_RUNTIME", value_enum, default_value_t = crate::engine::RuntimeChoice::Auto)]
+    pub runtime: crate::engine::RuntimeChoice,
 }
 
 /// Holds `DIR/engine.lock` for the life of the process, so one engine
@@ -67,7 +75,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .node_name
         .clone()
         .unwrap_or_else(crate::engine::host_name);
-    let engine = crate::engine::start(&store, &dir, &node_name).await?;
+    let engine = crate::engine::start(&store, &dir, &node_name, args.runtime).await?;
 
     let server = apiserver::serve(apiserver::ServerConfig {
         store: store.clone(),
@@ -84,6 +92,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "address": server.addr.ip().to_string(),
         "port": server.addr.port(),
         "kubeconfig": server.kubeconfig,
+        "runtime": engine.runtime.kind.name(),
+        "runtimeVersion": engine.runtime.version,
+        "runtimeReason": engine.runtime.reason,
     });
     let tmp = dir.join("engine.json.tmp");
     {
@@ -97,10 +108,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     fs::rename(&tmp, dir.join("engine.json"))?;
     tracing::info!(
-        "joblite engine serving https://{} for {} (kubeconfig {})",
+        "joblite engine serving https://{} for {} (kubeconfig {}); pods run as {} by default: {}",
         server.addr,
         dir.display(),
-        server.kubeconfig.display()
+        server.kubeconfig.display(),
+        engine.runtime.kind.name(),
+        engine.runtime.reason
     );
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

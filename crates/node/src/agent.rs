@@ -67,6 +67,8 @@ pub struct NodeConfig {
     pub status_write_interval: Duration,
     /// The runtime of pods that name none in `spec.runtimeClassName`.
     pub default_runtime: RuntimeKind,
+    /// The container engine, when this node has one.
+    pub container: Option<crate::runtime::container::ContainerConfig>,
 }
 
 impl NodeConfig {
@@ -81,6 +83,7 @@ impl NodeConfig {
             routine_events: false,
             status_write_interval: Duration::from_millis(30),
             default_runtime: RuntimeKind::Process,
+            container: None,
         }
     }
 }
@@ -136,6 +139,11 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
     }
     runs.extend(first_snapshot(RuntimeKind::Process, pev, &ev_tx).await?);
     rts.insert(RuntimeKind::Process, prt);
+    if let Some(cc) = &config.container {
+        let (crt, cev) = crate::runtime::container::connect(cc.clone(), &config.data_dir).await?;
+        runs.extend(first_snapshot(RuntimeKind::Container, cev, &ev_tx).await?);
+        rts.insert(RuntimeKind::Container, crt);
+    }
     let versions: Vec<(RuntimeKind, String)> = rts.iter().map(|(k, r)| (*k, r.version())).collect();
     let runtime_version = versions
         .iter()
@@ -1067,8 +1075,11 @@ impl Agent {
                         self.after(&uid);
                     }
                     None => {
+                        // A pod that is gone (or finished and committed):
+                        // nothing more of it will run.
                         if let Some(rt) = self.rts.get(&kind) {
                             rt.forget(&x.id);
+                            rt.release_pod(&uid);
                         }
                     }
                 }
@@ -1098,6 +1109,12 @@ impl Agent {
                         &message,
                         "kubelet",
                     );
+                }
+            }
+            RuntimeEvent::SandboxReady { uid, ip } => {
+                if let Some(e) = self.pods.get_mut(&uid) {
+                    e.w.on_sandbox(&ip);
+                    self.after(&uid);
                 }
             }
             RuntimeEvent::Snapshot(runs) => self.reconcile(kind, &runs),

@@ -38,10 +38,18 @@ fn names(pod: &Value, key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The run attempt a `joblite://<uid>_<name>_<attempt>` container ID names.
-fn attempt_of(container_id: &str) -> Option<u32> {
-    let id = container_id.strip_prefix("joblite://")?;
-    crate::protocol::parse_run_id(id).map(|(_, _, a)| a)
+/// The run attempt a container ID names: `joblite://<uid>_<name>_<attempt>`
+/// says it; an engine's ID (`podman://…`) is looked up in the attempts
+/// file the container runtime keeps.
+fn attempt_of(container_id: &str, attempts: &Path) -> Option<u32> {
+    if let Some(id) = container_id.strip_prefix("joblite://") {
+        return crate::protocol::parse_run_id(id).map(|(_, _, a)| a);
+    }
+    let text = std::fs::read_to_string(attempts).ok()?;
+    text.lines().rev().find_map(|l| {
+        let (a, id) = l.split_once(' ')?;
+        (id == container_id).then(|| a.parse().ok()).flatten()
+    })
 }
 
 /// Picks the log file a request reads (and whether its run may still be
@@ -95,6 +103,8 @@ pub fn resolve(
             data_dir, ns, pod_name, uid, &container, attempt,
         ))
     };
+    let attempts = paths::attempts_path(data_dir, ns, pod_name, uid, &container);
+    let attempt_of = |id: &str| attempt_of(id, &attempts);
     let Some(st) = status else {
         if opts.previous {
             return Err(Error::BadRequest(format!(

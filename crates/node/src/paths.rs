@@ -5,6 +5,7 @@
 //! <data>/supervisor.sock, runs.journal                     the supervisor
 //! <data>/pods/<ns>_<name>_<uid>/                           the pod's default working directory
 //! <data>/logs/<ns>_<name>_<uid>_<container>_<attempt>.log  one file per container run (CRI format)
+//! <data>/logs/<ns>_<name>_<uid>_<container>.attempts       engine container ID of each attempt
 //! <data>/volumes/<ns>_<name>_<uid>/<volume>/               emptyDir volumes
 //! ```
 //!
@@ -48,6 +49,21 @@ pub fn log_path(
     ))
 }
 
+/// Which engine container ran which attempt of a container (`<attempt>
+/// <container ID>` lines), for container IDs that do not name the attempt.
+pub fn attempts_path(
+    data_dir: &Path,
+    namespace: &str,
+    name: &str,
+    uid: &str,
+    container: &str,
+) -> PathBuf {
+    data_dir.join("logs").join(format!(
+        "{}_{container}.attempts",
+        key(namespace, name, uid)
+    ))
+}
+
 /// An emptyDir volume.
 pub fn volume_dir(
     data_dir: &Path,
@@ -74,6 +90,7 @@ pub fn remove_pod<'a>(
     let _ = std::fs::remove_dir_all(pod_dir(data_dir, namespace, name, uid));
     let _ = std::fs::remove_dir_all(data_dir.join("volumes").join(key(namespace, name, uid)));
     for (container, attempts) in runs {
+        let _ = std::fs::remove_file(attempts_path(data_dir, namespace, name, uid, container));
         for a in 0..attempts {
             let _ = std::fs::remove_file(log_path(data_dir, namespace, name, uid, container, a));
         }

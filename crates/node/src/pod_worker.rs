@@ -222,6 +222,8 @@ pub struct PodWorker {
     pub termination: Option<Termination>,
     /// Volumes are set up before the first container starts.
     pub mount: Mount,
+    /// The pod's own IP, when its runtime gave it one (a sandbox).
+    pub pod_ip: Option<String>,
     /// Bumped on every change that the status shows.
     pub version: u64,
 }
@@ -294,6 +296,7 @@ impl PodWorker {
             deadline,
             termination: None,
             mount,
+            pod_ip: None,
             version: 1,
         }
     }
@@ -574,6 +577,14 @@ impl PodWorker {
             c.blocked = true;
         }
         self.version += 1;
+    }
+
+    /// The runtime made the pod's sandbox, with this IP.
+    pub fn on_sandbox(&mut self, ip: &str) {
+        if self.pod_ip.as_deref() != Some(ip) {
+            self.pod_ip = Some(ip.to_string());
+            self.version += 1;
+        }
     }
 
     /// The runtime reports the image ID a run uses.
@@ -927,6 +938,11 @@ impl PodWorker {
             start_time
         };
         let mut w = PodWorker::new(pod.clone(), spec, to_seconds(&start_time), now);
+        w.pod_ip = pod
+            .pointer("/status/podIP")
+            .and_then(Value::as_str)
+            .filter(|ip| !ip.is_empty())
+            .map(str::to_string);
         if let (Some(ads), Ok(st)) = (
             w.spec.active_deadline_seconds,
             chrono::DateTime::parse_from_rfc3339(&start_time),

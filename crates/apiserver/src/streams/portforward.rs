@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use http::Request;
@@ -71,11 +72,25 @@ pub(super) fn serve(
     }
 }
 
+/// How long a forwarded connection's second stream may take (the kubelet's
+/// `streamCreationTimeout`).
+const PAIR_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A forwarded connection's two streams, as they arrive.
-#[derive(Default)]
 struct Pair {
     data: Option<spdy::Stream>,
     error: Option<spdy::Stream>,
+    since: Instant,
+}
+
+impl Default for Pair {
+    fn default() -> Self {
+        Pair {
+            data: None,
+            error: None,
+            since: Instant::now(),
+        }
+    }
 }
 
 /// The request a stream belongs to: its `requestID`, or for clients too
@@ -96,6 +111,27 @@ where
     let pod = Arc::new(pod);
     let mut pairs: HashMap<String, Pair> = HashMap::new();
     while let Some(stream) = incoming.recv().await {
+        // Pairs whose second stream never came are given up, with the
+        // kubelet's message on the error stream that did.
+        let stale: Vec<String> = pairs
+            .iter()
+            .filter(|(_, p)| p.since.elapsed() > PAIR_TIMEOUT)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in stale {
+            if let Some(Pair { data, error, .. }) = pairs.remove(&id) {
+                if let Some(e) = &error {
+                    let msg = format!(
+                        "(conn={:p}, request={id}) timed out waiting for streams",
+                        &conn
+                    );
+                    let _ = e.write(msg.as_bytes()).await;
+                }
+                for s in data.iter().chain(error.iter()) {
+                    s.reset(rst::CANCEL).await;
+                }
+            }
+        }
         // The kubelet's `httpStreamReceived` checks.
         let port = stream
             .header("port")
@@ -121,13 +157,13 @@ where
         }
         *slot = Some(stream);
         if pair.data.is_some() && pair.error.is_some() {
-            let Pair { data, error } = pairs.remove(&id).unwrap_or_default();
+            let Pair { data, error, .. } = pairs.remove(&id).unwrap_or_default();
             if let (Some(data), Some(error)) = (data, error) {
                 tokio::spawn(copy(streams.clone(), pod.clone(), port, data, error));
             }
         }
     }
-    conn.finish(std::time::Duration::ZERO).await;
+    conn.finish(Duration::ZERO).await;
 }
 
 /// Forwards one connection: the client's data stream to and from `port`.
@@ -135,37 +171,39 @@ async fn copy(
     streams: Arc<dyn PodStreams>,
     pod: Arc<Value>,
     port: u16,
-    mut data: spdy::Stream,
+    data: spdy::Stream,
     error: spdy::Stream,
 ) {
     match streams.port_forward(&pod, port).await {
         Ok(tunnel) => {
             let (mut rd, mut wr) = tokio::io::split(tunnel);
             let out = data.writer();
-            let to_pod = async {
+            // Client to pod until the client half-closes; the pod's side is
+            // then half-closed too.
+            let to_pod = tokio::spawn(async move {
+                let mut data = data;
                 while let Some(chunk) = data.read().await {
                     if wr.write_all(&chunk).await.is_err() {
                         break;
                     }
                 }
                 let _ = wr.shutdown().await;
-            };
-            let from_pod = async {
-                let mut buf = vec![0u8; 32 * 1024];
-                loop {
-                    match rd.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if out.write(&buf[..n]).await.is_err() {
-                                break;
-                            }
+            });
+            // Pod to client until the pod closes: that ends the forwarded
+            // connection (the kubelet returns then and closes both streams).
+            let mut buf = vec![0u8; 32 * 1024];
+            loop {
+                match rd.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if out.write(&buf[..n]).await.is_err() {
+                            break;
                         }
                     }
                 }
-                // The pod closed: so does the client's side.
-                out.close().await;
-            };
-            tokio::join!(to_pod, from_pod);
+            }
+            to_pod.abort();
+            out.close().await;
         }
         Err(msg) => {
             let uid = pod

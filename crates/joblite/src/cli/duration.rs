@@ -40,6 +40,16 @@ pub struct SignedDuration {
     pub magnitude: Duration,
 }
 
+/// A non-negative Go duration, for clap flags such as
+/// `--pod-running-timeout=1m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    match parse_go_duration(text) {
+        Ok(d) if !d.negative => Ok(d.magnitude),
+        Ok(_) => Err(format!("negative duration {text:?}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Go's `time.ParseDuration`: `300ms`, `-1.5h`, `2h45m`, `0`. As a
 /// convenience a bare number counts as seconds (`--timeout=30`).
 pub fn parse_go_duration(text: &str) -> anyhow::Result<SignedDuration> {

@@ -58,6 +58,13 @@ pub struct EngineInfo {
     pub pid: i32,
     pub address: String,
     pub port: u16,
+    /// The default runtime (`process`, `container`), its version and why.
+    #[serde(default)]
+    pub runtime: Option<String>,
+    #[serde(default, rename = "runtimeVersion")]
+    pub runtime_version: Option<String>,
+    #[serde(default, rename = "runtimeReason")]
+    pub runtime_reason: Option<String>,
 }
 
 impl EnginePaths {
@@ -341,7 +348,10 @@ mod tests {
             Some(EngineInfo {
                 pid: 42,
                 address: "127.0.0.1".into(),
-                port: 6443
+                port: 6443,
+                runtime: None,
+                runtime_version: None,
+                runtime_reason: None,
             })
         );
     }

@@ -27,6 +27,13 @@ pub async fn status(args: EngineArgs) -> CmdResult {
     if let Some(info) = paths.read_info() {
         println!("pid:         {}", info.pid);
         println!("address:     https://{}:{}", info.address, info.port);
+        if let Some(rt) = &info.runtime {
+            let version = info.runtime_version.as_deref().unwrap_or("");
+            println!("runtime:     {rt} ({version})");
+            if let Some(why) = &info.runtime_reason {
+                println!("why:         {why}");
+            }
+        }
     }
     println!("data dir:    {}", paths.dir.display());
     // engine.json is written once at start, so its age is the uptime.

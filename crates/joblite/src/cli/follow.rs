@@ -139,13 +139,27 @@ struct PodSeen {
     streamed: HashSet<(String, i32)>,
     /// (container, restartCount) instances whose failure was reported.
     reported: HashSet<(String, i32)>,
+    /// A failure no retry can fix (the process runtime cannot run the
+    /// image's own command): following stops with it.
+    hopeless: Option<String>,
+}
+
+/// Whether a start failure will repeat on every retry: the process runtime
+/// has no image to take a missing command from.
+fn hopeless(why: &str) -> bool {
+    why.contains(node::runtime::process::CONTAINER_RUNTIME_HINT)
 }
 
 /// Why a container could not run, when that is not the program's own
 /// doing: a start failure (`ContainerCannotRun`, `StartError`, ...) carries
 /// a message the user needs, since the program printed nothing.
 pub fn start_failure(cs: &k8s_openapi::api::core::v1::ContainerStatus) -> Option<String> {
-    let t = cs.state.as_ref()?.terminated.as_ref()?;
+    // A container restarted in place shows its failed start as lastState.
+    let t = cs
+        .state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref())
+        .or_else(|| cs.last_state.as_ref()?.terminated.as_ref())?;
     let reason = t.reason.clone().unwrap_or_default();
     if matches!(reason.as_str(), "" | "Completed" | "Error" | "OOMKilled") {
         return None;
@@ -209,6 +223,14 @@ pub async fn follow_job(
                 Some(Ok(pod)) => {
                     observe_pod(&pods, &pod, &mut seen, options, &mut streams);
                     bar.update(Counts::of(&last, restarts(&seen)));
+                    if let Some(why) = seen.values().find_map(|p| p.hopeless.clone()) {
+                        // Every retry would fail the same way: say so now
+                        // rather than after the Job's back-off runs out.
+                        result = Some(Finished::Failed {
+                            reason: "ContainerCannotRun".into(),
+                            message: why,
+                        });
+                    }
                 }
                 Some(Err(err)) => return Err(anyhow::Error::new(err)),
                 None => anyhow::bail!("the watch of the pods of job.batch/{name} ended"),
@@ -230,6 +252,11 @@ pub async fn follow_job(
     bar.finish();
     let mut counts = Counts::of(&last, restarts(&seen));
     let finished = result.expect("loop exits only when finished");
+    if matches!(&finished, Finished::Failed { reason, .. } if reason == "ContainerCannotRun") {
+        options.progress.print_stderr(&format!(
+            "joblite: job.batch/{name} keeps retrying in the background; `joblite delete job {name}` removes it"
+        ));
+    }
     // The failure that ended a failed Job was not retried.
     if matches!(finished, Finished::Failed { .. }) && counts.failed > 0 {
         counts.retries -= 1;
@@ -277,6 +304,9 @@ fn observe_pod(
                 options
                     .progress
                     .print_stderr(&format!("joblite: pod/{pod_name}/{}: {why}", cs.name));
+                if hopeless(&why) {
+                    entry.hopeless = Some(why);
+                }
             }
         }
     }

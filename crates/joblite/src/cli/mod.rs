@@ -5,6 +5,7 @@
 //! same code drives joblite's own engine and a real cluster.
 
 pub mod apply;
+pub mod attach;
 pub mod client;
 pub mod create;
 pub mod delete;
@@ -13,6 +14,7 @@ pub mod duration;
 pub mod engine;
 pub mod engine_cmd;
 pub mod errors;
+pub mod exec;
 pub mod follow;
 pub mod get;
 pub mod kubeconfig;
@@ -22,6 +24,7 @@ pub mod printer;
 pub mod progress;
 pub mod resource;
 pub mod run;
+pub mod session;
 pub mod suspend;
 pub mod wait;
 pub mod yaml;

@@ -2,24 +2,34 @@
 //! `kubectl run --restart=OnFailure` used to), and `-i` streams the output of
 //! the Job's pods and waits, exiting 0 if the Job completed and 1 if it failed.
 //!
-//! As in kubectl (`staging/src/k8s.io/kubectl/pkg/cmd/run/run.go`), the
-//! words after `--` are the container's `args` unless `--command` is given,
+//! As in kubectl (`staging/src/k8s.io/kubectl/pkg/cmd/run/run.go`), every
+//! word after NAME, before or after `--`, is the container's `args` unless
+//! `--command` is given (the seed's `--command /kuard -- --keygen-enable`),
 //! and the container is named after the Job.
+//!
+//! With `-i` the container gets `stdin` and `stdinOnce` and our stdin is
+//! attached to the Job's first pod; the output comes from the pods' logs,
+//! which hold every byte from the first (an attach sees only what is
+//! written after it, so a command's first lines would be lost), live. With
+//! `-t` the first pod's terminal is attached instead, as `kubectl run -it`.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::bail;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Container, EnvVar, Pod, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::PostParams;
+use kube::api::{AttachParams, ListParams, PostParams};
 use kube::Api;
 
 use super::client::{connect, TargetArgs};
 use super::errors::api_error;
 use super::follow::{follow_job, FollowOptions};
 use super::progress::Progress;
+use super::session;
 use super::CmdResult;
 
 /// Field manager for objects the CLI creates.
@@ -56,9 +66,16 @@ pub struct RunArgs {
     /// Treat the words after -- as the command rather than its arguments.
     #[arg(long)]
     pub command: bool,
-    /// Stream the output of the Job's pods and wait for the Job to finish.
+    /// Stream the output of the Job's pods, pass stdin to its first pod, and
+    /// wait for the Job to finish.
     #[arg(short = 'i', long)]
     pub stdin: bool,
+    /// Allocate a terminal and attach it to the Job's first pod (needs -i).
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Print no progress or prompts, only the pods' output.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Wait for the Job to finish, without streaming output.
     #[arg(long)]
     pub wait: bool,
@@ -67,8 +84,8 @@ pub struct RunArgs {
     pub rm: bool,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// The command (with --command) or the arguments.
-    #[arg(last = true)]
+    /// The command (with --command) or the arguments: every word after
+    /// NAME, before or after `--`.
     pub words: Vec<String>,
 }
 
@@ -110,6 +127,10 @@ pub fn build_job(args: &RunArgs) -> anyhow::Result<Job> {
         command: if args.command { words.clone() } else { None },
         args: if args.command { None } else { words },
         env: (!env.is_empty()).then_some(env),
+        // kubectl run -i: a stdin that closes when the first attacher leaves.
+        stdin: args.stdin.then_some(true),
+        stdin_once: args.stdin.then_some(true),
+        tty: args.tty.then_some(true),
         ..Default::default()
     };
     Ok(Job {
@@ -142,6 +163,9 @@ pub fn build_job(args: &RunArgs) -> anyhow::Result<Job> {
 
 pub async fn run(args: RunArgs) -> CmdResult {
     let started = Instant::now();
+    if args.tty && !args.stdin {
+        bail!("-i/--stdin is required for containers with -t/--tty=true");
+    }
     if args.rm && !args.stdin && !args.wait {
         bail!("--rm should only be used for attached containers (-i or --wait)");
     }
@@ -160,10 +184,26 @@ pub async fn run(args: RunArgs) -> CmdResult {
         println!("job.batch/{} created", args.name);
         return Ok(0);
     }
-    let progress = Progress::for_stderr();
+    let progress = if args.quiet || args.tty {
+        Progress::hidden()
+    } else {
+        Progress::for_stderr()
+    };
+    let mut logs = args.stdin;
+    let mut feeding = None;
+    if args.tty {
+        // The terminal is the output; logs follow only if it cannot attach.
+        logs = !attach_terminal(&target, &args).await;
+    } else if args.stdin {
+        feeding = Some(tokio::spawn(feed_stdin(
+            target.client.clone(),
+            target.namespace.clone(),
+            args.name.clone(),
+        )));
+    }
     let parallel = args.completions.unwrap_or(1) > 1 || args.parallelism.unwrap_or(1) > 1;
     let options = FollowOptions {
-        logs: args.stdin,
+        logs,
         // One pod at a time prints its output as is, like `kubectl run -i`.
         prefix: parallel,
         container: None,
@@ -179,7 +219,12 @@ pub async fn run(args: RunArgs) -> CmdResult {
         &options,
     )
     .await?;
-    progress.print_stderr(&outcome.summary());
+    if let Some(f) = feeding {
+        f.abort();
+    }
+    if !args.quiet {
+        progress.print_stderr(&outcome.summary());
+    }
     if args.rm {
         let params = kube::api::DeleteParams {
             propagation_policy: Some(kube::api::PropagationPolicy::Background),
@@ -190,6 +235,96 @@ pub async fn run(args: RunArgs) -> CmdResult {
             .map_err(|e| api_error(e, None))?;
     }
     Ok(outcome.exit_code())
+}
+
+/// The Job's first pod once its container runs (`None` if none does in
+/// time, or the Job's pods finished first).
+async fn first_running_pod(client: &kube::Client, namespace: &str, job: &str) -> Option<Pod> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let selector = format!("batch.kubernetes.io/job-name={job}");
+    let deadline = tokio::time::Instant::now() + session::POD_RUNNING_TIMEOUT;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(list) = pods.list(&ListParams::default().labels(&selector)).await {
+            let mut items = list.items;
+            items.sort_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
+            let Some(first) = items.into_iter().next() else {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            };
+            let statuses = first
+                .status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref());
+            if statuses.is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()))
+            }) {
+                return Some(first);
+            }
+            if session::completed_phase(&first).is_some() {
+                return None;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// `-i`: our stdin to the Job's first pod (its output comes from the logs).
+/// A pod that finished first simply had no use for it.
+async fn feed_stdin(client: kube::Client, namespace: String, job: String) {
+    let Some(pod) = first_running_pod(&client, &namespace, &job).await else {
+        return;
+    };
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let pods: Api<Pod> = Api::namespaced(client, &namespace);
+    let params = AttachParams {
+        container: Some(job.clone()),
+        stdin: true,
+        stdout: false,
+        stderr: false,
+        tty: false,
+        ..Default::default()
+    };
+    if let Ok(proc) = pods.attach(&name, &params).await {
+        let _ = session::drive(proc, true, false).await;
+    }
+}
+
+/// `-t`: the first pod's terminal, attached as `kubectl run -it` does.
+/// False when it could not attach (the caller then follows the logs).
+async fn attach_terminal(target: &super::client::Target, args: &RunArgs) -> bool {
+    let Some(pod) = first_running_pod(&target.client, &target.namespace, &args.name).await else {
+        return false;
+    };
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let attach = super::attach::AttachArgs {
+        object: name.clone(),
+        container: Some(args.name.clone()),
+        stdin: true,
+        tty: true,
+        quiet: args.quiet,
+        pod_running_timeout: session::POD_RUNNING_TIMEOUT,
+        target: args.target.clone(),
+    };
+    match super::attach::attach(
+        &target.client,
+        &target.namespace,
+        &name,
+        &pod,
+        &args.name,
+        &attach,
+    )
+    .await
+    {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!(
+                "warning: couldn't attach to pod/{name}, falling back to streaming logs: {e}"
+            );
+            false
+        }
+    }
 }
 
 #[cfg(test)]
@@ -279,6 +414,42 @@ mod tests {
             json!([{"name": "A", "value": "1"}, {"name": "B", "value": "x=y"}])
         );
         assert_eq!(spec["template"]["spec"]["restartPolicy"], "Never");
+    }
+
+    #[test]
+    fn every_word_after_the_name_counts_as_kubectl_takes_them() {
+        // The seed: `--command /kuard -- --keygen-enable ...`.
+        let job = job_json(&[
+            "oneshot",
+            "--image=gcr.io/kuar-demo/kuard-amd64:blue",
+            "--restart=OnFailure",
+            "-i",
+            "--command",
+            "/kuard",
+            "--",
+            "--keygen-enable",
+            "--keygen-exit-on-complete",
+            "--keygen-num-to-gen",
+            "10",
+        ]);
+        let c = &job["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(
+            c["command"],
+            json!([
+                "/kuard",
+                "--keygen-enable",
+                "--keygen-exit-on-complete",
+                "--keygen-num-to-gen",
+                "10"
+            ])
+        );
+        assert_eq!((&c["stdin"], &c["stdinOnce"]), (&json!(true), &json!(true)));
+        assert!(c.get("tty").is_none());
+        // Flags may follow the words before `--`, as pflag allows.
+        let job = job_json(&["x", "echo", "hi", "--image=busybox", "-it"]);
+        let c = &job["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["args"], json!(["echo", "hi"]));
+        assert_eq!((&c["image"], &c["tty"]), (&json!("busybox"), &json!(true)));
     }
 
     #[test]

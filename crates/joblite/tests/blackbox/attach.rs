@@ -12,13 +12,13 @@ use crate::exec::{apply, kubectl, kubectl_line, run, sh_pod, wait_ready, Tmux, C
 use crate::harness::Server;
 
 /// A running kubectl whose stdout lines arrive with the time they did.
-struct Live {
+pub(crate) struct Live {
     child: Child,
     lines: mpsc::Receiver<(Instant, String)>,
 }
 
 impl Live {
-    fn start(mut cmd: std::process::Command) -> Live {
+    pub(crate) fn start(mut cmd: std::process::Command) -> Live {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -37,14 +37,14 @@ impl Live {
     }
 
     #[track_caller]
-    fn line(&self) -> (Instant, String) {
+    pub(crate) fn line(&self) -> (Instant, String) {
         self.lines
             .recv_timeout(Duration::from_secs(20))
             .expect("a line from kubectl")
     }
 
     /// Waits for kubectl to exit: (code, stderr).
-    fn finish(mut self) -> (i32, String) {
+    pub(crate) fn finish(mut self) -> (i32, String) {
         let status = self.child.wait().unwrap();
         let mut err = String::new();
         use std::io::Read;
@@ -61,13 +61,13 @@ impl Drop for Live {
 }
 
 /// The number in `tick N`.
-fn tick(line: &str) -> u64 {
+pub(crate) fn tick(line: &str) -> u64 {
     line.strip_prefix("tick ")
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("not a tick: {line:?}"))
 }
 
-const TICKER: &str = "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done";
+pub(crate) const TICKER: &str = "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done";
 
 #[test]
 fn kubectl_run_i_streams_live_and_exits_with_the_containers_code() {

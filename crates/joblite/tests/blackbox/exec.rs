@@ -479,3 +479,64 @@ fn exec_it_gets_a_terminal_that_follows_resizes() {
         t.expect("EXIT=3");
     }
 }
+
+#[test]
+fn cp_copies_into_an_empty_dir_and_back_byte_identical() {
+    let s = Server::start();
+    let mnt = s.data_dir.path().join("mnt/data");
+    apply(
+        &s,
+        &sh_pod(
+            "box",
+            "sleep 300",
+            &format!(
+                "    volumeMounts: [{{name: data, mountPath: {}}}]\n  volumes: [{{name: data, emptyDir: {{}}}}]\n",
+                mnt.display()
+            ),
+        ),
+    );
+    wait_ready(&s, "box");
+    let blob: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+        .collect();
+    let local = s.home.path().join("blob.bin");
+    std::fs::write(&local, &blob).unwrap();
+    for &(version, ws, _) in CLIENTS {
+        let ctx = format!("kubectl {version} websockets={ws:?}");
+        let remote = format!("box:{}/blob-{version}.bin", mnt.display());
+        let mut c = kubectl(&s, version, ws);
+        c.arg("cp").arg(&local).arg(&remote);
+        let r = run(c, None);
+        assert_eq!(r.code(), 0, "{ctx}: {}", r.stderr());
+        // It landed in the pod's emptyDir, which the host sees only in the
+        // node's volume directory.
+        let in_volume = walk(&s.data_dir.path().join("node"))
+            .into_iter()
+            .find(|p| p.ends_with(format!("blob-{version}.bin")))
+            .unwrap_or_else(|| panic!("{ctx}: not in the emptyDir"));
+        assert!(!in_volume.starts_with(&mnt), "{}", in_volume.display());
+        let back = s.home.path().join(format!("back-{version}.bin"));
+        let mut c = kubectl(&s, version, ws);
+        c.arg("cp").arg(&remote).arg(&back);
+        let r = run(c, None);
+        assert_eq!(r.code(), 0, "{ctx}: {}", r.stderr());
+        assert!(std::fs::read(&back).unwrap() == blob, "{ctx}: bytes differ");
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

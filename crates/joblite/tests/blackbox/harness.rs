@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -28,11 +29,27 @@ pub struct Server {
     pub kubeconfig: PathBuf,
     pub port: u16,
     child: Option<Child>,
+    /// `--runtime` of the served engine.
+    runtime: String,
+    /// Extra environment of the engine.
+    env: Vec<(String, String)>,
 }
 
 impl Server {
-    /// Starts `joblite serve --port 0` on a fresh data directory.
+    /// Starts `joblite serve --port 0 --runtime process` on a fresh data
+    /// directory.
     pub fn start() -> Server {
+        Server::start_with("process", &[])
+    }
+
+    /// Starts an engine whose pods run in the shared container rig.
+    pub fn start_container() -> Server {
+        let rig = rig();
+        Server::start_with("container", &[("DOCKER_HOST", &rig.docker_host())])
+    }
+
+    /// Starts an engine with `--runtime <runtime>` and extra environment.
+    pub fn start_with(runtime: &str, env: &[(&str, &str)]) -> Server {
         let data_dir = tempfile::tempdir().expect("tempdir");
         let home = tempfile::tempdir().expect("tempdir");
         let mut s = Server {
@@ -41,6 +58,11 @@ impl Server {
             home,
             port: 0,
             child: None,
+            runtime: runtime.to_string(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         s.spawn();
         s
@@ -48,12 +70,25 @@ impl Server {
 
     fn spawn(&mut self) {
         let _ = std::fs::remove_file(self.data_dir.path().join("engine.json"));
-        let log = std::fs::File::create(self.data_dir.path().join("test-engine.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data_dir.path().join("test-engine.log"))
+            .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_joblite"))
-            .args(["serve", "--port", "0", "--data-dir"])
+            .args([
+                "serve",
+                "--port",
+                "0",
+                "--runtime",
+                &self.runtime,
+                "--data-dir",
+            ])
             .arg(self.data_dir.path())
             .env("HOME", self.home.path())
             .env("RUST_LOG", "info")
+            .env_remove("DOCKER_HOST")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -211,13 +246,264 @@ impl Server {
         let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
         (code.trim().parse().unwrap_or(0), body.to_string())
     }
+
+    /// Runs the `joblite` client against this server (`--kubeconfig`).
+    pub fn joblite(&self, args: &[&str]) -> Run {
+        // `--kubeconfig` right after the subcommand: after `--` it would
+        // be part of a command line.
+        let (sub, rest) = args.split_first().expect("a subcommand");
+        let out = Command::new(env!("CARGO_BIN_EXE_joblite"))
+            .arg(sub)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(rest)
+            .env("HOME", self.home.path())
+            .env("JOBLITE_DATA_DIR", self.data_dir.path().join("client"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run joblite");
+        Run(out)
+    }
+
+    /// `joblite status` of this server's data directory.
+    pub fn status(&self) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_joblite"))
+            .args(["status", "--data-dir"])
+            .arg(self.data_dir.path())
+            .env("HOME", self.home.path())
+            .output()
+            .expect("joblite status");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// This engine's node instance id (the label on its containers).
+    pub fn instance(&self) -> String {
+        std::fs::read_to_string(self.data_dir.path().join("node/instance-id"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
+    /// The engine containers of this server (sandboxes included), as
+    /// `podman ps -a` lists them.
+    pub fn containers(&self) -> Vec<String> {
+        let instance = self.instance();
+        if instance.is_empty() {
+            return Vec::new();
+        }
+        let r = rig().podman(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=io.joblite.instance={instance}"),
+            "--format",
+            "{{.Names}}",
+        ]);
+        r.stdout().lines().map(str::to_string).collect()
+    }
+
+    /// Waits until none of this server's containers is left.
+    #[track_caller]
+    pub fn assert_no_containers(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = self.containers();
+            if left.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "containers left behind: {left:?}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// The shared container rig of this test binary (`scripts/container-rig.sh`):
+/// one Podman service on a private socket with private configuration,
+/// storage and network, one loopback registry, and the busybox and kuard
+/// images. Started on first use; its services die with the test process
+/// (parent-death signal), and what a dead run left is removed by the next.
+pub struct Rig {
+    pub dir: PathBuf,
+    /// `127.0.0.1:<port>` of the registry.
+    pub registry: String,
+}
+
+static RIG: OnceLock<Rig> = OnceLock::new();
+
+/// The rig, started on first use.
+pub fn rig() -> &'static Rig {
+    RIG.get_or_init(Rig::start)
+}
+
+fn rig_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/container-rig.sh")
+}
+
+/// The kuard binary beside the joblite binary, built if missing.
+fn kuard_binary() -> PathBuf {
+    let joblite = PathBuf::from(env!("CARGO_BIN_EXE_joblite"));
+    let kuard = joblite.with_file_name("kuard");
+    if !kuard.exists() {
+        let target = joblite.parent().and_then(Path::parent).unwrap();
+        let profile = joblite.parent().unwrap().file_name().unwrap();
+        let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        c.args(["build", "-p", "kuard", "--target-dir"]).arg(target);
+        if profile == "release" {
+            c.arg("--release");
+        }
+        let st = c.status().expect("cargo build -p kuard");
+        assert!(st.success(), "building kuard failed");
+    }
+    kuard
+}
+
+impl Rig {
+    fn start() -> Rig {
+        Rig::remove_stale();
+        let dir = std::env::temp_dir().join(format!("joblite-rig-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("owner"), std::process::id().to_string()).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let script = rig_script();
+        let st = Command::new("bash")
+            .arg(&script)
+            .args(["config"])
+            .arg(&dir)
+            .arg(port.to_string())
+            .status()
+            .expect("container-rig config");
+        assert!(st.success());
+        // The services are children of a thread that lives as long as the
+        // process, so their parent-death signal fires only when it exits.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawn_dir = dir.clone();
+        std::thread::spawn(move || {
+            let mut kids = Vec::new();
+            for step in ["serve-registry", "serve-podman"] {
+                let log = std::fs::File::create(spawn_dir.join(format!("{step}.log"))).unwrap();
+                let mut c = Command::new("bash");
+                c.arg(rig_script())
+                    .arg(step)
+                    .arg(&spawn_dir)
+                    .stdin(Stdio::null())
+                    .stdout(log.try_clone().unwrap())
+                    .stderr(log);
+                use std::os::unix::process::CommandExt;
+                // SAFETY: prctl is async-signal-safe.
+                unsafe {
+                    c.pre_exec(|| {
+                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                        Ok(())
+                    });
+                }
+                kids.push(c.spawn().expect("start a rig service"));
+            }
+            tx.send(()).unwrap();
+            loop {
+                std::thread::park();
+            }
+        });
+        rx.recv().unwrap();
+        let sock = dir.join("podman.sock");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ok = Command::new("curl")
+                .args(["-sf", "--unix-socket"])
+                .arg(&sock)
+                .arg("http://d/_ping")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if ok {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the rig's podman service did not answer"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("images")
+            .arg(&dir)
+            .arg(kuard_binary())
+            .output()
+            .expect("container-rig images");
+        assert!(
+            out.status.success(),
+            "container-rig images failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Rig {
+            dir,
+            registry: format!("127.0.0.1:{port}"),
+        }
+    }
+
+    /// Removes rigs whose test process is gone.
+    fn remove_stale() {
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("joblite-rig-") {
+                continue;
+            }
+            let owner: Option<i32> = std::fs::read_to_string(e.path().join("owner"))
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+            let alive = owner.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+            if !alive {
+                let _ = Command::new("bash")
+                    .arg(rig_script())
+                    .arg("stop")
+                    .arg(e.path())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+
+    pub fn docker_host(&self) -> String {
+        format!("unix://{}", self.dir.join("podman.sock").display())
+    }
+
+    /// Runs `podman` on the rig.
+    pub fn podman(&self, args: &[&str]) -> Run {
+        let out = Command::new("podman")
+            .args(args)
+            .env("CONTAINERS_CONF", self.dir.join("containers.conf"))
+            .env("CONTAINERS_STORAGE_CONF", self.dir.join("storage.conf"))
+            .env(
+                "CONTAINERS_REGISTRIES_CONF",
+                self.dir.join("registries.conf"),
+            )
+            .stdin(Stdio::null())
+            .output()
+            .expect("run podman");
+        Run(out)
+    }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         // Force-delete every pod first so no test leaves processes behind,
         // then stop the server and its pod supervisor.
-        if self.child.is_some() {
+        if self.child.is_some() && self.data_dir.path().join("pki/token").exists() {
             let _ = self.curl(
                 "DELETE",
                 "/api/v1/pods",
@@ -239,6 +525,24 @@ impl Drop for Server {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        // Whatever the engine left in the rig goes too.
+        if self.runtime == "container" {
+            let instance = self.instance();
+            if !instance.is_empty() {
+                let ids = rig().podman(&[
+                    "ps",
+                    "-aq",
+                    "--filter",
+                    &format!("label=io.joblite.instance={instance}"),
+                ]);
+                let ids: Vec<String> = ids.stdout().lines().map(str::to_string).collect();
+                if !ids.is_empty() {
+                    let mut args = vec!["rm", "-f", "-t", "0"];
+                    args.extend(ids.iter().map(String::as_str));
+                    let _ = rig().podman(&args);
+                }
+            }
         }
         // The pod supervisor outlives the server by design; end it (and
         // with it the pods) so tests leave no processes behind.

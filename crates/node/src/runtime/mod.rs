@@ -18,6 +18,7 @@
 //! for a container (see [`scheme_of`]), so per-container features (logs,
 //! exec, attach) can dispatch on it.
 
+pub mod container;
 pub mod process;
 pub mod spec;
 
@@ -116,6 +117,11 @@ pub enum RuntimeEvent {
         warning: bool,
         reason: &'static str,
         message: String,
+    },
+    /// The pod's sandbox is up with this IP (`status.podIP`).
+    SandboxReady {
+        uid: String,
+        ip: String,
     },
     /// Every run the runtime knows, sent after each (re)connect and on request.
     Snapshot(Vec<RunState>),
