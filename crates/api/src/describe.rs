@@ -318,6 +318,25 @@ fn describe_containers(
                 }
             }
         }
+        // `describeContainerEnvFrom`, only when there is an envFrom.
+        if let Some(from) = c.env_from.as_ref().filter(|f| !f.is_empty()) {
+            out.w(2, "Environment Variables from:\n");
+            for e in from {
+                let (name, kind, optional) = match (&e.config_map_ref, &e.secret_ref) {
+                    (Some(r), _) => (r.name.as_str(), "ConfigMap", r.optional),
+                    (None, Some(r)) => (r.name.as_str(), "Secret", r.optional),
+                    (None, None) => ("", "", None),
+                };
+                let optional = optional.unwrap_or(false);
+                match e.prefix.as_deref().filter(|p| !p.is_empty()) {
+                    None => out.w(3, &format!("{name}\t{kind}\tOptional: {optional}\n")),
+                    Some(p) => out.w(
+                        3,
+                        &format!("{name}\t{kind} with prefix '{p}'\tOptional: {optional}\n"),
+                    ),
+                }
+            }
+        }
         let env = c.env.clone().unwrap_or_default();
         out.w(
             2,
@@ -420,6 +439,56 @@ fn describe_volumes(out: &mut Out, volumes: &[Volume], space: &str) {
             out.w(2, &format!("Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n    Medium:\t{}\n    SizeLimit:\t{limit}\n", e.medium.clone().unwrap_or_default()));
         } else if let Some(h) = &v.host_path {
             out.w(2, &format!("Type:\tHostPath (bare host directory volume)\n    Path:\t{}\n    HostPathType:\t{}\n", h.path, h.type_.clone().unwrap_or_default()));
+        } else if let Some(c) = &v.config_map {
+            out.w(2, &format!("Type:\tConfigMap (a volume populated by a ConfigMap)\n    Name:\t{}\n    Optional:\t{}\n", c.name, c.optional.unwrap_or(false)));
+        } else if let Some(sec) = &v.secret {
+            out.w(2, &format!("Type:\tSecret (a volume populated by a Secret)\n    SecretName:\t{}\n    Optional:\t{}\n", sec.secret_name.as_deref().unwrap_or_default(), sec.optional.unwrap_or(false)));
+        } else if let Some(d) = &v.downward_api {
+            out.w(2, "Type:\tDownwardAPI (a volume populated by information about the pod)\n    Items:\n");
+            for f in d.items.iter().flatten() {
+                if let Some(r) = &f.field_ref {
+                    out.w(3, &format!("{} -> {}\n", r.field_path, f.path));
+                }
+                if let Some(r) = &f.resource_field_ref {
+                    out.w(3, &format!("{} -> {}\n", r.resource, f.path));
+                }
+            }
+        } else if let Some(p) = &v.projected {
+            out.w(
+                2,
+                "Type:\tProjected (a volume that contains injected data from multiple sources)\n",
+            );
+            for src in p.sources.iter().flatten() {
+                if let Some(sec) = &src.secret {
+                    out.w(
+                        2,
+                        &format!(
+                            "SecretName:\t{}\n    Optional:\t{}\n",
+                            sec.name,
+                            sec.optional.unwrap_or(false)
+                        ),
+                    );
+                } else if src.downward_api.is_some() {
+                    out.w(2, "DownwardAPI:\ttrue\n");
+                } else if let Some(c) = &src.config_map {
+                    out.w(
+                        2,
+                        &format!(
+                            "ConfigMapName:\t{}\n    Optional:\t{}\n",
+                            c.name,
+                            c.optional.unwrap_or(false)
+                        ),
+                    );
+                } else if let Some(t) = &src.service_account_token {
+                    out.w(
+                        2,
+                        &format!(
+                            "TokenExpirationSeconds:\t{}\n",
+                            t.expiration_seconds.unwrap_or(3600)
+                        ),
+                    );
+                }
+            }
         } else {
             out.w(2, "<unknown>\n");
         }
@@ -882,6 +951,40 @@ Events:
             "      Reason:       Completed\n",
             "      Exit Code:    0\n",
             "QoS Class:          BestEffort\n",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
+    }
+
+    /// kubectl 1.33's `describeContainerEnvFrom` and the ConfigMap,
+    /// Secret, downward-API and projected volume printers (checked
+    /// against `kubectl.1.33 describe pod` on the same object).
+    #[test]
+    fn pod_layout_shows_config_sources() {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "d", "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": "busybox",
+                "env": [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "PASSWORD"}}}],
+                "envFrom": [{"prefix": "CFG_", "configMapRef": {"name": "app"}},
+                            {"secretRef": {"name": "creds", "optional": true}}]}],
+                "volumes": [
+                    {"name": "cfg", "configMap": {"name": "app"}},
+                    {"name": "creds", "secret": {"secretName": "creds"}},
+                    {"name": "dapi", "downwardAPI": {"items": [{"path": "name", "fieldRef": {"fieldPath": "metadata.name"}}]}},
+                    {"name": "all", "projected": {"sources": [
+                        {"configMap": {"name": "app", "optional": true}},
+                        {"secret": {"name": "creds"}},
+                        {"downwardAPI": {"items": []}}]}}]}
+        }))
+        .unwrap();
+        let text = pod_text(&pod, &[]);
+        for want in [
+            "    Environment Variables from:\n      app    ConfigMap with prefix 'CFG_'  Optional: false\n      creds  Secret                        Optional: true\n",
+            "      PASSWORD:  <set to the key 'PASSWORD' in secret 'creds'>  Optional: false\n",
+            "  cfg:\n    Type:      ConfigMap (a volume populated by a ConfigMap)\n    Name:      app\n    Optional:  false\n",
+            "  creds:\n    Type:        Secret (a volume populated by a Secret)\n    SecretName:  creds\n    Optional:    false\n",
+            "  dapi:\n    Type:  DownwardAPI (a volume populated by information about the pod)\n    Items:\n      metadata.name -> name\n",
+            "  all:\n    Type:           Projected (a volume that contains injected data from multiple sources)\n    ConfigMapName:  app\n    Optional:       true\n    SecretName:     creds\n    Optional:       false\n    DownwardAPI:    true\n",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }

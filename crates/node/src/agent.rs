@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::admission::{self, Resources};
+use crate::config_sources::{self, Dependents, SourceRef};
 use crate::env::EnvContext;
 use crate::node_object;
 use crate::paths;
@@ -153,6 +154,7 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
     set_runtime_version(&store, &config.node_name, &runtime_version).await;
 
     let (list, watch) = store::Follower::start(&store, &PODS, None)?;
+    let source_changes = config_sources::watch(&store)?;
     let (writes_tx, writes_rx) = mpsc::unbounded_channel();
     let mut agent = Agent {
         store: store.clone(),
@@ -175,11 +177,12 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
         name: config.node_name.clone(),
         cfg: config.clone(),
         urgent: false,
+        dependents: Dependents::default(),
     };
     agent.recover(list.items.iter().map(|s| s.value()).collect(), &runs);
 
     let (stop_tx, stop_rx) = oneshot::channel();
-    let task = tokio::spawn(agent.run_loop(watch, events, writes_rx, stop_rx));
+    let task = tokio::spawn(agent.run_loop(watch, events, source_changes, writes_rx, stop_rx));
     Ok(NodeHandle {
         node_name: config.node_name,
         stop: Some(stop_tx),
@@ -342,6 +345,8 @@ struct Agent {
     /// A pod finished: flush now rather than at the next tick, since a
     /// Job's next pod waits on this write.
     urgent: bool,
+    /// The pods that name each ConfigMap and Secret.
+    dependents: Dependents,
 }
 
 impl Agent {
@@ -349,6 +354,7 @@ impl Agent {
         mut self,
         mut watch: store::Follower,
         mut events: mpsc::UnboundedReceiver<(RuntimeKind, RuntimeEvent)>,
+        mut source_changes: mpsc::UnboundedReceiver<SourceRef>,
         mut writes_rx: mpsc::UnboundedReceiver<WriteDone>,
         mut stop: oneshot::Receiver<()>,
     ) {
@@ -379,6 +385,7 @@ impl Agent {
                         return;
                     }
                 },
+                Some(source) = source_changes.recv() => self.on_source_changed(&source),
                 done = writes_rx.recv() => {
                     if let Some(d) = done {
                         self.on_written(d);
@@ -520,6 +527,7 @@ impl Agent {
             self.allocated.add(req);
             self.keys
                 .insert((w.namespace.clone(), w.name.clone()), uid.clone());
+            self.dependents.track(&uid, &w.namespace, &w.spec);
             self.pods.insert(
                 uid.clone(),
                 Entry {
@@ -780,6 +788,7 @@ impl Agent {
         }
         self.keys
             .insert((w.namespace.clone(), w.name.clone()), uid.clone());
+        self.dependents.track(&uid, &w.namespace, &w.spec);
         self.pods.insert(
             uid.clone(),
             Entry {
@@ -876,6 +885,7 @@ impl Agent {
                             pod_ip: &self.node.pod_ip,
                             node_cpu_millis: self.alloc.cpu_millis,
                             node_memory_bytes: self.alloc.memory_bytes,
+                            sources: &self.store,
                         },
                     };
                     match rt.start(&req) {
@@ -951,7 +961,12 @@ impl Agent {
                     let Some(e) = self.pods.get_mut(uid) else {
                         return;
                     };
-                    let result = crate::volumes::set_up(&e.w.spec);
+                    let ctx = crate::volumes::SetUp {
+                        pod: &e.w.pod,
+                        data_dir: &self.cfg.data_dir,
+                        sources: &self.store,
+                    };
+                    let result = crate::volumes::set_up(&e.w.spec, &ctx);
                     let mut more = Vec::new();
                     e.w.on_volumes(result, Instant::now(), &mut more);
                     queue.extend(more);
@@ -1002,6 +1017,27 @@ impl Agent {
                     self.unschedulable.remove(&uid);
                 }
             }
+        }
+    }
+
+    /// A ConfigMap or Secret was created, changed or deleted: the pods
+    /// that name it try again what waits on it (a container's start, a
+    /// mount) and running pods get its new files, as the kubelet's
+    /// watch-based managers make happen.
+    fn on_source_changed(&mut self, source: &SourceRef) {
+        for uid in self.dependents.of(source) {
+            let Some(e) = self.pods.get_mut(&uid) else {
+                continue;
+            };
+            if e.w.on_config_changed() {
+                let ctx = crate::volumes::SetUp {
+                    pod: &e.w.pod,
+                    data_dir: &self.cfg.data_dir,
+                    sources: &self.store,
+                };
+                crate::volumes::refresh(&e.w.spec, &ctx);
+            }
+            self.after(&uid);
         }
     }
 
@@ -1263,6 +1299,7 @@ impl Agent {
                     }
                     let uid = d.uid.clone();
                     self.pods.remove(&uid);
+                    self.dependents.forget(&uid);
                     self.done.insert(uid);
                     return;
                 }
@@ -1288,6 +1325,7 @@ impl Agent {
         let Some(e) = self.pods.remove(uid) else {
             return;
         };
+        self.dependents.forget(uid);
         let key = (e.w.namespace.clone(), e.w.name.clone());
         if self.keys.get(&key).map(String::as_str) == Some(uid) {
             self.keys.remove(&key);

@@ -28,6 +28,7 @@
 pub mod admission;
 pub mod agent;
 pub mod cgroups;
+pub mod config_sources;
 pub mod env;
 mod error;
 pub mod expansion;
@@ -35,6 +36,7 @@ pub mod logs;
 pub mod node_object;
 pub mod paths;
 pub mod pod_worker;
+pub mod projection;
 pub mod protocol;
 pub mod quantity;
 pub mod restart;

@@ -715,6 +715,28 @@ impl PodWorker {
         }
     }
 
+    /// A ConfigMap or Secret the pod names changed. Containers stuck on a
+    /// configuration error are tried again at the next sync, and a failed
+    /// mount is retried now (keeping its back-off). Returns whether the
+    /// volumes are set up, so their files may need rewriting.
+    pub fn on_config_changed(&mut self) -> bool {
+        for c in self.all_mut() {
+            let config_error = matches!(&c.state,
+                CState::Waiting { reason, .. } if reason == "CreateContainerConfigError");
+            if c.blocked && config_error {
+                c.blocked = false;
+            }
+        }
+        match self.mount {
+            Mount::Ready => true,
+            Mount::Retry { delay, .. } => {
+                self.mount = Mount::Due { last: Some(delay) };
+                false
+            }
+            Mount::Due { .. } => false,
+        }
+    }
+
     /// A container could not be turned into a run.
     pub fn on_start_error(
         &mut self,

@@ -446,7 +446,20 @@ fn child_setup(
         }
         for (src, target, ro) in mounts {
             let t = Path::new(std::ffi::OsStr::from_bytes(target.as_bytes()));
-            std::fs::create_dir_all(t)?;
+            // A file (a subPath into a ConfigMap volume) is bound onto a
+            // file, which is made as runc makes a missing mount point.
+            let file = std::fs::metadata(std::ffi::OsStr::from_bytes(src.as_bytes()))
+                .is_ok_and(|m| !m.is_dir());
+            if file {
+                if let Some(parent) = t.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                if std::fs::symlink_metadata(t).is_err() {
+                    std::fs::File::create(t)?;
+                }
+            } else {
+                std::fs::create_dir_all(t)?;
+            }
             // SAFETY: see above.
             unsafe {
                 if libc::mount(

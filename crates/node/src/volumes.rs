@@ -3,28 +3,34 @@
 //! The kubelet mounts every volume of a pod before it starts the first
 //! container; while a mount fails the pod stays `Pending`, its containers
 //! wait in `ContainerCreating`, a `FailedMount` warning is recorded, and the
-//! mount is retried with exponential back-off. On one machine the volume
-//! that can fail this way is `hostPath` with a `type`, whose checks follow
-//! `checkType` in `pkg/volume/hostpath/host_path.go`: a job that needs an
-//! input directory waits for it instead of failing.
+//! mount is retried with exponential back-off. On one machine the volumes
+//! that can fail this way are `hostPath` with a `type`, whose checks follow
+//! `checkType` in `pkg/volume/hostpath/host_path.go` (a job that needs an
+//! input directory waits for it instead of failing), and `configMap`,
+//! `secret` and `projected` volumes whose object or key is missing
+//! (`projection.rs`; such a pod is also retried as soon as the object
+//! changes, see `config_sources.rs`).
 //!
 //! Every volume reaches a container as a host directory
 //! ([`host_dir`]): an `emptyDir` is a per-pod directory made when a
 //! container is built, a `hostPath` the host's own path, and a kind whose
-//! files the node writes (`downwardAPI`, the downward-API sources of
-//! `projected`) is materialised into a per-pod directory. Runtimes only
-//! bind-mount these directories (`runtime::spec::mounts`), so a new volume
-//! kind (configMap, secret) plugs in here alone.
+//! files the node writes is a per-pod directory under the node's data
+//! directory: ConfigMap and Secret files are written there at set-up
+//! (and rewritten when the object changes), downward-API files when a
+//! container is built. Runtimes only bind-mount these directories
+//! (`runtime::spec::mounts`, read-only for written kinds), so every runtime
+//! gets the same volumes.
 
 use std::io;
 use std::os::unix::fs::FileTypeExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use std::path::PathBuf;
-
 use k8s_openapi::api::core::v1::{DownwardAPIVolumeFile, HostPathVolumeSource, PodSpec, Volume};
+use serde_json::Value;
 
+use crate::config_sources::Sources;
+use crate::projection;
 use crate::runtime::StartRequest;
 
 /// First retry of a failed mount (`initialDurationBeforeRetry` in
@@ -54,24 +60,80 @@ impl MountError {
 /// Whether the pod has a volume whose set-up can fail (and must therefore
 /// run before its containers).
 pub fn needs_set_up(spec: &PodSpec) -> bool {
-    spec.volumes
-        .iter()
-        .flatten()
-        .filter_map(|v| v.host_path.as_ref())
-        .any(|h| h.type_.as_deref().is_some_and(|t| !t.is_empty()))
+    spec.volumes.iter().flatten().any(|v| {
+        projection::is_projected(v)
+            || v.host_path
+                .as_ref()
+                .is_some_and(|h| h.type_.as_deref().is_some_and(|t| !t.is_empty()))
+    })
+}
+
+/// What setting up a pod's volumes needs beyond its spec.
+pub struct SetUp<'a> {
+    /// The pod object (its namespace, name and uid place its directories).
+    pub pod: &'a Value,
+    /// The node's data directory.
+    pub data_dir: &'a Path,
+    pub sources: &'a dyn Sources,
+}
+
+impl SetUp<'_> {
+    fn dir(&self, vol: &Volume) -> PathBuf {
+        let meta = |k: &str| {
+            self.pod
+                .pointer(&format!("/metadata/{k}"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        };
+        crate::paths::volume_dir(
+            self.data_dir,
+            meta("namespace"),
+            meta("name"),
+            meta("uid"),
+            &vol.name,
+        )
+    }
+
+    /// Writes the ConfigMap and Secret files of `vol`, if it has any.
+    fn project(&self, vol: &Volume) -> Result<(), String> {
+        let ns = self
+            .pod
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let Some(payload) = projection::payload(self.sources, ns, vol) else {
+            return Ok(());
+        };
+        let dir = self.dir(vol);
+        projection::write(&dir, &payload?)
+            .map_err(|e| format!("failed to write volume {}: {e}", dir.display()))
+    }
 }
 
 /// Sets up the pod's volumes in order; the first failure is returned.
-pub fn set_up(spec: &PodSpec) -> Result<(), MountError> {
+pub fn set_up(spec: &PodSpec, ctx: &SetUp<'_>) -> Result<(), MountError> {
     for v in spec.volumes.iter().flatten() {
+        let fail = |message| MountError {
+            volume: v.name.clone(),
+            message,
+        };
         if let Some(h) = &v.host_path {
-            check_host_path(h).map_err(|message| MountError {
-                volume: v.name.clone(),
-                message,
-            })?;
+            check_host_path(h).map_err(fail)?;
         }
+        ctx.project(v).map_err(fail)?;
     }
     Ok(())
+}
+
+/// Rewrites the ConfigMap and Secret files of a running pod's volumes
+/// after an object changed, as the kubelet's periodic remount does. A
+/// volume that cannot be written now keeps its files.
+pub fn refresh(spec: &PodSpec, ctx: &SetUp<'_>) {
+    for v in spec.volumes.iter().flatten() {
+        if let Err(e) = ctx.project(v) {
+            tracing::debug!(volume = %v.name, "volume not refreshed: {e}");
+        }
+    }
 }
 
 /// `checkType`: `...OrCreate` types create what is missing; the others
@@ -206,6 +268,14 @@ pub fn host_dir(req: &StartRequest<'_>, vol: &Volume) -> Result<Option<HostDir>,
             read_only: false,
         }));
     }
+    if vol.config_map.is_some() || vol.secret.is_some() {
+        // Written at set-up (`set_up`), before any container started.
+        return Ok(Some(HostDir {
+            path: own(),
+            owned: true,
+            read_only: true,
+        }));
+    }
     let files: Vec<&DownwardAPIVolumeFile> = if let Some(d) = &vol.downward_api {
         d.items.iter().flatten().collect()
     } else if let Some(p) = &vol.projected {
@@ -217,11 +287,11 @@ pub fn host_dir(req: &StartRequest<'_>, vol: &Volume) -> Result<Option<HostDir>,
             .collect()
     } else {
         return Err(format!(
-            "volume {:?}: joblite supports emptyDir, hostPath, downwardAPI and projected volumes",
+            "volume {:?}: joblite supports emptyDir, hostPath, downwardAPI, configMap, secret and projected volumes",
             vol.name
         ));
     };
-    if vol.projected.is_some() && files.is_empty() {
+    if vol.projected.is_some() && files.is_empty() && !projection::is_projected(vol) {
         return Ok(None);
     }
     let dir = own();

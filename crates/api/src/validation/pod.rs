@@ -10,15 +10,16 @@
 use super::field::{FieldError, FieldPath};
 use super::meta::{validate_object_meta, validate_object_meta_update};
 use super::names::{
-    is_qualified_name, is_relaxed_env_var_name, is_valid_port_name, is_valid_port_num,
-    name_is_dns_subdomain, validate_annotations, validate_dns1123_label, validate_labels,
-    validate_qualified_name,
+    is_config_map_key, is_qualified_name, is_relaxed_env_var_name, is_valid_port_name,
+    is_valid_port_num, name_is_dns_subdomain, validate_annotations, validate_dns1123_label,
+    validate_labels, validate_qualified_name,
 };
 use super::{semantic_eq, to_json, IS_NEGATIVE_ERROR_MSG};
 use crate::quantity::{parse_quantity, ParsedQuantity};
 use k8s_openapi::api::core::v1::{
-    Container, EnvVar, HostPathVolumeSource, Pod, PodSpec, PodTemplateSpec, ResourceRequirements,
-    Toleration, Volume,
+    ConfigMapVolumeSource, Container, DownwardAPIVolumeFile, EnvFromSource, EnvVar,
+    HostPathVolumeSource, KeyToPath, Pod, PodSpec, PodTemplateSpec, ProjectedVolumeSource,
+    ResourceRequirements, SecretVolumeSource, Toleration, Volume,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -288,8 +289,214 @@ fn validate_volumes(
         if let Some(h) = &v.host_path {
             errs.extend(validate_host_path(h, &p.child("hostPath")));
         }
+        if let Some(s) = &v.secret {
+            errs.extend(validate_secret_volume(s, &p.child("secret")));
+        }
+        if let Some(d) = &v.downward_api {
+            let dp = p.child("downwardAPI");
+            errs.extend(validate_file_mode(d.default_mode, &dp.child("defaultMode")));
+            for f in d.items.iter().flatten() {
+                errs.extend(validate_downward_api_file(f, &dp));
+            }
+        }
+        if let Some(c) = &v.config_map {
+            errs.extend(validate_config_map_volume(c, &p.child("configMap")));
+        }
+        if let Some(pr) = &v.projected {
+            errs.extend(validate_projected_volume(pr, &p.child("projected")));
+        }
     }
     names
+}
+
+/// `fileModeErrorMsg`.
+const FILE_MODE_ERROR: &str = "must be a number between 0 and 0777 (octal), both inclusive";
+
+/// A `defaultMode` or `mode`: 0 to 0777.
+fn validate_file_mode(mode: Option<i32>, path: &FieldPath) -> Vec<FieldError> {
+    match mode {
+        Some(m) if !(0..=0o777).contains(&m) => vec![FieldError::invalid(path, m, FILE_MODE_ERROR)],
+        _ => vec![],
+    }
+}
+
+/// `validateSecretVolumeSource`.
+fn validate_secret_volume(s: &SecretVolumeSource, path: &FieldPath) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    if s.secret_name.as_deref().unwrap_or_default().is_empty() {
+        errs.push(FieldError::required(&path.child("secretName"), ""));
+    }
+    errs.extend(validate_file_mode(
+        s.default_mode,
+        &path.child("defaultMode"),
+    ));
+    let items = path.child("items");
+    for (i, kp) in s.items.iter().flatten().enumerate() {
+        errs.extend(validate_key_to_path(kp, &items.index(i)));
+    }
+    errs
+}
+
+/// `validateConfigMapVolumeSource`.
+fn validate_config_map_volume(c: &ConfigMapVolumeSource, path: &FieldPath) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    if c.name.is_empty() {
+        errs.push(FieldError::required(&path.child("name"), ""));
+    }
+    errs.extend(validate_file_mode(
+        c.default_mode,
+        &path.child("defaultMode"),
+    ));
+    let items = path.child("items");
+    for (i, kp) in c.items.iter().flatten().enumerate() {
+        errs.extend(validate_key_to_path(kp, &items.index(i)));
+    }
+    errs
+}
+
+/// `validateKeyToPath`.
+fn validate_key_to_path(kp: &KeyToPath, path: &FieldPath) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    if kp.key.is_empty() {
+        errs.push(FieldError::required(&path.child("key"), ""));
+    }
+    if kp.path.is_empty() {
+        errs.push(FieldError::required(&path.child("path"), ""));
+    }
+    errs.extend(validate_local_non_reserved_path(
+        &kp.path,
+        &path.child("path"),
+    ));
+    errs.extend(validate_file_mode(kp.mode, &path.child("mode")));
+    errs
+}
+
+/// `ValidateLocalNonReservedPath`: relative, no `..` element, and not
+/// starting with `..` (the kubelet's atomic writer reserves those names).
+fn validate_local_non_reserved_path(target: &str, path: &FieldPath) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    if target.starts_with('/') {
+        errs.push(FieldError::invalid(path, target, "must be a relative path"));
+    }
+    if target.split('/').any(|part| part == "..") {
+        errs.push(FieldError::invalid(path, target, "must not contain '..'"));
+    }
+    if target.starts_with("..") && !target.starts_with("../") {
+        errs.push(FieldError::invalid(
+            path,
+            target,
+            "must not start with '..'",
+        ));
+    }
+    errs
+}
+
+/// The path and mode checks of `validateDownwardAPIVolumeFile` (its
+/// field selectors are checked where the kubelet resolves them).
+fn validate_downward_api_file(f: &DownwardAPIVolumeFile, path: &FieldPath) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    if f.path.is_empty() {
+        errs.push(FieldError::required(&path.child("path"), ""));
+    }
+    errs.extend(validate_local_non_reserved_path(
+        &f.path,
+        &path.child("path"),
+    ));
+    if f.field_ref.is_none() && f.resource_field_ref.is_none() {
+        errs.push(FieldError::required(
+            path,
+            "one of fieldRef and resourceFieldRef is required",
+        ));
+    }
+    errs.extend(validate_file_mode(f.mode, &path.child("mode")));
+    errs
+}
+
+/// `validateProjectedVolumeSource` / `validateProjectionSources` (secret,
+/// configMap, downwardAPI and serviceAccountToken sources).
+fn validate_projected_volume(pr: &ProjectedVolumeSource, path: &FieldPath) -> Vec<FieldError> {
+    let mut errs = validate_file_mode(pr.default_mode, &path.child("defaultMode"));
+    let mut all_paths = BTreeSet::new();
+    let mut claim = |p: &str, value: &str, errs: &mut Vec<FieldError>| {
+        if !p.is_empty() && !all_paths.insert(p.to_string()) {
+            errs.push(FieldError::invalid(
+                path,
+                value,
+                "conflicting duplicate paths",
+            ));
+        }
+    };
+    for (i, source) in pr.sources.iter().flatten().enumerate() {
+        let sp = path.child("sources").index(i);
+        let mut count = 0;
+        if let Some(s) = &source.secret {
+            count += 1;
+            let pp = sp.child("secret");
+            if s.name.is_empty() {
+                errs.push(FieldError::required(&pp.child("name"), ""));
+            }
+            for (j, kp) in s.items.iter().flatten().enumerate() {
+                errs.extend(validate_key_to_path(kp, &pp.child("items").index(j)));
+                claim(&kp.path, &s.name, &mut errs);
+            }
+        }
+        if let Some(c) = &source.config_map {
+            count += 1;
+            let pp = sp.child("configMap");
+            if c.name.is_empty() {
+                errs.push(FieldError::required(&pp.child("name"), ""));
+            }
+            for (j, kp) in c.items.iter().flatten().enumerate() {
+                errs.extend(validate_key_to_path(kp, &pp.child("items").index(j)));
+                claim(&kp.path, &c.name, &mut errs);
+            }
+        }
+        if let Some(d) = &source.downward_api {
+            count += 1;
+            let pp = sp.child("downwardAPI");
+            for f in d.items.iter().flatten() {
+                errs.extend(validate_downward_api_file(f, &pp));
+                claim(&f.path, &f.path, &mut errs);
+            }
+        }
+        if let Some(t) = &source.service_account_token {
+            count += 1;
+            let pp = sp.child("serviceAccountToken");
+            let secs = t.expiration_seconds.unwrap_or(3600);
+            if secs < 10 * 60 {
+                errs.push(FieldError::invalid(
+                    &pp.child("expirationSeconds"),
+                    secs,
+                    "may not specify a duration less than 10 minutes",
+                ));
+            }
+            if secs > 1 << 32 {
+                errs.push(FieldError::invalid(
+                    &pp.child("expirationSeconds"),
+                    secs,
+                    "may not specify a duration larger than 2^32 seconds",
+                ));
+            }
+            if t.path.is_empty() {
+                errs.push(FieldError::required(&path.child("path"), ""));
+            } else {
+                errs.extend(validate_local_non_reserved_path(
+                    &t.path,
+                    &path.child("path"),
+                ));
+            }
+        }
+        if source.cluster_trust_bundle.is_some() {
+            count += 1;
+        }
+        if count > 1 {
+            errs.push(FieldError::forbidden(
+                &sp,
+                "may not specify more than 1 volume type",
+            ));
+        }
+    }
+    errs
 }
 
 /// `supportedHostPathTypes`, in the sorted order upstream lists them.
@@ -376,6 +583,10 @@ fn validate_container(
     errs.extend(validate_env(
         c.env.as_deref().unwrap_or_default(),
         &path.child("env"),
+    ));
+    errs.extend(validate_env_from(
+        c.env_from.as_deref().unwrap_or_default(),
+        &path.child("envFrom"),
     ));
     errs.extend(validate_volume_mounts(
         c,
@@ -516,6 +727,83 @@ fn validate_env(vars: &[EnvVar], path: &FieldPath) -> Vec<FieldError> {
                     ));
                 }
             }
+        }
+        if let Some(r) = &from.config_map_key_ref {
+            errs.extend(validate_key_selector(
+                &r.name,
+                &r.key,
+                &vf.child("configMapKeyRef"),
+            ));
+        }
+        if let Some(r) = &from.secret_key_ref {
+            errs.extend(validate_key_selector(
+                &r.name,
+                &r.key,
+                &vf.child("secretKeyRef"),
+            ));
+        }
+    }
+    errs
+}
+
+/// `validateConfigMapKeySelector` / `validateSecretKeySelector`: the name
+/// is a DNS subdomain, the key a config key.
+fn validate_key_selector(name: &str, key: &str, path: &FieldPath) -> Vec<FieldError> {
+    let mut errs: Vec<FieldError> = name_is_dns_subdomain(name, false)
+        .into_iter()
+        .map(|m| FieldError::invalid(&path.child("name"), name, m))
+        .collect();
+    if key.is_empty() {
+        errs.push(FieldError::required(&path.child("key"), ""));
+    } else {
+        for m in is_config_map_key(key) {
+            errs.push(FieldError::invalid(&path.child("key"), key, m));
+        }
+    }
+    errs
+}
+
+/// `ValidateEnvFrom` with the relaxed prefix rule (1.33 default).
+fn validate_env_from(sources: &[EnvFromSource], path: &FieldPath) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    for (i, ev) in sources.iter().enumerate() {
+        let p = path.index(i);
+        if let Some(prefix) = ev.prefix.as_deref().filter(|s| !s.is_empty()) {
+            for m in is_relaxed_env_var_name(prefix) {
+                errs.push(FieldError::invalid(&p.child("prefix"), prefix, m));
+            }
+        }
+        let mut count = 0;
+        // `validateConfigMapEnvSource` / `validateSecretEnvSource`.
+        let mut named = |name: &str, field: &str, errs: &mut Vec<FieldError>| {
+            count += 1;
+            let np = p.child(field).child("name");
+            if name.is_empty() {
+                errs.push(FieldError::required(&np, ""));
+            } else {
+                for m in name_is_dns_subdomain(name, true) {
+                    errs.push(FieldError::invalid(&np, name, m));
+                }
+            }
+        };
+        if let Some(r) = &ev.config_map_ref {
+            named(&r.name, "configMapRef", &mut errs);
+        }
+        if let Some(r) = &ev.secret_ref {
+            named(&r.name, "secretRef", &mut errs);
+        }
+        match count {
+            0 => errs.push(FieldError::invalid(
+                path,
+                "",
+                "must specify one of: `configMapRef` or `secretRef`",
+            )),
+            1 => {}
+            _ => errs.push(FieldError::invalid(
+                path,
+                "",
+                "may not have more than one field specified at a time",
+            )),
         }
     }
     errs

@@ -1099,3 +1099,57 @@ fn pod_only_container_checks() {
         Vec::<String>::new()
     );
 }
+
+/// `validateConfigMapVolumeSource`, `validateSecretVolumeSource`,
+/// `validateProjectionSources`, `validateKeyToPath`,
+/// `validateConfigMapKeySelector` and `ValidateEnvFrom`.
+#[test]
+fn config_map_and_secret_references() {
+    let errs = |spec: serde_json::Value| {
+        pod_errors(|s| {
+            let extra: PodSpec = serde_json::from_value(spec).unwrap();
+            s.volumes = extra.volumes;
+            s.containers[0].env = extra.containers[0].env.clone();
+            s.containers[0].env_from = extra.containers[0].env_from.clone();
+        })
+    };
+    let ok = errs(serde_json::json!({"containers": [{"name": "c",
+    "env": [{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "a.b", "optional": true}}},
+            {"name": "B", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
+    "envFrom": [{"prefix": "P_", "configMapRef": {"name": "cm"}}, {"secretRef": {"name": "s"}}]}],
+    "volumes": [
+        {"name": "a", "configMap": {"name": "cm", "defaultMode": 0o400, "items": [{"key": "k", "path": "d/f", "mode": 0o600}]}},
+        {"name": "b", "secret": {"secretName": "s"}},
+        {"name": "c", "projected": {"sources": [{"configMap": {"name": "cm"}}, {"secret": {"name": "s", "items": [{"key": "k", "path": "x"}]}}]}}
+    ]}));
+    assert!(ok.is_empty(), "{ok:?}");
+    let bad = errs(serde_json::json!({"containers": [{"name": "c",
+    "env": [{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "Bad_Name", "key": "bad/key"}}},
+            {"name": "B", "valueFrom": {"secretKeyRef": {"name": "s", "key": ""}}}],
+    "envFrom": [{"prefix": "A=", "configMapRef": {"name": "cm"}}, {}]}],
+    "volumes": [
+        {"name": "a", "configMap": {"name": "", "defaultMode": 0o1000, "items": [{"key": "", "path": "../x", "mode": -1}]}},
+        {"name": "b", "secret": {"items": [{"key": "k", "path": "/abs"}, {"key": "k", "path": "..data"}]}},
+        {"name": "c", "projected": {"sources": [
+            {"configMap": {"name": "cm", "items": [{"key": "k", "path": "p"}]}},
+            {"secret": {"name": "s", "items": [{"key": "k", "path": "p"}]}, "configMap": {"name": "x"}}]}}
+    ]}));
+    let want = [
+        "spec.volumes[0].configMap.name: Required value",
+        "spec.volumes[0].configMap.defaultMode: Invalid value: 512: must be a number between 0 and 0777 (octal), both inclusive",
+        "spec.volumes[0].configMap.items[0].key: Required value",
+        "spec.volumes[0].configMap.items[0].path: Invalid value: \"../x\": must not contain '..'",
+        "spec.volumes[0].configMap.items[0].mode: Invalid value: -1: must be a number between 0 and 0777 (octal), both inclusive",
+        "spec.volumes[1].secret.secretName: Required value",
+        "spec.volumes[1].secret.items[0].path: Invalid value: \"/abs\": must be a relative path",
+        "spec.volumes[1].secret.items[1].path: Invalid value: \"..data\": must not start with '..'",
+        "spec.volumes[2].projected: Invalid value: \"s\": conflicting duplicate paths",
+        "spec.volumes[2].projected.sources[1]: Forbidden: may not specify more than 1 volume type",
+        "spec.containers[0].env[0].valueFrom.configMapKeyRef.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+        "spec.containers[0].env[0].valueFrom.configMapKeyRef.key: Invalid value: \"bad/key\": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+        "spec.containers[0].env[1].valueFrom.secretKeyRef.key: Required value",
+        "spec.containers[0].envFrom[0].prefix: Invalid value: \"A=\": a valid environment variable name must consist only of printable ASCII characters other than '='",
+        "spec.containers[0].envFrom: Invalid value: \"\": must specify one of: `configMapRef` or `secretRef`",
+    ];
+    assert_eq!(bad, want);
+}

@@ -352,3 +352,414 @@ fn python_client_configmaps_and_secrets() {
         s.log()
     );
 }
+
+// ---- pods that consume ConfigMaps and Secrets -----------------------------
+// Upstream: `pkg/kubelet/kubelet_pods.go` (`makeEnvironmentVariables`),
+// `pkg/volume/configmap`, `pkg/volume/secret`, `pkg/volume/projected`,
+// `pkg/kubelet/kuberuntime/kuberuntime_container.go` (`startContainer`).
+
+/// Waits for `job` to be Complete and returns it.
+fn wait_complete(s: &Server, job: &str) -> Value {
+    s.wait_for(
+        &format!("job {job} complete"),
+        std::time::Duration::from_secs(60),
+        || {
+            let j = s.get_json(&["job", job]);
+            assert!(
+                crate::harness::condition(&j, "Failed").is_none(),
+                "job failed: {j}"
+            );
+            crate::harness::condition(&j, "Complete")
+                .is_some()
+                .then_some(j)
+        },
+    )
+}
+
+/// The pods of `job`, as JSON.
+fn job_pods(s: &Server, job: &str) -> Vec<Value> {
+    s.get_json(&["pods", "-l", &format!("job-name={job}")])["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The Events about `pod`, as (type, reason, message).
+fn pod_events(s: &Server, pod: &str) -> Vec<(String, String, String)> {
+    s.get_json(&[
+        "events",
+        "--field-selector",
+        &format!("involvedObject.name={pod}"),
+    ])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let f = |k: &str| e[k].as_str().unwrap_or("").to_string();
+            (f("type"), f("reason"), f("message"))
+        })
+        .collect()
+}
+
+/// Issue 11's acceptance: an Indexed Job whose pods read `$GREETING` from a
+/// ConfigMap key, `$PASSWORD` from a Secret and a file from a ConfigMap
+/// volume with `items` and `mode: 0400`, plus `envFrom` with a prefix, a
+/// Secret volume and a projected volume; the Secret's value never reaches
+/// the engine's log, an event or describe.
+#[test]
+fn an_indexed_job_reads_config_maps_and_secrets() {
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "settings.ini", b"[app]\nlevel=debug\n");
+    s.kubectl(&[
+        "create",
+        "configmap",
+        "app",
+        "--from-literal=GREETING=hello",
+        &format!("--from-file={}", dir.path().join("settings.ini").display()),
+    ])
+    .ok();
+    s.kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "--from-literal=PASSWORD=hunter2",
+    ])
+    .ok();
+    let job = r#"apiVersion: batch/v1
+kind: Job
+metadata:
+  name: reader
+spec:
+  completionMode: Indexed
+  completions: 2
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: busybox
+        command: ["sh", "-c"]
+        args:
+        - >-
+          echo "$JOB_COMPLETION_INDEX $GREETING $PASSWORD $CFG_GREETING";
+          cat /etc/app/app.ini;
+          stat -L -c %a /etc/app/app.ini;
+          ls /etc/app;
+          stat -L -c %a /etc/creds/PASSWORD;
+          cat /etc/all/GREETING /etc/all/PASSWORD /etc/all/name; echo;
+          touch /etc/app/new 2>/dev/null || echo read-only
+        env:
+        - name: GREETING
+          valueFrom: {configMapKeyRef: {name: app, key: GREETING}}
+        - name: PASSWORD
+          valueFrom: {secretKeyRef: {name: creds, key: PASSWORD}}
+        envFrom:
+        - {prefix: CFG_, configMapRef: {name: app}}
+        volumeMounts:
+        - {name: cfg, mountPath: /etc/app}
+        - {name: creds, mountPath: /etc/creds}
+        - {name: all, mountPath: /etc/all}
+      volumes:
+      - name: cfg
+        configMap:
+          name: app
+          items: [{key: settings.ini, path: app.ini, mode: 0400}]
+      - name: creds
+        secret: {secretName: creds, defaultMode: 0440}
+      - name: all
+        projected:
+          sources:
+          - configMap: {name: app, items: [{key: GREETING, path: GREETING}]}
+          - secret: {name: creds}
+          - downwardAPI: {items: [{path: name, fieldRef: {fieldPath: metadata.name}}]}
+"#;
+    s.kubectl_stdin("1.33", &["create", "-f", "-"], job).ok();
+    let done = wait_complete(&s, "reader");
+    assert_eq!(done["status"]["succeeded"], 2);
+    let pods = job_pods(&s, "reader");
+    assert_eq!(pods.len(), 2);
+    for p in &pods {
+        let name = p["metadata"]["name"].as_str().unwrap();
+        let index = &p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"];
+        let logs = s.kubectl(&["logs", name]).ok();
+        assert_eq!(
+            logs,
+            format!(
+                "{} hello hunter2 hello\n[app]\nlevel=debug\n400\napp.ini\n440\nhellohunter2{name}\nread-only\n",
+                index.as_str().unwrap()
+            ),
+            "{name}"
+        );
+        let described = s.kubectl(&["describe", "pod", name]).ok();
+        assert!(
+            described.contains("<set to the key 'PASSWORD' in secret 'creds'>"),
+            "{described}"
+        );
+        assert!(!described.contains("hunter2"), "{described}");
+        for (_, _, message) in pod_events(&s, name) {
+            assert!(!message.contains("hunter2"), "{message}");
+        }
+    }
+    // The files live only under the engine's 0700 data directory.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(s.data_dir.path())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    // Nothing the engine (or its supervisor) logged carries the value.
+    let log = s.log();
+    assert!(!log.contains("hunter2"), "{log}");
+    let out = Command::new("grep")
+        .args(["-r", "-l", "hunter2", "--include=*.log"])
+        .arg(s.data_dir.path())
+        .output()
+        .unwrap();
+    let hits = String::from_utf8_lossy(&out.stdout);
+    // Only the pods' own output (which echoes it) may hold it.
+    for hit in hits.lines() {
+        assert!(hit.contains("/logs/default_reader-"), "{hit}");
+    }
+}
+
+/// A Job whose ConfigMap does not exist yet: its pod waits with
+/// `CreateContainerConfigError` (env) or `ContainerCreating` and
+/// `FailedMount` (volume), then runs once `kubectl create configmap` makes
+/// it: the same pod, nothing re-created and no failure counted.
+#[test]
+fn pods_wait_for_a_missing_config_map_then_run() {
+    let s = Server::start();
+    let job = |name: &str, extra: &str| {
+        format!(
+            r#"apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: busybox
+{extra}"#
+        )
+    };
+    let env_job = job(
+        "by-env",
+        r#"        command: ["sh", "-c", "echo $GREETING"]
+        env:
+        - name: GREETING
+          valueFrom: {configMapKeyRef: {name: late, key: GREETING}}
+"#,
+    );
+    let vol_job = job(
+        "by-volume",
+        r#"        command: ["cat", "/cfg/GREETING"]
+        volumeMounts: [{name: cfg, mountPath: /cfg}]
+      volumes:
+      - name: cfg
+        configMap: {name: late-files}
+"#,
+    );
+    s.kubectl_stdin("1.33", &["create", "-f", "-"], &env_job)
+        .ok();
+    s.kubectl_stdin("1.33", &["create", "-f", "-"], &vol_job)
+        .ok();
+    let waiting = |job: &str, reason: &str| {
+        s.wait_for(
+            &format!("{job} waiting with {reason}"),
+            std::time::Duration::from_secs(30),
+            || {
+                let pods = job_pods(&s, job);
+                let p = pods.first()?;
+                let w = &p["status"]["containerStatuses"][0]["state"]["waiting"];
+                (w["reason"] == reason).then(|| p.clone())
+            },
+        )
+    };
+    let env_pod = waiting("by-env", "CreateContainerConfigError");
+    assert_eq!(env_pod["status"]["phase"], "Pending");
+    assert_eq!(
+        env_pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"],
+        "configmap \"late\" not found"
+    );
+    let vol_pod = waiting("by-volume", "ContainerCreating");
+    assert_eq!(vol_pod["status"]["phase"], "Pending");
+    let name_of = |p: &Value| p["metadata"]["name"].as_str().unwrap().to_string();
+    let (env_name, vol_name) = (name_of(&env_pod), name_of(&vol_pod));
+    s.wait_for(
+        "the upstream events",
+        std::time::Duration::from_secs(30),
+        || {
+            let env_events = pod_events(&s, &env_name);
+            let vol_events = pod_events(&s, &vol_name);
+            let failed = (
+                "Warning".to_string(),
+                "Failed".to_string(),
+                "Error: configmap \"late\" not found".to_string(),
+            );
+            let mount = (
+                "Warning".to_string(),
+                "FailedMount".to_string(),
+                "MountVolume.SetUp failed for volume \"cfg\" : configmap \"late-files\" not found"
+                    .to_string(),
+            );
+            (env_events.contains(&failed) && vol_events.contains(&mount)).then_some(())
+        },
+    );
+    // Neither Job counts a failure while its pod waits.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    for j in ["by-env", "by-volume"] {
+        let job = s.get_json(&["job", j]);
+        assert_eq!(job["status"]["active"], 1, "{job}");
+        assert!(job["status"].get("failed").is_none(), "{job}");
+    }
+
+    s.kubectl(&["create", "configmap", "late", "--from-literal=GREETING=hi"])
+        .ok();
+    s.kubectl(&[
+        "create",
+        "configmap",
+        "late-files",
+        "--from-literal=GREETING=files",
+    ])
+    .ok();
+    for (j, pod, out) in [
+        ("by-env", &env_pod, "hi\n"),
+        ("by-volume", &vol_pod, "files\n"),
+    ] {
+        let done = wait_complete(&s, j);
+        assert_eq!(done["status"]["succeeded"], 1);
+        assert!(done["status"].get("failed").is_none(), "{done}");
+        let pods = job_pods(&s, j);
+        assert_eq!(pods.len(), 1, "no pod was re-created");
+        assert_eq!(pods[0]["metadata"]["uid"], pod["metadata"]["uid"]);
+        assert_eq!(pods[0]["status"]["containerStatuses"][0]["restartCount"], 0);
+        assert_eq!(s.kubectl(&["logs", &name_of(pod)]).ok(), out);
+    }
+}
+
+/// `optional: true`: a missing key or object leaves the variable unset
+/// (and an optional volume empty), and the pod runs.
+#[test]
+fn optional_references_that_are_missing_are_left_out() {
+    let s = Server::start();
+    s.kubectl(&["create", "configmap", "some", "--from-literal=A=1"])
+        .ok();
+    let job = r#"apiVersion: batch/v1
+kind: Job
+metadata:
+  name: opt
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: busybox
+        command: ["sh", "-c", "echo ${A-unset} ${MISSING_KEY-unset} ${MISSING_SECRET-unset}; ls /opt/cfg | wc -l"]
+        env:
+        - name: A
+          valueFrom: {configMapKeyRef: {name: some, key: A, optional: true}}
+        - name: MISSING_KEY
+          valueFrom: {configMapKeyRef: {name: some, key: nope, optional: true}}
+        - name: MISSING_SECRET
+          valueFrom: {secretKeyRef: {name: nope, key: k, optional: true}}
+        envFrom:
+        - secretRef: {name: nope, optional: true}
+        volumeMounts: [{name: cfg, mountPath: /opt/cfg}]
+      volumes:
+      - name: cfg
+        configMap: {name: nope, optional: true}
+"#;
+    s.kubectl_stdin("1.33", &["create", "-f", "-"], job).ok();
+    wait_complete(&s, "opt");
+    let pods = job_pods(&s, "opt");
+    let logs = s
+        .kubectl(&["logs", pods[0]["metadata"]["name"].as_str().unwrap()])
+        .ok();
+    assert_eq!(logs, "1 unset unset\n0\n");
+}
+
+/// The node follows ConfigMaps by a watch: a running pod's volume gets the
+/// new content (a subPath mount keeps what it started with, as upstream),
+/// and a pod waiting on a missing key starts once an update adds it.
+#[test]
+fn config_map_changes_reach_pods() {
+    let s = Server::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let one = tmp.path().join("one.conf");
+    s.kubectl(&["create", "configmap", "live", "--from-literal=k=v1"])
+        .ok();
+    let pods = format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: watcher
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "cat /cfg/k; echo; until grep -q v2 /cfg/k; do sleep 0.05; done; cat {one}; echo; cat /cfg/k; echo"]
+    volumeMounts:
+    - {{name: cfg, mountPath: /cfg}}
+    - {{name: cfg, mountPath: {one}, subPath: k}}
+  volumes:
+  - name: cfg
+    configMap: {{name: live}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: keyed
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "echo $LATER"]
+    env:
+    - name: LATER
+      valueFrom: {{configMapKeyRef: {{name: live, key: later}}}}
+"#,
+        one = one.display()
+    );
+    s.kubectl_stdin("1.33", &["create", "-f", "-"], &pods).ok();
+    let state =
+        |pod: &str| s.get_json(&["pod", pod])["status"]["containerStatuses"][0]["state"].clone();
+    s.wait_for(
+        "both pods in place",
+        std::time::Duration::from_secs(30),
+        || {
+            let running = state("watcher").get("running").is_some();
+            let w = state("keyed")["waiting"].clone();
+            (running && w["reason"] == "CreateContainerConfigError").then_some(w)
+        },
+    );
+    assert_eq!(
+        state("keyed")["waiting"]["message"],
+        "couldn't find key later in ConfigMap default/live"
+    );
+    s.kubectl(&[
+        "patch",
+        "cm",
+        "live",
+        "-p",
+        r#"{"data":{"k":"v2","later":"now"}}"#,
+    ])
+    .ok();
+    for pod in ["watcher", "keyed"] {
+        s.wait_for(pod, std::time::Duration::from_secs(30), || {
+            (s.get_json(&["pod", pod])["status"]["phase"] == "Succeeded").then_some(())
+        });
+    }
+    assert_eq!(s.kubectl(&["logs", "watcher"]).ok(), "v1\nv1\nv2\n");
+    assert_eq!(s.kubectl(&["logs", "keyed"]).ok(), "now\n");
+}
