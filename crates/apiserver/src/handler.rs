@@ -64,6 +64,7 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Body>) -> Result<Resp, Api
     match route(&path) {
         Route::Version => Ok(respond::json(StatusCode::OK, &crate::version())),
         Route::Health(_) => Ok(respond::bytes(StatusCode::OK, "text/plain", b"ok".to_vec())),
+        Route::Metrics if method == Method::GET => Ok(crate::metrics::serve(&state.metrics)),
         Route::CoreGroups => Ok(crate::discovery_routes::core(
             &accept,
             &state.server_address,
@@ -86,7 +87,7 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Body>) -> Result<Resp, Api
             )),
             None => Err(not_found_generic()),
         },
-        Route::OpenApiV2 | Route::NotFound => Err(not_found_generic()),
+        Route::OpenApiV2 | Route::Metrics | Route::NotFound => Err(not_found_generic()),
         Route::Resource(r) => resource(state, method, r, query, &accept, req).await,
     }
 }

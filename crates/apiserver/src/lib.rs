@@ -11,6 +11,7 @@ pub mod discovery;
 mod discovery_routes;
 pub mod filter;
 mod handler;
+pub mod metrics;
 pub mod openapi;
 mod output;
 pub mod patch;
@@ -87,6 +88,8 @@ pub(crate) struct AppState {
     pub token: String,
     pub logs: Arc<dyn PodLogs>,
     pub server_address: String,
+    /// Every metric family `/metrics` serves.
+    pub metrics: prometheus::Registry,
     #[allow(dead_code)]
     pub data_dir: PathBuf,
 }

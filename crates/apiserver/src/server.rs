@@ -20,6 +20,9 @@ pub struct ServerConfig {
     /// 0 picks a free port.
     pub port: u16,
     pub logs: Arc<dyn PodLogs>,
+    /// The registry `/metrics` serves (the caller registers the other
+    /// components' metrics; the request metrics are added here).
+    pub metrics: prometheus::Registry,
 }
 
 /// A running server.
@@ -53,6 +56,9 @@ async fn bootstrap(store: &store::Store) -> Result<(), Error> {
 /// Binds, writes the kubeconfig, and serves in the background.
 pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
     bootstrap(&config.store).await?;
+    // Registered once per registry; a second server on the same registry
+    // (tests) finds them already there.
+    let _ = crate::metrics::register(&config.metrics);
     let listener = TcpListener::bind(SocketAddr::new(config.address, config.port)).await?;
     let addr = listener.local_addr()?;
     let host = addr.ip().to_string();
@@ -69,6 +75,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
         token: creds.token.clone(),
         logs: config.logs,
         server_address: format!("{url_host}:{}", addr.port()),
+        metrics: config.metrics,
         data_dir: config.data_dir,
     });
     let acceptor = tokio_rustls::TlsAcceptor::from(creds.server_config.clone());
@@ -100,7 +107,10 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
                         async move {
                             let mut req = req.map(axum::body::Body::new);
                             req.extensions_mut().insert(verified);
-                            Ok::<_, Infallible>(handler::handle(state, req).await)
+                            Ok::<_, Infallible>(
+                                crate::metrics::instrument(req, |req| handler::handle(state, req))
+                                    .await,
+                            )
                         }
                     });
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());

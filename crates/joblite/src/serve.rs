@@ -69,12 +69,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(crate::engine::host_name);
     let engine = crate::engine::start(&store, &dir, &node_name).await?;
 
+    let metrics = prometheus::Registry::new();
+    store::metrics::register(&metrics)?;
+    controllers::job::metrics::register(&metrics)?;
+    node::metrics::register(&metrics)?;
     let server = apiserver::serve(apiserver::ServerConfig {
         store: store.clone(),
         data_dir: dir.clone(),
         address,
         port: args.port,
         logs: Arc::clone(&engine.logs),
+        metrics,
     })
     .await?;
 

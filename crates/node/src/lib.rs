@@ -32,6 +32,7 @@ pub mod env;
 mod error;
 pub mod expansion;
 pub mod logs;
+pub mod metrics;
 pub mod node_object;
 pub mod paths;
 pub mod pod_worker;

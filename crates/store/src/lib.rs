@@ -21,6 +21,7 @@
 mod db;
 mod error;
 mod lifecycle;
+pub mod metrics;
 pub mod recorder;
 mod watch;
 

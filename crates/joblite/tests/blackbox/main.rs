@@ -8,5 +8,6 @@ mod api_server;
 mod cli;
 mod job_e2e;
 mod jobs;
+mod metrics;
 mod node;
 mod python_client;
