@@ -116,7 +116,9 @@ pub fn negotiate_discovery(accept: &str) -> DiscoveryFormat {
 /// Verbs kube-apiserver lists for the resource (Namespaces have no
 /// `deletecollection`, as upstream's namespace registry does not offer it).
 pub fn verbs(r: &ResourceInfo) -> &'static [&'static str] {
-    if r.group.is_empty() && r.plural == "namespaces" {
+    if r.group == crate::resource_metrics::GROUP {
+        crate::resource_metrics::VERBS
+    } else if r.group.is_empty() && r.plural == "namespaces" {
         &[
             "create", "delete", "get", "list", "patch", "update", "watch",
         ]
@@ -223,7 +225,7 @@ fn aggregated_resource(r: &'static ResourceInfo) -> Value {
 /// Groups in first-seen order of `ALL`, each with its versions in order.
 fn groups(core: bool) -> Vec<(&'static str, Vec<&'static str>)> {
     let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
-    for r in ALL.iter().filter(|r| r.group.is_empty() == core) {
+    for r in served().filter(|r| r.group.is_empty() == core) {
         match out.iter_mut().find(|(g, _)| *g == r.group) {
             Some((_, vs)) => {
                 if !vs.contains(&r.version) {
@@ -240,9 +242,15 @@ fn resources_of<'a>(
     group: &'a str,
     version: &'a str,
 ) -> impl Iterator<Item = &'static ResourceInfo> + 'a {
+    served().filter(move |r| r.group == group && r.version == version)
+}
+
+/// What discovery lists: the stored resources, then the computed
+/// `metrics.k8s.io` ones.
+fn served() -> impl Iterator<Item = &'static ResourceInfo> {
     ALL.iter()
         .copied()
-        .filter(move |r| r.group == group && r.version == version)
+        .chain(crate::resource_metrics::RESOURCES.iter().copied())
 }
 
 /// The aggregated `APIGroupDiscoveryList`: `core = true` for `/api` (the
@@ -438,8 +446,18 @@ mod tests {
         assert_eq!(doc["apiVersion"], "apidiscovery.k8s.io/v2");
         assert_eq!(doc["kind"], "APIGroupDiscoveryList");
         let items = doc["items"].as_array().unwrap();
-        assert_eq!(items.len(), 1);
+        assert_eq!(items.len(), 2);
         assert_eq!(items[0]["metadata"]["name"], "batch");
+        // The computed resource metrics API, read-only, as metrics-server
+        // registers it.
+        assert_eq!(items[1]["metadata"]["name"], "metrics.k8s.io");
+        let m = &items[1]["versions"][0];
+        assert_eq!(m["version"], "v1beta1");
+        assert_eq!(
+            m["resources"][1],
+            json!({"resource":"pods","responseKind":{"group":"","version":"","kind":"PodMetrics"},
+                "scope":"Namespaced","singularResource":"","verbs":["get","list"]})
+        );
         let v = &items[0]["versions"][0];
         assert_eq!(v["version"], "v1");
         assert_eq!(v["freshness"], "Current");
@@ -497,7 +515,10 @@ mod tests {
             api_group_list(),
             json!({"kind":"APIGroupList","apiVersion":"v1","groups":[{"name":"batch",
                 "versions":[{"groupVersion":"batch/v1","version":"v1"}],
-                "preferredVersion":{"groupVersion":"batch/v1","version":"v1"}}]})
+                "preferredVersion":{"groupVersion":"batch/v1","version":"v1"}},
+                {"name":"metrics.k8s.io",
+                "versions":[{"groupVersion":"metrics.k8s.io/v1beta1","version":"v1beta1"}],
+                "preferredVersion":{"groupVersion":"metrics.k8s.io/v1beta1","version":"v1beta1"}}]})
         );
         assert_eq!(api_group("batch").unwrap()["kind"], "APIGroup");
         assert!(api_group("apps").is_none());

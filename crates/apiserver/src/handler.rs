@@ -61,6 +61,10 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Body>) -> Result<Resp, Api
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    // The resource metrics API is computed, not stored: it has its own routes.
+    if let Some(r) = crate::resource_metrics::route(&path) {
+        return crate::resource_metrics::serve(state, &method, r, &query).await;
+    }
     match route(&path) {
         Route::Version => Ok(respond::json(StatusCode::OK, &crate::version())),
         Route::Health(_) => Ok(respond::bytes(StatusCode::OK, "text/plain", b"ok".to_vec())),

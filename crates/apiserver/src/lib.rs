@@ -20,6 +20,7 @@ pub mod query;
 mod read;
 mod registry;
 pub mod request;
+pub mod resource_metrics;
 mod respond;
 mod server;
 pub mod tls;
@@ -90,6 +91,7 @@ pub(crate) struct AppState {
     pub server_address: String,
     /// Every metric family `/metrics` serves.
     pub metrics: prometheus::Registry,
+    pub usage: Arc<dyn resource_metrics::ResourceUsage>,
     #[allow(dead_code)]
     pub data_dir: PathBuf,
 }

@@ -153,6 +153,30 @@ pub fn classify(
         scope: "",
         long_running: false,
     };
+    if let Some(m) = crate::resource_metrics::route(path) {
+        use crate::resource_metrics::{MetricsRoute, GROUP, VERSION};
+        let (resource, named, namespaced) = match m {
+            MetricsRoute::Nodes { name } => ("nodes", name.is_some(), false),
+            MetricsRoute::Pods { namespace, name } => ("pods", name.is_some(), namespace.is_some()),
+            _ => return non_resource("/apis/<group>"),
+        };
+        return RequestLabels {
+            verb: if named { "GET" } else { "LIST" },
+            dry_run,
+            group: GROUP.into(),
+            version: VERSION.into(),
+            resource: resource.into(),
+            subresource: String::new(),
+            scope: if named {
+                "resource"
+            } else if namespaced {
+                "namespace"
+            } else {
+                "cluster"
+            },
+            long_running: false,
+        };
+    }
     let r = match route(path) {
         Route::Resource(r) => r,
         Route::Health(p) => return non_resource(&format!("/{p}")),

@@ -23,6 +23,8 @@ pub struct ServerConfig {
     /// The registry `/metrics` serves (the caller registers the other
     /// components' metrics; the request metrics are added here).
     pub metrics: prometheus::Registry,
+    /// What the pods and the node use, for `metrics.k8s.io`.
+    pub usage: Arc<dyn crate::resource_metrics::ResourceUsage>,
 }
 
 /// A running server.
@@ -76,6 +78,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
         logs: config.logs,
         server_address: format!("{url_host}:{}", addr.port()),
         metrics: config.metrics,
+        usage: config.usage,
         data_dir: config.data_dir,
     });
     let acceptor = tokio_rustls::TlsAcceptor::from(creds.server_config.clone());

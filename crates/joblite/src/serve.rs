@@ -80,6 +80,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         port: args.port,
         logs: Arc::clone(&engine.logs),
         metrics,
+        usage: Arc::clone(&engine.usage),
     })
     .await?;
 

@@ -43,6 +43,7 @@ pub mod runtime;
 pub mod status;
 pub mod supervisor;
 pub mod sys;
+pub mod usage;
 pub mod volumes;
 
 pub use agent::{run, NodeConfig, NodeHandle};

@@ -11,3 +11,4 @@ mod jobs;
 mod metrics;
 mod node;
 mod python_client;
+mod top;
