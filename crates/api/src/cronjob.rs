@@ -8,7 +8,6 @@
 //! `pkg/registry/batch/cronjob/strategy.go`.
 
 use crate::defaults::default_pod_spec;
-use crate::resources::ResourceInfo;
 use crate::selectors::format_label_selector;
 use crate::table::translate_timestamp_since;
 use chrono::{DateTime, Utc};
@@ -17,21 +16,7 @@ use k8s_openapi::api::core::v1::PodSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde_json::{json, Value};
 
-/// The `cronjobs` resource: short name `cj`, category `all`, a status
-/// subresource.
-pub static CRONJOBS: ResourceInfo = ResourceInfo {
-    group: "batch",
-    version: "v1",
-    plural: "cronjobs",
-    singular: "cronjob",
-    kind: "CronJob",
-    list_kind: "CronJobList",
-    namespaced: true,
-    short_names: &["cj"],
-    categories: &["all"],
-    has_generation: true,
-    subresources: &["status"],
-};
+pub use crate::resources::CRONJOBS;
 
 /// `batchv1.CronJobScheduledTimestampAnnotation`: the scheduled time of a
 /// Job the controller created, RFC 3339 in the CronJob's `timeZone`.

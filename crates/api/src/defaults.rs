@@ -21,7 +21,7 @@
 //! `unreachable` (300 s) are added unless the pod already tolerates them.
 
 use crate::quantity::parse_quantity;
-use crate::validation::{
+use crate::vocabulary::{
     CONTROLLER_UID_LABEL, JOB_NAME_LABEL, LEGACY_CONTROLLER_UID_LABEL, LEGACY_JOB_NAME_LABEL,
 };
 use k8s_openapi::api::batch::v1::{Job, JobSpec, JobStatus};
@@ -449,24 +449,7 @@ pub fn prepare_job_for_create(job: &mut Job, uid: &str) {
     }
 }
 
-/// The metadata part of `rest.BeforeUpdate`: an update cannot change or drop
-/// the server-owned fields, so they are carried over from the stored object
-/// (an empty `uid`, `creationTimestamp`, `deletionTimestamp`, and a missing
-/// `deletionGracePeriodSeconds`). `generation` is left to the store.
-pub fn prepare_meta_for_update(new: &mut ObjectMeta, old: &ObjectMeta) {
-    if new.uid.as_deref().unwrap_or_default().is_empty() {
-        new.uid = old.uid.clone();
-    }
-    if old.creation_timestamp.is_some() {
-        new.creation_timestamp = old.creation_timestamp.clone();
-    }
-    if old.deletion_timestamp.is_some() {
-        new.deletion_timestamp = old.deletion_timestamp.clone();
-    }
-    if old.deletion_grace_period_seconds.is_some() && new.deletion_grace_period_seconds.is_none() {
-        new.deletion_grace_period_seconds = old.deletion_grace_period_seconds;
-    }
-}
+pub use crate::validation::prepare_meta_for_update;
 
 /// `jobStrategy.PrepareForUpdate`: a main-resource update cannot change status.
 pub fn prepare_job_for_update(new: &mut Job, old: &Job) {

@@ -56,7 +56,7 @@ pub fn build(
         .get("namespace")
         .and_then(Value::as_str)
         .unwrap_or("default");
-    let ts = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let ts = crate::vocabulary::time_string(now);
     let nanos = now.timestamp_nanos_opt().unwrap_or_default();
     let mut source_json = json!({ "component": source.component });
     if let Some(h) = &source.host {

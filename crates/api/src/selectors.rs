@@ -988,75 +988,35 @@ impl fmt::Display for FieldSelector {
 }
 
 /// The field-label conversion kube-apiserver applies to each selector field:
-/// returns the internal field name or upstream's error for an unsupported one.
-///
-/// Sources: `pkg/apis/core/v1/conversion.go` (Pod, Node, Event, Namespace:
-/// `field label not supported: <f>`), `pkg/apis/batch/v1/conversion.go` (Job:
-/// `field label "<f>" not supported for batchv1.Job`), and
-/// `runtime.DefaultMetaV1FieldSelectorConversion` for anything else. Note that
-/// upstream Nodes and Namespaces do not accept `metadata.namespace`.
+/// returns the internal field name or upstream's error for an unsupported
+/// one. Each kind's strategy has its conversion (`pkg/apis/core/v1/conversion.go`,
+/// `pkg/apis/batch/v1/conversion.go`, ...); the default is [`meta_field_label`].
 pub fn convert_field_label<'a>(
     resource: &ResourceInfo,
     label: &'a str,
 ) -> Result<&'a str, ApiError> {
-    let core_unsupported = || ApiError::BadRequest(format!("field label not supported: {label}"));
-    match (resource.group, resource.kind) {
-        ("", "Pod") => match label {
-            "metadata.name"
-            | "metadata.namespace"
-            | "spec.nodeName"
-            | "spec.restartPolicy"
-            | "spec.schedulerName"
-            | "spec.serviceAccountName"
-            | "spec.hostNetwork"
-            | "status.phase"
-            | "status.podIP"
-            | "status.nominatedNodeName" => Ok(label),
-            "spec.host" => Ok("spec.nodeName"),
-            _ => Err(core_unsupported()),
-        },
-        ("", "Node") => match label {
-            "metadata.name" | "spec.unschedulable" => Ok(label),
-            _ => Err(core_unsupported()),
-        },
-        ("", "Namespace") => match label {
-            "metadata.name" | "status.phase" => Ok(label),
-            _ => Err(core_unsupported()),
-        },
-        ("", "Event") => match label {
-            "involvedObject.kind"
-            | "involvedObject.namespace"
-            | "involvedObject.name"
-            | "involvedObject.uid"
-            | "involvedObject.apiVersion"
-            | "involvedObject.resourceVersion"
-            | "involvedObject.fieldPath"
-            | "reason"
-            | "reportingComponent"
-            | "source"
-            | "type"
-            | "metadata.namespace"
-            | "metadata.name" => Ok(label),
-            _ => Err(core_unsupported()),
-        },
-        ("batch", "Job") => match label {
-            "metadata.name" | "metadata.namespace" | "status.successful" => Ok(label),
-            _ => Err(ApiError::BadRequest(format!(
-                "field label {} not supported for batchv1.Job",
-                go_quote(label)
-            ))),
-        },
-        _ => match label {
-            "metadata.name" | "metadata.namespace" => Ok(label),
-            _ => Err(ApiError::BadRequest(format!(
-                "{} is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
-                go_quote(label)
-            ))),
-        },
+    resource.strategy.field_label(label)
+}
+
+/// `runtime.DefaultMetaV1FieldSelectorConversion`: `metadata.name` and
+/// `metadata.namespace` only.
+pub fn meta_field_label(label: &str) -> Result<&str, ApiError> {
+    match label {
+        "metadata.name" | "metadata.namespace" => Ok(label),
+        _ => Err(ApiError::BadRequest(format!(
+            "{} is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
+            go_quote(label)
+        ))),
     }
 }
 
-fn str_at(obj: &Value, pointer: &str) -> String {
+/// The error of the core/v1 conversions: `field label not supported: <f>`.
+pub fn core_field_label_error(label: &str) -> ApiError {
+    ApiError::BadRequest(format!("field label not supported: {label}"))
+}
+
+/// The string at `pointer`, or `""`.
+pub fn str_at(obj: &Value, pointer: &str) -> String {
     obj.pointer(pointer)
         .and_then(Value::as_str)
         .unwrap_or_default()
@@ -1065,80 +1025,13 @@ fn str_at(obj: &Value, pointer: &str) -> String {
 
 /// The value of a selectable field of `obj`, as the registry's
 /// `ToSelectableFields`/`GetAttrs` would compute it; `None` for a field the
-/// resource does not expose.
-///
-/// Sources: `pkg/registry/core/pod/strategy.go` (`ToSelectableFields`),
-/// `pkg/registry/core/event/strategy.go`, `pkg/registry/core/node/strategy.go`,
-/// `pkg/registry/core/namespace/strategy.go`, `pkg/registry/batch/job/strategy.go`
-/// (`status.successful` is `status.succeeded`, 0 when unset).
+/// resource does not expose. `metadata.name` (and `metadata.namespace` for
+/// namespaced kinds) are common; the rest come from the kind's strategy.
 pub fn field_value(resource: &ResourceInfo, obj: &Value, field: &str) -> Option<String> {
     match field {
-        "metadata.name" => return Some(str_at(obj, "/metadata/name")),
-        "metadata.namespace" if resource.namespaced => {
-            return Some(str_at(obj, "/metadata/namespace"))
-        }
-        _ => {}
-    }
-    match (resource.group, resource.kind, field) {
-        ("", "Pod", "spec.nodeName") => Some(str_at(obj, "/spec/nodeName")),
-        ("", "Pod", "spec.restartPolicy") => Some(str_at(obj, "/spec/restartPolicy")),
-        ("", "Pod", "spec.schedulerName") => Some(str_at(obj, "/spec/schedulerName")),
-        ("", "Pod", "spec.serviceAccountName") => Some(str_at(obj, "/spec/serviceAccountName")),
-        ("", "Pod", "spec.hostNetwork") => Some(
-            obj.pointer("/spec/hostNetwork")
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-                .to_string(),
-        ),
-        ("", "Pod", "status.phase") => Some(str_at(obj, "/status/phase")),
-        ("", "Pod", "status.podIP") => {
-            // Upstream reads status.podIPs[0]; fall back to status.podIP for
-            // objects written without the plural field.
-            let ip = str_at(obj, "/status/podIPs/0/ip");
-            Some(if ip.is_empty() {
-                str_at(obj, "/status/podIP")
-            } else {
-                ip
-            })
-        }
-        ("", "Pod", "status.nominatedNodeName") => Some(str_at(obj, "/status/nominatedNodeName")),
-        ("", "Node", "spec.unschedulable") => Some(
-            obj.pointer("/spec/unschedulable")
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-                .to_string(),
-        ),
-        ("", "Namespace", "status.phase") => Some(str_at(obj, "/status/phase")),
-        ("", "Event", f) => match f {
-            "involvedObject.kind" => Some(str_at(obj, "/involvedObject/kind")),
-            "involvedObject.namespace" => Some(str_at(obj, "/involvedObject/namespace")),
-            "involvedObject.name" => Some(str_at(obj, "/involvedObject/name")),
-            "involvedObject.uid" => Some(str_at(obj, "/involvedObject/uid")),
-            "involvedObject.apiVersion" => Some(str_at(obj, "/involvedObject/apiVersion")),
-            "involvedObject.resourceVersion" => {
-                Some(str_at(obj, "/involvedObject/resourceVersion"))
-            }
-            "involvedObject.fieldPath" => Some(str_at(obj, "/involvedObject/fieldPath")),
-            "reason" => Some(str_at(obj, "/reason")),
-            "reportingComponent" => Some(str_at(obj, "/reportingComponent")),
-            "source" => {
-                let c = str_at(obj, "/source/component");
-                Some(if c.is_empty() {
-                    str_at(obj, "/reportingComponent")
-                } else {
-                    c
-                })
-            }
-            "type" => Some(str_at(obj, "/type")),
-            _ => None,
-        },
-        ("batch", "Job", "status.successful") => Some(
-            obj.pointer("/status/succeeded")
-                .and_then(Value::as_i64)
-                .unwrap_or(0)
-                .to_string(),
-        ),
-        _ => None,
+        "metadata.name" => Some(str_at(obj, "/metadata/name")),
+        "metadata.namespace" if resource.namespaced => Some(str_at(obj, "/metadata/namespace")),
+        _ => resource.strategy.field_value(obj, field),
     }
 }
 

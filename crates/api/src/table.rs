@@ -2,11 +2,14 @@
 //!
 //! `kubectl get` asks for a Table and prints the cells verbatim; without one
 //! it shows only NAME and AGE. The cells (including AGE, DURATION and the
-//! pod STATUS wording) are therefore computed here, as kube-apiserver's
-//! printers do in upstream `pkg/printers/internalversion/printers.go`
-//! (`printJob`, `printPod`, `printEvent`, `printNode`, `printNamespace`), and
-//! durations use `k8s.io/apimachinery/pkg/util/duration.HumanDuration`
-//! (upstream's `translateTimestampSince`, used for every AGE column).
+//! pod STATUS wording) are therefore computed on the server, as
+//! kube-apiserver's printers do in upstream
+//! `pkg/printers/internalversion/printers.go`: each kind's strategy
+//! (`crates/api/src/resources/<kind>.rs`) has its columns and cells, and this
+//! module builds the Table around them, with the helpers printers share.
+//! Durations use `k8s.io/apimachinery/pkg/util/duration.HumanDuration`
+//! (upstream's `translateTimestampSince`, used for every AGE column); this is
+//! the one Go-style human duration in joblite (the CLI uses it too).
 //!
 //! kube-apiserver generates tables with `Wide: true`, so rows always carry
 //! the priority-1 cells and kubectl hides them unless `-o wide`.
@@ -18,7 +21,6 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 
 use crate::resources::ResourceInfo;
-use crate::selectors::format_label_selector_value;
 
 /// What goes in `rows[].object` (the `includeObject` query parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -140,122 +142,75 @@ pub fn translate_timestamp_since(ts: Option<&Value>, now: DateTime<Utc>) -> Stri
         Some(t) => human_duration(now - t),
     }
 }
-
 // ---------------------------------------------------------------------------
-// Column definitions
+// Column definitions and cell helpers shared by the kinds' printers
 // ---------------------------------------------------------------------------
 
 // Descriptions are the Go `SwaggerDoc()` strings upstream uses.
-const NAME_DESC: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
-const CREATION_DESC: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
-const CONTAINERS_DESC: &str = "Names of each container in the template.";
-const IMAGES_DESC: &str = "Images referenced by each container in the template.";
-const JOB_SUCCEEDED_DESC: &str = "The number of pods which reached phase Succeeded. The value increases monotonically for a given spec. However, it may decrease in reaction to scale down of elastic indexed jobs.";
-const JOB_SELECTOR_DESC: &str = "A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors";
-const POD_IP_DESC: &str = "podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.";
-const POD_NODE_DESC: &str = "NodeName indicates in which node this pod is scheduled. If empty, this pod is a candidate for scheduling by the scheduler defined in schedulerName. Once this field is set, the kubelet for this node becomes responsible for the lifecycle of this pod. This field should not be used to express a desire for the pod to be scheduled on a specific node. https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#nodename";
-const POD_NOMINATED_DESC: &str = "nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled right away as preemption victims receive their graceful termination periods. This field does not guarantee that the pod will be scheduled on this node. Scheduler may decide to place the pod elsewhere if other nodes become available sooner. Scheduler may also decide to give the resources on this node to a higher priority pod that is created after preemption. As a result, this field may be different than PodSpec.nodeName when the pod is scheduled.";
-const POD_GATES_DESC: &str = "If specified, all readiness gates will be evaluated for pod readiness. A pod is ready when all its containers are ready AND all conditions specified in the readiness gates have status equal to \"True\" More info: https://git.k8s.io/enhancements/keps/sig-network/580-pod-readiness-gates";
-const NODE_ADDRESSES_DESC: &str = "List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/reference/node/node-status/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an example. Consumers should assume that addresses can change during the lifetime of a Node. However, there are some exceptions where this may not be possible, such as Pods that inherit a Node's address in its own status or consumers of the downward API (status.hostIP).";
-const EVENT_FIELD_PATH_DESC: &str = "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2]. For example, if the object reference is to a container within a pod, this would take on a value like: \"spec.containers{name}\" (where \"name\" refers to the name of the container that triggered the event) or if no container name is specified \"spec.containers[2]\" (container with index 2 in this pod). This syntax is chosen only to have some well-defined way of referencing a part of an object.";
+/// `ObjectMeta.name`'s description.
+pub const NAME_DESC: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
+/// `ObjectMeta.creationTimestamp`'s description.
+pub const CREATION_DESC: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
 
-fn col(name: &str, ty: &str, format: &str, description: &str, priority: i32) -> Value {
+/// One `TableColumnDefinition`.
+pub fn col(name: &str, ty: &str, format: &str, description: &str, priority: i32) -> Value {
     json!({"name": name, "type": ty, "format": format, "description": description, "priority": priority})
 }
 
-fn name_col() -> Value {
+/// The NAME column.
+pub fn name_col() -> Value {
     col("Name", "string", "name", NAME_DESC, 0)
 }
 
-fn age_col() -> Value {
+/// The AGE column.
+pub fn age_col() -> Value {
     col("Age", "string", "", CREATION_DESC, 0)
 }
 
-/// The `columnDefinitions` for a resource (upstream `AddHandlers`).
-/// Resources without a printer get upstream's default `Name`/`Created At`.
-pub fn columns(resource: &ResourceInfo) -> Vec<Value> {
-    match (resource.group, resource.kind) {
-        ("batch", "Job") => vec![
-            name_col(),
-            col("Status", "string", "", "Status of the job.", 0),
-            col("Completions", "string", "", JOB_SUCCEEDED_DESC, 0),
-            col("Duration", "string", "", "Time required to complete the job.", 0),
-            age_col(),
-            col("Containers", "string", "", CONTAINERS_DESC, 1),
-            col("Images", "string", "", IMAGES_DESC, 1),
-            col("Selector", "string", "", JOB_SELECTOR_DESC, 1),
-        ],
-        ("", "Pod") => vec![
-            name_col(),
-            col("Ready", "string", "", "The aggregate readiness state of this pod for accepting traffic.", 0),
-            col("Status", "string", "", "The aggregate status of the containers in this pod.", 0),
-            col("Restarts", "string", "", "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.", 0),
-            age_col(),
-            col("IP", "string", "", POD_IP_DESC, 1),
-            col("Node", "string", "", POD_NODE_DESC, 1),
-            col("Nominated Node", "string", "", POD_NOMINATED_DESC, 1),
-            col("Readiness Gates", "string", "", POD_GATES_DESC, 1),
-        ],
-        ("", "Event") => vec![
-            col("Last Seen", "string", "", "The time at which the most recent occurrence of this event was recorded.", 0),
-            col("Type", "string", "", "Type of this event (Normal, Warning), new types could be added in the future", 0),
-            col("Reason", "string", "", "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.", 0),
-            col("Object", "string", "", "The object that this event is about.", 0),
-            col("Subobject", "string", "", EVENT_FIELD_PATH_DESC, 1),
-            col("Source", "string", "", "The component reporting this event. Should be a short machine understandable string.", 1),
-            col("Message", "string", "", "A human-readable description of the status of this operation.", 0),
-            col("First Seen", "string", "", "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)", 1),
-            col("Count", "string", "", "The number of times this event has occurred.", 1),
-            col("Name", "string", "name", NAME_DESC, 1),
-        ],
-        ("", "Namespace") => vec![
-            name_col(),
-            col("Status", "string", "", "The status of the namespace", 0),
-            age_col(),
-        ],
-        ("", "Node") => vec![
-            name_col(),
-            col("Status", "string", "", "The status of the node", 0),
-            col("Roles", "string", "", "The roles of the node", 0),
-            age_col(),
-            col("Version", "string", "", "Kubelet Version reported by the node.", 0),
-            col("Internal-IP", "string", "", NODE_ADDRESSES_DESC, 1),
-            col("External-IP", "string", "", NODE_ADDRESSES_DESC, 1),
-            col("OS-Image", "string", "", "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).", 1),
-            col("Kernel-Version", "string", "", "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).", 1),
-            col("Container-Runtime", "string", "", "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).", 1),
-        ],
-        // staging/src/k8s.io/apiserver/pkg/registry/rest/table.go (defaultTableConvertor)
-        _ => vec![name_col(), col("Created At", "date", "", CREATION_DESC, 0)],
-    }
+/// upstream's `defaultTableConvertor`
+/// (`staging/src/k8s.io/apiserver/pkg/registry/rest/table.go`): `Name`,
+/// `Created At`.
+pub fn default_columns() -> Vec<Value> {
+    vec![name_col(), col("Created At", "date", "", CREATION_DESC, 0)]
 }
 
-// ---------------------------------------------------------------------------
-// JSON helpers
-// ---------------------------------------------------------------------------
+/// The cells of [`default_columns`].
+pub fn default_cells(obj: &Value) -> Vec<Value> {
+    vec![
+        name_of(obj),
+        obj.pointer("/metadata/creationTimestamp")
+            .cloned()
+            .unwrap_or(Value::Null),
+    ]
+}
 
-fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
+/// The string at `pointer`, or `""`.
+pub fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer)
         .and_then(Value::as_str)
         .unwrap_or_default()
 }
 
-fn i(v: &Value, pointer: &str) -> i64 {
+/// The integer at `pointer`, or 0.
+pub fn i(v: &Value, pointer: &str) -> i64 {
     v.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
 }
 
-fn arr<'a>(v: &'a Value, pointer: &str) -> &'a [Value] {
+/// The array at `pointer`, or empty.
+pub fn arr<'a>(v: &'a Value, pointer: &str) -> &'a [Value] {
     v.pointer(pointer)
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default()
 }
 
-fn name_of(obj: &Value) -> Value {
+/// The NAME cell.
+pub fn name_of(obj: &Value) -> Value {
     json!(s(obj, "/metadata/name"))
 }
 
-fn age_of(obj: &Value, now: DateTime<Utc>) -> Value {
+/// The AGE cell.
+pub fn age_of(obj: &Value, now: DateTime<Utc>) -> Value {
     json!(translate_timestamp_since(
         obj.pointer("/metadata/creationTimestamp"),
         now
@@ -263,254 +218,14 @@ fn age_of(obj: &Value, now: DateTime<Utc>) -> Value {
 }
 
 /// Upstream `layoutContainerCells`: names and images, comma-joined.
-fn container_cells(containers: &[Value]) -> (String, String) {
+pub fn container_cells(containers: &[Value]) -> (String, String) {
     let names: Vec<&str> = containers.iter().map(|c| s(c, "/name")).collect();
     let images: Vec<&str> = containers.iter().map(|c| s(c, "/image")).collect();
     (names.join(","), images.join(","))
 }
 
-/// Upstream `hasJobCondition`: the first condition of that type decides.
-fn has_condition(obj: &Value, ty: &str) -> bool {
-    arr(obj, "/status/conditions")
-        .iter()
-        .find(|c| s(c, "/type") == ty)
-        .is_some_and(|c| s(c, "/status") == "True")
-}
-
-// ---------------------------------------------------------------------------
-// Jobs
-// ---------------------------------------------------------------------------
-
-/// The STATUS cell of a Job (`printJob`): `Complete`, `Failed`, `Terminating`,
-/// `Suspended`, `FailureTarget` or `Running`, first match wins.
-pub fn job_status(job: &Value) -> &'static str {
-    if has_condition(job, "Complete") {
-        "Complete"
-    } else if has_condition(job, "Failed") {
-        "Failed"
-    } else if job
-        .pointer("/metadata/deletionTimestamp")
-        .is_some_and(|v| !v.is_null())
-    {
-        "Terminating"
-    } else if has_condition(job, "Suspended") {
-        "Suspended"
-    } else if has_condition(job, "FailureTarget") {
-        "FailureTarget"
-    } else {
-        "Running"
-    }
-}
-
-/// The COMPLETIONS cell: `3/10`, or `0/1 of 3` / `0/1` without completions.
-pub fn job_completions(job: &Value) -> String {
-    let succeeded = i(job, "/status/succeeded");
-    match job.pointer("/spec/completions").and_then(Value::as_i64) {
-        Some(c) => format!("{succeeded}/{c}"),
-        None => {
-            let parallelism = i(job, "/spec/parallelism");
-            if parallelism > 1 {
-                format!("{succeeded}/1 of {parallelism}")
-            } else {
-                format!("{succeeded}/1")
-            }
-        }
-    }
-}
-
-/// The DURATION cell: empty before `startTime`; until `completionTime` (or
-/// now, so a Failed Job's duration keeps growing).
-pub fn job_duration(job: &Value, now: DateTime<Utc>) -> String {
-    let Some(start) = parse_time(job.pointer("/status/startTime")) else {
-        return String::new();
-    };
-    match parse_time(job.pointer("/status/completionTime")) {
-        None => human_duration(now - start),
-        Some(end) => human_duration(end - start),
-    }
-}
-
-fn job_cells(job: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    let (names, images) = container_cells(arr(job, "/spec/template/spec/containers"));
-    let selector = job.pointer("/spec/selector").unwrap_or(&Value::Null);
-    vec![
-        name_of(job),
-        json!(job_status(job)),
-        json!(job_completions(job)),
-        json!(job_duration(job, now)),
-        age_of(job, now),
-        json!(names),
-        json!(images),
-        json!(format_label_selector_value(selector)),
-    ]
-}
-
-// ---------------------------------------------------------------------------
-// Pods
-// ---------------------------------------------------------------------------
-
-/// What `printPod` computes besides the wide cells.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PodSummary {
-    /// READY, e.g. `1/1`.
-    pub ready: String,
-    /// STATUS, e.g. `Completed`, `CrashLoopBackOff`, `Init:0/1`.
-    pub status: String,
-    /// RESTARTS, e.g. `0` or `2 (12s ago)`.
-    pub restarts: String,
-}
-
-fn later(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, None) => x,
-        (None, y) => y,
-    }
-}
-
-fn terminated_reason(term: &Value, prefix: &str) -> String {
-    let reason = s(term, "/reason");
-    if !reason.is_empty() {
-        return format!("{prefix}{reason}");
-    }
-    let signal = i(term, "/signal");
-    if signal != 0 {
-        format!("{prefix}Signal:{signal}")
-    } else {
-        format!("{prefix}ExitCode:{}", i(term, "/exitCode"))
-    }
-}
-
-fn pod_condition_true(pod: &Value, ty: &str) -> bool {
-    // isPodInitializedConditionTrue / hasPodReadyCondition
-    arr(pod, "/status/conditions")
-        .iter()
-        .any(|c| s(c, "/type") == ty && s(c, "/status") == "True")
-}
-
-/// READY, STATUS and RESTARTS of a pod, following upstream `printPod`
-/// (`pkg/printers/internalversion/printers.go`) step by step.
-pub fn pod_summary(pod: &Value, now: DateTime<Utc>) -> PodSummary {
-    let phase = s(pod, "/status/phase");
-    let status_reason = s(pod, "/status/reason");
-    let mut reason = if status_reason.is_empty() {
-        phase.to_string()
-    } else {
-        status_reason.to_string()
-    };
-    for c in arr(pod, "/status/conditions") {
-        if s(c, "/type") == "PodScheduled" && s(c, "/reason") == "SchedulingGated" {
-            reason = "SchedulingGated".into();
-        }
-    }
-
-    let spec_init = arr(pod, "/spec/initContainers");
-    let restartable = |name: &str| {
-        spec_init
-            .iter()
-            .any(|c| s(c, "/name") == name && s(c, "/restartPolicy") == "Always")
-    };
-    let total = arr(pod, "/spec/containers").len()
-        + spec_init
-            .iter()
-            .filter(|c| s(c, "/restartPolicy") == "Always")
-            .count();
-    let mut ready = 0usize;
-    let mut restarts: i64 = 0;
-    let mut restartable_restarts: i64 = 0;
-    let mut last_restart: Option<DateTime<Utc>> = None;
-    let mut last_restartable_restart: Option<DateTime<Utc>> = None;
-
-    let mut initializing = false;
-    for (idx, c) in arr(pod, "/status/initContainerStatuses").iter().enumerate() {
-        let rc = i(c, "/restartCount");
-        restarts += rc;
-        let finished = parse_time(c.pointer("/lastState/terminated/finishedAt"));
-        last_restart = later(last_restart, finished);
-        let is_restartable = restartable(s(c, "/name"));
-        if is_restartable {
-            restartable_restarts += rc;
-            last_restartable_restart = later(last_restartable_restart, finished);
-        }
-        let terminated = c.pointer("/state/terminated").filter(|t| t.is_object());
-        let waiting = c.pointer("/state/waiting").filter(|w| w.is_object());
-        if terminated.is_some_and(|t| i(t, "/exitCode") == 0) {
-            continue;
-        }
-        if is_restartable && c.pointer("/started").and_then(Value::as_bool) == Some(true) {
-            if c.pointer("/ready").and_then(Value::as_bool) == Some(true) {
-                ready += 1;
-            }
-            continue;
-        }
-        if let Some(t) = terminated {
-            reason = terminated_reason(t, "Init:");
-        } else if let Some(w) = waiting.filter(|w| {
-            let r = s(w, "/reason");
-            !r.is_empty() && r != "PodInitializing"
-        }) {
-            reason = format!("Init:{}", s(w, "/reason"));
-        } else {
-            reason = format!("Init:{idx}/{}", spec_init.len());
-        }
-        initializing = true;
-        break;
-    }
-
-    if !initializing || pod_condition_true(pod, "Initialized") {
-        restarts = restartable_restarts;
-        last_restart = last_restartable_restart;
-        let mut has_running = false;
-        for c in arr(pod, "/status/containerStatuses").iter().rev() {
-            restarts += i(c, "/restartCount");
-            last_restart = later(
-                last_restart,
-                parse_time(c.pointer("/lastState/terminated/finishedAt")),
-            );
-            let terminated = c.pointer("/state/terminated").filter(|t| t.is_object());
-            let waiting = c.pointer("/state/waiting").filter(|w| w.is_object());
-            let running = c.pointer("/state/running").is_some_and(Value::is_object);
-            if let Some(w) = waiting.filter(|w| !s(w, "/reason").is_empty()) {
-                reason = s(w, "/reason").to_string();
-            } else if let Some(t) = terminated {
-                reason = terminated_reason(t, "");
-            } else if c.pointer("/ready").and_then(Value::as_bool) == Some(true) && running {
-                has_running = true;
-                ready += 1;
-            }
-        }
-        // One completed container next to a running one leaves the pod
-        // Running (or NotReady), not Completed.
-        if reason == "Completed" && has_running {
-            reason = if pod_condition_true(pod, "Ready") {
-                "Running".into()
-            } else {
-                "NotReady".into()
-            };
-        }
-    }
-
-    let deleting = pod
-        .pointer("/metadata/deletionTimestamp")
-        .is_some_and(|v| !v.is_null());
-    if deleting && status_reason == "NodeLost" {
-        reason = "Unknown".into();
-    } else if deleting && phase != "Succeeded" && phase != "Failed" {
-        reason = "Terminating".into();
-    }
-
-    let restarts_str = match last_restart {
-        Some(t) if restarts != 0 => format!("{restarts} ({} ago)", human_duration(now - t)),
-        _ => restarts.to_string(),
-    };
-    PodSummary {
-        ready: format!("{ready}/{total}"),
-        status: reason,
-        restarts: restarts_str,
-    }
-}
-
-fn none_if_empty(v: &str) -> String {
+/// `<none>` for an empty string.
+pub fn none_if_empty(v: &str) -> String {
     if v.is_empty() {
         "<none>".into()
     } else {
@@ -518,178 +233,9 @@ fn none_if_empty(v: &str) -> String {
     }
 }
 
-fn pod_cells(pod: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    let sum = pod_summary(pod, now);
-    let mut ip = s(pod, "/status/podIPs/0/ip");
-    if ip.is_empty() {
-        ip = s(pod, "/status/podIP");
-    }
-    let gates = arr(pod, "/spec/readinessGates");
-    let readiness_gates = if gates.is_empty() {
-        "<none>".to_string()
-    } else {
-        let conds = arr(pod, "/status/conditions");
-        let true_count = gates
-            .iter()
-            .filter(|g| {
-                conds
-                    .iter()
-                    .find(|c| s(c, "/type") == s(g, "/conditionType"))
-                    .is_some_and(|c| s(c, "/status") == "True")
-            })
-            .count();
-        format!("{true_count}/{}", gates.len())
-    };
-    vec![
-        name_of(pod),
-        json!(sum.ready),
-        json!(sum.status),
-        json!(sum.restarts),
-        age_of(pod, now),
-        json!(none_if_empty(ip)),
-        json!(none_if_empty(s(pod, "/spec/nodeName"))),
-        json!(none_if_empty(s(pod, "/status/nominatedNodeName"))),
-        json!(readiness_gates),
-    ]
-}
-
-// ---------------------------------------------------------------------------
-// Events, namespaces, nodes
-// ---------------------------------------------------------------------------
-
-fn event_cells(ev: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    let first_seen = if parse_time(ev.pointer("/firstTimestamp")).is_some() {
-        translate_timestamp_since(ev.pointer("/firstTimestamp"), now)
-    } else {
-        translate_timestamp_since(ev.pointer("/eventTime"), now)
-    };
-    let mut last_seen = if parse_time(ev.pointer("/lastTimestamp")).is_some() {
-        translate_timestamp_since(ev.pointer("/lastTimestamp"), now)
-    } else {
-        first_seen.clone()
-    };
-    let mut count = i(ev, "/count");
-    if ev.pointer("/series").is_some_and(Value::is_object) {
-        last_seen = translate_timestamp_since(ev.pointer("/series/lastObservedTime"), now);
-        count = i(ev, "/series/count");
-    } else if count == 0 {
-        // Singleton events have no count in the events.k8s.io API.
-        count = 1;
-    }
-    let kind = s(ev, "/involvedObject/kind").to_lowercase();
-    let name = s(ev, "/involvedObject/name");
-    let target = if name.is_empty() {
-        kind
-    } else {
-        format!("{kind}/{name}")
-    };
-    // formatEventSource: component (or reportingController), then host (or
-    // reportingInstance) after ", " when set.
-    let first_non_empty = |a: &str, b: &str| {
-        if a.is_empty() {
-            b.to_string()
-        } else {
-            a.to_string()
-        }
-    };
-    let component = first_non_empty(s(ev, "/source/component"), s(ev, "/reportingComponent"));
-    let instance = first_non_empty(s(ev, "/source/host"), s(ev, "/reportingInstance"));
-    let source = if instance.is_empty() {
-        component
-    } else {
-        format!("{component}, {instance}")
-    };
-    vec![
-        json!(last_seen),
-        json!(s(ev, "/type")),
-        json!(s(ev, "/reason")),
-        json!(target),
-        json!(s(ev, "/involvedObject/fieldPath")),
-        json!(source),
-        json!(s(ev, "/message").trim()),
-        json!(first_seen),
-        json!(count),
-        name_of(ev),
-    ]
-}
-
-fn namespace_cells(ns: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    vec![name_of(ns), json!(s(ns, "/status/phase")), age_of(ns, now)]
-}
-
-fn node_cells(node: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    let mut status: Vec<String> = Vec::new();
-    // Only the Ready condition is considered (NodeAllConditions); the last
-    // entry of a type wins, as in upstream's conditionMap.
-    if let Some(c) = arr(node, "/status/conditions")
-        .iter()
-        .rev()
-        .find(|c| s(c, "/type") == "Ready")
-    {
-        status.push(if s(c, "/status") == "True" {
-            "Ready".into()
-        } else {
-            "NotReady".into()
-        });
-    }
-    if status.is_empty() {
-        status.push("Unknown".into());
-    }
-    if node
-        .pointer("/spec/unschedulable")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-    {
-        status.push("SchedulingDisabled".into());
-    }
-    // findNodeRoles: node-role.kubernetes.io/<role> keys and kubernetes.io/role values.
-    let mut roles: Vec<String> = Vec::new();
-    if let Some(labels) = node.pointer("/metadata/labels").and_then(Value::as_object) {
-        for (k, v) in labels {
-            if let Some(role) = k.strip_prefix("node-role.kubernetes.io/") {
-                if !role.is_empty() {
-                    roles.push(role.to_string());
-                }
-            } else if k == "kubernetes.io/role" {
-                if let Some(v) = v.as_str().filter(|v| !v.is_empty()) {
-                    roles.push(v.to_string());
-                }
-            }
-        }
-    }
-    roles.sort();
-    roles.dedup();
-    let address = |ty: &str| {
-        arr(node, "/status/addresses")
-            .iter()
-            .find(|a| s(a, "/type") == ty)
-            .map(|a| s(a, "/address").to_string())
-            .unwrap_or_else(|| "<none>".into())
-    };
-    let unknown = |p: &str| {
-        let v = s(node, p);
-        if v.is_empty() {
-            "<unknown>".to_string()
-        } else {
-            v.to_string()
-        }
-    };
-    vec![
-        name_of(node),
-        json!(status.join(",")),
-        json!(if roles.is_empty() {
-            "<none>".to_string()
-        } else {
-            roles.join(",")
-        }),
-        age_of(node, now),
-        json!(s(node, "/status/nodeInfo/kubeletVersion")),
-        json!(address("InternalIP")),
-        json!(address("ExternalIP")),
-        json!(unknown("/status/nodeInfo/osImage")),
-        json!(unknown("/status/nodeInfo/kernelVersion")),
-        json!(unknown("/status/nodeInfo/containerRuntimeVersion")),
-    ]
+/// The `columnDefinitions` for a resource (its strategy's columns).
+pub fn columns(resource: &ResourceInfo) -> Vec<Value> {
+    resource.strategy.columns()
 }
 
 // ---------------------------------------------------------------------------
@@ -698,37 +244,12 @@ fn node_cells(node: &Value, now: DateTime<Utc>) -> Vec<Value> {
 
 /// The cells of one row, one per entry of [`columns`], wide cells included.
 pub fn row_cells(resource: &ResourceInfo, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    match (resource.group, resource.kind) {
-        ("batch", "Job") => job_cells(obj, now),
-        ("", "Pod") => pod_cells(obj, now),
-        ("", "Event") => event_cells(obj, now),
-        ("", "Namespace") => namespace_cells(obj, now),
-        ("", "Node") => node_cells(obj, now),
-        _ => vec![
-            name_of(obj),
-            obj.pointer("/metadata/creationTimestamp")
-                .cloned()
-                .unwrap_or(Value::Null),
-        ],
-    }
+    resource.strategy.cells(obj, now)
 }
 
-/// `rows[].conditions`: succeeded and failed pods carry a `Completed` row
-/// condition (upstream `podSuccessConditions`/`podFailedConditions`); `None`
-/// for everything else.
+/// `rows[].conditions` (pods carry a `Completed` one when they ended).
 pub fn row_conditions(resource: &ResourceInfo, obj: &Value) -> Option<Value> {
-    if (resource.group, resource.kind) != ("", "Pod") {
-        return None;
-    }
-    match s(obj, "/status/phase") {
-        "Succeeded" => Some(
-            json!([{"type": "Completed", "status": "True", "reason": "Succeeded", "message": "The pod has completed successfully."}]),
-        ),
-        "Failed" => Some(
-            json!([{"type": "Completed", "status": "True", "reason": "Failed", "message": "The pod failed."}]),
-        ),
-        _ => None,
-    }
+    resource.strategy.row_conditions(obj)
 }
 
 /// `{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{...}}`.
@@ -794,10 +315,11 @@ pub fn table(
         .collect();
     table_from_rows(resource, rows, resource_version)
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::job::{job_completions, job_status};
+    use crate::resources::pod::pod_summary;
     use crate::resources::{EVENTS, JOBS, NAMESPACES, NODES, PODS};
 
     fn now() -> DateTime<Utc> {

@@ -30,7 +30,9 @@ pub use job::{
     job_warnings_on_create, validate_job_create, validate_job_status_update, validate_job_update,
     CONTROLLER_UID_LABEL, JOB_NAME_LABEL, LEGACY_CONTROLLER_UID_LABEL, LEGACY_JOB_NAME_LABEL,
 };
-pub use meta::{validate_object_meta, validate_object_meta_update, NameFn};
+pub use meta::{
+    prepare_meta_for_update, validate_object_meta, validate_object_meta_update, NameFn,
+};
 pub use names::{
     is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value,
     name_is_dns_label, name_is_dns_subdomain,
@@ -61,7 +63,7 @@ pub(crate) fn restored<T: Clone>(
     meta: impl Fn(&mut T) -> &mut ObjectMeta,
 ) -> T {
     let mut out = obj.clone();
-    crate::defaults::prepare_meta_for_update(meta(&mut out), old_meta);
+    prepare_meta_for_update(meta(&mut out), old_meta);
     out
 }
 

@@ -1,14 +1,14 @@
-//! Request bodies: JSON, YAML and Kubernetes protobuf in; one JSON value
-//! out, checked against the typed object so unknown and duplicate fields are
-//! found as `fieldValidation` asks (`Strict`, `Warn`, `Ignore`).
+//! Request bodies: JSON, YAML and Kubernetes protobuf in; the kind's typed
+//! object out, decoded once, with unknown and duplicate fields found as
+//! `fieldValidation` asks (`Strict`, `Warn`, `Ignore`).
 //!
 //! YAML is parsed to `serde_json::Value` first so YAML and JSON behave alike.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use api::resources::ResourceInfo;
 use api::status::ApiError;
+use api::strategy::Object;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
@@ -201,53 +201,60 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 }
 
-/// Normalizes `value` through the typed object `T`: returns what upstream
-/// would store (unknown fields dropped) and the paths of unknown fields.
-pub fn normalize<T>(info: &ResourceInfo, value: Value) -> Result<(Value, Vec<String>), ApiError>
-where
-    T: serde::de::DeserializeOwned + serde::Serialize,
-{
-    let typed: T = serde_json::from_value(value.clone()).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "{kind} in version \"{v}\" cannot be handled as a {kind}: {e}",
-            kind = info.kind,
-            v = info.version
-        ))
-    })?;
-    let back = serde_json::to_value(&typed).map_err(|e| ApiError::InternalError(e.to_string()))?;
-    let mut unknown = BTreeSet::new();
-    diff_unknown("", &value, &back, &mut unknown);
-    Ok((back, unknown.into_iter().collect()))
+/// Decodes a request body for `info`: reads the `fieldValidation`
+/// parameter, parses JSON, YAML or protobuf, checks `apiVersion`/`kind`, and
+/// decodes once into the kind's typed object, naming unknown and duplicate
+/// fields as `fieldValidation` asks. Returns the object and the warnings.
+pub fn decode_object(
+    info: &ResourceInfo,
+    content_type: Option<&str>,
+    bytes: &[u8],
+    field_validation: Option<&str>,
+) -> Result<(Box<dyn Object>, Vec<String>), ApiError> {
+    let mode = FieldValidation::parse(field_validation)?;
+    let (value, issues) = decode(content_type, bytes)?;
+    if !value.is_object() {
+        return Err(ApiError::BadRequest(format!(
+            "Object 'Kind' is missing in '{}'",
+            String::from_utf8_lossy(bytes)
+        )));
+    }
+    decode_value(info, value, issues, mode)
 }
 
-fn diff_unknown(path: &str, input: &Value, typed: &Value, out: &mut BTreeSet<String>) {
-    match (input, typed) {
-        (Value::Object(i), Value::Object(t)) => {
-            for (k, v) in i {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                match t.get(k) {
-                    Some(tv) => diff_unknown(&p, v, tv, out),
-                    None if v.is_null() => {}
-                    // Maps of free-form keys (labels, annotations,
-                    // resources) round-trip whole, so a missing key here
-                    // is a field the type does not have.
-                    None => {
-                        out.insert(p);
-                    }
-                }
-            }
+/// Decodes an already parsed value (a patched object) into the kind's
+/// typed object under `mode`.
+pub fn decode_value(
+    info: &ResourceInfo,
+    value: Value,
+    mut issues: FieldIssues,
+    mode: FieldValidation,
+) -> Result<(Box<dyn Object>, Vec<String>), ApiError> {
+    check_type_meta(info, &value)?;
+    let (object, unknown) = info.strategy.decode_strict(value)?;
+    issues.unknown = unknown;
+    let warnings = issues.enforce(mode)?;
+    Ok((object, warnings))
+}
+
+fn check_type_meta(info: &ResourceInfo, value: &Value) -> Result<(), ApiError> {
+    if let Some(av) = value.get("apiVersion").and_then(Value::as_str) {
+        if av != info.api_version() {
+            return Err(ApiError::BadRequest(format!(
+                "the API version in the data ({av}) does not match the expected API version ({})",
+                info.api_version()
+            )));
         }
-        (Value::Array(i), Value::Array(t)) => {
-            for (n, (iv, tv)) in i.iter().zip(t.iter()).enumerate() {
-                diff_unknown(&format!("{path}[{n}]"), iv, tv, out);
-            }
-        }
-        _ => {}
     }
+    if let Some(kind) = value.get("kind").and_then(Value::as_str) {
+        if kind != info.kind {
+            return Err(ApiError::BadRequest(format!(
+                "the kind in the data ({kind}) does not match the expected kind ({})",
+                info.kind
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

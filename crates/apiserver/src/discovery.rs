@@ -113,27 +113,9 @@ pub fn negotiate_discovery(accept: &str) -> DiscoveryFormat {
         .unwrap_or(DiscoveryFormat::Legacy)
 }
 
-/// Verbs kube-apiserver lists for the resource (Namespaces have no
-/// `deletecollection`, as upstream's namespace registry does not offer it).
+/// Verbs kube-apiserver lists for the resource (its registry entry's).
 pub fn verbs(r: &ResourceInfo) -> &'static [&'static str] {
-    if r.group == crate::resource_metrics::GROUP {
-        crate::resource_metrics::VERBS
-    } else if r.group.is_empty() && r.plural == "namespaces" {
-        &[
-            "create", "delete", "get", "list", "patch", "update", "watch",
-        ]
-    } else {
-        &[
-            "create",
-            "delete",
-            "deletecollection",
-            "get",
-            "list",
-            "patch",
-            "update",
-            "watch",
-        ]
-    }
+    r.verbs
 }
 
 /// A subresource as discovery presents it.
@@ -250,7 +232,7 @@ fn resources_of<'a>(
 fn served() -> impl Iterator<Item = &'static ResourceInfo> {
     ALL.iter()
         .copied()
-        .chain(crate::resource_metrics::RESOURCES.iter().copied())
+        .chain(api::resources::COMPUTED.iter().copied())
 }
 
 /// The aggregated `APIGroupDiscoveryList`: `core = true` for `/api` (the

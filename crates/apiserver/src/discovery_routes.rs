@@ -39,11 +39,11 @@ pub fn groups(accept: &str) -> Resp {
 pub fn group(group: &str) -> Result<Resp, ApiError> {
     discovery::api_group(group)
         .map(|g| respond::json(StatusCode::OK, &g))
-        .ok_or_else(crate::handler::not_found_generic)
+        .ok_or_else(crate::respond::not_found_generic)
 }
 
 pub fn group_version(group: &str, version: &str) -> Result<Resp, ApiError> {
     discovery::api_resource_list(group, version)
         .map(|g| respond::json(StatusCode::OK, &g))
-        .ok_or_else(crate::handler::not_found_generic)
+        .ok_or_else(crate::respond::not_found_generic)
 }

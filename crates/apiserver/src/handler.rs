@@ -2,17 +2,14 @@
 
 use std::sync::Arc;
 
-use api::resources::ResourceInfo;
 use api::status::ApiError;
 use axum::body::Body;
 use http::{header, HeaderMap, Method, Request, StatusCode};
-use serde_json::Value;
 
-use crate::body::{self, FieldValidation};
 use crate::query::Query;
 use crate::request::{route, ResourceRequest, Route};
 use crate::respond::{self, Resp};
-use crate::{registry, AppState};
+use crate::AppState;
 
 /// Largest request body accepted (kube-apiserver's limit is 3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -89,15 +86,14 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Body>) -> Result<Resp, Api
                 "application/json",
                 doc.to_vec(),
             )),
-            None => Err(not_found_generic()),
+            None => Err(respond::not_found_generic()),
         },
-        Route::OpenApiV2 | Route::Metrics | Route::NotFound => Err(not_found_generic()),
+        Route::OpenApiV2 | Route::Metrics | Route::NotFound => Err(respond::not_found_generic()),
+        Route::Resource(r) if crate::streams::is_stream(&r) => {
+            crate::streams::serve(state, r, req).await
+        }
         Route::Resource(r) => resource(state, method, r, query, &accept, req).await,
     }
-}
-
-pub fn not_found_generic() -> ApiError {
-    ApiError::RouteNotFound
 }
 
 async fn read_body(req: Request<Body>) -> Result<(Option<String>, Vec<u8>), ApiError> {
@@ -142,7 +138,17 @@ async fn resource(
     let sub = r.subresource.as_deref();
     if let Some(s) = sub {
         if !info.subresources.contains(&s) {
-            return Err(not_found_generic());
+            return Err(respond::not_found_generic());
+        }
+    } else if let Some(verb) = verb(method.as_str(), r.name.is_some(), query.flag("watch")) {
+        // The registry's verbs decide (no `deletecollection` of namespaces,
+        // reviews are create-only).
+        if !info.allows(verb) {
+            return Err(ApiError::MethodNotAllowed {
+                group: info.group.into(),
+                resource: info.plural.into(),
+                action: verb.to_string(),
+            });
         }
     }
     match (method.as_str(), r.name.as_deref(), sub) {
@@ -206,6 +212,21 @@ async fn resource(
     }
 }
 
+/// The verb of a request on a resource (not a subresource).
+fn verb(method: &str, named: bool, watch: bool) -> Option<&'static str> {
+    Some(match (method, named) {
+        ("GET", false) if watch => "watch",
+        ("GET", false) => "list",
+        ("GET", true) => "get",
+        ("POST", false) => "create",
+        ("PUT", true) => "update",
+        ("PATCH", true) => "patch",
+        ("DELETE", true) => "delete",
+        ("DELETE", false) => "deletecollection",
+        _ => return None,
+    })
+}
+
 fn method_action(m: &str) -> String {
     match m {
         "GET" => "get",
@@ -216,47 +237,4 @@ fn method_action(m: &str) -> String {
         other => other,
     }
     .to_string()
-}
-
-/// Reads the `fieldValidation` parameter, decodes the body, and normalizes
-/// it through the resource's type.
-pub fn decode_object(
-    info: &ResourceInfo,
-    content_type: Option<&str>,
-    bytes: &[u8],
-    query: &Query,
-) -> Result<(Value, Vec<String>), ApiError> {
-    let mode = FieldValidation::parse(query.get("fieldValidation"))?;
-    let (value, mut issues) = body::decode(content_type, bytes)?;
-    if !value.is_object() {
-        return Err(ApiError::BadRequest(format!(
-            "Object 'Kind' is missing in '{}'",
-            String::from_utf8_lossy(bytes)
-        )));
-    }
-    check_type_meta(info, &value)?;
-    let (normalized, unknown) = registry::normalize(info, value)?;
-    issues.unknown = unknown;
-    let warnings = issues.enforce(mode)?;
-    Ok((normalized, warnings))
-}
-
-fn check_type_meta(info: &ResourceInfo, value: &Value) -> Result<(), ApiError> {
-    if let Some(av) = value.get("apiVersion").and_then(Value::as_str) {
-        if av != info.api_version() {
-            return Err(ApiError::BadRequest(format!(
-                "the API version in the data ({av}) does not match the expected API version ({})",
-                info.api_version()
-            )));
-        }
-    }
-    if let Some(kind) = value.get("kind").and_then(Value::as_str) {
-        if kind != info.kind {
-            return Err(ApiError::BadRequest(format!(
-                "the kind in the data ({kind}) does not match the expected kind ({})",
-                info.kind
-            )));
-        }
-    }
-    Ok(())
 }

@@ -1,10 +1,11 @@
 //! The Kubernetes REST API over joblite's store.
 //!
 //! One handler serves every path (`handler.rs`): discovery, OpenAPI, and the
-//! CRUD, patch, watch and log verbs for the resources in
-//! `api::resources`. The rules that decide what an object may look like
-//! live in the `api` crate; this crate owns the wire: negotiation, bodies,
-//! Status errors, streaming, TLS and authentication.
+//! CRUD, patch, watch and log verbs for the resources in the registry
+//! (`api::resources`). The rules that decide what an object may look like
+//! live in each kind's strategy in the `api` crate and run in the store's
+//! write path; this crate owns the wire: negotiation, bodies, Status errors,
+//! streaming, TLS and authentication.
 
 pub mod body;
 pub mod discovery;
@@ -18,11 +19,12 @@ pub mod patch;
 pub mod protobuf;
 pub mod query;
 mod read;
-mod registry;
 pub mod request;
 pub mod resource_metrics;
 mod respond;
 mod server;
+pub mod spdy;
+pub mod streams;
 pub mod tls;
 mod watch;
 mod write;
@@ -37,6 +39,7 @@ use futures::stream::BoxStream;
 use serde_json::{json, Value};
 
 pub use server::{serve, ServerConfig, ServerHandle};
+pub use streams::{NoStreams, PodStreams, Refusal, Session, Tunnel};
 
 /// The Kubernetes version joblite answers as. kubectl's dispatcher on these
 /// machines picks its client binary from the minor.
@@ -88,6 +91,7 @@ pub(crate) struct AppState {
     pub store: store::Store,
     pub token: String,
     pub logs: Arc<dyn PodLogs>,
+    pub streams: Arc<dyn PodStreams>,
     pub server_address: String,
     /// Every metric family `/metrics` serves.
     pub metrics: prometheus::Registry,

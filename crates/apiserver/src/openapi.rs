@@ -19,8 +19,6 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use api::resources::{ResourceInfo, ALL};
-use k8s_openapi::api::batch::v1 as batch;
-use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
@@ -217,31 +215,14 @@ fn discovery_doc(path: &str, op_id: &str, tag: &str, response_schema: String) ->
     openapi_doc(paths, schemas)
 }
 
-/// Definition name of a served kind.
+/// Definition name of a served kind (k8s-openapi's schema name, which is
+/// upstream's definition name).
 fn kind_schema(r: &ResourceInfo) -> String {
-    match (r.group, r.kind) {
-        ("batch", "Job") => schema_ref::<batch::Job>(),
-        ("", "Pod") => schema_ref::<core::Pod>(),
-        ("", "Namespace") => schema_ref::<core::Namespace>(),
-        ("", "Event") => schema_ref::<core::Event>(),
-        ("", "Node") => schema_ref::<core::Node>(),
-        (g, k) => format!(
-            "io.k8s.api.{}.{}.{k}",
-            if g.is_empty() { "core" } else { g },
-            r.version
-        ),
-    }
+    r.strategy.schema_name()
 }
 
 fn add_kind_schema(s: &mut Schemas, r: &ResourceInfo) {
-    match (r.group, r.kind) {
-        ("batch", "Job") => s.add::<batch::Job>(),
-        ("", "Pod") => s.add::<core::Pod>(),
-        ("", "Namespace") => s.add::<core::Namespace>(),
-        ("", "Event") => s.add::<core::Event>(),
-        ("", "Node") => s.add::<core::Node>(),
-        _ => s,
-    };
+    r.strategy.add_schema(&mut s.generator);
 }
 
 fn gvk(group: &str, version: &str, kind: &str) -> Value {
@@ -278,7 +259,7 @@ fn group_version_doc(group: &str, version: &str) -> Value {
         set_gvk(&mut schemas, &name, gvk(r.group, r.version, r.kind));
         unrequire_metadata(&mut schemas, &name);
         schemas.insert(list_schema_name(r), list_schema(r, &name));
-        annotate_patch_strategies(&mut schemas, &name, PatchSchema::for_kind(r.group, r.kind));
+        annotate_patch_strategies(&mut schemas, &name, r.strategy.patch_schema());
     }
     // DeleteOptions and Status are served by every group-version.
     for t in ["DeleteOptions", "Status"] {

@@ -16,6 +16,19 @@ impl Query {
         Query(m)
     }
 
+    /// Every `key=value` pair in order, repeated keys included (the
+    /// streaming subresources take one `command=` per argument).
+    pub fn pairs(q: Option<&str>) -> Vec<(String, String)> {
+        q.unwrap_or("")
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (decode(k), decode(v))
+            })
+            .collect()
+    }
+
     pub fn get(&self, k: &str) -> Option<&str> {
         self.0.get(k).map(String::as_str)
     }
@@ -57,5 +70,19 @@ mod tests {
         );
         assert!(q.flag("watch"));
         assert_eq!(q.int("limit").unwrap(), Some(500));
+    }
+
+    #[test]
+    fn pairs_keep_repeated_keys_in_order() {
+        assert_eq!(
+            Query::pairs(Some("command=sh&command=-c&command=echo+hi%21&stdin=true")),
+            [
+                ("command", "sh"),
+                ("command", "-c"),
+                ("command", "echo hi!"),
+                ("stdin", "true")
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
     }
 }

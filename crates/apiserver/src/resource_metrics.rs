@@ -9,11 +9,10 @@
 //! CPU in nanocores (`"1000123n"`), memory in KiB (`"204800Ki"`), and the
 //! sampling `window`.
 //!
-//! These are computed resources with no storage, so they are not in
-//! `api::resources::ALL` (whose entries the store and the CRUD verbs
-//! serve): the handler routes `/apis/metrics.k8s.io/…` here first, and
-//! discovery lists [`RESOURCES`] beside `ALL`. Once the per-kind strategy
-//! registry lands, these belong in it as read-only strategies.
+//! The kinds are registered in `api::resources` as computed, read-only
+//! kinds (`api::resources::COMPUTED`, strategies in
+//! `api/src/resources/metrics.rs`): discovery lists them from there, and the
+//! handler routes `/apis/metrics.k8s.io/…` here rather than to the store.
 
 use std::time::Duration;
 
@@ -29,46 +28,7 @@ use crate::query::Query;
 use crate::respond::{self, Resp};
 use crate::AppState;
 
-/// The API group.
-pub const GROUP: &str = "metrics.k8s.io";
-/// Its one version.
-pub const VERSION: &str = "v1beta1";
-
-/// `nodes` in `metrics.k8s.io/v1beta1` (kind NodeMetrics).
-pub static NODEMETRICS: ResourceInfo = ResourceInfo {
-    group: GROUP,
-    version: VERSION,
-    plural: "nodes",
-    singular: "",
-    kind: "NodeMetrics",
-    list_kind: "NodeMetricsList",
-    namespaced: false,
-    short_names: &[],
-    categories: &[],
-    has_generation: false,
-    subresources: &[],
-};
-
-/// `pods` in `metrics.k8s.io/v1beta1` (kind PodMetrics).
-pub static PODMETRICS: ResourceInfo = ResourceInfo {
-    group: GROUP,
-    version: VERSION,
-    plural: "pods",
-    singular: "",
-    kind: "PodMetrics",
-    list_kind: "PodMetricsList",
-    namespaced: true,
-    short_names: &[],
-    categories: &[],
-    has_generation: false,
-    subresources: &[],
-};
-
-/// The resources discovery lists for the group, in metrics-server's order.
-pub static RESOURCES: [&ResourceInfo; 2] = [&NODEMETRICS, &PODMETRICS];
-
-/// The verbs metrics-server serves.
-pub const VERBS: &[&str] = &["get", "list"];
+pub use api::resources::metrics::{GROUP, NODEMETRICS, PODMETRICS, VERSION};
 
 /// One container's usage over the window.
 #[derive(Debug, Clone, PartialEq, Eq)]

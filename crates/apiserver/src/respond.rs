@@ -51,7 +51,9 @@ pub fn store_error(e: store::Error, resource: &ResourceInfo, name: &str) -> ApiE
     use store::Error as E;
     match e {
         E::NotFound(_) => ApiError::not_found(resource, name),
-        E::AlreadyExists(_) => ApiError::already_exists(resource, name),
+        // A generated name is only known from the key.
+        E::AlreadyExists(key) => ApiError::already_exists(resource, &key.name),
+        E::Rejected(e) => e,
         E::Conflict(_) => ApiError::conflict_modified(resource, name),
         E::Precondition(msg) => ApiError::conflict(resource, name, &msg),
         E::Expired { requested, oldest } => ApiError::too_old_resource_version(requested, oldest),
@@ -67,4 +69,9 @@ pub fn store_error(e: store::Error, resource: &ResourceInfo, name: &str) -> ApiE
         E::Invalid(msg) => ApiError::BadRequest(msg),
         other => ApiError::InternalError(other.to_string()),
     }
+}
+
+/// The 404 for a path nothing serves.
+pub fn not_found_generic() -> ApiError {
+    ApiError::RouteNotFound
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::handler::{self, ClientCertVerified};
-use crate::{AppState, Error, PodLogs};
+use crate::{AppState, Error, PodLogs, PodStreams};
 
 /// How to run the server.
 pub struct ServerConfig {
@@ -25,6 +25,8 @@ pub struct ServerConfig {
     pub metrics: prometheus::Registry,
     /// What the pods and the node use, for `metrics.k8s.io`.
     pub usage: Arc<dyn crate::resource_metrics::ResourceUsage>,
+    /// exec, attach and port-forward sessions.
+    pub streams: Arc<dyn PodStreams>,
 }
 
 /// A running server.
@@ -76,6 +78,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
         store: config.store,
         token: creds.token.clone(),
         logs: config.logs,
+        streams: config.streams,
         server_address: format!("{url_host}:{}", addr.port()),
         metrics: config.metrics,
         usage: config.usage,

@@ -2,18 +2,19 @@
 
 use std::sync::Arc;
 
-use api::resources::{ResourceInfo, JOBS, PODS};
+use api::resources::{ResourceInfo, PODS};
 use api::status::ApiError;
+use api::strategy::UpdateScope;
 use http::StatusCode;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{json, Value};
 use store::{DeleteOptions, Propagation};
 
 use crate::filter::Filter;
-use crate::handler::decode_object;
 use crate::query::Query;
 use crate::request::ResourceRequest;
 use crate::respond::{self, Resp};
-use crate::{registry, AppState};
+use crate::AppState;
 
 fn dry_run(query: &Query) -> Result<bool, ApiError> {
     match query.get("dryRun") {
@@ -25,35 +26,51 @@ fn dry_run(query: &Query) -> Result<bool, ApiError> {
     }
 }
 
-fn name_of(v: &Value) -> String {
-    v.pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
-}
-
-fn set_namespace(info: &ResourceInfo, v: &mut Value, ns: Option<&str>) -> Result<(), ApiError> {
+fn set_namespace(
+    info: &ResourceInfo,
+    meta: &mut ObjectMeta,
+    ns: Option<&str>,
+) -> Result<(), ApiError> {
     if !info.namespaced {
         return Ok(());
     }
     let url_ns = ns.unwrap_or("");
-    let meta = v
-        .as_object_mut()
-        .and_then(|o| {
-            o.entry("metadata")
-                .or_insert_with(|| json!({}))
-                .as_object_mut()
-        })
-        .ok_or_else(|| ApiError::BadRequest("metadata must be an object".into()))?;
-    match meta.get("namespace").and_then(Value::as_str) {
+    match meta.namespace.as_deref() {
         Some(b) if !b.is_empty() && b != url_ns => Err(ApiError::BadRequest(
             "the namespace of the provided object does not match the namespace sent on the request"
                 .into(),
         )),
         _ => {
-            meta.insert("namespace".into(), json!(url_ns));
+            meta.namespace = Some(url_ns.to_string());
             Ok(())
         }
+    }
+}
+
+/// `rest.WipeObjectMetaSystemFields`: what a client may not set on create.
+fn wipe_system_fields(meta: &mut ObjectMeta) {
+    meta.uid = None;
+    meta.resource_version = None;
+    meta.creation_timestamp = None;
+    meta.deletion_timestamp = None;
+    meta.deletion_grace_period_seconds = None;
+    meta.generation = None;
+    meta.self_link = None;
+}
+
+/// The response for a stored object.
+fn stored(code: StatusCode, s: &store::Stored, warnings: &[String]) -> Resp {
+    respond::with_warnings(
+        respond::bytes(code, "application/json", s.bytes.to_vec()),
+        warnings,
+    )
+}
+
+/// Which rules an update follows, by subresource.
+fn scope(subresource: Option<&str>) -> UpdateScope {
+    match subresource {
+        Some("status") => UpdateScope::Status,
+        _ => UpdateScope::Main,
     }
 }
 
@@ -73,64 +90,27 @@ pub async fn create(
         });
     }
     let dry = dry_run(query)?;
-    let (mut obj, mut warnings) = decode_object(info, content_type, bytes, query)?;
-    set_namespace(info, &mut obj, ns)?;
-    warnings.extend(registry::prepare_create(info, &mut obj)?);
-    registry::validate_create(info, &obj)?;
-    registry::finish_create(info, &mut obj)?;
-    let name = name_of(&obj);
-    let out = if dry {
-        if !name.is_empty() && state.store.get(info, ns.unwrap_or(""), &name).is_ok() {
-            return Err(ApiError::already_exists(info, &name));
-        }
-        let mut o = obj;
-        if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-            m.insert(
-                "creationTimestamp".into(),
-                json!(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-            );
-            if info.has_generation {
-                m.insert("generation".into(), json!(1));
-            }
-        }
-        o
-    } else {
-        state
-            .store
-            .create(info, obj)
-            .await
-            .map_err(|e| respond::store_error(e, info, &name))?
-            .value()
-    };
-    Ok(respond::with_warnings(
-        respond::json(StatusCode::CREATED, &out),
-        &warnings,
-    ))
-}
-
-/// Applies an update (`new` is the full desired object) with the
-/// subresource rules, validation and CAS, then writes it.
-async fn apply_update(
-    state: &Arc<AppState>,
-    info: &'static ResourceInfo,
-    r: &ResourceRequest,
-    mut new: Value,
-    current: &store::Stored,
-    dry: bool,
-) -> Result<Value, ApiError> {
-    let old = current.value();
-    let name = name_of(&old);
-    registry::prepare_update(info, &mut new, &old, r.subresource.as_deref())?;
-    registry::validate_update(info, &new, &old, r.subresource.as_deref())?;
-    if dry {
-        return Ok(new);
+    let (mut obj, mut warnings) =
+        crate::body::decode_object(info, content_type, bytes, query.get("fieldValidation"))?;
+    set_namespace(info, obj.meta_mut(), ns)?;
+    wipe_system_fields(obj.meta_mut());
+    if !info.strategy.stored() {
+        // A review (SelfSubjectAccessReview): validated, answered, forgotten.
+        warnings.extend(info.strategy.create(obj.as_mut())?);
+        info.strategy.answer(obj.as_mut());
+        return Ok(respond::with_warnings(
+            respond::bytes(StatusCode::CREATED, "application/json", obj.to_bytes()),
+            &warnings,
+        ));
     }
-    state
+    let name = obj.meta().name.clone().unwrap_or_default();
+    let written = state
         .store
-        .update(info, new)
+        .create_object(info, obj, dry)
         .await
-        .map(|s| s.value())
-        .map_err(|e| respond::store_error(e, info, &name))
+        .map_err(|e| respond::store_error(e, info, &name))?;
+    warnings.extend(written.warnings);
+    Ok(stored(StatusCode::CREATED, &written.stored, &warnings))
 }
 
 pub async fn update(
@@ -143,23 +123,22 @@ pub async fn update(
     query: &Query,
 ) -> Result<Resp, ApiError> {
     let dry = dry_run(query)?;
-    let (mut obj, warnings) = decode_object(info, content_type, bytes, query)?;
-    set_namespace(info, &mut obj, r.namespace.as_deref())?;
-    let body_name = name_of(&obj);
+    let (mut obj, mut warnings) =
+        crate::body::decode_object(info, content_type, bytes, query.get("fieldValidation"))?;
+    set_namespace(info, obj.meta_mut(), r.namespace.as_deref())?;
+    let body_name = obj.meta().name.clone().unwrap_or_default();
     if body_name != name {
         return Err(ApiError::BadRequest(format!(
             "the name of the object ({body_name}) does not match the name on the URL ({name})"
         )));
     }
-    let current = state
+    let written = state
         .store
-        .get(info, r.namespace.as_deref().unwrap_or(""), name)
+        .update_object(info, obj, scope(r.subresource.as_deref()), dry)
+        .await
         .map_err(|e| respond::store_error(e, info, name))?;
-    let out = apply_update(state, info, r, obj, &current, dry).await?;
-    Ok(respond::with_warnings(
-        respond::json(StatusCode::OK, &out),
-        &warnings,
-    ))
+    warnings.extend(written.warnings);
+    Ok(stored(StatusCode::OK, &written.stored, &warnings))
 }
 
 /// The four patch types, by Content-Type.
@@ -267,12 +246,10 @@ pub async fn patch(
                 json_patch::merge(&mut doc, &patch_doc);
                 doc
             }
-            PatchType::Strategic | PatchType::Apply => crate::patch::strategic::apply(
-                &original,
-                &patch_doc,
-                crate::patch::strategic::schema_for(info),
-            )
-            .map_err(|e| patch_error(&e))?,
+            PatchType::Strategic | PatchType::Apply => {
+                crate::patch::strategic::apply(&original, &patch_doc, info.strategy.patch_schema())
+                    .map_err(|e| patch_error(&e))?
+            }
         };
         let pinned = match kind {
             PatchType::Json => patch_doc.as_array().is_some_and(|ops| {
@@ -281,24 +258,22 @@ pub async fn patch(
             }),
             _ => patch_doc.pointer("/metadata/resourceVersion").is_some(),
         };
-        // Validate unknown fields of the result under fieldValidation.
-        let (mut normalized, unknown) = registry::normalize(info, patched)?;
-        let issues = crate::body::FieldIssues {
-            duplicates: vec![],
-            unknown,
-        };
-        let warnings = issues.enforce(mode)?;
+        // Decode the result once, with unknown fields under fieldValidation.
+        let (mut obj, mut warnings) =
+            crate::body::decode_value(info, patched, Default::default(), mode)?;
         if !pinned {
-            store::set_resource_version(&mut normalized, current.rev);
+            obj.meta_mut().resource_version = Some(current.rev.to_string());
         }
-        match apply_update(state, info, r, normalized, &current, dry).await {
-            Err(ApiError::Conflict { .. }) if !pinned => continue,
-            Err(e) => return Err(e),
-            Ok(out) => {
-                return Ok(respond::with_warnings(
-                    respond::json(StatusCode::OK, &out),
-                    &warnings,
-                ))
+        match state
+            .store
+            .update_object(info, obj, scope(r.subresource.as_deref()), dry)
+            .await
+        {
+            Err(store::Error::Conflict(_)) if !pinned => continue,
+            Err(e) => return Err(respond::store_error(e, info, name)),
+            Ok(written) => {
+                warnings.extend(written.warnings);
+                return Ok(stored(StatusCode::OK, &written.stored, &warnings));
             }
         }
     }
@@ -309,7 +284,7 @@ pub async fn patch(
 struct Deletion {
     options: DeleteOptions,
     dry: bool,
-    warn_orphan_default: bool,
+    orphan_warning: Option<&'static str>,
 }
 
 fn delete_options(info: &ResourceInfo, bytes: &[u8], query: &Query) -> Result<Deletion, ApiError> {
@@ -352,10 +327,13 @@ fn delete_options(info: &ResourceInfo, bytes: &[u8], query: &Query) -> Result<De
             });
         }
     }
-    // batch/v1 Jobs orphan by default (`pkg/registry/batch/job/strategy.go`
-    // DefaultGarbageCollectionPolicy), with a warning.
-    let warn_orphan_default = propagation.is_none() && std::ptr::eq(info, &JOBS);
-    if warn_orphan_default {
+    // Kinds whose strategy orphans by default (batch/v1 Jobs,
+    // `DefaultGarbageCollectionPolicy`) say so in a warning.
+    let orphan_warning = propagation
+        .is_none()
+        .then(|| info.strategy.orphan_by_default_warning())
+        .flatten();
+    if orphan_warning.is_some() {
         propagation = Some(Propagation::Orphan);
     }
     let grace = match field("gracePeriodSeconds") {
@@ -387,11 +365,9 @@ fn delete_options(info: &ResourceInfo, bytes: &[u8], query: &Query) -> Result<De
                 .map(str::to_string),
         },
         dry,
-        warn_orphan_default,
+        orphan_warning,
     })
 }
-
-const ORPHAN_WARNING: &str = "child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning";
 
 pub async fn delete(
     state: &Arc<AppState>,
@@ -402,42 +378,27 @@ pub async fn delete(
     query: &Query,
 ) -> Result<Resp, ApiError> {
     let d = delete_options(info, bytes, query)?;
-    let warnings = if d.warn_orphan_default {
-        vec![ORPHAN_WARNING.to_string()]
-    } else {
-        vec![]
-    };
-    if d.dry {
-        let s = state
-            .store
-            .get(info, ns.unwrap_or(""), name)
-            .map_err(|e| respond::store_error(e, info, name))?;
-        return Ok(respond::with_warnings(
-            respond::json(StatusCode::OK, &s.value()),
-            &warnings,
-        ));
-    }
+    let warnings: Vec<String> = d.orphan_warning.iter().map(|w| w.to_string()).collect();
     let out = state
         .store
-        .delete(info, ns.unwrap_or(""), name, d.options)
+        .delete_with(info, ns.unwrap_or(""), name, &d.options, d.dry)
         .await
         .map_err(|e| respond::store_error(e, info, name))?;
-    let obj = out.object.value();
     // Pods return the object; other resources return Success once gone
-    // (kube-apiserver's ReturnDeletedObject is set for pods only).
-    let body = if out.removed && !std::ptr::eq(info, &PODS) {
-        api::status::success_status(
+    // (kube-apiserver's ReturnDeletedObject).
+    if out.removed && !info.strategy.returns_deleted_object() {
+        let obj = out.object.value();
+        let body = api::status::success_status(
             info,
             name,
             obj.pointer("/metadata/uid").and_then(Value::as_str),
-        )
-    } else {
-        obj
-    };
-    Ok(respond::with_warnings(
-        respond::json(StatusCode::OK, &body),
-        &warnings,
-    ))
+        );
+        return Ok(respond::with_warnings(
+            respond::json(StatusCode::OK, &body),
+            &warnings,
+        ));
+    }
+    Ok(stored(StatusCode::OK, &out.object, &warnings))
 }
 
 pub async fn delete_collection(
@@ -456,19 +417,19 @@ pub async fn delete_collection(
         if !filter.matches(info, &v) {
             continue;
         }
-        let name = name_of(&v);
+        let name = v
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let ons = v
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        if d.dry {
-            deleted.push(v);
-            continue;
-        }
         match state
             .store
-            .delete(info, &ons, &name, d.options.clone())
+            .delete_with(info, &ons, &name, &d.options, d.dry)
             .await
         {
             Ok(o) => deleted.push(o.object.value()),
@@ -482,11 +443,7 @@ pub async fn delete_collection(
         "metadata": { "resourceVersion": state.store.revision().to_string() },
         "items": deleted,
     });
-    let warnings = if d.warn_orphan_default {
-        vec![ORPHAN_WARNING.to_string()]
-    } else {
-        vec![]
-    };
+    let warnings: Vec<String> = d.orphan_warning.iter().map(|w| w.to_string()).collect();
     Ok(respond::with_warnings(
         respond::json(StatusCode::OK, &list),
         &warnings,
@@ -507,7 +464,7 @@ pub async fn evict(
     let grace = body
         .pointer("/deleteOptions/gracePeriodSeconds")
         .and_then(Value::as_i64);
-    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let now = api::vocabulary::now_string();
     state
         .store
         .modify(&PODS, ns, name, |mut pod| {

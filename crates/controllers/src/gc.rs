@@ -32,10 +32,7 @@ use crate::kit::objects::{Meta, OwnerRef};
 use crate::kit::queue::WorkQueue;
 use crate::Result;
 
-/// Upstream `metav1.FinalizerOrphanDependents`.
-pub const FINALIZER_ORPHAN: &str = "orphan";
-/// Upstream `metav1.FinalizerDeleteDependents`.
-pub const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
+pub use api::vocabulary::{FINALIZER_FOREGROUND, FINALIZER_ORPHAN};
 
 /// The resources whose objects can own or depend on others.
 static WATCHED: [&ResourceInfo; 3] = [&JOBS, &PODS, &NODES];

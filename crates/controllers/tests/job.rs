@@ -680,7 +680,17 @@ async fn counting_through_restarts_table() {
         if has_finalizer {
             pod["metadata"]["finalizers"] = json!(["batch.kubernetes.io/job-tracking"]);
         }
+        // A create starts every pod Pending (the Pod strategy, as for an API
+        // client); the status is a second write, as a kubelet's would be.
+        let status = pod["status"].take();
         env.store.create(&PODS, pod).await.unwrap();
+        env.store
+            .modify(&PODS, "default", "r-abcde", |mut v| {
+                v["status"] = status.clone();
+                Ok(Some(v))
+            })
+            .await
+            .unwrap();
         env.store
             .modify(&JOBS, "default", "r", |mut v| {
                 v["status"] = json!({"startTime": "2024-01-01T00:00:00Z", "ready": 0, "terminating": 0,

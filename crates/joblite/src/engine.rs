@@ -14,6 +14,7 @@ use serde_json::Value;
 pub struct Engine {
     pub logs: Arc<dyn apiserver::PodLogs>,
     pub usage: Arc<dyn apiserver::resource_metrics::ResourceUsage>,
+    pub streams: Arc<dyn apiserver::PodStreams>,
     pub controllers: controllers::JoinHandles,
     pub node: node::agent::NodeHandle,
 }
@@ -48,6 +49,65 @@ impl apiserver::PodLogs for NodeLogs {
             Ok(stream
                 .map(|r| r.map_err(|e| std::io::Error::other(e.to_string())))
                 .boxed())
+        })
+    }
+}
+
+/// exec, attach and port-forward go to the runtime that runs the pod.
+struct NodeStreams {
+    streams: node::streams::Streams,
+}
+
+/// A node error as the API answers it: a container that is not running is
+/// the kubelet's plain-text 500 (kubectl prints `unable to upgrade
+/// connection: container not found ("c")`).
+fn refusal(e: node::Error) -> apiserver::Refusal {
+    match e {
+        node::Error::ContainerNotFound(_) => apiserver::Refusal::Text(500, e.to_string()),
+        node::Error::BadRequest(m) => apiserver::Refusal::Api(ApiError::BadRequest(m)),
+        other => apiserver::Refusal::Api(ApiError::InternalError(other.to_string())),
+    }
+}
+
+impl apiserver::PodStreams for NodeStreams {
+    fn exec<'a>(
+        &'a self,
+        pod: &'a Value,
+        container: &'a str,
+        opts: &'a api::streams::StreamOptions,
+    ) -> BoxFuture<'a, Result<apiserver::Session, apiserver::Refusal>> {
+        Box::pin(async move {
+            self.streams
+                .exec(pod, container, opts)
+                .await
+                .map_err(refusal)
+        })
+    }
+
+    fn attach<'a>(
+        &'a self,
+        pod: &'a Value,
+        container: &'a str,
+        opts: &'a api::streams::StreamOptions,
+    ) -> BoxFuture<'a, Result<apiserver::Session, apiserver::Refusal>> {
+        Box::pin(async move {
+            self.streams
+                .attach(pod, container, opts)
+                .await
+                .map_err(refusal)
+        })
+    }
+
+    fn port_forward<'a>(
+        &'a self,
+        pod: &'a Value,
+        port: u16,
+    ) -> BoxFuture<'a, Result<Box<dyn apiserver::Tunnel>, String>> {
+        Box::pin(async move {
+            match self.streams.port_forward(pod, port).await {
+                Ok(t) => Ok(Box::new(t) as Box<dyn apiserver::Tunnel>),
+                Err(e) => Err(e.to_string()),
+            }
         })
     }
 }
@@ -101,6 +161,9 @@ pub async fn start(store: &store::Store, dir: &Path, node_name: &str) -> anyhow:
         .context("starting the controllers")?;
     Ok(Engine {
         usage: Arc::new(NodeUsage(node::usage::Sampler::new(&node_dir))),
+        streams: Arc::new(NodeStreams {
+            streams: node::streams::Streams::for_node(&node_dir),
+        }),
         logs: Arc::new(NodeLogs { node_dir }),
         controllers,
         node,

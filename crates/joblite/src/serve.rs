@@ -81,6 +81,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         logs: Arc::clone(&engine.logs),
         metrics,
         usage: Arc::clone(&engine.usage),
+        streams: Arc::clone(&engine.streams),
     })
     .await?;
 

@@ -145,7 +145,7 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
         .unwrap_or_default();
     set_runtime_version(&store, &config.node_name, &runtime_version).await;
 
-    let (list, watch) = store.list_and_watch(&PODS, None)?;
+    let (list, watch) = store::Follower::start(&store, &PODS, None)?;
     let (writes_tx, writes_rx) = mpsc::unbounded_channel();
     let mut agent = Agent {
         store: store.clone(),
@@ -340,7 +340,7 @@ struct Agent {
 impl Agent {
     async fn run_loop(
         mut self,
-        mut watch: store::WatchStream,
+        mut watch: store::Follower,
         mut events: mpsc::UnboundedReceiver<(RuntimeKind, RuntimeEvent)>,
         mut writes_rx: mpsc::UnboundedReceiver<WriteDone>,
         mut stop: oneshot::Receiver<()>,
@@ -361,8 +361,9 @@ impl Agent {
             tokio::select! {
                 _ = &mut stop => return,
                 ev = watch.next() => match ev {
-                    Some(ev) => self.on_watch(&ev),
-                    None => watch = self.rewatch(watch.last_revision()),
+                    Some(store::Change::Event(ev)) => self.on_watch(&ev),
+                    Some(store::Change::Relisted(list)) => self.relisted(list),
+                    None => return,
                 },
                 ev = events.recv() => match ev {
                     Some((kind, ev)) => self.on_runtime(kind, ev),
@@ -387,41 +388,24 @@ impl Agent {
         }
     }
 
-    fn rewatch(&mut self, from: u64) -> store::WatchStream {
-        loop {
-            match self.store.watch(&PODS, None, from) {
-                Ok(w) => return w,
-                Err(store::Error::Expired { .. }) => {
-                    // Too far behind: list again and reconcile.
-                    match self.store.list_and_watch(&PODS, None) {
-                        Ok((list, w)) => {
-                            let items: Vec<Value> = list.items.iter().map(|s| s.value()).collect();
-                            let present: HashSet<String> = items
-                                .iter()
-                                .map(|p| s(p, "/metadata/uid").to_string())
-                                .collect();
-                            let missing: Vec<String> = self
-                                .pods
-                                .keys()
-                                .filter(|u| !present.contains(*u))
-                                .cloned()
-                                .collect();
-                            for uid in missing {
-                                self.on_pod_gone(&uid);
-                            }
-                            for p in items {
-                                self.on_pod(p);
-                            }
-                            return w;
-                        }
-                        Err(e) => tracing::error!("node: relist pods: {e}"),
-                    }
-                }
-                Err(e) => {
-                    tracing::error!("node: watch pods: {e}");
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            }
+    /// The pod watch was compacted past us: reconcile with a fresh list.
+    fn relisted(&mut self, list: store::List) {
+        let items: Vec<Value> = list.items.iter().map(|s| s.value()).collect();
+        let present: HashSet<String> = items
+            .iter()
+            .map(|p| s(p, "/metadata/uid").to_string())
+            .collect();
+        let missing: Vec<String> = self
+            .pods
+            .keys()
+            .filter(|u| !present.contains(*u))
+            .cloned()
+            .collect();
+        for uid in missing {
+            self.on_pod_gone(&uid);
+        }
+        for p in items {
+            self.on_pod(p);
         }
     }
 

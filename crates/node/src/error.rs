@@ -16,6 +16,14 @@ pub enum Error {
     /// Something asked for does not exist (404).
     #[error("{0}")]
     NotFound(String),
+    /// An exec or attach names a container that is not running (the
+    /// kubelet's wording, which kubectl shows after `unable to upgrade
+    /// connection: `).
+    #[error("container not found ({0:?})")]
+    ContainerNotFound(String),
+    /// A port-forward could not reach the port in the pod.
+    #[error("{0}")]
+    Forward(String),
 }
 
 /// Result alias.

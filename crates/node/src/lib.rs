@@ -41,6 +41,7 @@ pub mod quantity;
 pub mod restart;
 pub mod runtime;
 pub mod status;
+pub mod streams;
 pub mod supervisor;
 pub mod sys;
 pub mod usage;

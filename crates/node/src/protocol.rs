@@ -34,6 +34,16 @@ pub struct StartSpec {
     /// CPU limit in millicores.
     #[serde(default)]
     pub cpu_limit_millis: Option<i64>,
+    /// Keep a stdin for attachers (`container.stdin`); otherwise stdin is
+    /// `/dev/null`.
+    #[serde(default)]
+    pub stdin: bool,
+    /// Close that stdin once the first attacher leaves (`stdinOnce`).
+    #[serde(default)]
+    pub stdin_once: bool,
+    /// Run on a pseudo-terminal (`container.tty`): one output, resizable.
+    #[serde(default)]
+    pub tty: bool,
 }
 
 /// Agent → supervisor.
@@ -52,6 +62,82 @@ pub enum Request {
     },
     /// Ask for a [`Event::Snapshot`] of every known run.
     List,
+    /// Turns this connection into an interactive session (exec or attach)
+    /// on a running run; see [`frame`]. Only as a connection's first line.
+    Stream(StreamRequest),
+}
+
+/// An exec (non-empty `command`) or attach on run `id`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamRequest {
+    pub id: String,
+    /// argv of the command to exec; empty to attach.
+    #[serde(default)]
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub stdin: bool,
+    #[serde(default)]
+    pub stdout: bool,
+    #[serde(default)]
+    pub stderr: bool,
+    #[serde(default)]
+    pub tty: bool,
+}
+
+/// The framing of a stream connection after its request line: each frame
+/// is `[kind: u8][length: u32 BE][payload]`, in both directions. The
+/// supervisor answers first with [`frame::READY`] or [`frame::REFUSED`],
+/// and ends with one [`frame::END`].
+pub mod frame {
+    use tokio::io::{AsyncRead, AsyncReadExt};
+
+    /// Client → supervisor: bytes for the process's stdin.
+    pub const STDIN: u8 = 0;
+    /// Supervisor → client: output.
+    pub const STDOUT: u8 = 1;
+    pub const STDERR: u8 = 2;
+    /// Supervisor → client, last: JSON `api::streams::Outcome`.
+    pub const END: u8 = 3;
+    /// Client → supervisor: JSON `api::streams::TerminalSize`.
+    pub const RESIZE: u8 = 4;
+    /// Client → supervisor: stdin is finished.
+    pub const STDIN_EOF: u8 = 5;
+    /// Supervisor → client, first: the session runs.
+    pub const READY: u8 = 6;
+    /// Supervisor → client, first and last: no such running run; the text
+    /// says why.
+    pub const REFUSED: u8 = 7;
+
+    /// Largest payload accepted.
+    pub const MAX: usize = 1 << 20;
+
+    /// Appends one frame to `out`.
+    pub fn encode(kind: u8, payload: &[u8], out: &mut Vec<u8>) {
+        out.push(kind);
+        out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        out.extend_from_slice(payload);
+    }
+
+    /// Reads one frame; `None` at a clean end of stream.
+    pub async fn read<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Option<(u8, Vec<u8>)>> {
+        let mut head = [0u8; 5];
+        match r.read_exact(&mut head[..1]).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        r.read_exact(&mut head[1..]).await?;
+        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        if len > MAX {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("stream frame of {len} bytes"),
+            ));
+        }
+        let mut payload = vec![0u8; len];
+        r.read_exact(&mut payload).await?;
+        Ok(Some((head[0], payload)))
+    }
 }
 
 /// How a run ended.
@@ -126,6 +212,25 @@ mod tests {
         let id = run_id("0f9c-11", "main", 3);
         assert_eq!(parse_run_id(&id), Some(("0f9c-11", "main", 3)));
         assert_eq!(parse_run_id("garbage"), None);
+    }
+
+    #[tokio::test]
+    async fn frames_round_trip() {
+        let mut buf = Vec::new();
+        frame::encode(frame::STDOUT, b"hello", &mut buf);
+        frame::encode(frame::STDIN_EOF, b"", &mut buf);
+        let mut r = &buf[..];
+        assert_eq!(
+            frame::read(&mut r).await.unwrap(),
+            Some((frame::STDOUT, b"hello".to_vec()))
+        );
+        assert_eq!(
+            frame::read(&mut r).await.unwrap(),
+            Some((frame::STDIN_EOF, vec![]))
+        );
+        assert_eq!(frame::read(&mut r).await.unwrap(), None);
+        let mut torn = &buf[..3];
+        assert!(frame::read(&mut torn).await.is_err());
     }
 
     #[test]

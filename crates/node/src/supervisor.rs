@@ -26,7 +26,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -37,7 +37,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::cgroups::Handle;
 use crate::protocol::{Event, ExitRecord, Request, RunRecord, StartSpec};
-use crate::sys::{RealSys, SpawnError, Sys, WaitStatus};
+use crate::sys::{ExecTarget, RealSys, SpawnError, Sys, WaitStatus};
+
+mod interactive;
+use interactive::RunIo;
 
 /// How long an idle supervisor (no client, nothing running) stays up.
 pub const IDLE_EXIT: Duration = Duration::from_secs(10);
@@ -58,17 +61,19 @@ struct Run {
     started_at: String,
     exit: Option<ExitRecord>,
     cgroup: Option<Handle>,
+    /// The environment and working directory an exec into it gets.
+    env: Vec<(String, String)>,
+    cwd: String,
 }
 
 /// What a start request led to.
 #[derive(Debug)]
 pub enum StartOutcome {
-    /// A new process.
+    /// A new process, with the supervisor's ends of its stdio.
     Started {
         pid: i32,
         started_at: String,
-        stdout: Option<OwnedFd>,
-        stderr: Option<OwnedFd>,
+        io: Box<crate::sys::Spawned>,
     },
     /// The id was already started (a retried request after a reconnect):
     /// nothing runs twice.
@@ -116,7 +121,7 @@ impl<S: Sys> Table<S> {
             });
         }
         match self.sys.spawn(spec) {
-            Ok(sp) => {
+            Ok(mut sp) => {
                 let started_at = self.sys.now();
                 self.by_pid.insert(sp.pid, spec.id.clone());
                 self.runs.insert(
@@ -125,14 +130,15 @@ impl<S: Sys> Table<S> {
                         pid: sp.pid,
                         started_at: started_at.clone(),
                         exit: None,
-                        cgroup: sp.cgroup,
+                        cgroup: sp.cgroup.take(),
+                        env: spec.env.clone(),
+                        cwd: spec.cwd.clone(),
                     },
                 );
                 StartOutcome::Started {
                     pid: sp.pid,
                     started_at,
-                    stdout: sp.stdout,
-                    stderr: sp.stderr,
+                    io: Box::new(sp),
                 }
             }
             Err(SpawnError { message }) => {
@@ -154,6 +160,8 @@ impl<S: Sys> Table<S> {
                         started_at: exit.started_at.clone(),
                         exit: Some(exit.clone()),
                         cgroup: None,
+                        env: Vec::new(),
+                        cwd: String::new(),
                     },
                 );
                 StartOutcome::Failed(exit)
@@ -213,6 +221,31 @@ impl<S: Sys> Table<S> {
             let _ = self.sys.kill(p, signal);
         }
         true
+    }
+
+    /// What an exec into run `id` enters, while the run is running.
+    pub fn exec_target(&self, id: &str) -> Option<ExecTarget> {
+        let run = self.runs.get(id)?;
+        if run.exit.is_some() || run.pid <= 0 {
+            return None;
+        }
+        Some(ExecTarget {
+            pid: run.pid,
+            env: run.env.clone(),
+            cwd: run.cwd.clone(),
+            cgroup_procs: run
+                .cgroup
+                .as_ref()
+                .map(Handle::procs_files)
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Whether run `id` is running.
+    pub fn is_running(&self, id: &str) -> bool {
+        self.runs
+            .get(id)
+            .is_some_and(|r| r.exit.is_none() && r.pid > 0)
     }
 
     /// Drops a run the agent has committed. A running run is not forgotten.
@@ -324,6 +357,8 @@ impl<S: Sys> Table<S> {
                     started_at: at,
                     exit: Some(exit),
                     cgroup: None,
+                    env: Vec::new(),
+                    cwd: String::new(),
                 },
             );
         }
@@ -489,6 +524,12 @@ struct Shared {
     exits: mpsc::UnboundedSender<ExitRecord>,
     last_active: Cell<Instant>,
     next_client: Cell<u64>,
+    /// Each running run's stdin, terminal and attached sessions.
+    io: RefCell<HashMap<String, Rc<RunIo>>>,
+    /// Exec'd processes: pid → (the run they entered, where their exit goes).
+    execs: RefCell<HashMap<i32, (String, oneshot::Sender<WaitStatus>)>>,
+    /// Open exec and attach sessions.
+    sessions: Cell<usize>,
 }
 
 impl Shared {
@@ -538,6 +579,9 @@ async fn serve(dir: PathBuf) -> io::Result<()> {
         exits: exit_tx,
         last_active: Cell::new(Instant::now()),
         next_client: Cell::new(0),
+        io: RefCell::new(HashMap::new()),
+        execs: RefCell::new(HashMap::new()),
+        sessions: Cell::new(0),
     });
 
     // Exit recorder: the exit is written to the journal (so it survives a
@@ -600,7 +644,8 @@ async fn serve(dir: PathBuf) -> io::Result<()> {
                 reap(&shared);
                 let busy = !shared.clients.borrow().is_empty()
                     || shared.table.borrow().running() > 0
-                    || !shared.drains.borrow().is_empty();
+                    || !shared.drains.borrow().is_empty()
+                    || shared.sessions.get() > 0;
                 if busy {
                     shared.last_active.set(Instant::now());
                 } else if shared.last_active.get().elapsed() >= IDLE_EXIT {
@@ -627,9 +672,24 @@ fn reap(shared: &Rc<Shared>) {
         } else {
             continue;
         };
+        if let Some((_, tx)) = shared.execs.borrow_mut().remove(&pid) {
+            let _ = tx.send(ws);
+            continue;
+        }
         let Some(exit) = shared.table.borrow_mut().reaped(pid, ws) else {
             continue;
         };
+        // What was exec'd into the run dies with it, as in a container.
+        for (epid, (run, _)) in shared.execs.borrow().iter() {
+            if *run == exit.id {
+                // SAFETY: plain kill(2) of the exec's group and itself.
+                unsafe {
+                    libc::kill(-*epid, libc::SIGKILL);
+                    libc::kill(*epid, libc::SIGKILL);
+                }
+            }
+        }
+        shared.io.borrow_mut().remove(&exit.id);
         let drain = shared.drains.borrow_mut().remove(&exit.id);
         let tx = shared.exits.clone();
         match drain {
@@ -649,7 +709,23 @@ fn reap(shared: &Rc<Shared>) {
 }
 
 async fn client(shared: Rc<Shared>, stream: tokio::net::UnixStream) {
-    let (rd, mut wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
+    let mut lines = tokio::io::BufReader::new(rd).lines();
+    // A connection whose first request opens a stream is that session.
+    let first = match lines.next_line().await {
+        Ok(Some(line)) => match serde_json::from_str::<Request>(&line) {
+            Ok(Request::Stream(req)) => {
+                return interactive::session(shared, req, lines.into_inner(), wr).await;
+            }
+            Ok(req) => Some(req),
+            Err(e) => {
+                eprintln!("joblite supervisor: bad request: {e}");
+                None
+            }
+        },
+        _ => return,
+    };
+    let mut wr = wr;
     let (tx, mut rx) = mpsc::unbounded_channel::<Rc<str>>();
     let cid = shared.next_client.get();
     shared.next_client.set(cid + 1);
@@ -670,7 +746,9 @@ async fn client(shared: Rc<Shared>, stream: tokio::net::UnixStream) {
             }
         }
     });
-    let mut lines = tokio::io::BufReader::new(rd).lines();
+    if let Some(req) = first {
+        handle(&shared, req, &tx);
+    }
     while let Ok(Some(line)) = lines.next_line().await {
         match serde_json::from_str::<Request>(&line) {
             Ok(req) => handle(&shared, req, &tx),
@@ -695,8 +773,7 @@ fn handle(shared: &Rc<Shared>, req: Request, tx: &mpsc::UnboundedSender<Rc<str>>
                 StartOutcome::Started {
                     pid,
                     started_at,
-                    stdout,
-                    stderr,
+                    mut io,
                 } => {
                     let _ = shared.journal.borrow_mut().append(
                         &[JournalEntry::S {
@@ -709,7 +786,19 @@ fn handle(shared: &Rc<Shared>, req: Request, tx: &mpsc::UnboundedSender<Rc<str>>
                     let (done_tx, done_rx) = oneshot::channel();
                     shared.drains.borrow_mut().insert(spec.id.clone(), done_rx);
                     let path = PathBuf::from(&spec.log_path);
-                    tokio::task::spawn_local(drain(path, stdout, stderr, done_tx));
+                    let (stdin, stdout, stderr, pty) = match interactive::async_stdio(&mut io) {
+                        Ok(stdio) => stdio,
+                        Err(e) => {
+                            eprintln!("joblite supervisor: stdio of {}: {e}", spec.id);
+                            (None, None, None, None)
+                        }
+                    };
+                    let run_io = Rc::new(RunIo::new(stdin, pty, spec.stdin_once));
+                    shared
+                        .io
+                        .borrow_mut()
+                        .insert(spec.id.clone(), run_io.clone());
+                    tokio::task::spawn_local(drain(path, stdout, stderr, done_tx, run_io));
                     shared.broadcast(&Event::Started {
                         id: spec.id,
                         pid,
@@ -749,6 +838,12 @@ fn handle(shared: &Rc<Shared>, req: Request, tx: &mpsc::UnboundedSender<Rc<str>>
         Request::List => {
             let runs = shared.table.borrow().snapshot();
             send(tx, &Event::Snapshot { runs });
+        }
+        Request::Stream(req) => {
+            eprintln!(
+                "joblite supervisor: a stream request for {} must open its own connection",
+                req.id
+            );
         }
     }
 }
@@ -833,19 +928,19 @@ pub fn link_empty(path: &Path) {
 
 async fn drain(
     path: PathBuf,
-    stdout: Option<OwnedFd>,
-    stderr: Option<OwnedFd>,
+    stdout: Option<interactive::Reader>,
+    stderr: Option<interactive::Reader>,
     done: oneshot::Sender<()>,
+    io: Rc<RunIo>,
 ) {
-    use tokio::net::unix::pipe::Receiver;
     // The file is created on the first output: a run that prints nothing
     // (the common `/bin/true`) gets a hard link to a shared empty file at the
     // end instead, which costs no inode allocation (on ext4 without a
     // journal, the costliest system call of a start after heavy deletions).
     let mut file: Option<File> = None;
     let mut failed = false;
-    let mut out_rx = stdout.and_then(|fd| Receiver::from_owned_fd(fd).ok());
-    let mut err_rx = stderr.and_then(|fd| Receiver::from_owned_fd(fd).ok());
+    let mut out_rx = stdout;
+    let mut err_rx = stderr;
     let mut out_pending = Vec::new();
     let mut err_pending = Vec::new();
     let mut out_buf = vec![0u8; 16 * 1024];
@@ -858,6 +953,14 @@ async fn drain(
         };
         let ts = crate::sys::rfc3339_nano(chrono::Utc::now());
         let n = n.unwrap_or(0);
+        if n > 0 {
+            let (kind, buf) = if is_err {
+                (crate::protocol::frame::STDERR, &err_buf)
+            } else {
+                (crate::protocol::frame::STDOUT, &out_buf)
+            };
+            io.publish(kind, &buf[..n]);
+        }
         rec.clear();
         if is_err {
             err_pending.extend_from_slice(&err_buf[..n]);
@@ -882,6 +985,7 @@ async fn drain(
             }
         }
     }
+    io.finish();
     // Read-only marks "this run's log is complete" for `logs -f` readers.
     match file {
         Some(f) => {
@@ -902,6 +1006,7 @@ mod tests {
     struct FakeSys {
         next_pid: i32,
         spawned: Vec<String>,
+        execs: Vec<(i32, Vec<String>)>,
         kills: Vec<(i32, i32)>,
         oom: bool,
         clock: u32,
@@ -921,9 +1026,20 @@ mod tests {
             self.spawned.push(spec.id.clone());
             Ok(crate::sys::Spawned {
                 pid: 100 + self.next_pid,
-                stdout: None,
-                stderr: None,
                 cgroup: spec.memory_limit.map(|_| Handle::default()),
+                ..Default::default()
+            })
+        }
+        fn spawn_exec(
+            &mut self,
+            target: &ExecTarget,
+            req: &crate::protocol::StreamRequest,
+        ) -> Result<crate::sys::Spawned, SpawnError> {
+            self.execs.push((target.pid, req.command.clone()));
+            self.next_pid += 1;
+            Ok(crate::sys::Spawned {
+                pid: 100 + self.next_pid,
+                ..Default::default()
             })
         }
         fn kill(&mut self, pid: i32, signal: i32) -> io::Result<()> {
@@ -1036,6 +1152,27 @@ mod tests {
         assert!(!t.signal("u_c_0", libc::SIGKILL));
         assert!(t.sys.kills.is_empty());
         assert!(!t.signal("nope", 9));
+    }
+
+    #[test]
+    fn exec_enters_running_runs_only_with_their_env_and_cwd() {
+        let mut t = Table::new(FakeSys::default());
+        let mut s = spec("u_c_0", "/bin/sleep");
+        s.env = vec![("A".into(), "1".into())];
+        s.cwd = "/work".into();
+        let StartOutcome::Started { pid, .. } = t.start(&s) else {
+            panic!()
+        };
+        let target = t.exec_target("u_c_0").expect("running");
+        assert_eq!(
+            (target.pid, target.env, target.cwd.as_str()),
+            (pid, vec![("A".to_string(), "1".to_string())], "/work")
+        );
+        assert!(t.is_running("u_c_0"));
+        t.reaped(pid, WaitStatus::Exited(0));
+        assert_eq!(t.exec_target("u_c_0"), None);
+        assert!(!t.is_running("u_c_0"));
+        assert_eq!(t.exec_target("nope"), None);
     }
 
     #[test]

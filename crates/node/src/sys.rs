@@ -15,15 +15,32 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::cgroups::{self, Cgroups, Handle};
-use crate::protocol::StartSpec;
+use crate::protocol::{StartSpec, StreamRequest};
 
-/// A started process and the read ends of its output pipes.
-#[derive(Debug)]
+/// A started process and the supervisor's ends of its stdio: the write end
+/// of its stdin (when it has one) and the read ends of its output. Under a
+/// TTY, `stdout` and `stdin` are both the terminal's master side (`pty`
+/// is a third handle on it, for resizing) and `stderr` is `None`.
+#[derive(Debug, Default)]
 pub struct Spawned {
     pub pid: i32,
+    pub stdin: Option<OwnedFd>,
     pub stdout: Option<OwnedFd>,
     pub stderr: Option<OwnedFd>,
+    pub pty: Option<OwnedFd>,
     pub cgroup: Option<Handle>,
+}
+
+/// What an exec needs to know of the run it enters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecTarget {
+    /// The run's main process: its namespaces and user are the exec's.
+    pub pid: i32,
+    /// The run's environment and working directory.
+    pub env: Vec<(String, String)>,
+    pub cwd: String,
+    /// `cgroup.procs` files of the run's cgroup, if it has one.
+    pub cgroup_procs: Vec<PathBuf>,
 }
 
 /// Why a start failed; the message becomes the container's termination message.
@@ -43,6 +60,12 @@ pub enum WaitStatus {
 pub trait Sys {
     /// Fork and exec a container run.
     fn spawn(&mut self, spec: &StartSpec) -> Result<Spawned, SpawnError>;
+    /// Fork and exec `req.command` inside a running run, as `kubectl exec`.
+    fn spawn_exec(
+        &mut self,
+        target: &ExecTarget,
+        req: &StreamRequest,
+    ) -> Result<Spawned, SpawnError>;
     /// `kill(2)`; a negative pid signals a process group.
     fn kill(&mut self, pid: i32, signal: i32) -> io::Result<()>;
     /// Processes left in a run's cgroup.
@@ -152,11 +175,28 @@ impl Sys for RealSys {
         cmd.arg0(spec.args.first().map(String::as_str).unwrap_or(&spec.path))
             .args(spec.args.iter().skip(1))
             .env_clear()
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
+            .envs(spec.env.iter().map(|(k, v)| (k, v)));
+        let pty = if spec.tty {
+            let pty = open_pty().map_err(|e| err(format!("allocating a terminal: {e}")))?;
+            let slave = |p: &Pty| p.slave.try_clone().map(Stdio::from);
+            let io = |e: io::Error| err(format!("allocating a terminal: {e}"));
+            cmd.stdin(slave(&pty).map_err(io)?)
+                .stdout(slave(&pty).map_err(io)?)
+                .stderr(slave(&pty).map_err(io)?);
+            Some(pty)
+        } else {
+            // A terminal's process leads its own session (below); others
+            // lead their own process group, so signals reach the tree.
+            cmd.stdin(if spec.stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
+            None
+        };
         let cwd = CString::new(spec.cwd.as_bytes()).map_err(|e| err(e.to_string()))?;
         let ns_mounts: Vec<(CString, CString, bool)> = if self.root {
             spec.mounts
@@ -183,14 +223,22 @@ impl Sys for RealSys {
         let plain = proc_fds.is_empty()
             && ns_mounts.is_empty()
             && hostname.is_none()
+            && pty.is_none()
             && Path::new(&spec.cwd).is_dir();
+        let tty = pty.is_some();
         if plain {
             cmd.current_dir(&spec.cwd);
         } else {
             // SAFETY: the forking thread is the supervisor's only event-loop
             // thread; the closure makes system calls and small allocations.
             unsafe {
-                cmd.pre_exec(move || child_setup(&proc_fds, &ns_mounts, hostname.as_deref(), &cwd));
+                cmd.pre_exec(move || {
+                    child_setup(&proc_fds, &ns_mounts, hostname.as_deref(), &cwd)?;
+                    if tty {
+                        controlling_terminal()?;
+                    }
+                    Ok(())
+                });
             }
         }
         let mut child = cmd.spawn().map_err(|e| {
@@ -212,14 +260,107 @@ impl Sys for RealSys {
             })
         })?;
         drop(procs);
-        let stdout = child.stdout.take().map(OwnedFd::from);
-        let stderr = child.stderr.take().map(OwnedFd::from);
-        Ok(Spawned {
-            pid: child.id() as i32,
-            stdout,
-            stderr,
-            cgroup,
-        })
+        // The parent's copies of the terminal's slave side must go, or the
+        // master never sees the end of the output.
+        drop(cmd);
+        let pid = child.id() as i32;
+        match pty {
+            Some(p) => {
+                let master = |p: &Pty| p.master.try_clone().map_err(|e| err(e.to_string()));
+                Ok(Spawned {
+                    pid,
+                    stdin: Some(master(&p)?),
+                    stdout: Some(master(&p)?),
+                    stderr: None,
+                    pty: Some(p.master),
+                    cgroup,
+                })
+            }
+            None => Ok(Spawned {
+                pid,
+                stdin: child.stdin.take().map(OwnedFd::from),
+                stdout: child.stdout.take().map(OwnedFd::from),
+                stderr: child.stderr.take().map(OwnedFd::from),
+                pty: None,
+                cgroup,
+            }),
+        }
+    }
+
+    fn spawn_exec(
+        &mut self,
+        target: &ExecTarget,
+        req: &StreamRequest,
+    ) -> Result<Spawned, SpawnError> {
+        let err = |message: String| SpawnError { message };
+        let Some(program) = req.command.first() else {
+            return Err(err("cmd must not be empty".into()));
+        };
+        // Enter only the namespaces the run does not share with us.
+        let namespaces: Vec<OwnedFd> = ["ipc", "uts", "net", "mnt"]
+            .iter()
+            .filter_map(|ns| foreign_namespace(target.pid, ns))
+            .collect();
+        let ns_fds: Vec<i32> = namespaces.iter().map(|f| f.as_raw_fd()).collect();
+        let procs: Vec<std::fs::File> = target
+            .cgroup_procs
+            .iter()
+            .filter_map(|p| std::fs::OpenOptions::new().write(true).open(p).ok())
+            .collect();
+        let proc_fds: Vec<i32> = procs.iter().map(|f| f.as_raw_fd()).collect();
+        let ids = process_ids(target.pid);
+        let cwd = CString::new(target.cwd.as_bytes()).map_err(|e| err(e.to_string()))?;
+        let mut cmd = Command::new(program);
+        cmd.args(&req.command[1..])
+            .env_clear()
+            .envs(target.env.iter().map(|(k, v)| (k, v)));
+        let pty = if req.tty {
+            let pty = open_pty().map_err(|e| err(format!("allocating a terminal: {e}")))?;
+            let io = |e: io::Error| err(format!("allocating a terminal: {e}"));
+            let slave = |p: &Pty| p.slave.try_clone().map(Stdio::from);
+            cmd.stdin(slave(&pty).map_err(io)?)
+                .stdout(slave(&pty).map_err(io)?)
+                .stderr(slave(&pty).map_err(io)?);
+            Some(pty)
+        } else {
+            let pipe = |on: bool| if on { Stdio::piped() } else { Stdio::null() };
+            cmd.stdin(pipe(req.stdin))
+                .stdout(pipe(req.stdout))
+                .stderr(pipe(req.stderr))
+                .process_group(0);
+            None
+        };
+        let tty = pty.is_some();
+        // SAFETY: the closure makes system calls only (see exec_setup).
+        unsafe {
+            cmd.pre_exec(move || exec_setup(&proc_fds, &ns_fds, &cwd, ids, tty));
+        }
+        let mut child = cmd.spawn().map_err(|e| err(exec_error(program, &e)))?;
+        drop(cmd);
+        drop(namespaces);
+        drop(procs);
+        let pid = child.id() as i32;
+        match pty {
+            Some(p) => {
+                let master = |p: &Pty| p.master.try_clone().map_err(|e| err(e.to_string()));
+                Ok(Spawned {
+                    pid,
+                    stdin: Some(master(&p)?),
+                    stdout: Some(master(&p)?),
+                    stderr: None,
+                    pty: Some(p.master),
+                    cgroup: None,
+                })
+            }
+            None => Ok(Spawned {
+                pid,
+                stdin: child.stdin.take().map(OwnedFd::from),
+                stdout: child.stdout.take().map(OwnedFd::from),
+                stderr: child.stderr.take().map(OwnedFd::from),
+                pty: None,
+                cgroup: None,
+            }),
+        }
     }
 
     fn kill(&mut self, pid: i32, signal: i32) -> io::Result<()> {
@@ -339,6 +480,171 @@ fn child_setup(
         // SAFETY: see above.
         if unsafe { libc::chdir(cwd.as_ptr()) } < 0 {
             return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Go's `exec` wording for a command that cannot start, as runc reports it.
+fn exec_error(program: &str, e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound if program.contains('/') => {
+            format!("exec: \"{program}\": stat {program}: no such file or directory")
+        }
+        io::ErrorKind::NotFound => {
+            format!("exec: \"{program}\": executable file not found in $PATH")
+        }
+        io::ErrorKind::PermissionDenied => format!("exec: \"{program}\": permission denied"),
+        _ => format!(
+            "exec: \"{program}\": {}",
+            e.to_string()
+                .split(" (os error")
+                .next()
+                .unwrap_or_default()
+                .to_lowercase()
+        ),
+    }
+}
+
+/// `/proc/<pid>/ns/<ns>`, opened, when it is not our own namespace.
+fn foreign_namespace(pid: i32, ns: &str) -> Option<OwnedFd> {
+    use std::os::unix::fs::MetadataExt;
+    let theirs = format!("/proc/{pid}/ns/{ns}");
+    let a = std::fs::metadata(&theirs).ok()?;
+    let b = std::fs::metadata(format!("/proc/self/ns/{ns}")).ok()?;
+    if (a.dev(), a.ino()) == (b.dev(), b.ino()) {
+        return None;
+    }
+    std::fs::File::open(theirs).ok().map(OwnedFd::from)
+}
+
+/// The effective uid and gid of `pid` (`/proc/<pid>/status`).
+fn process_ids(pid: i32) -> Option<(u32, u32)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<u32> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    Some((field("Uid:")?, field("Gid:")?))
+}
+
+/// A pseudo-terminal pair.
+pub struct Pty {
+    pub master: OwnedFd,
+    pub slave: OwnedFd,
+}
+
+/// Opens a pseudo-terminal (`posix_openpt`, as `openpty(3)` does).
+pub fn open_pty() -> io::Result<Pty> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain libc calls on fds we own; ptsname_r writes into `name`.
+    unsafe {
+        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        if m < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let master = OwnedFd::from_raw_fd(m);
+        if libc::grantpt(m) < 0 || libc::unlockpt(m) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut name = [0 as libc::c_char; 128];
+        let rc = libc::ptsname_r(m, name.as_mut_ptr(), name.len());
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        let s = libc::open(
+            name.as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        );
+        if s < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Pty {
+            master,
+            slave: OwnedFd::from_raw_fd(s),
+        })
+    }
+}
+
+/// Sets a terminal's size (`TIOCSWINSZ`); the foreground job gets `SIGWINCH`.
+pub fn set_window_size(fd: &impl AsRawFd, width: u16, height: u16) -> io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: height,
+        ws_col: width,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// In the child: a new session whose controlling terminal is stdin.
+fn controlling_terminal() -> io::Result<()> {
+    // SAFETY: async-signal-safe calls in a forked child.
+    unsafe {
+        if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// What an exec'd child does before exec: die with the supervisor, join
+/// the run's cgroup and namespaces, change to its working directory (as
+/// the run sees it), take its terminal or its own process group, and drop
+/// to the run's user.
+fn exec_setup(
+    cgroup_fds: &[i32],
+    ns_fds: &[i32],
+    cwd: &CString,
+    ids: Option<(u32, u32)>,
+    tty: bool,
+) -> io::Result<()> {
+    // SAFETY: async-signal-safe calls in a forked child.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+    }
+    cgroups::join_fds(cgroup_fds)?;
+    for fd in ns_fds {
+        // SAFETY: see above.
+        if unsafe { libc::setns(*fd, 0) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    // SAFETY: see above.
+    if unsafe { libc::chdir(cwd.as_ptr()) } < 0 {
+        // A working directory that went away: the root, as runc does.
+        // SAFETY: see above.
+        unsafe { libc::chdir(c"/".as_ptr()) };
+    }
+    if tty {
+        controlling_terminal()?;
+    }
+    if let Some((uid, gid)) = ids {
+        // SAFETY: see above.
+        unsafe {
+            if gid != libc::getegid()
+                && (libc::setgroups(0, std::ptr::null()) < 0 || libc::setgid(gid) < 0)
+            {
+                return Err(io::Error::last_os_error());
+            }
+            if uid != libc::geteuid() && libc::setuid(uid) < 0 {
+                return Err(io::Error::last_os_error());
+            }
         }
     }
     Ok(())

@@ -86,7 +86,13 @@ async fn start_agent_with(env: &Env, tweak: impl FnOnce(&mut NodeConfig)) -> Nod
     node::run(env.store.clone(), cfg).await.unwrap()
 }
 
-fn pod(name: &str, policy: &str, containers: Value) -> Value {
+fn pod(name: &str, policy: &str, mut containers: Value) -> Value {
+    // The store validates pods as the API does: every container names an image.
+    for c in containers.as_array_mut().into_iter().flatten() {
+        if let Some(c) = c.as_object_mut() {
+            c.entry("image").or_insert("busybox".into());
+        }
+    }
     json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": "default"},
@@ -352,7 +358,7 @@ async fn init_containers_empty_dirs_deadlines_and_admission() {
             "Never",
             json!([{"name": "app", "command": ["sh", "-c", "cat /data/msg; hostname"], "volumeMounts": [{"name": "d", "mountPath": "/data"}]}]),
         );
-        p["spec"]["initContainers"] = json!([{"name": "setup", "command": ["sh", "-c", "echo from-init > /data/msg"], "volumeMounts": [{"name": "d", "mountPath": "/data"}]}]);
+        p["spec"]["initContainers"] = json!([{"name": "setup", "image": "busybox", "command": ["sh", "-c", "echo from-init > /data/msg"], "volumeMounts": [{"name": "d", "mountPath": "/data"}]}]);
         p["spec"]["volumes"] = json!([{"name": "d", "emptyDir": {}}]);
         p["spec"]["hostname"] = json!("web-0");
         s.create(&PODS, p).await.unwrap();

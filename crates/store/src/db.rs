@@ -21,9 +21,9 @@ use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
-use crate::lifecycle::{self, Mutation, Plan};
+use crate::lifecycle::{self, Op};
 use crate::watch::{Event, EventType};
-use crate::{Error, Inner, Key, Op, Options, Result, State, Stored};
+use crate::{Error, Inner, Key, Options, Result, State, Stored};
 
 /// Most writes folded into one transaction.
 const MAX_BATCH: usize = 1024;
@@ -117,7 +117,7 @@ pub(crate) fn open(path: &Path, options: &Options) -> Result<(State, WriterHandl
         })?;
         for row in rows {
             let (resource, namespace, name, rev, value) = row?;
-            let Some(info) = api::resources::ALL.iter().find(|r| r.plural == resource) else {
+            let Some(info) = api::resources::by_plural(&resource) else {
                 continue;
             };
             objects.insert(
@@ -191,13 +191,35 @@ fn writer_loop(
     }
 }
 
-fn encode(mut object: serde_json::Value, rev: u64) -> Bytes {
-    crate::set_resource_version(&mut object, rev);
-    Bytes::from(serde_json::to_vec(&object).expect("JSON value serializes"))
+/// Checks an op's condition against the state as earlier ops of the batch
+/// left it: the name free and the namespace live for a create, the
+/// revision unchanged for a replace or removal.
+fn check(op: &Op, lookup: &dyn Fn(&Key) -> Option<Stored>) -> Result<()> {
+    match op {
+        Op::Create { key, .. } => {
+            if !key.namespace.is_empty() {
+                lifecycle::check_namespace(&key.namespace, lookup)?;
+            }
+            if lookup(key).is_some() {
+                return Err(Error::AlreadyExists(key.clone()));
+            }
+        }
+        Op::Replace {
+            key, expect_rev, ..
+        }
+        | Op::Remove {
+            key, expect_rev, ..
+        } => match lookup(key) {
+            None => return Err(Error::NotFound(key.clone())),
+            Some(s) if s.rev != *expect_rev => return Err(Error::Conflict(key.clone())),
+            Some(_) => {}
+        },
+    }
+    Ok(())
 }
 
 fn commit_batch(inner: &Arc<Inner>, conn: &mut Connection, batch: Vec<(Op, Reply)>) {
-    // Plan every op against the state as earlier ops in the batch left it.
+    // Check every op against the state as earlier ops in the batch left it.
     let mut overlay: HashMap<Key, Option<Stored>> = HashMap::new();
     let mut rev = inner.state.read().rev;
     let mut planned: Vec<Planned> = Vec::new();
@@ -210,34 +232,34 @@ fn commit_batch(inner: &Arc<Inner>, conn: &mut Connection, batch: Vec<(Op, Reply
                     None => state.objects.get(k).cloned(),
                 }
             };
-            match lifecycle::plan(op, &lookup) {
-                Err(e) => planned.push((reply, Err(e), None)),
-                Ok(Plan::Unchanged(s)) => planned.push((reply, Ok((s, EventType::Modified)), None)),
-                Ok(Plan::Write(Mutation {
-                    key,
-                    object,
-                    last,
-                    event,
-                })) => {
-                    rev += 1;
-                    let prev = lookup(&key);
-                    let live = object.is_some();
-                    let bytes = encode(object.or(last).expect("object or last"), rev);
-                    let stored = Stored {
-                        rev,
-                        bytes: bytes.clone(),
-                    };
-                    overlay.insert(key.clone(), live.then(|| stored.clone()));
-                    let ev = Arc::new(Event {
-                        rev,
-                        kind: event,
-                        key,
-                        object: bytes,
-                        prev: prev.map(|p| p.bytes),
-                    });
-                    planned.push((reply, Ok((stored, event)), Some(ev)));
-                }
+            if let Err(e) = check(&op, &lookup) {
+                planned.push((reply, Err(e), None));
+                continue;
             }
+            let (key, mut object, event) = match op {
+                Op::Create { key, object } => (key, object, EventType::Added),
+                Op::Replace { key, object, .. } => (key, object, EventType::Modified),
+                Op::Remove { key, last, .. } => (key, last, EventType::Deleted),
+            };
+            rev += 1;
+            let prev = lookup(&key);
+            // Encoded once, here, with the revision it gets.
+            object.meta_mut().resource_version = Some(rev.to_string());
+            let bytes = Bytes::from(object.to_bytes());
+            let stored = Stored {
+                rev,
+                bytes: bytes.clone(),
+            };
+            let live = event != EventType::Deleted;
+            overlay.insert(key.clone(), live.then(|| stored.clone()));
+            let ev = Arc::new(Event {
+                rev,
+                kind: event,
+                key,
+                object: bytes,
+                prev: prev.map(|p| p.bytes),
+            });
+            planned.push((reply, Ok((stored, event)), Some(ev)));
         }
     }
     let events: Vec<Arc<Event>> = planned.iter().filter_map(|p| p.2.clone()).collect();

@@ -30,6 +30,10 @@ pub enum Error {
     /// The caller sent something the store cannot hold (no name, bad JSON shape).
     #[error("invalid object: {0}")]
     Invalid(String),
+    /// The kind's strategy refused the object (it does not decode, or fails
+    /// validation); the error is the `Status` an API client gets.
+    #[error("{}", .0.message())]
+    Rejected(api::status::ApiError),
     /// A stored object did not decode as the requested type.
     #[error("decode: {0}")]
     Decode(String),

@@ -16,10 +16,14 @@
 //!   "list at revision R, then watch from R" has no gap and no reorder.
 //!
 //! In-process components (controllers, node agent) call this API directly and
-//! get the same optimistic-concurrency rules as HTTP clients.
+//! get the same rules as HTTP clients: every write goes through the kind's
+//! strategy (defaulting, preparation, validation; `lifecycle.rs`) and the
+//! same optimistic concurrency, so a controller cannot store an object the
+//! API would refuse.
 
 mod db;
 mod error;
+mod follow;
 mod lifecycle;
 pub mod metrics;
 pub mod recorder;
@@ -30,13 +34,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use api::resources::ResourceInfo;
+use api::strategy::{Object, UpdateScope};
 use bytes::Bytes;
 use parking_lot::RwLock;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use serde_json::Value;
 
 pub use error::Error;
+pub use follow::{Change, Follower};
 pub use lifecycle::{DeleteOptions, Propagation};
 pub use watch::{Event, EventType, WatchStream};
 
@@ -130,25 +135,6 @@ pub(crate) struct Inner {
     pub(crate) readers: db::ReaderPool,
 }
 
-/// What a write does, computed against the current state by the writer.
-pub(crate) enum Op {
-    Create {
-        resource: &'static ResourceInfo,
-        object: Value,
-    },
-    Update {
-        resource: &'static ResourceInfo,
-        object: Value,
-        /// Compare-and-swap on this revision when set.
-        expect_rev: Option<u64>,
-    },
-    Delete {
-        resource: &'static ResourceInfo,
-        key: Key,
-        options: DeleteOptions,
-    },
-}
-
 impl Store {
     /// Opens (or creates) the store in `dir/joblite.db`.
     pub fn open(dir: &Path, options: Options) -> Result<Store> {
@@ -184,16 +170,6 @@ impl Store {
             .get(&key)
             .cloned()
             .ok_or_else(|| Error::NotFound(key))
-    }
-
-    /// Reads one object as a typed value.
-    pub fn get_typed<T: DeserializeOwned>(
-        &self,
-        resource: &ResourceInfo,
-        namespace: &str,
-        name: &str,
-    ) -> Result<T> {
-        self.get(resource, namespace, name)?.typed()
     }
 
     /// Lists a resource, in one namespace or (with `None`) in all of them.
@@ -284,66 +260,153 @@ impl Store {
         state.rev
     }
 
-    /// Lists and parses into typed values; objects that fail to parse are skipped.
-    pub fn list_typed<T: DeserializeOwned>(
-        &self,
-        resource: &ResourceInfo,
-        namespace: Option<&str>,
-    ) -> (Vec<T>, u64) {
-        let list = self.list(resource, namespace);
-        let items = list.items.iter().filter_map(|s| s.typed().ok()).collect();
-        (items, list.rev)
-    }
-
-    /// Creates an object. The store assigns `uid`, `creationTimestamp`,
+    /// Creates an object from JSON, as an in-process component does: the
+    /// kind's strategy defaults, prepares and validates it exactly as for an
+    /// API client. The store assigns `uid` (unless given), `creationTimestamp`,
     /// `generation` (where the resource has one) and `resourceVersion`, and
-    /// resolves `generateName`. Fails with AlreadyExists on a taken name.
+    /// resolves `generateName`. Fails with AlreadyExists on a taken name and
+    /// `Rejected` when the strategy refuses the object.
     pub async fn create(&self, resource: &'static ResourceInfo, object: Value) -> Result<Stored> {
-        self.write(Op::Create { resource, object }).await
+        let object = resource.strategy.decode(object).map_err(Error::Rejected)?;
+        Ok(self.create_object(resource, object, false).await?.stored)
     }
 
-    /// Creates from a typed object.
-    pub async fn create_typed<T: Serialize + DeserializeOwned>(
+    /// Creates a decoded object through the kind's strategy; with `dry_run`
+    /// the plan is returned (revision 0, no `resourceVersion`) and nothing
+    /// is committed.
+    pub async fn create_object(
         &self,
         resource: &'static ResourceInfo,
-        object: &T,
-    ) -> Result<T> {
-        let value = serde_json::to_value(object).map_err(|e| Error::Decode(e.to_string()))?;
-        self.create(resource, value).await?.typed()
+        object: Box<dyn Object>,
+        dry_run: bool,
+    ) -> Result<Written> {
+        let generated = object.meta().name.as_deref().unwrap_or_default().is_empty()
+            && object
+                .meta()
+                .generate_name
+                .as_deref()
+                .is_some_and(|g| !g.is_empty());
+        // A generated name can lose a race with a concurrent create of the
+        // same name; upstream retries with a new name (RetryGenerateName).
+        let mut attempts = if generated { 8 } else { 1 };
+        let mut object = Some(object);
+        loop {
+            attempts -= 1;
+            let this = match (attempts, object.take()) {
+                (0, Some(o)) => o,
+                (_, Some(o)) => {
+                    object = Some(o.clone());
+                    o
+                }
+                (_, None) => unreachable!("an object is kept for every attempt"),
+            };
+            let (op, warnings) = {
+                let state = self.inner.state.read();
+                lifecycle::plan_create(resource, this, &|k| state.objects.get(k).cloned())?
+            };
+            if dry_run {
+                return Ok(Written {
+                    stored: Stored {
+                        rev: 0,
+                        bytes: op.object().to_bytes().into(),
+                    },
+                    warnings,
+                    removed: false,
+                });
+            }
+            match self.inner.writer.submit(op).await {
+                Err(Error::AlreadyExists(_)) if attempts > 0 => continue,
+                Err(e) => return Err(e),
+                Ok((stored, _)) => {
+                    return Ok(Written {
+                        stored,
+                        warnings,
+                        removed: false,
+                    })
+                }
+            }
+        }
     }
 
-    /// Replaces an object. When the object carries `metadata.resourceVersion`
-    /// the write only succeeds if that is still the current revision
-    /// (409 Conflict otherwise). `uid`, `creationTimestamp` and immutable
-    /// metadata are kept; `generation` is bumped when anything outside
-    /// `metadata` and `status` changed. An object with `deletionTimestamp` set
-    /// and no finalizers left is removed.
+    /// Replaces an object from JSON, as an in-process component does: the
+    /// write may change spec and status alike and is validated as a main
+    /// update followed by a status update (see `UpdateScope::All`). When the
+    /// object carries `metadata.resourceVersion` the write only succeeds if
+    /// that is still the current revision (409 Conflict otherwise).
+    /// `uid`, `creationTimestamp` and the deletion fields are kept;
+    /// `generation` follows the kind's strategy. An object with
+    /// `deletionTimestamp` set and no finalizers left is removed.
     pub async fn update(&self, resource: &'static ResourceInfo, object: Value) -> Result<Stored> {
-        let expect_rev = object
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
+        let object = resource.strategy.decode(object).map_err(Error::Rejected)?;
+        Ok(self
+            .update_object(resource, object, UpdateScope::All, false)
+            .await?
+            .stored)
+    }
+
+    /// Replaces a decoded object through the kind's strategy with the rules
+    /// of `scope`. Compare-and-swap on `metadata.resourceVersion` when set;
+    /// otherwise retried against the newer object when another write wins.
+    /// With `dry_run` the plan is returned and nothing is committed.
+    pub async fn update_object(
+        &self,
+        resource: &'static ResourceInfo,
+        object: Box<dyn Object>,
+        scope: UpdateScope,
+        dry_run: bool,
+    ) -> Result<Written> {
+        let pinned = object
+            .meta()
+            .resource_version
+            .as_deref()
             .filter(|s| !s.is_empty())
             .map(|s| {
                 s.parse::<u64>()
                     .map_err(|_| Error::Invalid(format!("invalid resourceVersion {s:?}")))
             })
             .transpose()?;
-        self.write(Op::Update {
-            resource,
-            object,
-            expect_rev,
-        })
-        .await
-    }
-
-    /// Updates from a typed object (CAS on its `resourceVersion` when set).
-    pub async fn update_typed<T: Serialize + DeserializeOwned>(
-        &self,
-        resource: &'static ResourceInfo,
-        object: &T,
-    ) -> Result<T> {
-        let value = serde_json::to_value(object).map_err(|e| Error::Decode(e.to_string()))?;
-        self.update(resource, value).await?.typed()
+        let ns = object.meta().namespace.clone().unwrap_or_default();
+        let name = object.meta().name.clone().unwrap_or_default();
+        if name.is_empty() {
+            return Err(Error::Invalid("metadata.name is required".into()));
+        }
+        loop {
+            let current = self.get(resource, &ns, &name)?;
+            if pinned.is_some_and(|rv| rv != current.rev) {
+                return Err(Error::Conflict(Key::new(resource, &ns, &name)));
+            }
+            let (plan, warnings) =
+                lifecycle::plan_update(resource, object.clone(), &current, scope)?;
+            let op = match plan {
+                lifecycle::Plan::Unchanged(stored) => {
+                    return Ok(Written {
+                        stored,
+                        warnings,
+                        removed: false,
+                    })
+                }
+                lifecycle::Plan::Write(op) => op,
+            };
+            let removed = matches!(op, lifecycle::Op::Remove { .. });
+            if dry_run {
+                return Ok(Written {
+                    stored: dry_run_result(&op, current.rev),
+                    warnings,
+                    removed,
+                });
+            }
+            match self.inner.writer.submit(op).await {
+                Err(Error::Conflict(_)) if pinned.is_none() => continue,
+                Err(e) => return Err(e),
+                Ok((stored, _)) => {
+                    return Ok(Written {
+                        stored,
+                        warnings,
+                        removed,
+                    })
+                }
+            }
+        }
     }
 
     /// Read-modify-write with retries on conflict: `f` gets the current object
@@ -371,10 +434,10 @@ impl Store {
         }
     }
 
-    /// Deletes an object, following its finalizers and the propagation
-    /// policy. Returns the object as last stored: removed (with a new
-    /// revision) or, while finalizers or a grace period hold it, updated with
-    /// `deletionTimestamp`.
+    /// Deletes an object, following its finalizers, its grace period (the
+    /// kind's strategy) and the propagation policy. Returns the object as
+    /// last stored: removed (with a new revision) or, while finalizers or a
+    /// grace period hold it, updated with `deletionTimestamp`.
     pub async fn delete(
         &self,
         resource: &'static ResourceInfo,
@@ -382,20 +445,48 @@ impl Store {
         name: &str,
         options: DeleteOptions,
     ) -> Result<Deleted> {
-        let key = Key::new(resource, namespace, name);
-        let (object, event) = self
-            .inner
-            .writer
-            .submit(Op::Delete {
-                resource,
-                key,
-                options,
-            })
-            .await?;
-        Ok(Deleted {
-            object,
-            removed: event == EventType::Deleted,
-        })
+        self.delete_with(resource, namespace, name, &options, false)
+            .await
+    }
+
+    /// [`Store::delete`], or with `dry_run` what it would do.
+    pub async fn delete_with(
+        &self,
+        resource: &'static ResourceInfo,
+        namespace: &str,
+        name: &str,
+        options: &DeleteOptions,
+        dry_run: bool,
+    ) -> Result<Deleted> {
+        loop {
+            let current = self.get(resource, namespace, name)?;
+            let op = match lifecycle::plan_delete(resource, &current, options)? {
+                lifecycle::Plan::Unchanged(object) => {
+                    return Ok(Deleted {
+                        object,
+                        removed: false,
+                    })
+                }
+                lifecycle::Plan::Write(op) => op,
+            };
+            let removed = matches!(op, lifecycle::Op::Remove { .. });
+            if dry_run {
+                return Ok(Deleted {
+                    object: dry_run_result(&op, current.rev),
+                    removed,
+                });
+            }
+            match self.inner.writer.submit(op).await {
+                Err(Error::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+                Ok((object, event)) => {
+                    return Ok(Deleted {
+                        object,
+                        removed: event == EventType::Deleted,
+                    })
+                }
+            }
+        }
     }
 
     /// Watches a resource from revision `from` (exclusive). Events for every
@@ -428,9 +519,28 @@ impl Store {
     pub fn compact(&self, retain: u64) -> Result<u64> {
         db::compact(&self.inner, retain)
     }
+}
 
-    async fn write(&self, op: Op) -> Result<Stored> {
-        Ok(self.inner.writer.submit(op).await?.0)
+/// What a create or update did.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The object as stored; for a dry run, as it would be.
+    pub stored: Stored,
+    /// The strategy's warnings for the client.
+    pub warnings: Vec<String>,
+    /// True when the write removed the object (an update that let a deleted
+    /// object's last finalizer go).
+    pub removed: bool,
+}
+
+/// A dry run's answer: the planned object at the revision it was planned
+/// against.
+fn dry_run_result(op: &lifecycle::Op, rev: u64) -> Stored {
+    let mut object = op.object().clone_object();
+    object.meta_mut().resource_version = Some(rev.to_string());
+    Stored {
+        rev,
+        bytes: object.to_bytes().into(),
     }
 }
 

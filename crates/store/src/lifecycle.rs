@@ -1,16 +1,25 @@
-//! Object lifecycle rules the store enforces on every write, whoever writes:
-//! identity (`uid`, `creationTimestamp`, `generateName`), `generation`,
-//! compare-and-swap, and deletion through finalizers and grace periods.
+//! Planning one write: the generic registry rules around the kind's
+//! strategy, for every writer (API clients and in-process components alike).
 //!
 //! These are the parts of kube-apiserver's generic registry
-//! (`staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go`)
-//! that must be atomic with the write, so they run in the writer.
+//! (`staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go`,
+//! `rest.BeforeCreate`, `rest.BeforeUpdate`, `rest.BeforeDelete`): identity
+//! (`uid`, `creationTimestamp`, `generateName`), `generation`, the strategy's
+//! defaulting, preparation and validation, and deletion through finalizers
+//! and grace periods. A plan is computed against the object at one revision
+//! and committed by the writer only if the object is still at that revision
+//! (compare-and-swap), so planning runs outside the single writer thread and
+//! a lost race is retried against the newer object, as upstream's
+//! `GuaranteedUpdate` does. Dry-run is a plan that is not committed.
 
-use api::resources::{ResourceInfo, NAMESPACES, PODS};
+use api::resources::{ResourceInfo, NAMESPACES};
+use api::strategy::{Object, UpdateScope};
+use api::vocabulary::{FINALIZER_FOREGROUND, FINALIZER_ORPHAN};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::jiff::Timestamp;
 use rand::Rng;
-use serde_json::{Map, Value};
 
-use crate::{Error, Key, Op, Result, Stored};
+use crate::{Error, Key, Result, Stored};
 
 /// How dependents are treated when their owner is deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,112 +43,89 @@ pub struct DeleteOptions {
     pub precondition_resource_version: Option<String>,
 }
 
-pub const FINALIZER_ORPHAN: &str = "orphan";
-pub const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
-
 /// Characters `generateName` suffixes are drawn from (no vowels, so no words);
 /// upstream `staging/src/k8s.io/apimachinery/pkg/util/rand/rand.go`.
 const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
-/// What the writer must persist for one op.
+/// What the writer commits for one op. Each is conditional: a create on the
+/// name being free (and the namespace live), a replace or removal on the
+/// object still being at `expect_rev`.
 #[derive(Debug)]
-pub(crate) struct Mutation {
-    pub key: Key,
-    /// The new object; `None` removes it (a tombstone carrying `last`).
-    pub object: Option<Value>,
-    /// For removals, the object as deleted.
-    pub last: Option<Value>,
-    pub event: crate::EventType,
+pub(crate) enum Op {
+    Create {
+        key: Key,
+        object: Box<dyn Object>,
+    },
+    Replace {
+        key: Key,
+        object: Box<dyn Object>,
+        expect_rev: u64,
+    },
+    /// Removal; the tombstone carries `last`, the object as deleted.
+    Remove {
+        key: Key,
+        last: Box<dyn Object>,
+        expect_rev: u64,
+    },
 }
 
-/// Outcome of planning an op: a mutation to persist, or an unchanged object.
+impl Op {
+    /// The object as it would be stored (without `resourceVersion`).
+    pub(crate) fn object(&self) -> &dyn Object {
+        match self {
+            Op::Create { object, .. } | Op::Replace { object, .. } => object.as_ref(),
+            Op::Remove { last, .. } => last.as_ref(),
+        }
+    }
+}
+
+/// Outcome of planning: a conditional write, or nothing to do.
 pub(crate) enum Plan {
-    Write(Mutation),
+    Write(Op),
     Unchanged(Stored),
 }
 
-pub(crate) fn now_rfc3339() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+/// Now, truncated to seconds as `metav1.Time` is stored.
+fn now() -> Time {
+    seconds_from_now(0)
 }
 
-fn meta(object: &Value) -> Option<&Map<String, Value>> {
-    object.get("metadata").and_then(Value::as_object)
+/// `secs` seconds from now, as a `metav1.Time`.
+fn seconds_from_now(secs: i64) -> Time {
+    let at = chrono::Utc::now().timestamp() + secs;
+    Time(Timestamp::from_second(at).unwrap_or(Timestamp::UNIX_EPOCH))
 }
 
-fn meta_mut(object: &mut Value) -> Result<&mut Map<String, Value>> {
-    let obj = object
-        .as_object_mut()
-        .ok_or_else(|| Error::Invalid("object is not a JSON object".into()))?;
-    let m = obj
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if m.is_null() {
-        *m = Value::Object(Map::new());
-    }
-    m.as_object_mut()
-        .ok_or_else(|| Error::Invalid("metadata is not an object".into()))
+fn key_of(resource: &ResourceInfo, meta: &ObjectMeta) -> Key {
+    Key::new(
+        resource,
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default(),
+    )
 }
 
-fn str_field<'a>(m: &'a Map<String, Value>, k: &str) -> &'a str {
-    m.get(k).and_then(Value::as_str).unwrap_or("")
+/// A generated name's random suffix (`generateName` + 5 characters; the base
+/// is cut to 58 characters as upstream does).
+pub(crate) fn generate_name(base: &str) -> String {
+    let base: String = base.chars().take(58).collect();
+    let mut rng = rand::rng();
+    let suffix: String = (0..5)
+        .map(|_| NAME_ALPHABET[rng.random_range(0..NAME_ALPHABET.len())] as char)
+        .collect();
+    format!("{base}{suffix}")
 }
 
-fn finalizers(object: &Value) -> Vec<String> {
-    meta(object)
-        .and_then(|m| m.get("finalizers"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Plans one op against the current state (`lookup` sees earlier ops of the
-/// same batch).
-pub(crate) fn plan(op: Op, lookup: &dyn Fn(&Key) -> Option<Stored>) -> Result<Plan> {
-    match op {
-        Op::Create { resource, object } => plan_create(resource, object, lookup),
-        Op::Update {
-            resource,
-            object,
-            expect_rev,
-        } => plan_update(resource, object, expect_rev, lookup),
-        Op::Delete {
-            resource,
-            key,
-            options,
-        } => plan_delete(resource, key, options, lookup),
-    }
-}
-
-fn key_of(resource: &ResourceInfo, object: &Value) -> Result<Key> {
-    let m = meta(object).ok_or_else(|| Error::Invalid("metadata is required".into()))?;
-    let name = str_field(m, "name");
-    if name.is_empty() {
-        return Err(Error::Invalid("metadata.name is required".into()));
-    }
-    let ns = str_field(m, "namespace");
-    if resource.namespaced && ns.is_empty() {
-        return Err(Error::Invalid("metadata.namespace is required".into()));
-    }
-    Ok(Key::new(resource, ns, name))
-}
-
-fn check_namespace(
-    resource: &ResourceInfo,
-    ns: &str,
-    lookup: &dyn Fn(&Key) -> Option<Stored>,
-) -> Result<()> {
-    if !resource.namespaced {
-        return Ok(());
-    }
+/// Whether creating in namespace `ns` is allowed (it exists and is not
+/// being deleted); `lookup` sees the current state.
+pub(crate) fn check_namespace(ns: &str, lookup: &dyn Fn(&Key) -> Option<Stored>) -> Result<()> {
     match lookup(&Key::new(&NAMESPACES, "", ns)) {
         None => Err(Error::NamespaceNotFound(ns.to_string())),
         Some(s) => {
-            let v = s.value();
-            if v.pointer("/metadata/deletionTimestamp").is_some() {
+            let terminating = serde_json::from_slice::<serde_json::Value>(&s.bytes)
+                .ok()
+                .and_then(|v| v.pointer("/metadata/deletionTimestamp").cloned())
+                .is_some_and(|t| !t.is_null());
+            if terminating {
                 Err(Error::NamespaceTerminating(ns.to_string()))
             } else {
                 Ok(())
@@ -148,202 +134,132 @@ fn check_namespace(
     }
 }
 
-fn plan_create(
+/// `rest.BeforeCreate` and the strategy's create path. Returns the op and
+/// the strategy's warnings.
+pub(crate) fn plan_create(
     resource: &'static ResourceInfo,
-    mut object: Value,
+    mut object: Box<dyn Object>,
     lookup: &dyn Fn(&Key) -> Option<Stored>,
-) -> Result<Plan> {
-    let m = meta_mut(&mut object)?;
-    let ns = str_field(m, "namespace").to_string();
-    if resource.namespaced && ns.is_empty() {
-        return Err(Error::Invalid("metadata.namespace is required".into()));
+) -> Result<(Op, Vec<String>)> {
+    let m = object.meta_mut();
+    if !resource.namespaced {
+        m.namespace = None;
     }
-    check_namespace(resource, &ns, lookup)?;
-    let mut name = str_field(m, "name").to_string();
-    if name.is_empty() {
-        let base = str_field(m, "generateName").to_string();
-        if base.is_empty() {
-            return Err(Error::Invalid("name or generateName is required".into()));
+    let ns = m.namespace.clone().unwrap_or_default();
+    if resource.namespaced {
+        if ns.is_empty() {
+            return Err(Error::Invalid("metadata.namespace is required".into()));
         }
-        // Upstream truncates the base to 58 characters and appends five.
-        let base: String = base.chars().take(58).collect();
-        let mut rng = rand::rng();
-        name = loop {
-            let suffix: String = (0..5)
-                .map(|_| NAME_ALPHABET[rng.random_range(0..NAME_ALPHABET.len())] as char)
-                .collect();
-            let candidate = format!("{base}{suffix}");
-            if lookup(&Key::new(resource, &ns, &candidate)).is_none() {
-                break candidate;
-            }
-        };
-        m.insert("name".into(), Value::String(name.clone()));
+        check_namespace(&ns, lookup)?;
     }
-    let key = Key::new(resource, &ns, &name);
+    if m.name.as_deref().unwrap_or_default().is_empty() {
+        if let Some(base) = m.generate_name.clone().filter(|b| !b.is_empty()) {
+            m.name = Some(generate_name(&base));
+        }
+    }
+    // FillObjectMetaSystemFields (an in-process writer may bring its uid).
+    if m.uid.as_deref().unwrap_or_default().is_empty() {
+        m.uid = Some(uuid::Uuid::new_v4().to_string());
+    }
+    m.creation_timestamp = Some(now());
+    m.deletion_timestamp = None;
+    m.deletion_grace_period_seconds = None;
+    m.resource_version = None;
+    m.self_link = None;
+    m.generation = resource.has_generation.then_some(1);
+    let warnings = resource
+        .strategy
+        .create(object.as_mut())
+        .map_err(Error::Rejected)?;
+    let key = key_of(resource, object.meta());
     if lookup(&key).is_some() {
         return Err(Error::AlreadyExists(key));
     }
-    if !resource.namespaced {
-        m.remove("namespace");
-    }
-    if str_field(m, "uid").is_empty() {
-        m.insert(
-            "uid".into(),
-            Value::String(uuid::Uuid::new_v4().to_string()),
-        );
-    }
-    m.insert("creationTimestamp".into(), Value::String(now_rfc3339()));
-    m.remove("deletionTimestamp");
-    m.remove("deletionGracePeriodSeconds");
-    if resource.has_generation {
-        m.insert("generation".into(), Value::from(1));
-    } else {
-        m.remove("generation");
-    }
-    Ok(Plan::Write(Mutation {
-        key,
-        object: Some(object),
-        last: None,
-        event: crate::EventType::Added,
-    }))
+    Ok((Op::Create { key, object }, warnings))
 }
 
-/// Whether anything but `metadata` and `status` differs: what `generation`
-/// tracks. Compares in place; objects can be large.
-fn spec_differs(a: &Value, b: &Value) -> bool {
-    let skip = |k: &str| matches!(k, "metadata" | "status" | "kind" | "apiVersion");
-    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
-        return a != b;
-    };
-    a.iter()
-        .filter(|(k, _)| !skip(k))
-        .any(|(k, v)| b.get(k) != Some(v))
-        || b.iter()
-            .filter(|(k, _)| !skip(k))
-            .any(|(k, _)| !a.contains_key(k))
-}
-
-/// Equality that ignores `metadata.resourceVersion` (which `b` lacks).
-fn same_ignoring_rv(a: &Value, b: &Value) -> bool {
-    let (Some(ao), Some(bo)) = (a.as_object(), b.as_object()) else {
-        return a == b;
-    };
-    if ao.len() != bo.len() {
-        return false;
-    }
-    ao.iter().all(|(k, v)| match (k.as_str(), bo.get(k)) {
-        ("metadata", Some(bv)) => match (v.as_object(), bv.as_object()) {
-            (Some(am), Some(bm)) => {
-                am.iter()
-                    .filter(|(mk, _)| *mk != "resourceVersion")
-                    .all(|(mk, mv)| bm.get(mk) == Some(mv))
-                    && bm.keys().filter(|mk| *mk != "resourceVersion").count()
-                        == am.keys().filter(|mk| *mk != "resourceVersion").count()
-            }
-            _ => v == bv,
-        },
-        (_, Some(bv)) => v == bv,
-        (_, None) => false,
-    })
-}
-
-fn removable(object: &Value) -> bool {
-    let Some(m) = meta(object) else { return false };
-    if m.get("deletionTimestamp").is_none() || !finalizers(object).is_empty() {
-        return false;
-    }
-    if m.get("deletionGracePeriodSeconds")
-        .and_then(Value::as_i64)
-        .unwrap_or(0)
-        > 0
-    {
-        return false;
-    }
-    // Namespaces also wait for their spec finalizers (the namespace controller).
-    object
-        .pointer("/spec/finalizers")
-        .and_then(Value::as_array)
-        .is_none_or(|a| a.is_empty())
-}
-
-fn plan_update(
+/// `rest.BeforeUpdate` and the strategy's update path, against `current`.
+pub(crate) fn plan_update(
     resource: &'static ResourceInfo,
-    mut object: Value,
-    expect_rev: Option<u64>,
-    lookup: &dyn Fn(&Key) -> Option<Stored>,
-) -> Result<Plan> {
-    let key = key_of(resource, &object)?;
-    let current = lookup(&key).ok_or_else(|| Error::NotFound(key.clone()))?;
-    if let Some(rev) = expect_rev {
-        if rev != current.rev {
-            return Err(Error::Conflict(key));
-        }
-    }
-    let old = current.value();
-    let old_meta = meta(&old).cloned().unwrap_or_default();
+    mut new: Box<dyn Object>,
+    current: &Stored,
+    scope: UpdateScope,
+) -> Result<(Plan, Vec<String>)> {
+    let strategy = resource.strategy;
+    let mut old = strategy
+        .decode_stored(&current.bytes)
+        .map_err(Error::Rejected)?;
+    old.meta_mut().resource_version = None;
+    let key = key_of(resource, old.meta());
     {
-        let m = meta_mut(&mut object)?;
-        for k in [
-            "uid",
-            "creationTimestamp",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-            "generation",
-        ] {
-            match old_meta.get(k) {
-                Some(v) => {
-                    m.insert(k.into(), v.clone());
-                }
-                None => {
-                    m.remove(k);
-                }
-            }
-        }
+        let (m, o) = (new.meta_mut(), old.meta());
         if !resource.namespaced {
-            m.remove("namespace");
+            m.namespace = None;
         }
-        m.remove("resourceVersion");
+        // The server owns these; an update can neither change nor drop them.
+        if m.uid.as_deref().unwrap_or_default().is_empty() {
+            m.uid = o.uid.clone();
+        }
+        m.creation_timestamp = o.creation_timestamp.clone();
+        m.deletion_timestamp = o.deletion_timestamp.clone();
+        m.deletion_grace_period_seconds = o.deletion_grace_period_seconds;
+        m.generation = o.generation;
+        m.resource_version = None;
+        m.self_link = None;
     }
-    if resource.has_generation && spec_differs(&old, &object) {
-        let g = old_meta
-            .get("generation")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        meta_mut(&mut object)?.insert("generation".into(), Value::from(g + 1));
+    let warnings = strategy
+        .update(new.as_mut(), old.as_ref(), scope)
+        .map_err(Error::Rejected)?;
+    let expect_rev = current.rev;
+    if removable(resource, new.as_ref()) {
+        return Ok((
+            Plan::Write(Op::Remove {
+                key,
+                last: new,
+                expect_rev,
+            }),
+            warnings,
+        ));
     }
-    if removable(&object) {
-        return Ok(Plan::Write(Mutation {
+    if new.same_as(old.as_ref()) {
+        return Ok((Plan::Unchanged(current.clone()), warnings));
+    }
+    Ok((
+        Plan::Write(Op::Replace {
             key,
-            object: None,
-            last: Some(object),
-            event: crate::EventType::Deleted,
-        }));
-    }
-    if same_ignoring_rv(&old, &object) {
-        return Ok(Plan::Unchanged(current));
-    }
-    Ok(Plan::Write(Mutation {
-        key,
-        object: Some(object),
-        last: None,
-        event: crate::EventType::Modified,
-    }))
+            object: new,
+            expect_rev,
+        }),
+        warnings,
+    ))
 }
 
-fn plan_delete(
+/// A deleted object whose finalizers and grace period are all done.
+fn removable(resource: &ResourceInfo, object: &dyn Object) -> bool {
+    let m = object.meta();
+    m.deletion_timestamp.is_some()
+        && m.finalizers.as_ref().is_none_or(|f| f.is_empty())
+        && m.deletion_grace_period_seconds.unwrap_or(0) <= 0
+        && !resource.strategy.finalizing(object)
+}
+
+/// `rest.BeforeDelete` and the graceful-deletion rules, against `current`.
+pub(crate) fn plan_delete(
     resource: &'static ResourceInfo,
-    key: Key,
-    options: DeleteOptions,
-    lookup: &dyn Fn(&Key) -> Option<Stored>,
+    current: &Stored,
+    options: &DeleteOptions,
 ) -> Result<Plan> {
-    let current = lookup(&key).ok_or_else(|| Error::NotFound(key.clone()))?;
-    let mut object = current.value();
-    let m = meta(&object).cloned().unwrap_or_default();
-    if let Some(uid) = &options.precondition_uid {
-        let actual = str_field(&m, "uid");
-        if uid != actual {
+    let strategy = resource.strategy;
+    let mut object = strategy
+        .decode_stored(&current.bytes)
+        .map_err(Error::Rejected)?;
+    object.meta_mut().resource_version = None;
+    let key = key_of(resource, object.meta());
+    let uid = object.meta().uid.clone().unwrap_or_default();
+    if let Some(want) = &options.precondition_uid {
+        if *want != uid {
             return Err(Error::Precondition(format!(
-                "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+                "Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"
             )));
         }
     }
@@ -355,122 +271,61 @@ fn plan_delete(
             )));
         }
     }
+    let old = object.clone();
 
-    let mut finals = finalizers(&object);
+    let mut finals = object.meta().finalizers.clone().unwrap_or_default();
     // The propagation finalizer replaces the other one, as upstream's
     // `deletionFinalizersForGarbageCollection` does.
     let wanted = match options.propagation {
         Some(Propagation::Orphan) => Some(FINALIZER_ORPHAN),
         Some(Propagation::Foreground) => Some(FINALIZER_FOREGROUND),
         Some(Propagation::Background) => None,
-        None => finals
-            .iter()
-            .find(|f| *f == FINALIZER_ORPHAN || *f == FINALIZER_FOREGROUND)
-            .map(|f| {
-                if f == FINALIZER_ORPHAN {
-                    FINALIZER_ORPHAN
-                } else {
-                    FINALIZER_FOREGROUND
-                }
-            }),
+        None => finals.iter().find_map(|f| match f.as_str() {
+            FINALIZER_ORPHAN => Some(FINALIZER_ORPHAN),
+            FINALIZER_FOREGROUND => Some(FINALIZER_FOREGROUND),
+            _ => None,
+        }),
     };
     finals.retain(|f| f != FINALIZER_ORPHAN && f != FINALIZER_FOREGROUND);
     if let Some(w) = wanted {
         finals.push(w.into());
     }
 
-    let grace = if std::ptr::eq(resource, &PODS) {
-        pod_grace(&object, options.grace_period_seconds)
-    } else {
-        0
-    };
-    let now = chrono::Utc::now();
-    let already = m.get("deletionTimestamp").is_some();
-    let old_grace = m.get("deletionGracePeriodSeconds").and_then(Value::as_i64);
+    let grace = strategy.delete_grace_seconds(object.as_ref(), options.grace_period_seconds);
+    let already = object.meta().deletion_timestamp.is_some();
+    let old_grace = object.meta().deletion_grace_period_seconds;
 
-    // Namespaces also wait for their spec finalizers (the namespace
-    // controller empties them, then drops `kubernetes`).
-    let spec_finalizers = object
-        .pointer("/spec/finalizers")
-        .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty());
-    if finals.is_empty() && grace == 0 && !spec_finalizers {
+    if finals.is_empty() && grace == 0 && !strategy.finalizing(object.as_ref()) {
         // Removed now: the tombstone carries the object as deleted.
-        let mm = meta_mut(&mut object)?;
+        let m = object.meta_mut();
         if !already {
-            mm.insert("deletionTimestamp".into(), Value::String(now_rfc3339()));
+            m.deletion_timestamp = Some(now());
         }
-        mm.insert("deletionGracePeriodSeconds".into(), Value::from(0));
-        mm.remove("resourceVersion");
-        return Ok(Plan::Write(Mutation {
+        m.deletion_grace_period_seconds = Some(0);
+        return Ok(Plan::Write(Op::Remove {
             key,
-            object: None,
-            last: Some(object),
-            event: crate::EventType::Deleted,
+            last: object,
+            expect_rev: current.rev,
         }));
     }
 
-    let mm = meta_mut(&mut object)?;
-    mm.remove("resourceVersion");
+    let m = object.meta_mut();
     // A second delete may only shorten a pending grace period.
     let shorten = old_grace.is_none_or(|g| grace < g);
     if !already || shorten {
-        let at = now + chrono::Duration::seconds(grace);
-        mm.insert(
-            "deletionTimestamp".into(),
-            Value::String(at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-        );
-        mm.insert("deletionGracePeriodSeconds".into(), Value::from(grace));
+        m.deletion_timestamp = Some(seconds_from_now(grace));
+        m.deletion_grace_period_seconds = Some(grace);
     }
-    if finals.is_empty() {
-        mm.remove("finalizers");
-    } else {
-        mm.insert(
-            "finalizers".into(),
-            Value::Array(finals.into_iter().map(Value::String).collect()),
-        );
+    m.finalizers = (!finals.is_empty()).then_some(finals);
+    strategy.prepare_for_delete(object.as_mut());
+    if object.same_as(old.as_ref()) {
+        return Ok(Plan::Unchanged(current.clone()));
     }
-    if std::ptr::eq(resource, &NAMESPACES) {
-        if let Some(o) = object.as_object_mut() {
-            let status = o
-                .entry("status")
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Some(s) = status.as_object_mut() {
-                s.insert("phase".into(), Value::String("Terminating".into()));
-            }
-        }
-    }
-    if same_ignoring_rv(&current.value(), &object) {
-        return Ok(Plan::Unchanged(current));
-    }
-    Ok(Plan::Write(Mutation {
+    Ok(Plan::Write(Op::Replace {
         key,
-        object: Some(object),
-        last: None,
-        event: crate::EventType::Modified,
+        object,
+        expect_rev: current.rev,
     }))
-}
-
-/// Upstream `pkg/registry/core/pod/strategy.go` `CheckGracefulDelete`: pods
-/// that never reached a node, or that already ended, go at once; others get
-/// the requested grace, defaulting to the pod's own.
-fn pod_grace(pod: &Value, requested: Option<i64>) -> i64 {
-    let scheduled = pod
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .is_some_and(|n| !n.is_empty());
-    let phase = pod
-        .pointer("/status/phase")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if !scheduled || phase == "Succeeded" || phase == "Failed" {
-        return 0;
-    }
-    let own = pod
-        .pointer("/spec/terminationGracePeriodSeconds")
-        .and_then(Value::as_i64)
-        .unwrap_or(30);
-    requested.unwrap_or(own).max(0)
 }
 
 #[cfg(test)]
@@ -478,48 +333,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn comparisons_ignore_what_they_should() {
-        let a = serde_json::json!({"metadata":{"name":"a","resourceVersion":"5"},"spec":{"x":1},"status":{"s":1}});
-        let b = serde_json::json!({"metadata":{"name":"a"},"spec":{"x":1},"status":{"s":1}});
-        assert!(same_ignoring_rv(&a, &b));
-        let c = serde_json::json!({"metadata":{"name":"a"},"spec":{"x":1},"status":{"s":2}});
-        assert!(!same_ignoring_rv(&a, &c));
-        assert!(!spec_differs(&a, &c));
-        let d = serde_json::json!({"metadata":{"name":"a"},"spec":{"x":2}});
-        assert!(spec_differs(&a, &d));
-        let e = serde_json::json!({"metadata":{"name":"a"},"spec":{"x":1},"extra":1});
-        assert!(spec_differs(&a, &e));
-    }
-
-    #[test]
     fn generated_names_use_the_upstream_alphabet() {
-        let ns = Stored {
-            rev: 1,
-            bytes: serde_json::to_vec(&serde_json::json!({"metadata":{"name":"default"}}))
-                .unwrap()
-                .into(),
-        };
-        let lookup = move |k: &Key| (k.resource == "namespaces").then(|| ns.clone());
-        let op = Op::Create {
-            resource: &PODS,
-            object: serde_json::json!({"metadata":{"generateName":"pi-","namespace":"default"}}),
-        };
-        let Plan::Write(m) = plan(op, &lookup).unwrap() else {
-            panic!("expected a write")
-        };
-        let name = m.key.name;
+        let name = generate_name("pi-");
         assert!(name.starts_with("pi-") && name.len() == 8, "{name}");
         assert!(name[3..].bytes().all(|b| NAME_ALPHABET.contains(&b)));
-    }
-
-    #[test]
-    fn pod_grace_follows_check_graceful_delete() {
-        let running = serde_json::json!({"spec":{"nodeName":"n","terminationGracePeriodSeconds":5},"status":{"phase":"Running"}});
-        assert_eq!(pod_grace(&running, None), 5);
-        assert_eq!(pod_grace(&running, Some(0)), 0);
-        let pending = serde_json::json!({"spec":{},"status":{"phase":"Pending"}});
-        assert_eq!(pod_grace(&pending, Some(30)), 0);
-        let done = serde_json::json!({"spec":{"nodeName":"n"},"status":{"phase":"Succeeded"}});
-        assert_eq!(pod_grace(&done, None), 0);
+        let long = generate_name(&"a".repeat(70));
+        assert_eq!(long.len(), 63);
     }
 }

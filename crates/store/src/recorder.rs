@@ -88,7 +88,7 @@ async fn write(store: &Store, w: Write) {
             let r = store
                 .modify(&EVENTS, &namespace, &name, |mut v| {
                     v["count"] = count.into();
-                    v["lastTimestamp"] = at.format("%Y-%m-%dT%H:%M:%SZ").to_string().into();
+                    v["lastTimestamp"] = api::vocabulary::time_string(at).into();
                     v["message"] = message.clone().into();
                     Ok(Some(v))
                 })

@@ -30,8 +30,13 @@ async fn open(dir: &std::path::Path) -> Store {
     s
 }
 
+/// A valid Job: the store runs the Job strategy's validation on every write.
 fn job(name: &str, n: i64) -> Value {
-    json!({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":name,"namespace":"default"},"spec":{"parallelism":n}})
+    json!({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":name,"namespace":"default"},"spec":{"parallelism":n,"template":template()}})
+}
+
+fn template() -> Value {
+    json!({"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}})
 }
 
 #[derive(Debug, Clone)]
@@ -161,7 +166,7 @@ fn identity_generation_and_generate_name() {
         let gen = s
             .create(
                 &JOBS,
-                json!({"metadata":{"generateName":"x-","namespace":"default"},"spec":{}}),
+                json!({"metadata":{"generateName":"x-","namespace":"default"},"spec":{"template":template()}}),
             )
             .await
             .unwrap()

@@ -41,10 +41,9 @@ const ON_EXIT_CODES_OPERATORS: &[&str] = &["In", "NotIn"];
 const ON_POD_CONDITIONS_STATUSES: &[&str] = &["False", "True", "Unknown"];
 const POD_REPLACEMENT_POLICIES: &[&str] = &["Failed", "TerminatingOrFailed"];
 
-pub const LEGACY_JOB_NAME_LABEL: &str = "job-name";
-pub const LEGACY_CONTROLLER_UID_LABEL: &str = "controller-uid";
-pub const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
-pub const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
+pub use crate::vocabulary::{
+    CONTROLLER_UID_LABEL, JOB_NAME_LABEL, LEGACY_CONTROLLER_UID_LABEL, LEGACY_JOB_NAME_LABEL,
+};
 
 /// `JobValidationOptions` as the strategy computes them.
 #[derive(Debug, Clone, Copy)]

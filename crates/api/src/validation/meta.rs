@@ -163,7 +163,7 @@ pub fn validate_object_meta_update(
     // them is not rejected. (`generation` is owned by the store, so the
     // "must not be decremented" rule, unreachable upstream, is left out.)
     let mut restored = new.clone();
-    crate::defaults::prepare_meta_for_update(&mut restored, old);
+    prepare_meta_for_update(&mut restored, old);
     let new = &restored;
     let immutable = |errs: &mut Vec<FieldError>, name: &str, a: Value, b: Value| {
         if a != b {
@@ -198,6 +198,25 @@ pub fn validate_object_meta_update(
     );
     errs.extend(validate_common_meta(new, path));
     errs
+}
+
+/// The metadata part of `rest.BeforeUpdate`: an update cannot change or drop
+/// the server-owned fields, so they are carried over from the stored object
+/// (an empty `uid`, `creationTimestamp`, `deletionTimestamp`, and a missing
+/// `deletionGracePeriodSeconds`). `generation` is left to the store.
+pub fn prepare_meta_for_update(new: &mut ObjectMeta, old: &ObjectMeta) {
+    if new.uid.as_deref().unwrap_or_default().is_empty() {
+        new.uid = old.uid.clone();
+    }
+    if old.creation_timestamp.is_some() {
+        new.creation_timestamp = old.creation_timestamp.clone();
+    }
+    if old.deletion_timestamp.is_some() {
+        new.deletion_timestamp = old.deletion_timestamp.clone();
+    }
+    if old.deletion_grace_period_seconds.is_some() && new.deletion_grace_period_seconds.is_none() {
+        new.deletion_grace_period_seconds = old.deletion_grace_period_seconds;
+    }
 }
 
 #[cfg(test)]

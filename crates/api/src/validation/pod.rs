@@ -700,6 +700,11 @@ pub fn validate_pod_update(new: &Pod, old: &Pod) -> Vec<FieldError> {
     let new = &super::restored(new, &old.metadata, |p| &mut p.metadata);
     let mut errs =
         validate_object_meta_update(&new.metadata, &old.metadata, &FieldPath::new("metadata"));
+    // An unchanged spec passes every rule below (the common case: metadata
+    // edits by controllers); skip the JSON comparison.
+    if new.spec == old.spec {
+        return errs;
+    }
     let spec_path = FieldPath::new("spec");
     let default_spec = PodSpec::default();
     let new_spec = new.spec.as_ref().unwrap_or(&default_spec);

@@ -181,8 +181,17 @@ impl Fixture {
         self.store
             .modify(&JOBS, "default", name, |mut v| {
                 v["status"]["startTime"] = t.clone().into();
-                v["status"]["conditions"] =
-                    json!([{"type": cond, "status": "True", "lastTransitionTime": t}]);
+                // The store validates in-process writes as the API does: a
+                // finished Job carries its interim condition first.
+                let interim = if cond == "Complete" {
+                    "SuccessCriteriaMet"
+                } else {
+                    "FailureTarget"
+                };
+                v["status"]["conditions"] = json!([
+                    {"type": interim, "status": "True", "lastTransitionTime": t},
+                    {"type": cond, "status": "True", "lastTransitionTime": t},
+                ]);
                 if cond == "Complete" {
                     v["status"]["completionTime"] = t.clone().into();
                 }

@@ -13,7 +13,7 @@ use store::Store;
 use crate::clock::Clock;
 
 /// Upstream event source component.
-pub const COMPONENT: &str = "job-controller";
+pub use api::vocabulary::JOB_CONTROLLER_COMPONENT as COMPONENT;
 
 /// The Job controller's event recorder.
 pub struct Recorder {

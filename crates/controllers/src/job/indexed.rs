@@ -15,10 +15,10 @@ use super::pod_failure_policy::{match_pod_failure_policy, Action};
 use super::{is_pod_failed, JOB_TRACKING_FINALIZER};
 use crate::kit::objects::{Job, Pod};
 
-pub const COMPLETION_INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
-pub const INDEX_FAILURE_COUNT_ANNOTATION: &str = "batch.kubernetes.io/job-index-failure-count";
-pub const INDEX_IGNORED_FAILURE_COUNT_ANNOTATION: &str =
-    "batch.kubernetes.io/job-index-ignored-failure-count";
+pub use api::vocabulary::{
+    INDEX_FAILURE_COUNT_ANNOTATION, INDEX_IGNORED_FAILURE_COUNT_ANNOTATION,
+    JOB_COMPLETION_INDEX as COMPLETION_INDEX_ANNOTATION,
+};
 
 /// Upstream `names.MaxGeneratedNameLength`.
 const MAX_GENERATED_NAME_LENGTH: usize = 58;

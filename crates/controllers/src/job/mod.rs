@@ -50,10 +50,7 @@ use backoff::BackoffRecord;
 use conditions::*;
 use pod_failure_policy::match_pod_failure_policy;
 
-/// Upstream `batch.JobTrackingFinalizer`.
-pub const JOB_TRACKING_FINALIZER: &str = "batch.kubernetes.io/job-tracking";
-/// Upstream `batch.JobControllerName`: the `managedBy` value meaning "us".
-pub const JOB_CONTROLLER_NAME: &str = "kubernetes.io/job-controller";
+pub use api::vocabulary::{JOB_CONTROLLER_NAME, JOB_TRACKING_FINALIZER};
 /// Upstream `MaxPodCreateDeletePerSync`.
 pub const MAX_POD_CREATE_DELETE_PER_SYNC: usize = 500;
 /// Upstream `MaxUncountedPods`.

@@ -4,15 +4,15 @@
 //! exactly that revision, so the cache never misses or reorders a change.
 //! When the watch ends (the store dropped a slow watcher) it resumes from
 //! the last revision it saw; when that revision was compacted away it lists
-//! again and the handler reconciles its cache against the fresh list.
+//! again and the handler reconciles its cache against the fresh list
+//! (`store::Follower`, which the node agent follows pods with too).
 //! Same contract as client-go's `Reflector` + `SharedInformer`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use api::resources::ResourceInfo;
 use bytes::Bytes;
-use store::{EventType, Store, Stored};
+use store::{Change, EventType, Follower, Store, Stored};
 use tokio::task::JoinHandle;
 
 /// Receives the changes of one resource, in revision order.
@@ -30,36 +30,14 @@ pub fn start(
     resource: &'static ResourceInfo,
     handler: Arc<dyn Handler>,
 ) -> Result<JoinHandle<()>, store::Error> {
-    let (list, mut stream) = store.list_and_watch(resource, None)?;
+    let (list, mut follower) = Follower::start(store, resource, None)?;
     handler.replace(&list.items);
-    let store = store.clone();
     Ok(tokio::spawn(async move {
-        loop {
-            while let Some(ev) = stream.next().await {
-                handler.apply(ev.kind, &ev.object, ev.rev);
+        while let Some(change) = follower.next().await {
+            match change {
+                Change::Event(ev) => handler.apply(ev.kind, &ev.object, ev.rev),
+                Change::Relisted(list) => handler.replace(&list.items),
             }
-            let from = stream.last_revision();
-            stream = loop {
-                match store.watch(resource, None, from) {
-                    Ok(s) => break s,
-                    Err(store::Error::Expired { .. }) => {
-                        match store.list_and_watch(resource, None) {
-                            Ok((list, s)) => {
-                                handler.replace(&list.items);
-                                break s;
-                            }
-                            Err(e) => {
-                                tracing::warn!(resource = resource.plural, error = %e, "relist failed");
-                            }
-                        }
-                    }
-                    Err(store::Error::Closed) => return,
-                    Err(e) => {
-                        tracing::warn!(resource = resource.plural, error = %e, "watch failed");
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            };
         }
     }))
 }

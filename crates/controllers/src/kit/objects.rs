@@ -431,7 +431,7 @@ pub mod time_opt {
 
 /// Formats a time as Kubernetes does (`2024-01-02T03:04:05Z`).
 pub fn format_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    api::vocabulary::time_string(t)
 }
 
 /// Truncates to whole seconds, the precision the API keeps.
@@ -560,7 +560,7 @@ impl Job {
         self.spec
             .managed_by
             .as_deref()
-            .filter(|m| *m != crate::job::JOB_CONTROLLER_NAME)
+            .filter(|m| *m != api::vocabulary::JOB_CONTROLLER_NAME)
     }
 }
 

@@ -1,60 +1,18 @@
 //! Durations as kubectl reads and prints them.
 //!
-//! Printing follows `k8s.io/apimachinery/pkg/util/duration.HumanDuration`
-//! (AGE and DURATION columns, describe output); parsing follows Go's
+//! Printing is `k8s.io/apimachinery/pkg/util/duration.HumanDuration`
+//! (`api::table::human_duration`, shared with the server's Tables and
+//! describe); parsing follows Go's
 //! `time.ParseDuration`, which kubectl uses for `--timeout`.
 
 use std::time::Duration;
 
 use anyhow::bail;
 
-/// `HumanDuration` from `k8s.io/apimachinery/pkg/util/duration/duration.go`,
-/// over a signed number of milliseconds.
+/// `HumanDuration` over a signed number of milliseconds (the one port is
+/// `api::table::human_duration`).
 pub fn human_duration_ms(ms: i64) -> String {
-    // Go: int(d.Seconds()) truncates toward zero.
-    let seconds = ms / 1000;
-    if seconds < -1 {
-        return "<invalid>".into();
-    } else if seconds < 0 {
-        return "0s".into();
-    } else if seconds < 60 * 2 {
-        return format!("{seconds}s");
-    }
-    let minutes = seconds / 60;
-    if minutes < 10 {
-        let s = seconds % 60;
-        if s == 0 {
-            return format!("{minutes}m");
-        }
-        return format!("{minutes}m{s}s");
-    } else if minutes < 60 * 3 {
-        return format!("{minutes}m");
-    }
-    let hours = seconds / 3600;
-    if hours < 8 {
-        let m = minutes % 60;
-        if m == 0 {
-            return format!("{hours}h");
-        }
-        return format!("{hours}h{m}m");
-    } else if hours < 48 {
-        return format!("{hours}h");
-    } else if hours < 24 * 8 {
-        let h = hours % 24;
-        if h == 0 {
-            return format!("{}d", hours / 24);
-        }
-        return format!("{}d{h}h", hours / 24);
-    } else if hours < 24 * 365 * 2 {
-        return format!("{}d", hours / 24);
-    } else if hours < 24 * 365 * 8 {
-        let dy = (hours / 24) % 365;
-        if dy == 0 {
-            return format!("{}y", hours / 24 / 365);
-        }
-        return format!("{}y{dy}d", hours / 24 / 365);
-    }
-    format!("{}y", hours / 24 / 365)
+    api::table::human_duration(chrono::TimeDelta::milliseconds(ms))
 }
 
 /// Age of a timestamp relative to now, as kubectl prints it.

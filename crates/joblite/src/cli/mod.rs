@@ -23,7 +23,6 @@ pub mod progress;
 pub mod resource;
 pub mod run;
 pub mod suspend;
-pub mod tabwriter;
 pub mod wait;
 pub mod yaml;
 

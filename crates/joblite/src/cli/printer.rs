@@ -10,7 +10,6 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::tabwriter;
 use super::yaml;
 
 /// The Accept header kubectl sends for tables.
@@ -120,7 +119,20 @@ pub fn render_table(
         text.push_str(&cells.join("\t"));
         text.push('\n');
     }
-    tabwriter::GET.format(&text)
+    aligned(&text)
+}
+
+/// `printers.GetNewTabWriter`: Go's tabwriter with minwidth 6, padding 3,
+/// spaces. The `tabwriter` crate ports Go's `text/tabwriter` column blocks,
+/// but its minimum width excludes the padding (`max(minwidth, cell) +
+/// padding`) where Go's includes it (`max(minwidth, cell + padding)`), so
+/// Go's 6 is the crate's 3. One flush, so kubectl's `RememberWidths` flag
+/// changes nothing.
+fn aligned(text: &str) -> String {
+    use std::io::Write as _;
+    let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(3).padding(3);
+    let _ = tw.write_all(text.as_bytes());
+    String::from_utf8(tw.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 /// When a server answers the Table request with plain objects, kubectl
@@ -264,6 +276,23 @@ pub fn no_resources_message(namespace: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn get_table_short_names_keep_the_minimum_width() {
+        let text = "NAME\tA\nab\tb\n";
+        assert_eq!(super::aligned(text), "NAME   A\nab     b\n");
+        let text = "N\tA\nab\tb\n";
+        assert_eq!(super::aligned(text), "N     A\nab    b\n");
+    }
+
+    #[test]
+    fn get_table_layout() {
+        let text = "NAME\tSTATUS\tCOMPLETIONS\tDURATION\tAGE\npi\tComplete\t1/1\t2s\t4s\n";
+        assert_eq!(
+            super::aligned(text),
+            "NAME   STATUS     COMPLETIONS   DURATION   AGE\npi     Complete   1/1           2s         4s\n"
+        );
+    }
+
     use super::*;
 
     fn job_table() -> Table {

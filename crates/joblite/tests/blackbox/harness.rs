@@ -110,6 +110,15 @@ impl Server {
         Run(out)
     }
 
+    /// A `kubectl.<version>` command with this server's kubeconfig and
+    /// HOME, for callers that set more (environment, stdin, a terminal).
+    pub fn kubectl_command(&self, version: &str) -> Command {
+        let mut c = Command::new(kubectl_path(version));
+        c.env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", self.home.path());
+        c
+    }
+
     /// kubectl 1.33 (the server reports 1.33).
     pub fn kubectl(&self, args: &[&str]) -> Run {
         self.kubectl_v("1.33", args)

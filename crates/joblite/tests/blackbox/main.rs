@@ -5,7 +5,9 @@
 mod harness;
 
 mod api_server;
+mod attach;
 mod cli;
+mod exec;
 mod job_e2e;
 mod jobs;
 mod metrics;

@@ -60,3 +60,24 @@ fn python_client_crud_watch_and_pods() {
         s.log()
     );
 }
+
+#[test]
+fn python_client_exec_returns_output_and_return_code() {
+    let s = Server::start();
+    crate::exec::apply(&s, &crate::exec::sh_pod("p", "sleep 300", ""));
+    crate::exec::wait_ready(&s, "p");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/blackbox/python_exec.py");
+    let out = Command::new(python())
+        .arg(&script)
+        .arg(&s.kubeconfig)
+        .env("HOME", s.home.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python exec failed:\n{}\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        s.log()
+    );
+}

@@ -366,6 +366,9 @@ pub fn build_spec(req: &StartRequest<'_>) -> Result<StartSpec, BuildError> {
             .collect(),
         memory_limit: res.memory_limit,
         cpu_limit_millis: res.cpu_limit_millis,
+        stdin: container.stdin.unwrap_or(false),
+        stdin_once: container.stdin_once.unwrap_or(false),
+        tty: container.tty.unwrap_or(false),
     })
 }
 
