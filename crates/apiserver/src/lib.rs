@@ -38,7 +38,7 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use serde_json::{json, Value};
 
-pub use server::{serve, ServerConfig, ServerHandle};
+pub use server::{serve, ApiHandle, ServerConfig, ServerHandle};
 pub use streams::{NoStreams, PodStreams, Refusal, Session, Tunnel};
 
 /// The Kubernetes version joblite answers as. kubectl's dispatcher on these

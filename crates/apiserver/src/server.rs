@@ -34,6 +34,41 @@ pub struct ServerHandle {
     pub addr: SocketAddr,
     pub kubeconfig: PathBuf,
     pub task: tokio::task::JoinHandle<()>,
+    /// The API for in-process front ends that authenticate their own users.
+    pub api: ApiHandle,
+    /// The serving certificate without a client-certificate request.
+    pub browser_tls: Arc<rustls::ServerConfig>,
+}
+
+/// The API server called in-process, as an authenticated client: for a
+/// front end (the dashboard) that has authenticated its own caller and
+/// must get exactly the API's answers, watches and logs included.
+#[derive(Clone)]
+pub struct ApiHandle {
+    state: Arc<AppState>,
+}
+
+impl ApiHandle {
+    /// Serves `req` (path and query as on the API port) as an
+    /// authenticated caller; the request metrics count it.
+    pub async fn call(
+        &self,
+        mut req: http::Request<axum::body::Body>,
+    ) -> http::Response<axum::body::Body> {
+        req.extensions_mut().insert(ClientCertVerified(true));
+        let state = self.state.clone();
+        crate::metrics::instrument(req, |req| handler::handle(state, req)).await
+    }
+
+    /// The store behind the API, for read-only projections.
+    pub fn store(&self) -> &store::Store {
+        &self.state.store
+    }
+
+    /// Whether `token` is the API's bearer token (constant time).
+    pub fn is_token(&self, token: &str) -> bool {
+        handler::constant_time_eq(token.as_bytes(), self.state.token.as_bytes())
+    }
 }
 
 /// Creates the built-in namespaces if they are missing.
@@ -84,6 +119,9 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
         usage: config.usage,
         data_dir: config.data_dir,
     });
+    let api = ApiHandle {
+        state: state.clone(),
+    };
     let acceptor = tokio_rustls::TlsAcceptor::from(creds.server_config.clone());
     let task = tokio::spawn(async move {
         loop {
@@ -133,5 +171,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
         addr,
         kubeconfig,
         task,
+        api,
+        browser_tls: creds.browser_config.clone(),
     })
 }

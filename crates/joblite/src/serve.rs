@@ -22,6 +22,9 @@ pub struct ServeArgs {
     /// Address to listen on (loopback unless given).
     #[arg(long, default_value = "127.0.0.1")]
     pub address: String,
+    /// Port of the web dashboard (0 picks a free port).
+    #[arg(long, default_value_t = 0)]
+    pub dashboard_port: u16,
     /// Name of the node this engine registers (default: the host name).
     #[arg(long)]
     pub node_name: Option<String>,
@@ -85,10 +88,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     })
     .await?;
 
+    let dashboard = dashboard::serve(dashboard::DashboardConfig {
+        api: server.api.clone(),
+        tls: server.browser_tls.clone(),
+        address,
+        port: args.dashboard_port,
+    })
+    .await?;
     let info = serde_json::json!({
         "pid": std::process::id(),
         "address": server.addr.ip().to_string(),
         "port": server.addr.port(),
+        "dashboardPort": dashboard.addr.port(),
         "kubeconfig": server.kubeconfig,
     });
     let tmp = dir.join("engine.json.tmp");
@@ -103,8 +114,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     fs::rename(&tmp, dir.join("engine.json"))?;
     tracing::info!(
-        "joblite engine serving https://{} for {} (kubeconfig {})",
+        "joblite engine serving https://{} (dashboard https://{}/ui/) for {} (kubeconfig {})",
         server.addr,
+        dashboard.addr,
         dir.display(),
         server.kubeconfig.display()
     );

@@ -58,6 +58,9 @@ pub struct EngineInfo {
     pub pid: i32,
     pub address: String,
     pub port: u16,
+    /// The web dashboard's port.
+    #[serde(rename = "dashboardPort", default)]
+    pub dashboard_port: Option<u16>,
 }
 
 impl EnginePaths {
@@ -341,7 +344,8 @@ mod tests {
             Some(EngineInfo {
                 pid: 42,
                 address: "127.0.0.1".into(),
-                port: 6443
+                port: 6443,
+                dashboard_port: None,
             })
         );
     }

@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod client;
 pub mod create;
+pub mod dashboard;
 pub mod delete;
 pub mod describe;
 pub mod duration;
