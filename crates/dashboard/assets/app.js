@@ -12,7 +12,8 @@ function h(tag, attrs = {}, ...children) {
   for (const [k, v] of Object.entries(attrs)) {
     if (v === null || v === undefined || v === false) continue;
     if (k === "class") el.className = v;
-    else if (k === "style") el.setAttribute("style", v);
+    // Through the CSSOM: the page's CSP forbids style attributes.
+    else if (k === "style") el.style.cssText = v;
     else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
     else if (k === "dataset") Object.assign(el.dataset, v);
     else el.setAttribute(k, v === true ? "" : v);
@@ -220,7 +221,8 @@ function progress(j) {
   return h("div", { class: "progress", dataset: { succeeded: ok, completions: want ?? "" } },
     h("div", { class: "bar", title: `${ok} succeeded, ${run} active, ${bad} failed` },
       h("i", { class: "ok", style: `width:${pct(ok)}` }),
-      h("i", { class: "run", style: `width:${pct(Math.max(0, Math.min(run, total - ok)))}` })),
+      h("i", { class: "run", style: `width:${pct(Math.max(0, Math.min(run, total - ok)))}` }),
+      h("i", { class: "bad", style: `width:${pct(Math.max(0, Math.min(bad, total - ok - run)))}` })),
     h("span", { class: "num completions" }, `${ok}/${want ?? "-"}`));
 }
 

@@ -217,9 +217,14 @@ fn login_code(state: &State, req: &Request<Body>) -> Resp {
 /// `GET /ui/login?code=…`: a good code becomes a session cookie.
 fn login(state: &State, req: &Request<Body>) -> Resp {
     let code = query_param(req, "code").unwrap_or_default();
+    // `next` may only name a view of this page (`#/jobs/ns/name`), never
+    // another location.
+    let next = query_param(req, "next")
+        .filter(|n| n.starts_with("#/") && !n.contains(['\r', '\n']))
+        .unwrap_or_default();
     match state.sessions.lock().redeem(&code, Instant::now()) {
         Some(id) => {
-            let mut r = redirect("/ui/");
+            let mut r = redirect(&format!("/ui/{next}"));
             if let Ok(v) = HeaderValue::from_str(&session::set_cookie(&id)) {
                 r.headers_mut().insert(header::SET_COOKIE, v);
             }

@@ -96,7 +96,7 @@ impl Sessions {
 }
 
 /// The session id in a `Cookie` header, if any.
-pub fn cookie_value<'a>(header: &'a str) -> Option<&'a str> {
+pub fn cookie_value(header: &str) -> Option<&str> {
     header.split(';').find_map(|kv| {
         let (k, v) = kv.trim().split_once('=')?;
         (k == COOKIE).then_some(v)
