@@ -1,7 +1,7 @@
 //! joblite benchmarks. Each one runs its baseline in the same run and
 //! prints the ratio; results go to `bench/results.json`.
 //!
-//! Usage: `cargo run --release -p bench -- [throughput|latency|cold-start|memory|logs|exec|attach|scale|all]`
+//! Usage: `cargo run --release -p bench -- [throughput|latency|cold-start|memory|logs|exec|attach|scale|dashboard|all]`
 //! (the joblite binary is built in release mode first by `cargo build --release -p joblite`).
 
 use std::path::{Path, PathBuf};
@@ -208,6 +208,128 @@ async fn throughput(joblite: &Path, n: i64) -> Result<Value> {
         "ratio": joblite_rate / xargs_rate, "target_ratio": 0.6,
         "succeeded": succeeded(&job), "succeeded_pods_listed": committed,
         "rss_after_kib": rss_after,
+    }))
+}
+
+/// Headless Chromium showing the dashboard's view of Job `job` (logged in
+/// through `joblite dashboard`'s one-time link); killed on drop.
+struct Watcher {
+    child: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn open_dashboard(joblite: &Path, e: &Engine, job: &str) -> Result<Watcher> {
+    let out = Command::new(joblite)
+        .args(["dashboard", "--no-open", "--data-dir"])
+        .arg(e.dir.path())
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "joblite dashboard: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let url = format!(
+        "{}&next=%23%2Fjobs%2Fdefault%2F{job}",
+        String::from_utf8(out.stdout)?.trim()
+    );
+    let profile = tempfile::tempdir()?;
+    let child = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--ignore-certificate-errors",
+            "--remote-debugging-port=0",
+            "--window-size=1400,1000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(&url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting chromium (apt-get install chromium)")?;
+    let w = Watcher {
+        child,
+        _profile: profile,
+    };
+    // Logged in and following the Job: its watch shows in the API's
+    // long-running requests.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let req = http::Request::get("/metrics").body(Vec::new())?;
+        let text = e.client.request_text(req).await?;
+        let watching = text.lines().any(|l| {
+            l.starts_with("apiserver_longrunning_requests{")
+                && l.contains("resource=\"jobs\"")
+                && l.contains("verb=\"WATCH\"")
+                && !l.ends_with(" 0")
+        });
+        if watching {
+            return Ok(w);
+        }
+        if Instant::now() > deadline {
+            bail!("the dashboard did not start watching");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The dashboard's cost: the throughput Job with and without a headless
+/// Chromium showing that Job's view (its pods table follows all 10,000
+/// pods), alternating on fresh engines in one run.
+async fn dashboard(joblite: &Path, n: i64, pairs: usize) -> Result<Value> {
+    let mut without = Vec::new();
+    let mut with = Vec::new();
+    for _ in 0..pairs {
+        for watched in [false, true] {
+            let e = Engine::start(joblite).await?;
+            let _w = if watched {
+                Some(open_dashboard(joblite, &e, "throughput").await?)
+            } else {
+                None
+            };
+            let (took, job) = run_job(&e.client, true_job("throughput", n, 8, false)).await?;
+            if succeeded(&job) as i64 != n {
+                bail!("throughput job finished with {} succeeded", succeeded(&job));
+            }
+            let rate = n as f64 / took.as_secs_f64();
+            println!(
+                "dashboard: {n} pods {} a browser watching: {rate:.0} pods/s ({:.2}s)",
+                if watched { "with" } else { "without" },
+                took.as_secs_f64()
+            );
+            if watched {
+                with.push(rate)
+            } else {
+                without.push(rate)
+            }
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (a, b) = (mean(&without), mean(&with));
+    let cost = (a - b) / a;
+    println!(
+        "dashboard: without {a:.0} pods/s, with a browser on the Job view {b:.0} pods/s: costs {:.1}% (target < 10%)",
+        cost * 100.0
+    );
+    Ok(json!({
+        "completions": n, "pairs": pairs,
+        "without_pods_per_second": without, "with_pods_per_second": with,
+        "cost_fraction": cost, "target_fraction": 0.10,
     }))
 }
 
@@ -606,6 +728,16 @@ async fn main() -> Result<()> {
     }
     if all || which == "attach" {
         results.insert("attach".into(), attach_bench(&joblite, 100).await?);
+    }
+    if which == "dashboard" {
+        let pairs = std::env::var("BENCH_PAIRS")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(2);
+        results.insert(
+            "dashboard".into(),
+            dashboard(&joblite, 10_000, pairs).await?,
+        );
     }
     if which == "scale" {
         results.insert("scale".into(), scale(&joblite, 100_000).await?);

@@ -207,7 +207,7 @@ fn aggregated_resource(r: &'static ResourceInfo) -> Value {
 /// Groups in first-seen order of `ALL`, each with its versions in order.
 fn groups(core: bool) -> Vec<(&'static str, Vec<&'static str>)> {
     let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
-    for r in ALL.iter().filter(|r| r.group.is_empty() == core) {
+    for r in served().filter(|r| r.group.is_empty() == core) {
         match out.iter_mut().find(|(g, _)| *g == r.group) {
             Some((_, vs)) => {
                 if !vs.contains(&r.version) {
@@ -224,9 +224,15 @@ fn resources_of<'a>(
     group: &'a str,
     version: &'a str,
 ) -> impl Iterator<Item = &'static ResourceInfo> + 'a {
+    served().filter(move |r| r.group == group && r.version == version)
+}
+
+/// What discovery lists: the stored resources, then the computed
+/// `metrics.k8s.io` ones.
+fn served() -> impl Iterator<Item = &'static ResourceInfo> {
     ALL.iter()
         .copied()
-        .filter(move |r| r.group == group && r.version == version)
+        .chain(api::resources::COMPUTED.iter().copied())
 }
 
 /// The aggregated `APIGroupDiscoveryList`: `core = true` for `/api` (the
@@ -426,7 +432,16 @@ mod tests {
             .iter()
             .map(|i| i["metadata"]["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["authorization.k8s.io", "batch"]);
+        assert_eq!(names, ["authorization.k8s.io", "batch", "metrics.k8s.io"]);
+        // The computed resource metrics API, read-only, as metrics-server
+        // registers it.
+        let m = &items[2]["versions"][0];
+        assert_eq!(m["version"], "v1beta1");
+        assert_eq!(
+            m["resources"][1],
+            json!({"resource":"pods","responseKind":{"group":"","version":"","kind":"PodMetrics"},
+                "scope":"Namespaced","singularResource":"","verbs":["get","list"]})
+        );
         let v = &items[1]["versions"][0];
         assert_eq!(v["version"], "v1");
         assert_eq!(v["freshness"], "Current");
@@ -488,7 +503,10 @@ mod tests {
                  "preferredVersion":{"groupVersion":"authorization.k8s.io/v1","version":"v1"}},
                 {"name":"batch",
                  "versions":[{"groupVersion":"batch/v1","version":"v1"}],
-                 "preferredVersion":{"groupVersion":"batch/v1","version":"v1"}}]})
+                 "preferredVersion":{"groupVersion":"batch/v1","version":"v1"}},
+                {"name":"metrics.k8s.io",
+                 "versions":[{"groupVersion":"metrics.k8s.io/v1beta1","version":"v1beta1"}],
+                 "preferredVersion":{"groupVersion":"metrics.k8s.io/v1beta1","version":"v1beta1"}}]})
         );
         assert_eq!(api_group("batch").unwrap()["kind"], "APIGroup");
         assert!(api_group("apps").is_none());

@@ -44,7 +44,7 @@ fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
         .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), state.token.as_bytes()))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -58,9 +58,14 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Body>) -> Result<Resp, Api
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    // The resource metrics API is computed, not stored: it has its own routes.
+    if let Some(r) = crate::resource_metrics::route(&path) {
+        return crate::resource_metrics::serve(state, &method, r, &query).await;
+    }
     match route(&path) {
         Route::Version => Ok(respond::json(StatusCode::OK, &crate::version())),
         Route::Health(_) => Ok(respond::bytes(StatusCode::OK, "text/plain", b"ok".to_vec())),
+        Route::Metrics if method == Method::GET => Ok(crate::metrics::serve(&state.metrics)),
         Route::CoreGroups => Ok(crate::discovery_routes::core(
             &accept,
             &state.server_address,
@@ -83,7 +88,7 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Body>) -> Result<Resp, Api
             )),
             None => Err(respond::not_found_generic()),
         },
-        Route::OpenApiV2 | Route::NotFound => Err(respond::not_found_generic()),
+        Route::OpenApiV2 | Route::Metrics | Route::NotFound => Err(respond::not_found_generic()),
         Route::Resource(r) if crate::streams::is_stream(&r) => {
             crate::streams::serve(state, r, req).await
         }

@@ -12,6 +12,7 @@ pub mod discovery;
 mod discovery_routes;
 pub mod filter;
 mod handler;
+pub mod metrics;
 pub mod openapi;
 mod output;
 pub mod patch;
@@ -19,6 +20,7 @@ pub mod protobuf;
 pub mod query;
 mod read;
 pub mod request;
+pub mod resource_metrics;
 mod respond;
 mod server;
 pub mod spdy;
@@ -36,7 +38,7 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use serde_json::{json, Value};
 
-pub use server::{serve, ServerConfig, ServerHandle};
+pub use server::{serve, ApiHandle, ServerConfig, ServerHandle};
 pub use streams::{NoStreams, PodStreams, Refusal, Session, Tunnel};
 
 /// The Kubernetes version joblite answers as. kubectl's dispatcher on these
@@ -91,6 +93,9 @@ pub(crate) struct AppState {
     pub logs: Arc<dyn PodLogs>,
     pub streams: Arc<dyn PodStreams>,
     pub server_address: String,
+    /// Every metric family `/metrics` serves.
+    pub metrics: prometheus::Registry,
+    pub usage: Arc<dyn resource_metrics::ResourceUsage>,
     #[allow(dead_code)]
     pub data_dir: PathBuf,
 }

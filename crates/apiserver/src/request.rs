@@ -19,6 +19,8 @@ pub struct ResourceRequest {
 pub enum Route {
     Version,
     Health(&'static str),
+    /// `/metrics`
+    Metrics,
     /// `/api`
     CoreGroups,
     /// `/apis`
@@ -49,6 +51,7 @@ pub fn route(path: &str) -> Route {
     let parts: Vec<&str> = if parts == [""] { vec![] } else { parts };
     match parts.as_slice() {
         ["version"] => return Route::Version,
+        ["metrics"] => return Route::Metrics,
         ["healthz"] => return Route::Health("healthz"),
         ["livez"] => return Route::Health("livez"),
         ["readyz"] => return Route::Health("readyz"),

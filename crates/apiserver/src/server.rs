@@ -20,6 +20,11 @@ pub struct ServerConfig {
     /// 0 picks a free port.
     pub port: u16,
     pub logs: Arc<dyn PodLogs>,
+    /// The registry `/metrics` serves (the caller registers the other
+    /// components' metrics; the request metrics are added here).
+    pub metrics: prometheus::Registry,
+    /// What the pods and the node use, for `metrics.k8s.io`.
+    pub usage: Arc<dyn crate::resource_metrics::ResourceUsage>,
     /// exec, attach and port-forward sessions.
     pub streams: Arc<dyn PodStreams>,
 }
@@ -29,6 +34,41 @@ pub struct ServerHandle {
     pub addr: SocketAddr,
     pub kubeconfig: PathBuf,
     pub task: tokio::task::JoinHandle<()>,
+    /// The API for in-process front ends that authenticate their own users.
+    pub api: ApiHandle,
+    /// The serving certificate without a client-certificate request.
+    pub browser_tls: Arc<rustls::ServerConfig>,
+}
+
+/// The API server called in-process, as an authenticated client: for a
+/// front end (the dashboard) that has authenticated its own caller and
+/// must get exactly the API's answers, watches and logs included.
+#[derive(Clone)]
+pub struct ApiHandle {
+    state: Arc<AppState>,
+}
+
+impl ApiHandle {
+    /// Serves `req` (path and query as on the API port) as an
+    /// authenticated caller; the request metrics count it.
+    pub async fn call(
+        &self,
+        mut req: http::Request<axum::body::Body>,
+    ) -> http::Response<axum::body::Body> {
+        req.extensions_mut().insert(ClientCertVerified(true));
+        let state = self.state.clone();
+        crate::metrics::instrument(req, |req| handler::handle(state, req)).await
+    }
+
+    /// The store behind the API, for read-only projections.
+    pub fn store(&self) -> &store::Store {
+        &self.state.store
+    }
+
+    /// Whether `token` is the API's bearer token (constant time).
+    pub fn is_token(&self, token: &str) -> bool {
+        handler::constant_time_eq(token.as_bytes(), self.state.token.as_bytes())
+    }
 }
 
 /// Creates the built-in namespaces if they are missing.
@@ -55,6 +95,9 @@ async fn bootstrap(store: &store::Store) -> Result<(), Error> {
 /// Binds, writes the kubeconfig, and serves in the background.
 pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
     bootstrap(&config.store).await?;
+    // Registered once per registry; a second server on the same registry
+    // (tests) finds them already there.
+    let _ = crate::metrics::register(&config.metrics);
     let listener = TcpListener::bind(SocketAddr::new(config.address, config.port)).await?;
     let addr = listener.local_addr()?;
     let host = addr.ip().to_string();
@@ -72,8 +115,13 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
         logs: config.logs,
         streams: config.streams,
         server_address: format!("{url_host}:{}", addr.port()),
+        metrics: config.metrics,
+        usage: config.usage,
         data_dir: config.data_dir,
     });
+    let api = ApiHandle {
+        state: state.clone(),
+    };
     let acceptor = tokio_rustls::TlsAcceptor::from(creds.server_config.clone());
     let task = tokio::spawn(async move {
         loop {
@@ -103,7 +151,10 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
                         async move {
                             let mut req = req.map(axum::body::Body::new);
                             req.extensions_mut().insert(verified);
-                            Ok::<_, Infallible>(handler::handle(state, req).await)
+                            Ok::<_, Infallible>(
+                                crate::metrics::instrument(req, |req| handler::handle(state, req))
+                                    .await,
+                            )
                         }
                     });
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -120,5 +171,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
         addr,
         kubeconfig,
         task,
+        api,
+        browser_tls: creds.browser_config.clone(),
     })
 }

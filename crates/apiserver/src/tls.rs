@@ -28,6 +28,9 @@ pub struct Credentials {
     pub token: String,
     /// TLS configuration for the listener.
     pub server_config: Arc<rustls::ServerConfig>,
+    /// The same certificate without the client-certificate request, for
+    /// listeners that browsers use (the dashboard).
+    pub browser_config: Arc<rustls::ServerConfig>,
 }
 
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
@@ -129,18 +132,23 @@ pub fn load_or_create(dir: &Path, hosts: &[String]) -> Result<Credentials, Error
         .allow_unauthenticated()
         .build()
         .map_err(|e| Error::Tls(e.to_string()))?;
+    let chain = vec![cert.der().clone(), ca_der];
+    let key = || PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
     let mut config = rustls::ServerConfig::builder()
         .with_client_cert_verifier(verifier)
-        .with_single_cert(
-            vec![cert.der().clone(), ca_der],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
-        )
+        .with_single_cert(chain.clone(), key())
         .map_err(|e| Error::Tls(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let mut browser = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key())
+        .map_err(|e| Error::Tls(e.to_string()))?;
+    browser.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Credentials {
         ca_pem,
         token,
         server_config: Arc::new(config),
+        browser_config: Arc::new(browser),
     })
 }
 

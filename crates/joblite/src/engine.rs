@@ -13,6 +13,7 @@ use serde_json::Value;
 /// What `serve` keeps of the running engine.
 pub struct Engine {
     pub logs: Arc<dyn apiserver::PodLogs>,
+    pub usage: Arc<dyn apiserver::resource_metrics::ResourceUsage>,
     pub streams: Arc<dyn apiserver::PodStreams>,
     pub controllers: controllers::JoinHandles,
     pub node: node::agent::NodeHandle,
@@ -181,6 +182,33 @@ impl apiserver::PodStreams for NodeStreams {
     }
 }
 
+/// `kubectl top` reads the node's own accounting (`node::usage`).
+struct NodeUsage(node::usage::Sampler);
+
+impl apiserver::resource_metrics::ResourceUsage for NodeUsage {
+    fn usage(&self) -> BoxFuture<'_, apiserver::resource_metrics::Usage> {
+        Box::pin(async move {
+            let u = self.0.usage().await;
+            apiserver::resource_metrics::Usage {
+                timestamp: u.timestamp,
+                window: u.window,
+                containers: u
+                    .containers
+                    .into_iter()
+                    .map(|c| apiserver::resource_metrics::ContainerUsage {
+                        pod_uid: c.pod_uid,
+                        container: c.container,
+                        cpu_nanocores: c.cpu_nanocores,
+                        memory_bytes: c.memory_bytes,
+                    })
+                    .collect(),
+                node_cpu_nanocores: u.node_cpu_nanocores,
+                node_memory_bytes: u.node_memory_bytes,
+            }
+        })
+    }
+}
+
 /// Starts the controllers and the node agent. Pods run under a supervisor
 /// process (`joblite supervise DIR/node`) that outlives this one.
 pub async fn start(
@@ -213,6 +241,7 @@ pub async fn start(
         .await
         .context("starting the controllers")?;
     Ok(Engine {
+        usage: Arc::new(NodeUsage(node::usage::Sampler::new(&node_dir))),
         streams: Arc::new(NodeStreams {
             streams: node::streams::Streams::for_node(&node_dir),
         }),

@@ -69,6 +69,8 @@ enum ClientCommand {
     Resume(cli::suspend::SuspendArgs),
     /// Print the engine's kubeconfig, or its path with --path.
     Kubeconfig(cli::kubeconfig::KubeconfigArgs),
+    /// Print a one-time login link to the engine's web dashboard and open it.
+    Dashboard(cli::dashboard::DashboardArgs),
     /// Show whether an engine runs for the data directory.
     Status(cli::engine_cmd::EngineArgs),
     /// Stop the engine for the data directory.
@@ -156,6 +158,7 @@ fn client_main(command: ClientCommand) -> ExitCode {
             ClientCommand::Suspend(args) => cli::suspend::run(args, true).await,
             ClientCommand::Resume(args) => cli::suspend::run(args, false).await,
             ClientCommand::Kubeconfig(args) => cli::kubeconfig::run(args).await,
+            ClientCommand::Dashboard(args) => cli::dashboard::run(args).await,
             ClientCommand::Status(args) => cli::engine_cmd::status(args).await,
             ClientCommand::Stop(args) => cli::engine_cmd::stop(args).await,
         }

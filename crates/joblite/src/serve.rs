@@ -22,6 +22,9 @@ pub struct ServeArgs {
     /// Address to listen on (loopback unless given).
     #[arg(long, default_value = "127.0.0.1")]
     pub address: String,
+    /// Port of the web dashboard (0 picks a free port).
+    #[arg(long, default_value_t = 0)]
+    pub dashboard_port: u16,
     /// Name of the node this engine registers (default: the host name).
     #[arg(long)]
     pub node_name: Option<String>,
@@ -77,20 +80,34 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(crate::engine::host_name);
     let engine = crate::engine::start(&store, &dir, &node_name, args.runtime).await?;
 
+    let metrics = prometheus::Registry::new();
+    store::metrics::register(&metrics)?;
+    controllers::job::metrics::register(&metrics)?;
+    node::metrics::register(&metrics)?;
     let server = apiserver::serve(apiserver::ServerConfig {
         store: store.clone(),
         data_dir: dir.clone(),
         address,
         port: args.port,
         logs: Arc::clone(&engine.logs),
+        metrics,
+        usage: Arc::clone(&engine.usage),
         streams: Arc::clone(&engine.streams),
     })
     .await?;
 
+    let dashboard = dashboard::serve(dashboard::DashboardConfig {
+        api: server.api.clone(),
+        tls: server.browser_tls.clone(),
+        address,
+        port: args.dashboard_port,
+    })
+    .await?;
     let info = serde_json::json!({
         "pid": std::process::id(),
         "address": server.addr.ip().to_string(),
         "port": server.addr.port(),
+        "dashboardPort": dashboard.addr.port(),
         "kubeconfig": server.kubeconfig,
         "runtime": engine.runtime.kind.name(),
         "runtimeVersion": engine.runtime.version,
@@ -108,8 +125,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     fs::rename(&tmp, dir.join("engine.json"))?;
     tracing::info!(
-        "joblite engine serving https://{} for {} (kubeconfig {}); pods run as {} by default: {}",
+        "joblite engine serving https://{} (dashboard https://{}/ui/) for {} (kubeconfig {}); pods run as {} by default: {}",
         server.addr,
+        dashboard.addr,
         dir.display(),
         server.kubeconfig.display(),
         engine.runtime.kind.name(),

@@ -129,6 +129,7 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
         .allocatable
         .unwrap_or_else(node_object::machine_capacity);
     register_node(&store, &config.node_name, alloc).await?;
+    crate::metrics::allocatable(alloc);
 
     let (ev_tx, events) = mpsc::unbounded_channel::<(RuntimeKind, RuntimeEvent)>();
     let mut rts: HashMap<RuntimeKind, Arc<dyn Runtime>> = HashMap::new();
@@ -525,6 +526,7 @@ impl Agent {
             let w = PodWorker::recover(pod, spec, runs, now, &mut acts);
             let req = admission::pod_requests(&w.spec);
             self.allocated.add(req);
+            crate::metrics::pod_admitted(true, self.allocated);
             self.keys
                 .insert((w.namespace.clone(), w.name.clone()), uid.clone());
             self.dependents.track(&uid, &w.namespace, &w.spec);
@@ -764,6 +766,7 @@ impl Agent {
         }
         self.unschedulable.remove(&uid);
         self.allocated.add(req);
+        crate::metrics::pod_admitted(true, self.allocated);
         let now = Instant::now();
         let kind = self.runtime_for(&spec);
         let rt = kind.clone().unwrap_or(self.cfg.default_runtime);
@@ -841,6 +844,7 @@ impl Agent {
             e.released = true;
             let req = e.req;
             self.allocated.sub(req);
+            crate::metrics::pod_admitted(false, self.allocated);
             self.retry_unschedulable();
         }
         if finished && gone {
@@ -890,6 +894,8 @@ impl Agent {
                     };
                     match rt.start(&req) {
                         Ok(()) => {
+                            let run = crate::protocol::run_id(uid, &name, attempt);
+                            crate::metrics::start_requested(run, e.rt.name());
                             let limits = crate::runtime::spec::resources(&container);
                             let limited =
                                 limits.memory_limit.is_some() || limits.cpu_limit_millis.is_some();
@@ -1054,6 +1060,7 @@ impl Agent {
                 image_id,
                 started_at,
             } => {
+                crate::metrics::start_settled(&id, true);
                 let Some(uid) = uid_of(&id) else { return };
                 let mut acts = Vec::new();
                 if let Some(e) = self.pods.get_mut(&uid) {
@@ -1066,6 +1073,7 @@ impl Agent {
                 }
             }
             RuntimeEvent::Exited(x) => {
+                crate::metrics::start_settled(&x.id, false);
                 let Some(uid) = uid_of(&x.id) else { return };
                 let mut acts = Vec::new();
                 match self.pods.get_mut(&uid) {
@@ -1085,6 +1093,7 @@ impl Agent {
                 }
             }
             RuntimeEvent::Failed { id, failure } => {
+                crate::metrics::start_settled(&id, false);
                 let Some(uid) = uid_of(&id) else { return };
                 let mut acts = Vec::new();
                 if let Some(e) = self.pods.get_mut(&uid) {
@@ -1332,6 +1341,7 @@ impl Agent {
         }
         if !e.released {
             self.allocated.sub(e.req);
+            crate::metrics::pod_admitted(false, self.allocated);
             self.retry_unschedulable();
         }
         if let Some(rt) = self.rts.get(&e.rt) {

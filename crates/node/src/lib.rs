@@ -33,6 +33,7 @@ pub mod env;
 mod error;
 pub mod expansion;
 pub mod logs;
+pub mod metrics;
 pub mod node_object;
 pub mod paths;
 pub mod pod_worker;
@@ -45,6 +46,7 @@ pub mod status;
 pub mod streams;
 pub mod supervisor;
 pub mod sys;
+pub mod usage;
 pub mod volumes;
 
 pub use agent::{run, NodeConfig, NodeHandle};

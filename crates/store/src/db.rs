@@ -264,7 +264,11 @@ fn commit_batch(inner: &Arc<Inner>, conn: &mut Connection, batch: Vec<(Op, Reply
     }
     let events: Vec<Arc<Event>> = planned.iter().filter_map(|p| p.2.clone()).collect();
     if !events.is_empty() {
-        if let Err(e) = persist(conn, &events) {
+        let started = std::time::Instant::now();
+        let persisted = persist(conn, &events);
+        crate::metrics::COMMIT_DURATION_SECONDS.observe(started.elapsed().as_secs_f64());
+        crate::metrics::COMMIT_BATCH_SIZE.observe(events.len() as f64);
+        if let Err(e) = persisted {
             tracing::error!("commit failed: {e}");
             let msg = e.to_string();
             for (reply, res, ev) in planned {

@@ -25,6 +25,7 @@ mod db;
 mod error;
 mod follow;
 mod lifecycle;
+pub mod metrics;
 pub mod recorder;
 mod watch;
 

@@ -176,6 +176,12 @@ kinds! {
     cronjob::CRONJOBS,
 }
 
+/// Computed, read-only kinds: served by their own handler from live data
+/// rather than the store, so they are not in [`ALL`] (their plurals may
+/// repeat a stored kind's). Discovery lists them after `ALL`.
+pub mod metrics;
+pub static COMPUTED: &[&ResourceInfo] = &[&metrics::NODEMETRICS, &metrics::PODMETRICS];
+
 /// Finds a resource by group and plural name.
 pub fn lookup(group: &str, plural: &str) -> Option<&'static ResourceInfo> {
     ALL.iter()

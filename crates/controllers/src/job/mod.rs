@@ -17,6 +17,7 @@ pub mod backoff;
 pub mod conditions;
 pub mod events;
 pub mod indexed;
+pub mod metrics;
 pub mod pod_failure_policy;
 pub mod pods;
 pub mod success_policy;
@@ -224,6 +225,7 @@ impl Handler for PodHandler {
         if kind == EventType::Deleted {
             let old = c.pods.write().remove(&pod.key());
             let _ = old;
+            metrics::record_finished_pod_with_tracking_finalizer(Some(&pod), None);
             c.on_pod_deleted(&pod, true);
             return;
         }
@@ -368,7 +370,12 @@ impl JobController {
             return;
         }
         match old {
-            None => self.queue.add(key),
+            None => {
+                if let Some(name) = job.external_manager() {
+                    metrics::record_external_controller(name);
+                }
+                self.queue.add(key)
+            }
             Some(old) => {
                 if old.metadata.uid != job.metadata.uid
                     || old.metadata.generation != job.metadata.generation
@@ -428,6 +435,7 @@ impl JobController {
     }
 
     fn on_pod_added(&self, pod: &Arc<Pod>) {
+        metrics::record_finished_pod_with_tracking_finalizer(None, Some(pod));
         if pod.metadata.deletion_timestamp.is_some() {
             self.on_pod_deleted(pod, false);
             return;
@@ -457,6 +465,7 @@ impl JobController {
     }
 
     fn on_pod_updated(&self, old: &Arc<Pod>, cur: &Arc<Pod>) {
+        metrics::record_finished_pod_with_tracking_finalizer(Some(old), Some(cur));
         if cur.metadata.deletion_timestamp.is_some() {
             self.on_pod_deleted(cur, false);
             return;
@@ -781,6 +790,7 @@ impl JobController {
 
     /// Upstream `syncJob`.
     pub async fn sync_job(&self, key: &str) -> Result<()> {
+        let started = std::time::Instant::now();
         let Some(shared) = self.current_job(key) else {
             self.expectations.delete(key);
             self.finalizer_expectations.delete(key);
@@ -806,7 +816,22 @@ impl JobController {
                 return Ok(());
             }
         }
-        let mut job: Job = (*shared).clone();
+        let mode = metrics::completion_mode(&shared);
+        let mut action = metrics::ACTION_RECONCILING;
+        let r = self.sync_unfinished_job(key, &shared, &mut action).await;
+        metrics::record_sync(mode, r.is_ok(), action, started.elapsed());
+        r
+    }
+
+    /// The part of upstream `syncJob` past its early returns, where the
+    /// sync metrics are recorded; `action` is the metrics' `action` label.
+    async fn sync_unfinished_job(
+        &self,
+        key: &str,
+        shared: &Arc<Job>,
+        action: &mut &'static str,
+    ) -> Result<()> {
+        let mut job: Job = (**shared).clone();
         let now = self.clock.now();
         let uncounted = job
             .status
@@ -990,8 +1015,9 @@ impl JobController {
         } else {
             let mut manage_called = false;
             if satisfied && job.metadata.deletion_timestamp.is_none() {
-                let (a, err) = self.manage_job(&job, &mut ctx).await;
+                let (a, act, err) = self.manage_job(&job, &mut ctx).await;
                 active_count = a;
+                *action = act;
                 manage_err = err;
                 manage_called = true;
             }
@@ -1048,7 +1074,7 @@ impl JobController {
         // corrects `active`.
         let creations = std::mem::take(&mut ctx.creations);
         let (created, tracked) = futures::join!(
-            self.create_pods(key, &shared, creations),
+            self.create_pods(key, shared, creations, ctx.creation_reason),
             self.track_job_status_and_remove_finalizers(key, &mut job, &mut ctx, needs_update)
         );
         tracked?;
@@ -1148,7 +1174,8 @@ impl JobController {
 
     /// Upstream `manageJob`: creates or deletes pods toward the wanted
     /// number of active pods. Returns the new active count.
-    async fn manage_job(&self, job: &Job, ctx: &mut SyncCtx) -> (i32, Option<Error>) {
+    async fn manage_job(&self, job: &Job, ctx: &mut SyncCtx) -> (i32, &'static str, Option<Error>) {
+        use metrics::{ACTION_PODS_CREATED, ACTION_PODS_DELETED, ACTION_TRACKING};
         let key = job.key();
         let mut active = ctx.active.len() as i32;
         let parallelism = job.parallelism();
@@ -1158,7 +1185,7 @@ impl JobController {
             active -= removed;
             ctx.terminating += removed;
             ctx.ready -= ready;
-            return (active, err);
+            return (active, ACTION_PODS_DELETED, err);
         }
         let want_active = match job.spec.completions {
             None => {
@@ -1179,7 +1206,7 @@ impl JobController {
             ctx.terminating += removed;
             ctx.ready -= ready;
             // Deletions take precedence: no creations in the same sync.
-            return (active, err);
+            return (active, ACTION_PODS_DELETED, err);
         }
         let terminating = if job.only_replace_failed_pods() {
             ctx.terminating
@@ -1188,7 +1215,7 @@ impl JobController {
         };
         let mut diff = want_active - terminating - active;
         if diff <= 0 {
-            return (active, None);
+            return (active, ACTION_TRACKING, None);
         }
         let per_index = job.spec.backoff_limit_per_index.is_some();
         if !per_index {
@@ -1202,7 +1229,7 @@ impl JobController {
                 // batch period. Upstream also reports `active: 0` from this
                 // path; joblite keeps the real count.
                 self.enqueue_after(&key, remaining.max(self.opts.batch_period));
-                return (active, None);
+                return (active, ACTION_PODS_CREATED, None);
             }
         }
         diff = diff.min(MAX_POD_CREATE_DELETE_PER_SYNC as i32);
@@ -1242,14 +1269,14 @@ impl JobController {
                     if let Some(r) = min_remaining {
                         self.enqueue_after(&key, r.max(self.opts.batch_period));
                     }
-                    return (active, None);
+                    return (active, ACTION_PODS_CREATED, None);
                 }
                 indexes = now_ix;
             }
             diff = indexes.len() as i32;
         }
         if diff <= 0 {
-            return (active, None);
+            return (active, ACTION_PODS_CREATED, None);
         }
         self.expectations.expect_creations(&key, diff as usize);
         let specs: Vec<Value> = (0..diff as usize)
@@ -1274,13 +1301,32 @@ impl JobController {
         // Upstream counts the pods as active before creating them.
         active += diff;
         ctx.creations = specs;
-        (active, None)
+        // Upstream `recordJobPodsCreationTotal` (JobPodReplacementPolicy on).
+        ctx.creation_reason =
+            if job.spec.pod_replacement_policy.as_deref() == Some("Failed") && ctx.failed > 0 {
+                metrics::POD_RECREATE_FAILED
+            } else if ctx.failed > 0 || ctx.terminating > 0 {
+                metrics::POD_RECREATE_TERMINATING_OR_FAILED
+            } else {
+                metrics::POD_CREATE_NEW
+            };
+        (active, ACTION_PODS_CREATED, None)
     }
 
     /// The creation half of upstream `manageJob`: slow-start batches of 1,
     /// 2, 4, … (`SlowStartInitialBatchSize`); a failure in a batch skips the
     /// rest for this sync. Returns how many pods were not created.
-    async fn create_pods(&self, key: &str, job: &Job, specs: Vec<Value>) -> (i32, Option<Error>) {
+    async fn create_pods(
+        &self,
+        key: &str,
+        job: &Job,
+        specs: Vec<Value>,
+        reason: &str,
+    ) -> (i32, Option<Error>) {
+        if specs.is_empty() {
+            return (0, None);
+        }
+        let (mut created, mut failed) = (0u64, 0u64);
         let mut specs = specs.into_iter();
         let mut remaining = specs.len() as i32;
         let mut batch = 1.min(remaining);
@@ -1295,6 +1341,7 @@ impl JobController {
             for r in results {
                 match r {
                     Ok(s) => {
+                        created += 1;
                         let name = Pod::parse(&s.bytes, s.rev)
                             .map(|p| p.metadata.name)
                             .unwrap_or_default();
@@ -1311,6 +1358,7 @@ impl JobController {
                         not_created += 1;
                     }
                     Err(e) => {
+                        failed += 1;
                         self.event(job, true, "FailedCreate", &format!("Error creating: {e}"));
                         self.expectations.creation_observed(key);
                         not_created += 1;
@@ -1330,6 +1378,7 @@ impl JobController {
             }
             batch = (2 * batch).min(remaining);
         }
+        metrics::record_pods_creation(reason, created, failed);
         (not_created, err)
     }
 }
@@ -1354,6 +1403,8 @@ pub(crate) struct SyncCtx {
     pub delayed_deletion: HashMap<i32, Arc<Pod>>,
     /// Pods `manage_job` decided to create (already counted as active).
     pub creations: Vec<Value>,
+    /// The `reason` label their creation is counted under.
+    pub creation_reason: &'static str,
 }
 
 impl SyncCtx {

@@ -15,6 +15,18 @@ pub enum Action {
     Count,
 }
 
+impl Action {
+    /// The API spelling, also the metrics' `action` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::FailJob => "FailJob",
+            Action::FailIndex => "FailIndex",
+            Action::Ignore => "Ignore",
+            Action::Count => "Count",
+        }
+    }
+}
+
 /// Result of matching one failed pod.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Match {

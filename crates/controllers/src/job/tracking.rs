@@ -97,9 +97,12 @@ impl JobController {
             })
             .map(|p| p.metadata.uid.clone())
             .collect();
+        // Upstream's `oldCounters`: what the pods-finished metric diffs against.
+        let mut old_counters = super::metrics::Counters::of(job);
         if clean_uncounted(&mut job.status, &with_finalizer) {
             needs_flush = true;
         }
+        let mut policy_actions: Vec<(super::pod_failure_policy::Action, u64)> = Vec::new();
         let mut to_remove: Vec<Arc<Pod>> = Vec::new();
         let mut new_succeeded_indexes: Vec<i32> = Vec::new();
         let mut reached_max_uncounted = false;
@@ -139,11 +142,19 @@ impl JobController {
                 let ix = completion_index(pod);
                 let valid = !indexed || ix.is_some_and(|i| i < completions);
                 if !ctx.uncounted_failed.contains(uid) && valid {
-                    let counts = job
-                        .spec
-                        .pod_failure_policy
-                        .as_ref()
-                        .is_none_or(|p| match_pod_failure_policy(Some(p), pod).count_failed);
+                    let counts = match job.spec.pod_failure_policy.as_ref() {
+                        None => true,
+                        Some(p) => {
+                            let m = match_pod_failure_policy(Some(p), pod);
+                            if let Some(a) = m.action {
+                                match policy_actions.iter_mut().find(|(x, _)| *x == a) {
+                                    Some((_, n)) => *n += 1,
+                                    None => policy_actions.push((a, 1)),
+                                }
+                            }
+                            m.count_failed
+                        }
+                    };
                     if counts {
                         needs_flush = true;
                         uncounted.failed.push(uid.clone());
@@ -204,8 +215,11 @@ impl JobController {
             self.backoff
                 .lock()
                 .insert(key.to_string(), ctx.new_backoff.clone());
+            super::metrics::record_job_pods_finished(job, &old_counters);
+            old_counters = super::metrics::Counters::of(job);
             needs_flush = false;
         }
+        super::metrics::record_failure_policy_actions(&policy_actions);
         let mut rm_err = None;
         if !to_remove.is_empty() {
             for p in &to_remove {
@@ -246,6 +260,7 @@ impl JobController {
                 self.record_job_finished(job, ctx);
                 self.backoff.lock().remove(key);
             }
+            super::metrics::record_job_pods_finished(job, &old_counters);
         }
         Ok(())
     }
@@ -299,8 +314,10 @@ impl JobController {
                 );
             }
             self.event(job, false, "Completed", "Job completed");
+            super::metrics::record_job_finished(job, true, &fc.reason);
         } else if fc.type_ == FAILED {
             self.event(job, true, &fc.reason, &fc.message);
+            super::metrics::record_job_finished(job, false, &fc.reason);
         }
     }
 }

@@ -65,6 +65,9 @@ pub struct EngineInfo {
     pub runtime_version: Option<String>,
     #[serde(default, rename = "runtimeReason")]
     pub runtime_reason: Option<String>,
+    /// The web dashboard's port.
+    #[serde(rename = "dashboardPort", default)]
+    pub dashboard_port: Option<u16>,
 }
 
 impl EnginePaths {
@@ -352,6 +355,7 @@ mod tests {
                 runtime: None,
                 runtime_version: None,
                 runtime_reason: None,
+                dashboard_port: None,
             })
         );
     }

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod attach;
 pub mod client;
 pub mod create;
+pub mod dashboard;
 pub mod delete;
 pub mod describe;
 pub mod duration;

@@ -128,13 +128,16 @@ pub fn user(req: &StartRequest<'_>) -> Option<String> {
 }
 
 /// The create request of one container attempt, joined to the sandbox.
+/// `env` is the container's resolved environment (`spec::environment`),
+/// resolved when the start was asked for, while the node's view of
+/// ConfigMaps and Secrets was at hand.
 pub fn container_body(
     req: &StartRequest<'_>,
+    env: Vec<(String, String)>,
     instance: &str,
     sandbox_id: &str,
 ) -> Result<ContainerCreateBody, BuildError> {
     let c = req.container;
-    let env = spec::environment(req, Vec::new())?;
     let (command, args) = spec::command_and_args(c, &env);
     let mounts = spec::mounts(req)?;
     let res = spec::resources(c);
@@ -204,7 +207,8 @@ mod tests {
             data_dir: dir.path(),
             env: Default::default(),
         };
-        container_body(&req, "inst", "sbx").unwrap()
+        let env = spec::environment(&req, Vec::new()).unwrap();
+        container_body(&req, env, "inst", "sbx").unwrap()
     }
 
     fn pod(container: Value) -> Value {

@@ -239,6 +239,9 @@ struct Plan {
     pod_ip: String,
     cpu: i64,
     memory: i64,
+    /// The environment, resolved at `start` (it may read ConfigMaps and
+    /// Secrets, which only the request's sources reach).
+    env: Vec<(String, String)>,
 }
 
 impl Plan {
@@ -256,6 +259,7 @@ impl Plan {
                 pod_ip: &self.pod_ip,
                 node_cpu_millis: self.cpu,
                 node_memory_bytes: self.memory,
+                ..EnvContext::default()
             },
         }
     }
@@ -808,7 +812,8 @@ impl Inner {
         let req = plan.request();
         let uid = req.uid().to_string();
         let cname = req.container.name.clone();
-        let body = match create::container_body(&req, &self.instance, &sandbox.id) {
+        let body = match create::container_body(&req, plan.env.clone(), &self.instance, &sandbox.id)
+        {
             Ok(b) => b,
             Err(BuildError::Config(m)) | Err(BuildError::CannotRun(m)) => {
                 let _ = self.tx.send(RuntimeEvent::Failed {
@@ -1009,7 +1014,7 @@ impl Runtime for ContainerRuntime {
             return Ok(());
         }
         // Configuration errors show at once, as on the process runtime.
-        spec::environment(req, Vec::new())?;
+        let env = spec::environment(req, Vec::new())?;
         spec::mounts(req)?;
         let res = spec::resources(req.container);
         inner.state.lock().runs.insert(
@@ -1032,6 +1037,7 @@ impl Runtime for ContainerRuntime {
             pod_ip: req.env.pod_ip.to_string(),
             cpu: req.env.node_cpu_millis,
             memory: req.env.node_memory_bytes,
+            env,
         };
         tokio::spawn(inner.clone().start_run(plan));
         Ok(())
