@@ -383,9 +383,7 @@ where
         while let Some(msg) = in_rx.recv().await {
             match msg {
                 Input::Stdin(data) if open => {
-                    if wr.write_all(&data).await.is_err() {
-                        open = false;
-                    }
+                    open = wr.write_all(&data).await.is_ok();
                 }
                 Input::StdinEof if open => {
                     if close_stdin {
