@@ -72,10 +72,32 @@ fn container_exec_returns_output_exit_codes_and_upstream_errors() {
         &s,
         "apiVersion: v1\nkind: Pod\nmetadata: {name: two}\nspec:\n  restartPolicy: Never\n  containers:\n  - {name: a, image: busybox, imagePullPolicy: IfNotPresent, command: [sleep, '300']}\n  - {name: done, image: busybox, imagePullPolicy: IfNotPresent, command: ['true']}\n",
     );
+    apply(&s, &pod("finished", "true", ""));
     wait_ready(&s, "p");
     assert!(
         container_id(&s, "p").starts_with("podman://"),
         "a container pod"
+    );
+    s.wait_for("pod finished Succeeded", Duration::from_secs(60), || {
+        let r = s.kubectl(&["get", "pod", "finished", "-o", "jsonpath={.status.phase}"]);
+        (r.stdout() == "Succeeded").then_some(())
+    });
+    // joblite's own exec takes the same path.
+    let mut c = joblite(&s);
+    c.args([
+        "exec",
+        "pod/p",
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 7",
+    ]);
+    let r = run(c, None);
+    assert_eq!(
+        (r.stdout().as_str(), r.code()),
+        ("out\n", 7),
+        "joblite exec: {}",
+        r.stderr()
     );
     s.wait_for("container done ended", Duration::from_secs(60), || {
         let r = s.kubectl(&[
@@ -148,6 +170,16 @@ fn container_exec_returns_output_exit_codes_and_upstream_errors() {
             (
                 1,
                 "Error from server (BadRequest): container bad is not valid for pod p\n".into()
+            ),
+            "{ctx}"
+        );
+        let r = exec(&["finished", "--", "true"], None);
+        assert_eq!(
+            (r.code(), r.stderr()),
+            (
+                1,
+                "error: cannot exec into a container in a completed pod; current phase is Succeeded\n"
+                    .into()
             ),
             "{ctx}"
         );
@@ -454,4 +486,59 @@ fn container_run_i_feeds_stdin_streams_and_exits_with_the_containers_code() {
     }
     let (code, err) = live.finish();
     assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn container_attach_ends_with_an_error_on_an_engine_restart_and_the_python_client_execs() {
+    let mut s = Server::start_container();
+    apply(&s, &pod("ticker", TICKER, ""));
+    apply(&s, &pod("p", "sleep 300", ""));
+    wait_ready(&s, "ticker");
+    wait_ready(&s, "p");
+    // The Python client (v4.channel.k8s.io): output and return codes.
+    let script =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/blackbox/python_exec.py");
+    let out = Command::new(crate::python_client::python())
+        .arg(&script)
+        .arg(&s.kubeconfig)
+        .env("HOME", s.home.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python exec failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+
+    let id = |s: &Server| {
+        s.kubectl(&[
+            "get",
+            "pod",
+            "ticker",
+            "-o",
+            "jsonpath={.status.containerStatuses[0].containerID} {.status.containerStatuses[0].restartCount}",
+        ])
+        .ok()
+    };
+    let before = id(&s);
+    let mut c = kubectl(&s, "1.33", None);
+    c.args(["attach", "ticker"]);
+    let live = Live::start(c);
+    let (_, first) = live.line();
+    s.kill9();
+    let (code, err) = live.finish();
+    assert_ne!(code, 0, "the session ends with an error");
+    assert!(
+        err.lines().last().is_some_and(|l| l.starts_with("error: ")),
+        "{err}"
+    );
+    s.restart();
+    wait_ready(&s, "ticker");
+    assert_eq!(id(&s), before, "same container, no restart");
+    let mut c = kubectl(&s, "1.33", None);
+    c.args(["attach", "ticker"]);
+    let live = Live::start(c);
+    let (_, again) = live.line();
+    assert!(tick(&again) > tick(&first) + 1, "{first} then {again}");
 }
