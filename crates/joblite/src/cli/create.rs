@@ -12,7 +12,7 @@ use super::run::FIELD_MANAGER;
 use super::CmdResult;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct CreateArgs {
+pub(crate) struct CreateArgs {
     /// Files, directories or - for stdin.
     #[arg(short = 'f', long = "filename", required = true)]
     pub filenames: Vec<String>,
@@ -23,7 +23,7 @@ pub struct CreateArgs {
     pub target: TargetArgs,
 }
 
-pub async fn run(args: CreateArgs) -> CmdResult {
+pub(crate) async fn run(args: CreateArgs) -> CmdResult {
     let docs = read_inputs(&args.filenames, args.recursive)?;
     let target = connect(&args.target).await?;
     let params = PostParams {

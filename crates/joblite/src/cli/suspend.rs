@@ -14,14 +14,14 @@ use super::run::FIELD_MANAGER;
 use super::CmdResult;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct SuspendArgs {
+pub(crate) struct SuspendArgs {
     /// The Job, as job/NAME or NAME.
     pub job: String,
     #[command(flatten)]
     pub target: TargetArgs,
 }
 
-pub async fn run(args: SuspendArgs, suspend: bool) -> CmdResult {
+pub(crate) async fn run(args: SuspendArgs, suspend: bool) -> CmdResult {
     let (info, name) = resource::parse_ref(&args.job, Some(&api::resources::JOBS))?;
     if info.plural != "jobs" {
         anyhow::bail!("only jobs can be suspended or resumed, not {}", info.plural);
