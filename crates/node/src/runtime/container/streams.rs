@@ -467,16 +467,13 @@ fn connect_in_netns(
     pid: i64,
     port: u16,
 ) -> std::io::Result<Result<std::net::TcpStream, (std::io::Error, std::io::Error)>> {
-    use std::os::fd::AsRawFd;
+    use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
+    use std::os::fd::AsFd;
     let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
     // A thread of its own: a namespace is a thread's, and this one ends
     // right after, so no other work ever runs in the pod's namespace.
     std::thread::spawn(move || {
-        // SAFETY: `ns` is an open namespace file; setns changes only
-        // this thread, which exits when the connection is made.
-        if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network))?;
         let t = Duration::from_secs(10);
         let v4 = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         let v6 = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port));
