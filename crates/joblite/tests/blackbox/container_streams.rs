@@ -542,3 +542,29 @@ fn container_attach_ends_with_an_error_on_an_engine_restart_and_the_python_clien
     let (_, again) = live.line();
     assert!(tick(&again) > tick(&first) + 1, "{first} then {again}");
 }
+
+#[test]
+fn container_run_it_attaches_a_terminal_that_follows_resizes() {
+    let s = Server::start_container();
+    for (i, (version, ws)) in [("1.33", None), ("1.29", None)].into_iter().enumerate() {
+        let name = format!("tty{i}");
+        let dir = s.home.path().join(&name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let t = Tmux::start(
+            &dir,
+            &kubectl_line(
+                &s,
+                version,
+                ws,
+                &format!("run -it {name} --image=busybox --restart=Never --command -- sh"),
+            ),
+        );
+        // The container's own terminal (`tty: true`), through attach.
+        t.retype_until("echo T$(tty)T", "T/dev/pts/");
+        t.retype_until("echo S$(stty size)S", "S30 100S");
+        t.resize(120, 40);
+        t.retype_until("echo R$(stty size)R", "R40 120R");
+        t.keys("exit 5");
+        t.expect("EXIT=5");
+    }
+}

@@ -47,7 +47,7 @@ use bollard::Docker;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, OnceCell};
+use tokio::sync::{mpsc, watch, OnceCell};
 
 use super::{create, engine, message, raw, status_code, unreachable, Engine};
 use crate::streams::{ContainerStreams, Session, Tunnel};
@@ -59,6 +59,8 @@ const QUEUE: usize = 64;
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long an ended exec may take to show its exit code.
 const EXIT_WAIT: Duration = Duration::from_secs(10);
+/// How long a burst of resizes may take before the latest is applied.
+const RESIZE_SETTLE: Duration = Duration::from_millis(50);
 
 /// Sessions with the container engine.
 pub struct EngineStreams {
@@ -122,7 +124,9 @@ impl EngineStreams {
                         h: s.height.into(),
                         w: s.width.into(),
                     };
-                    let _ = docker.resize_exec(&exec, o).await;
+                    if let Err(e) = docker.resize_exec(&exec, o).await {
+                        tracing::debug!("container engine: resizing exec {exec}: {e}");
+                    }
                 }
             }
         };
@@ -168,7 +172,9 @@ impl EngineStreams {
                         h: s.height.into(),
                         w: s.width.into(),
                     };
-                    let _ = docker.resize_container_tty(&id, o).await;
+                    if let Err(e) = docker.resize_container_tty(&id, o).await {
+                        tracing::debug!("container engine: resizing {id}'s terminal: {e}");
+                    }
                 }
             }
         };
@@ -378,6 +384,22 @@ where
     let mut rd = Cursor::new(head).chain(rd);
     let (in_tx, mut in_rx) = mpsc::channel::<Input>(QUEUE);
     let (out_tx, out_rx) = mpsc::channel::<Output>(QUEUE);
+    // Resizes are coalesced: the latest size once a burst settles.
+    // kubectl sends two at once (size+1, then the size, to force a
+    // redraw), and an older conmon (Debian bookworm's 2.1.6, under Podman
+    // 4.3) that reads both from its control FIFO in one read parses the
+    // buffer's first line for each, leaving the terminal a row and a
+    // column too big (newer conmon parses each line).
+    let (size_tx, mut size_rx) = watch::channel(None::<TerminalSize>);
+    tokio::spawn(async move {
+        while size_rx.changed().await.is_ok() {
+            tokio::time::sleep(RESIZE_SETTLE).await;
+            let latest = *size_rx.borrow_and_update();
+            if let Some(size) = latest {
+                resize(size).await;
+            }
+        }
+    });
     tokio::spawn(async move {
         let mut open = true;
         while let Some(msg) = in_rx.recv().await {
@@ -391,7 +413,9 @@ where
                     }
                     open = false;
                 }
-                Input::Resize(size) => resize(size).await,
+                Input::Resize(size) => {
+                    size_tx.send_replace(Some(size));
+                }
                 _ => {}
             }
         }
@@ -625,6 +649,33 @@ mod tests {
             go_dial_error("tcp4", "127.0.0.1:80", &e),
             "dial tcp4 127.0.0.1:80: connect: connection refused"
         );
+    }
+
+    /// kubectl's size+1-then-size burst reaches the engine as one resize,
+    /// the last.
+    #[tokio::test]
+    async fn a_burst_of_resizes_applies_the_latest_once() {
+        let (ours, _theirs) = tokio::io::duplex(1024);
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let rec = seen.clone();
+        let (tx, _rx) = pump(
+            (Vec::new(), Box::new(ours)),
+            true,
+            true,
+            move |s| {
+                rec.lock().unwrap().push(s);
+                async {}
+            },
+            || async { Outcome::Ended },
+        );
+        let size = |width, height| TerminalSize { width, height };
+        tx.send(Input::Resize(size(101, 31))).await.unwrap();
+        tx.send(Input::Resize(size(100, 30))).await.unwrap();
+        tokio::time::sleep(RESIZE_SETTLE * 4).await;
+        assert_eq!(*seen.lock().unwrap(), vec![size(100, 30)]);
+        tx.send(Input::Resize(size(120, 40))).await.unwrap();
+        tokio::time::sleep(RESIZE_SETTLE * 4).await;
+        assert_eq!(*seen.lock().unwrap(), vec![size(100, 30), size(120, 40)]);
     }
 
     /// A session's input reaches the connection, a half-close ends it, and
