@@ -143,6 +143,23 @@ pub(crate) fn subresource_info(r: &'static ResourceInfo, sub: &'static str) -> S
             response_kind: (r.group, r.version, r.kind),
             verbs: &["get"],
         },
+        // The streaming subresources connect (GET for WebSocket, POST for
+        // SPDY) and are described by their options' kind.
+        "attach" => SubresourceInfo {
+            name: sub,
+            response_kind: (r.group, r.version, "PodAttachOptions"),
+            verbs: &["create", "get"],
+        },
+        "exec" => SubresourceInfo {
+            name: sub,
+            response_kind: (r.group, r.version, "PodExecOptions"),
+            verbs: &["create", "get"],
+        },
+        "portforward" => SubresourceInfo {
+            name: sub,
+            response_kind: (r.group, r.version, "PodPortForwardOptions"),
+            verbs: &["create", "get"],
+        },
         _ => SubresourceInfo {
             name: sub,
             response_kind: (r.group, r.version, r.kind),
@@ -483,6 +500,17 @@ mod tests {
             json!({"group":"policy","version":"v1","kind":"Eviction"})
         );
         assert_eq!(sub("eviction")["verbs"], json!(["create"]));
+        // As kube-apiserver lists them (`kubectl get --raw /apis`).
+        for (name, kind) in [
+            ("attach", "PodAttachOptions"),
+            ("exec", "PodExecOptions"),
+            ("portforward", "PodPortForwardOptions"),
+        ] {
+            assert_eq!(
+                sub(name),
+                json!({"subresource": name, "responseKind": {"group":"","version":"","kind": kind}, "verbs": ["create", "get"]})
+            );
+        }
         assert_eq!(find("namespaces")["scope"], "Cluster");
         assert_eq!(find("nodes")["scope"], "Cluster");
         assert_eq!(find("events")["shortNames"], json!(["ev"]));
@@ -546,6 +574,16 @@ mod tests {
             .find(|r| r["name"] == "pods/eviction")
             .unwrap();
         assert_eq!(eviction["group"], "policy");
+        let exec = core["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "pods/exec")
+            .unwrap();
+        assert_eq!(
+            exec,
+            &json!({"name":"pods/exec","singularName":"","namespaced":true,"kind":"PodExecOptions","verbs":["create","get"]})
+        );
         assert_eq!(eviction["kind"], "Eviction");
         let ns = core["resources"]
             .as_array()

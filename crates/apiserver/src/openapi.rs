@@ -731,6 +731,67 @@ fn resource_paths(paths: &mut Map<String, Value>, r: &'static ResourceInfo) {
                     ),
                 );
             }
+            "attach" | "exec" | "portforward" => {
+                // Upstream's connect operations
+                // (`connectCoreV1GetNamespacedPodExec`): GET and POST,
+                // the options as query parameters, a string response.
+                let (_, _, options_kind) = info.response_kind;
+                let flag = |n: &str, d: &str| query_param(n, d, json!({"type": "boolean"}));
+                let mut params = Vec::new();
+                if *sub == "portforward" {
+                    params.push(query_param(
+                        "ports",
+                        "List of ports to forward Required when using WebSockets",
+                        json!({"type": "integer"}),
+                    ));
+                } else {
+                    if *sub == "exec" {
+                        params.push(query_param(
+                            "command",
+                            "Command is the remote command to execute. argv array. Not executed within a shell.",
+                            json!({"type": "string"}),
+                        ));
+                    }
+                    params.push(query_param(
+                        "container",
+                        "The container in which to execute the command. Defaults to only container if there is only one container in the pod.",
+                        json!({"type": "string"}),
+                    ));
+                    params.push(flag(
+                        "stderr",
+                        "Redirect the standard error stream of the pod for this call.",
+                    ));
+                    params.push(flag("stdin", "Redirect the standard input stream of the pod for this call. Defaults to false."));
+                    params.push(flag(
+                        "stdout",
+                        "Redirect the standard output stream of the pod for this call.",
+                    ));
+                    params.push(flag("tty", "TTY if true indicates that a tty will be allocated for the exec call. Defaults to false."));
+                }
+                for (method, name) in [("get", "Get"), ("post", "Post")] {
+                    let mut op = mk(
+                        "connect",
+                        "connect",
+                        format!("{gv}{name}{scope}{kind}{sub_camel}"),
+                    );
+                    op.gvk = gvk(r.group, r.version, options_kind);
+                    m.insert(
+                        method.into(),
+                        operation(
+                            &op,
+                            vec![],
+                            None,
+                            json!({"200": {"description": "OK", "content": {"*/*": {"schema": {"type": "string"}}}}, "401": {"description": "Unauthorized"}}),
+                            &format!("connect {} requests to {sub} of {kind}", method.to_uppercase()),
+                        ),
+                    );
+                }
+                let mut all = item_params.clone();
+                all.extend(params);
+                m.insert("parameters".into(), Value::Array(all));
+                paths.insert(format!("{item}/{sub}"), Value::Object(m));
+                continue;
+            }
             _ => {
                 m.insert(
                     "get".into(),
@@ -844,6 +905,33 @@ mod tests {
             schemas["io.k8s.api.batch.v1.JobList"]["x-kubernetes-group-version-kind"][0]["kind"],
             "JobList"
         );
+    }
+
+    /// `connectCoreV1GetNamespacedPodExec` and its kin, as upstream's
+    /// api/v1 document has them.
+    #[test]
+    fn streaming_subresources_are_connect_operations() {
+        let d = doc("api/v1");
+        for (sub, kind, param) in [
+            ("exec", "PodExecOptions", "command"),
+            ("attach", "PodAttachOptions", "stdin"),
+            ("portforward", "PodPortForwardOptions", "ports"),
+        ] {
+            let item = &d["paths"][format!("/api/v1/namespaces/{{namespace}}/pods/{{name}}/{sub}")];
+            let camel = camel(sub);
+            for (m, name) in [("get", "Get"), ("post", "Post")] {
+                let op = &item[m];
+                assert_eq!(
+                    op["operationId"],
+                    format!("connectCoreV1{name}NamespacedPod{camel}")
+                );
+                assert_eq!(op["x-kubernetes-action"], "connect");
+                assert_eq!(op["x-kubernetes-group-version-kind"], gvk("", "v1", kind));
+            }
+            assert!(item.get("put").is_none() && item.get("patch").is_none());
+            let params = item["parameters"].as_array().unwrap();
+            assert!(params.iter().any(|p| p["name"] == param), "{sub}");
+        }
     }
 
     fn all_refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {

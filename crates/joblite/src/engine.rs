@@ -209,6 +209,24 @@ impl apiserver::resource_metrics::ResourceUsage for NodeUsage {
     }
 }
 
+/// exec, attach and port-forward for both runtimes: the process runtime's
+/// through the supervisor, the container engine's through its API.
+fn node_streams(node_dir: &Path, runtime: &RuntimeDecision) -> node::streams::Streams {
+    let mut s = node::streams::Streams::for_node(node_dir);
+    if let Some(engine) = &runtime.engine {
+        s.register(
+            &engine.scheme,
+            Arc::new(node::runtime::container::streams::EngineStreams::new(
+                engine,
+            )),
+        );
+        if runtime.kind == node::runtime::RuntimeKind::Container {
+            s.set_default_scheme(&engine.scheme);
+        }
+    }
+    s
+}
+
 /// Starts the controllers and the node agent. Pods run under a supervisor
 /// process (`joblite supervise DIR/node`) that outlives this one.
 pub(crate) async fn start(
@@ -243,7 +261,7 @@ pub(crate) async fn start(
     Ok(Engine {
         usage: Arc::new(NodeUsage(node::usage::Sampler::new(&node_dir))),
         streams: Arc::new(NodeStreams {
-            streams: node::streams::Streams::for_node(&node_dir),
+            streams: node_streams(&node_dir, &runtime),
         }),
         logs: Arc::new(NodeLogs { node_dir }),
         controllers,

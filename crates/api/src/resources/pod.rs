@@ -28,7 +28,7 @@ pub static PODS: ResourceInfo = ResourceInfo {
     short_names: &["po"],
     categories: &["all"],
     has_generation: false,
-    subresources: &["status", "log", "eviction"],
+    subresources: &["attach", "eviction", "exec", "log", "portforward", "status"],
     verbs: VERBS,
     strategy: &PodStrategy,
 };

@@ -10,6 +10,7 @@ mod auth;
 mod cli;
 mod cli_streams;
 mod configmaps;
+mod container_streams;
 mod containers;
 mod dashboard;
 mod exec;

@@ -5,8 +5,9 @@
 //! by the scheme of the container's `status.containerStatuses[].containerID`
 //! as the kubelet's CRI would: `joblite://<run>` is the process runtime
 //! ([`process::ProcessStreams`], through the node's supervisor), and an
-//! engine's `docker://<id>` / `podman://<id>` will be the container runtime
-//! (through the engine's exec and attach API). [`Streams`] holds the
+//! engine's `docker://<id>` / `podman://<id>` is the container runtime
+//! (`runtime::container::streams`, through the engine's exec and attach
+//! API). [`Streams`] holds the
 //! implementations and routes a request to one.
 //!
 //! A session is a pair of channels carrying `api::streams` messages, so the
@@ -85,6 +86,12 @@ impl Streams {
         self.runtimes.insert(scheme.to_string(), runtime);
     }
 
+    /// Serves pods none of whose containers has an ID yet with the
+    /// runtime of `scheme` (the node's default runtime).
+    pub fn set_default_scheme(&mut self, scheme: &str) {
+        self.default_scheme = scheme.to_string();
+    }
+
     fn runtime(&self, container_id: &str) -> Result<(&dyn ContainerStreams, String), Error> {
         let (scheme, id) = container_id
             .split_once("://")
@@ -106,7 +113,7 @@ impl Streams {
     ) -> Result<Session, Error> {
         let cid = running_container_id(pod, container)?;
         let (rt, id) = self.runtime(&cid)?;
-        rt.exec(&id, opts).await
+        rt.exec(&id, opts).await.map_err(|e| named(e, container))
     }
 
     /// `kubectl attach` to `container` of `pod`.
@@ -118,7 +125,7 @@ impl Streams {
     ) -> Result<Session, Error> {
         let cid = running_container_id(pod, container)?;
         let (rt, id) = self.runtime(&cid)?;
-        rt.attach(&id, opts).await
+        rt.attach(&id, opts).await.map_err(|e| named(e, container))
     }
 
     /// `kubectl port-forward` to `port` of `pod`.
@@ -126,6 +133,15 @@ impl Streams {
         let cid = any_container_id(pod).unwrap_or_default();
         let (rt, id) = self.runtime(&cid)?;
         rt.port_forward(pod, &id, port).await
+    }
+}
+
+/// A runtime's `ContainerNotFound` names the container as the pod does
+/// (a runtime knows only its ID).
+fn named(e: Error, container: &str) -> Error {
+    match e {
+        Error::ContainerNotFound(_) => Error::ContainerNotFound(container.to_string()),
+        other => other,
     }
 }
 

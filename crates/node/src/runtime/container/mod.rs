@@ -31,6 +31,7 @@ pub mod engine;
 pub mod image;
 pub mod pause;
 pub mod raw;
+pub mod streams;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
