@@ -11,6 +11,7 @@ mod cli;
 mod cli_streams;
 mod configmaps;
 mod containers;
+mod cronjobs;
 mod dashboard;
 mod exec;
 mod job_e2e;
