@@ -987,6 +987,57 @@ Events:                      <none>
         assert_eq!(job_text(&job(), &[]), want);
     }
 
+    /// kubectl 1.33's `describe cronjob` text for the same object.
+    #[test]
+    fn cronjob_layout() {
+        let cj: CronJob = serde_json::from_value(json!({
+            "metadata": {"name": "report", "namespace": "default", "labels": {"team": "a"}},
+            "spec": {
+                "schedule": "*/5 * * * *", "concurrencyPolicy": "Forbid", "suspend": false,
+                "successfulJobsHistoryLimit": 3, "startingDeadlineSeconds": 30,
+                "jobTemplate": {"spec": {"parallelism": 2, "template": {"spec": {
+                    "restartPolicy": "OnFailure",
+                    "containers": [{"name": "report", "image": "busybox", "command": ["/bin/true"]}]
+                }}}}
+            },
+            "status": {"active": [{"name": "report-1"}, {"name": "report-2"}]}
+        }))
+        .unwrap();
+        let want = "\
+Name:                          report
+Namespace:                     default
+Labels:                        team=a
+Annotations:                   <none>
+Schedule:                      */5 * * * *
+Concurrency Policy:            Forbid
+Suspend:                       False
+Successful Job History Limit:  3
+Failed Job History Limit:      <unset>
+Starting Deadline Seconds:     30s
+Selector:                      <unset>
+Parallelism:                   2
+Completions:                   <unset>
+Pod Template:
+  Labels:  <none>
+  Containers:
+   report:
+    Image:      busybox
+    Port:       <none>
+    Host Port:  <none>
+    Command:
+      /bin/true
+    Environment:     <none>
+    Mounts:          <none>
+  Volumes:           <none>
+  Node-Selectors:    <none>
+  Tolerations:       <none>
+Last Schedule Time:  <unset>
+Active Jobs:         report-1, report-2
+Events:              <none>
+";
+        assert_eq!(cronjob_text(&cj, &[]), want);
+    }
+
     #[test]
     fn events_table() {
         let now = chrono::Utc::now();

@@ -211,6 +211,20 @@ fn cronjob_api_table_status_and_watch_through_kubectl() {
     assert_eq!(&row[row.len() - 3..], ["nightly", "busybox", "<none>"]);
 
     // Suspend through a merge patch: a spec change bumps the generation.
+    // `kubectl wait` watches for it meanwhile.
+    let waiter = s
+        .kubectl_command("1.33")
+        .args([
+            "wait",
+            "--for=jsonpath={.spec.suspend}=true",
+            "cronjob/nightly",
+            "--timeout=30s",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
     let out = s
         .kubectl(&[
             "patch",
@@ -221,6 +235,12 @@ fn cronjob_api_table_status_and_watch_through_kubectl() {
         ])
         .ok();
     assert_eq!(out.trim(), "cronjob.batch/nightly patched");
+    let waited = waiter.wait_with_output().unwrap();
+    assert!(waited.status.success(), "{waited:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&waited.stdout).trim(),
+        "cronjob.batch/nightly condition met"
+    );
     let cj = s.get_json(&["cj", "nightly"]);
     assert_eq!(cj["spec"]["suspend"], true);
     assert_eq!(cj["metadata"]["generation"], 2);
@@ -753,12 +773,9 @@ fn python_client_cronjob_api_operations() {
 
 /// The terminal condition of a Job, if any.
 fn finished(job: &Value) -> Option<&'static str> {
-    for t in ["Complete", "Failed"] {
-        if condition(job, t).is_some_and(|c| c["status"] == "True") {
-            return Some(t);
-        }
-    }
-    None
+    ["Complete", "Failed"]
+        .into_iter()
+        .find(|t| condition(job, t).is_some_and(|c| c["status"] == "True"))
 }
 
 /// The upstream e2e tests that need real minute slots
