@@ -14,14 +14,14 @@ use serde_json::{Map, Value};
 
 /// The `fieldValidation` query parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldValidation {
+pub(crate) enum FieldValidation {
     Strict,
     Warn,
     Ignore,
 }
 
 impl FieldValidation {
-    pub fn parse(s: Option<&str>) -> Result<Self, ApiError> {
+    pub(crate) fn parse(s: Option<&str>) -> Result<Self, ApiError> {
         match s {
             None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
             Some("Strict") => Ok(FieldValidation::Strict),
@@ -34,7 +34,7 @@ impl FieldValidation {
 }
 
 /// Media types a body may have.
-pub const ACCEPTED: &[&str] = &[
+pub(crate) const ACCEPTED: &[&str] = &[
     "application/json",
     "application/yaml",
     "application/vnd.kubernetes.protobuf",
@@ -42,14 +42,14 @@ pub const ACCEPTED: &[&str] = &[
 
 /// Problems found while decoding that `fieldValidation` decides about.
 #[derive(Debug, Default)]
-pub struct FieldIssues {
+pub(crate) struct FieldIssues {
     pub duplicates: Vec<String>,
     pub unknown: Vec<String>,
 }
 
 impl FieldIssues {
     /// The upstream messages, duplicates first.
-    pub fn messages(&self) -> Vec<String> {
+    pub(crate) fn messages(&self) -> Vec<String> {
         self.duplicates
             .iter()
             .map(|d| format!("duplicate field {d:?}"))
@@ -58,7 +58,7 @@ impl FieldIssues {
     }
 
     /// Applies the policy: an error for Strict, warnings for Warn.
-    pub fn enforce(&self, mode: FieldValidation) -> Result<Vec<String>, ApiError> {
+    pub(crate) fn enforce(&self, mode: FieldValidation) -> Result<Vec<String>, ApiError> {
         let msgs = self.messages();
         if msgs.is_empty() {
             return Ok(vec![]);
@@ -76,7 +76,10 @@ impl FieldIssues {
 
 /// Decodes a request body by its Content-Type. A missing Content-Type
 /// means JSON, as kube-apiserver treats it (the Python client sends none).
-pub fn decode(content_type: Option<&str>, body: &[u8]) -> Result<(Value, FieldIssues), ApiError> {
+pub(crate) fn decode(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<(Value, FieldIssues), ApiError> {
     let mime = content_type
         .and_then(|c| c.split(';').next())
         .map(|c| c.trim().to_ascii_lowercase())
@@ -95,7 +98,7 @@ pub fn decode(content_type: Option<&str>, body: &[u8]) -> Result<(Value, FieldIs
 }
 
 /// Decodes JSON, recording duplicate keys instead of silently keeping the last.
-pub fn decode_json(body: &[u8]) -> Result<(Value, FieldIssues), ApiError> {
+pub(crate) fn decode_json(body: &[u8]) -> Result<(Value, FieldIssues), ApiError> {
     let mut issues = FieldIssues::default();
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = Seed {
@@ -119,7 +122,7 @@ fn json_error_message(e: &serde_json::Error, _body: &[u8]) -> String {
 }
 
 /// Decodes YAML (one document) to JSON. Errors name the line.
-pub fn decode_yaml(body: &[u8]) -> Result<(Value, FieldIssues), ApiError> {
+pub(crate) fn decode_yaml(body: &[u8]) -> Result<(Value, FieldIssues), ApiError> {
     let text = std::str::from_utf8(body)
         .map_err(|e| ApiError::BadRequest(format!("yaml: invalid UTF-8: {e}")))?;
     let value: Value = serde_saphyr::from_str(text)
@@ -205,7 +208,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
 /// parameter, parses JSON, YAML or protobuf, checks `apiVersion`/`kind`, and
 /// decodes once into the kind's typed object, naming unknown and duplicate
 /// fields as `fieldValidation` asks. Returns the object and the warnings.
-pub fn decode_object(
+pub(crate) fn decode_object(
     info: &ResourceInfo,
     content_type: Option<&str>,
     bytes: &[u8],
@@ -224,7 +227,7 @@ pub fn decode_object(
 
 /// Decodes an already parsed value (a patched object) into the kind's
 /// typed object under `mode`.
-pub fn decode_value(
+pub(crate) fn decode_value(
     info: &ResourceInfo,
     value: Value,
     mut issues: FieldIssues,

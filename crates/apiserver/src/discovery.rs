@@ -16,21 +16,21 @@ use serde_json::{json, Value};
 /// Response Content-Type of aggregated discovery v2. It must be echoed
 /// exactly: with plain `application/json` kubectl parses the body as legacy
 /// discovery and finds no resources.
-pub const V2_CONTENT_TYPE: &str =
+pub(crate) const V2_CONTENT_TYPE: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 /// Response Content-Type of aggregated discovery v2beta1 (kubectl 1.27–1.29).
-pub const V2BETA1_CONTENT_TYPE: &str =
+pub(crate) const V2BETA1_CONTENT_TYPE: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
 
 /// Alias of [`V2_CONTENT_TYPE`].
-pub const CONTENT_TYPE_V2: &str = V2_CONTENT_TYPE;
+pub(crate) const CONTENT_TYPE_V2: &str = V2_CONTENT_TYPE;
 /// Alias of [`V2BETA1_CONTENT_TYPE`].
-pub const CONTENT_TYPE_V2BETA1: &str = V2BETA1_CONTENT_TYPE;
+pub(crate) const CONTENT_TYPE_V2BETA1: &str = V2BETA1_CONTENT_TYPE;
 
 /// Which discovery document a request for `/api` or `/apis` gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DiscoveryFormat {
+pub(crate) enum DiscoveryFormat {
     /// `APIGroupDiscoveryList` in `apidiscovery.k8s.io/v2`.
     V2,
     /// `APIGroupDiscoveryList` in `apidiscovery.k8s.io/v2beta1`.
@@ -41,7 +41,8 @@ pub enum DiscoveryFormat {
 
 impl DiscoveryFormat {
     /// The Content-Type of the response.
-    pub fn content_type(self) -> &'static str {
+    #[cfg(test)]
+    pub(crate) fn content_type(self) -> &'static str {
         match self {
             DiscoveryFormat::V2 => V2_CONTENT_TYPE,
             DiscoveryFormat::V2Beta1 => V2BETA1_CONTENT_TYPE,
@@ -50,7 +51,7 @@ impl DiscoveryFormat {
     }
 
     /// `apiVersion` of the aggregated list (`None` for legacy).
-    pub fn api_version(self) -> Option<&'static str> {
+    pub(crate) fn api_version(self) -> Option<&'static str> {
         match self {
             DiscoveryFormat::V2 => Some("apidiscovery.k8s.io/v2"),
             DiscoveryFormat::V2Beta1 => Some("apidiscovery.k8s.io/v2beta1"),
@@ -64,7 +65,7 @@ impl DiscoveryFormat {
 /// negotiation does for the lists client-go sends, e.g.
 /// `…;v=v2;as=APIGroupDiscoveryList,…;v=v2beta1;as=APIGroupDiscoveryList,application/json`.
 /// An absent or unusable header gets legacy JSON.
-pub fn negotiate_discovery(accept: &str) -> DiscoveryFormat {
+pub(crate) fn negotiate_discovery(accept: &str) -> DiscoveryFormat {
     let mut ranges: Vec<(f32, DiscoveryFormat)> = Vec::new();
     for entry in accept.split(',') {
         let mut parts = entry.split(';').map(str::trim);
@@ -114,13 +115,13 @@ pub fn negotiate_discovery(accept: &str) -> DiscoveryFormat {
 }
 
 /// Verbs kube-apiserver lists for the resource (its registry entry's).
-pub fn verbs(r: &ResourceInfo) -> &'static [&'static str] {
+pub(crate) fn verbs(r: &ResourceInfo) -> &'static [&'static str] {
     r.verbs
 }
 
 /// A subresource as discovery presents it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SubresourceInfo {
+pub(crate) struct SubresourceInfo {
     pub name: &'static str,
     /// (group, version, kind) of the response body.
     pub response_kind: (&'static str, &'static str, &'static str),
@@ -130,7 +131,7 @@ pub struct SubresourceInfo {
 /// How kube-apiserver describes `r`'s subresource `sub`: `status` returns
 /// the parent kind, `pods/log` is declared with kind Pod (its body is text),
 /// `pods/eviction` takes a `policy/v1` Eviction.
-pub fn subresource_info(r: &'static ResourceInfo, sub: &'static str) -> SubresourceInfo {
+pub(crate) fn subresource_info(r: &'static ResourceInfo, sub: &'static str) -> SubresourceInfo {
     match sub {
         "eviction" => SubresourceInfo {
             name: sub,
@@ -238,7 +239,7 @@ fn served() -> impl Iterator<Item = &'static ResourceInfo> {
 /// The aggregated `APIGroupDiscoveryList`: `core = true` for `/api` (the
 /// single group named `""`), `false` for `/apis` (every named group).
 /// `format` must be `V2` or `V2Beta1`; `Legacy` is treated as `V2`.
-pub fn aggregated(core: bool, format: DiscoveryFormat) -> Value {
+pub(crate) fn aggregated(core: bool, format: DiscoveryFormat) -> Value {
     let api_version = format.api_version().unwrap_or("apidiscovery.k8s.io/v2");
     let items: Vec<Value> = groups(core)
         .into_iter()
@@ -271,18 +272,18 @@ fn format_for_version(version: &str) -> DiscoveryFormat {
 }
 
 /// Aggregated `/api` document; `version` is `"v2"` or `"v2beta1"`.
-pub fn aggregated_core(version: &str) -> Value {
+pub(crate) fn aggregated_core(version: &str) -> Value {
     aggregated(true, format_for_version(version))
 }
 
 /// Aggregated `/apis` document; `version` is `"v2"` or `"v2beta1"`.
-pub fn aggregated_groups(version: &str) -> Value {
+pub(crate) fn aggregated_groups(version: &str) -> Value {
     aggregated(false, format_for_version(version))
 }
 
 /// Legacy `GET /api`: `APIVersions`. `server_address` is `host:port` as the
 /// client reached us.
-pub fn api_versions(server_address: &str) -> Value {
+pub(crate) fn api_versions(server_address: &str) -> Value {
     let versions: Vec<&str> = groups(true).into_iter().flat_map(|(_, vs)| vs).collect();
     json!({
         "kind": "APIVersions",
@@ -306,7 +307,7 @@ fn api_group_body(group: &str, versions: &[&str]) -> Value {
 }
 
 /// Legacy `GET /apis`: `APIGroupList` of the named groups.
-pub fn api_group_list() -> Value {
+pub(crate) fn api_group_list() -> Value {
     let groups: Vec<Value> = groups(false)
         .into_iter()
         .map(|(g, vs)| api_group_body(g, &vs))
@@ -315,7 +316,7 @@ pub fn api_group_list() -> Value {
 }
 
 /// `GET /apis/<group>`: `APIGroup`, or `None` for an unknown group.
-pub fn api_group(group: &str) -> Option<Value> {
+pub(crate) fn api_group(group: &str) -> Option<Value> {
     let (g, vs) = groups(false).into_iter().find(|(g, _)| *g == group)?;
     let mut body = api_group_body(g, &vs);
     let m = body.as_object_mut()?;
@@ -327,7 +328,7 @@ pub fn api_group(group: &str) -> Option<Value> {
 /// `GET /api/v1` (`group = ""`) or `GET /apis/<group>/<version>`:
 /// `APIResourceList`, or `None` if nothing is served there. Subresources
 /// appear as `jobs/status`-style entries with an empty `singularName`.
-pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
+pub(crate) fn api_resource_list(group: &str, version: &str) -> Option<Value> {
     let mut resources = Vec::new();
     for r in resources_of(group, version) {
         let mut e = json!({

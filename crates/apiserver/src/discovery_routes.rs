@@ -26,23 +26,23 @@ fn aggregated(accept: &str, core: bool) -> Option<Resp> {
     ))
 }
 
-pub fn core(accept: &str, server_address: &str) -> Resp {
+pub(crate) fn core(accept: &str, server_address: &str) -> Resp {
     aggregated(accept, true)
         .unwrap_or_else(|| respond::json(StatusCode::OK, &discovery::api_versions(server_address)))
 }
 
-pub fn groups(accept: &str) -> Resp {
+pub(crate) fn groups(accept: &str) -> Resp {
     aggregated(accept, false)
         .unwrap_or_else(|| respond::json(StatusCode::OK, &discovery::api_group_list()))
 }
 
-pub fn group(group: &str) -> Result<Resp, ApiError> {
+pub(crate) fn group(group: &str) -> Result<Resp, ApiError> {
     discovery::api_group(group)
         .map(|g| respond::json(StatusCode::OK, &g))
         .ok_or_else(crate::respond::not_found_generic)
 }
 
-pub fn group_version(group: &str, version: &str) -> Result<Resp, ApiError> {
+pub(crate) fn group_version(group: &str, version: &str) -> Result<Resp, ApiError> {
     discovery::api_resource_list(group, version)
         .map(|g| respond::json(StatusCode::OK, &g))
         .ok_or_else(crate::respond::not_found_generic)

@@ -8,13 +8,13 @@ use serde_json::Value;
 use crate::query::Query;
 
 /// The selectors of one request; empty matches everything.
-pub struct Filter {
+pub(crate) struct Filter {
     labels: Selector,
     fields: FieldSelector,
 }
 
 impl Filter {
-    pub fn from_query(info: &ResourceInfo, q: &Query) -> Result<Filter, ApiError> {
+    pub(crate) fn from_query(info: &ResourceInfo, q: &Query) -> Result<Filter, ApiError> {
         let labels = match q.get("labelSelector") {
             Some(s) if !s.trim().is_empty() => Selector::parse(s)?,
             _ => Selector::everything(),
@@ -27,11 +27,11 @@ impl Filter {
     }
 
     /// True when the request has no selectors.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.labels.is_empty() && self.fields.is_empty()
     }
 
-    pub fn matches(&self, info: &ResourceInfo, obj: &Value) -> bool {
+    pub(crate) fn matches(&self, info: &ResourceInfo, obj: &Value) -> bool {
         (self.labels.is_empty() || self.labels.matches_object(obj))
             && (self.fields.is_empty() || self.fields.matches(info, obj))
     }

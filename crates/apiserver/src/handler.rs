@@ -12,7 +12,7 @@ use crate::respond::{self, Resp};
 use crate::AppState;
 
 /// Largest request body accepted (kube-apiserver's limit is 3 MiB).
-pub const MAX_BODY: usize = 3 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 3 * 1024 * 1024;
 
 /// How much of an oversize body is read (and dropped) so the client gets
 /// the 413 rather than a reset connection.
@@ -20,9 +20,9 @@ const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Whether the connection presented a client certificate signed by our CA.
 #[derive(Clone, Copy)]
-pub struct ClientCertVerified(pub bool);
+pub(crate) struct ClientCertVerified(pub bool);
 
-pub async fn handle(state: Arc<AppState>, req: Request<Body>) -> Resp {
+pub(crate) async fn handle(state: Arc<AppState>, req: Request<Body>) -> Resp {
     let verified = req
         .extensions()
         .get::<ClientCertVerified>()

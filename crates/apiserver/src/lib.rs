@@ -7,25 +7,25 @@
 //! write path; this crate owns the wire: negotiation, bodies, Status errors,
 //! streaming, TLS and authentication.
 
-pub mod body;
-pub mod discovery;
+pub(crate) mod body;
+pub(crate) mod discovery;
 mod discovery_routes;
-pub mod filter;
+pub(crate) mod filter;
 mod handler;
-pub mod metrics;
-pub mod openapi;
+pub(crate) mod metrics;
+pub(crate) mod openapi;
 mod output;
 pub mod patch;
-pub mod protobuf;
-pub mod query;
+pub(crate) mod protobuf;
+pub(crate) mod query;
 mod read;
-pub mod request;
+pub(crate) mod request;
 pub mod resource_metrics;
 mod respond;
 mod server;
-pub mod spdy;
-pub mod streams;
-pub mod tls;
+pub(crate) mod spdy;
+pub(crate) mod streams;
+pub(crate) mod tls;
 mod watch;
 mod write;
 

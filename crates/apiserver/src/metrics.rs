@@ -26,7 +26,7 @@ use crate::request::{route, Route};
 use crate::respond::{self, Resp};
 
 /// `apiserver_request_total` [STABLE].
-pub static REQUEST_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+pub(crate) static REQUEST_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     IntCounterVec::new(
         Opts::new(
             "apiserver_request_total",
@@ -48,7 +48,7 @@ pub static REQUEST_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
 });
 
 /// `apiserver_request_duration_seconds` [STABLE], upstream's buckets.
-pub static REQUEST_DURATION_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
+pub(crate) static REQUEST_DURATION_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
     HistogramVec::new(
         HistogramOpts::new(
             "apiserver_request_duration_seconds",
@@ -73,7 +73,7 @@ pub static REQUEST_DURATION_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
 });
 
 /// `apiserver_longrunning_requests` [STABLE].
-pub static LONGRUNNING_REQUESTS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+pub(crate) static LONGRUNNING_REQUESTS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     IntGaugeVec::new(
         Opts::new(
             "apiserver_longrunning_requests",
@@ -96,7 +96,7 @@ pub static LONGRUNNING_REQUESTS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
 const COMPONENT: &str = "apiserver";
 
 /// Registers the API server's request metrics.
-pub fn register(registry: &Registry) -> prometheus::Result<()> {
+pub(crate) fn register(registry: &Registry) -> prometheus::Result<()> {
     registry.register(Box::new(REQUEST_TOTAL.clone()))?;
     registry.register(Box::new(REQUEST_DURATION_SECONDS.clone()))?;
     registry.register(Box::new(LONGRUNNING_REQUESTS.clone()))?;
@@ -105,7 +105,7 @@ pub fn register(registry: &Registry) -> prometheus::Result<()> {
 
 /// What a request is, in the metrics' label values.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestLabels {
+pub(crate) struct RequestLabels {
     pub verb: &'static str,
     pub dry_run: &'static str,
     pub group: String,
@@ -120,7 +120,7 @@ pub struct RequestLabels {
 
 /// Classifies a request (upstream `RequestInfoFactory.NewRequestInfo`
 /// followed by `CleanVerb`, `CleanScope` and `cleanDryRun`).
-pub fn classify(
+pub(crate) fn classify(
     method: &Method,
     path: &str,
     query: &Query,
@@ -193,13 +193,14 @@ pub fn classify(
     let sub = r.subresource.clone().unwrap_or_default();
     let named = r.name.is_some();
     let watch = matches!(query.get("watch"), Some("true" | "1" | "True"));
+    // Connecter subresources are CONNECT whatever the method (upstream
+    // installs them as CONNECT routes).
+    let connect = matches!(sub.as_str(), "exec" | "attach" | "portforward" | "proxy");
     let verb = match (method.as_str(), named) {
+        _ if connect => "CONNECT",
         ("GET" | "HEAD", false) if watch => "WATCH",
         ("GET" | "HEAD", false) => "LIST",
         ("GET" | "HEAD", true) => "GET",
-        ("POST", _) if matches!(sub.as_str(), "exec" | "attach" | "portforward" | "proxy") => {
-            "CONNECT"
-        }
         ("POST", _) => "POST",
         ("PUT", _) => "PUT",
         ("PATCH", _) if content_type.is_some_and(|c| c.starts_with("application/apply-patch")) => {
@@ -276,7 +277,7 @@ impl RequestLabels {
 }
 
 /// Runs `handle` for `req` and records it.
-pub async fn instrument<F>(
+pub(crate) async fn instrument<F>(
     req: http::Request<Body>,
     handle: impl FnOnce(http::Request<Body>) -> F,
 ) -> Resp
@@ -360,7 +361,7 @@ impl http_body::Body for Recorded {
 
 /// `GET /metrics`: every registered family in the Prometheus text format
 /// 0.0.4, the format kube components serve.
-pub fn serve(registry: &Registry) -> Resp {
+pub(crate) fn serve(registry: &Registry) -> Resp {
     let encoder = TextEncoder::new();
     let mut out = Vec::with_capacity(16 * 1024);
     if let Err(e) = encoder.encode(&registry.gather(), &mut out) {
@@ -480,6 +481,20 @@ mod tests {
             ),
             ("", "pods", "log")
         );
+    }
+
+    #[test]
+    fn connecter_subresources_are_connect() {
+        for uri in [
+            "/api/v1/namespaces/d/pods/p/exec?command=sh",
+            "/api/v1/namespaces/d/pods/p/attach",
+            "/api/v1/namespaces/d/pods/p/portforward",
+        ] {
+            for m in [Method::GET, Method::POST] {
+                let l = c(m, uri, None);
+                assert_eq!((l.verb, l.scope, l.long_running), ("CONNECT", "resource", true), "{uri}");
+            }
+        }
     }
 
     #[test]

@@ -38,13 +38,13 @@ struct Docs {
 static DOCS: LazyLock<Docs> = LazyLock::new(build_all);
 
 /// `GET /openapi/v3`: `{"paths":{"<gv>":{"serverRelativeURL":"/openapi/v3/<gv>?hash=<HASH>"}}}`.
-pub fn index() -> &'static [u8] {
+pub(crate) fn index() -> &'static [u8] {
     &DOCS.index
 }
 
 /// `GET /openapi/v3/<path>` for `path` such as `api/v1` or `apis/batch/v1`
 /// (leading/trailing slashes ignored; the `?hash=` query is not part of it).
-pub fn document(path: &str) -> Option<&'static [u8]> {
+pub(crate) fn document(path: &str) -> Option<&'static [u8]> {
     DOCS.docs
         .get(path.trim_matches('/'))
         .map(|(b, _)| b.as_slice())
@@ -52,14 +52,16 @@ pub fn document(path: &str) -> Option<&'static [u8]> {
 
 /// The content hash of a document (what `?hash=` carries), so a handler
 /// can mark matching requests immutable as kube-apiserver does.
-pub fn hash(path: &str) -> Option<&'static str> {
+#[cfg(test)]
+pub(crate) fn hash(path: &str) -> Option<&'static str> {
     DOCS.docs
         .get(path.trim_matches('/'))
         .map(|(_, h)| h.as_str())
 }
 
 /// The group-version paths served (`api/v1`, `apis/batch/v1`, …).
-pub fn paths() -> Vec<&'static str> {
+#[cfg(test)]
+pub(crate) fn paths() -> Vec<&'static str> {
     DOCS.docs.keys().map(String::as_str).collect()
 }
 

@@ -7,10 +7,10 @@ use serde_json::Value;
 
 use crate::query::Query;
 
-pub use api::table::IncludeObject;
+pub(crate) use api::table::IncludeObject;
 
 /// Whether the Accept header asks for a Table.
-pub fn wants_table(accept: &str) -> bool {
+pub(crate) fn wants_table(accept: &str) -> bool {
     accept.split(',').any(|part| {
         let p = part.replace(' ', "");
         p.contains("as=Table") && p.contains("g=meta.k8s.io")
@@ -18,7 +18,7 @@ pub fn wants_table(accept: &str) -> bool {
 }
 
 /// The `includeObject` parameter.
-pub fn include_object(q: &Query) -> Result<IncludeObject, ApiError> {
+pub(crate) fn include_object(q: &Query) -> Result<IncludeObject, ApiError> {
     let v = q.get("includeObject");
     IncludeObject::from_query(v).ok_or_else(|| {
         ApiError::BadRequest(format!(
@@ -29,7 +29,7 @@ pub fn include_object(q: &Query) -> Result<IncludeObject, ApiError> {
 }
 
 /// A Table of `objects` at revision `rev`.
-pub fn table(
+pub(crate) fn table(
     info: &ResourceInfo,
     objects: &[Value],
     include: IncludeObject,

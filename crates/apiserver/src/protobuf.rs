@@ -18,15 +18,12 @@ use k8s_pb::apimachinery::pkg::runtime::Unknown;
 use prost::Message;
 use serde_json::{Map, Value};
 
-/// Request Content-Type of a protobuf body.
-pub const PROTOBUF_CONTENT_TYPE: &str = "application/vnd.kubernetes.protobuf";
-
 /// The 4-byte prefix of every Kubernetes protobuf envelope.
-pub const MAGIC: &[u8; 4] = b"k8s\0";
+pub(crate) const MAGIC: &[u8; 4] = b"k8s\0";
 
 /// Why a protobuf body could not be turned into JSON.
 #[derive(Debug, thiserror::Error)]
-pub enum ProtobufError {
+pub(crate) enum ProtobufError {
     #[error("protobuf body does not start with the Kubernetes magic prefix \"k8s\\x00\"")]
     MissingMagic,
     #[error("cannot decode protobuf envelope (runtime.Unknown): {0}")]
@@ -47,13 +44,13 @@ pub enum ProtobufError {
 
 /// The `apiVersion` and `kind` an envelope declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TypeMeta {
+pub(crate) struct TypeMeta {
     pub api_version: String,
     pub kind: String,
 }
 
 /// Splits an envelope into its type and the raw object bytes.
-pub fn decode_envelope(body: &[u8]) -> Result<(TypeMeta, Vec<u8>), ProtobufError> {
+pub(crate) fn decode_envelope(body: &[u8]) -> Result<(TypeMeta, Vec<u8>), ProtobufError> {
     let rest = body
         .strip_prefix(MAGIC.as_slice())
         .ok_or(ProtobufError::MissingMagic)?;
@@ -77,7 +74,7 @@ pub fn decode_envelope(body: &[u8]) -> Result<(TypeMeta, Vec<u8>), ProtobufError
 /// and `kind`) that the same request would have carried as JSON. The kind's
 /// strategy converts the object; kinds without a protobuf form are
 /// [`ProtobufError::UnsupportedKind`].
-pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
+pub(crate) fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
     let (tm, raw) = decode_envelope(body)?;
     let converted = api::resources::by_kind(&tm.api_version, &tm.kind)
         .and_then(|info| info.strategy.decode_protobuf(&raw));

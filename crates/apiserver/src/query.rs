@@ -4,10 +4,10 @@ use std::collections::HashMap;
 
 /// Decoded query parameters; the last value of a repeated key wins.
 #[derive(Debug, Default, Clone)]
-pub struct Query(HashMap<String, String>);
+pub(crate) struct Query(HashMap<String, String>);
 
 impl Query {
-    pub fn parse(q: Option<&str>) -> Query {
+    pub(crate) fn parse(q: Option<&str>) -> Query {
         let mut m = HashMap::new();
         for pair in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -18,7 +18,7 @@ impl Query {
 
     /// Every `key=value` pair in order, repeated keys included (the
     /// streaming subresources take one `command=` per argument).
-    pub fn pairs(q: Option<&str>) -> Vec<(String, String)> {
+    pub(crate) fn pairs(q: Option<&str>) -> Vec<(String, String)> {
         q.unwrap_or("")
             .split('&')
             .filter(|p| !p.is_empty())
@@ -29,16 +29,16 @@ impl Query {
             .collect()
     }
 
-    pub fn get(&self, k: &str) -> Option<&str> {
+    pub(crate) fn get(&self, k: &str) -> Option<&str> {
         self.0.get(k).map(String::as_str)
     }
 
     /// `true`/`1` (kube-apiserver accepts both for booleans).
-    pub fn flag(&self, k: &str) -> bool {
+    pub(crate) fn flag(&self, k: &str) -> bool {
         matches!(self.get(k), Some("true" | "1" | "True"))
     }
 
-    pub fn int(&self, k: &str) -> Result<Option<i64>, api::status::ApiError> {
+    pub(crate) fn int(&self, k: &str) -> Result<Option<i64>, api::status::ApiError> {
         match self.get(k) {
             None | Some("") => Ok(None),
             Some(v) => v.parse().map(Some).map_err(|_| {

@@ -14,7 +14,7 @@ use crate::query::Query;
 use crate::respond::{self, Resp};
 use crate::AppState;
 
-pub fn get(
+pub(crate) fn get(
     state: &Arc<AppState>,
     info: &'static ResourceInfo,
     ns: Option<&str>,
@@ -97,7 +97,7 @@ fn list_revision(state: &AppState, query: &Query) -> Result<Option<u64>, ApiErro
     Ok((mode == "Exact" && n != head).then_some(n))
 }
 
-pub fn list(
+pub(crate) fn list(
     state: &Arc<AppState>,
     info: &'static ResourceInfo,
     ns: Option<&str>,
@@ -204,7 +204,7 @@ pub fn list(
     Ok(respond::bytes(StatusCode::OK, "application/json", out))
 }
 
-pub async fn log(
+pub(crate) async fn log(
     state: &Arc<AppState>,
     ns: &str,
     name: &str,

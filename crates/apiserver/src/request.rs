@@ -5,7 +5,7 @@ use api::resources::{self, ResourceInfo};
 
 /// A request for a resource collection or object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResourceRequest {
+pub(crate) struct ResourceRequest {
     pub info: &'static ResourceInfo,
     /// The namespace in the path; `None` for cluster-scoped resources and
     /// for cluster-wide lists of namespaced ones.
@@ -16,7 +16,7 @@ pub struct ResourceRequest {
 
 /// What a path addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
+pub(crate) enum Route {
     Version,
     Health(&'static str),
     /// `/metrics`
@@ -46,7 +46,7 @@ fn known_version(group: &str, version: &str) -> bool {
 }
 
 /// Parses a request path (without query).
-pub fn route(path: &str) -> Route {
+pub(crate) fn route(path: &str) -> Route {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let parts: Vec<&str> = if parts == [""] { vec![] } else { parts };
     match parts.as_slice() {

@@ -7,10 +7,10 @@ use axum::body::Body;
 use http::{header, HeaderValue, Response, StatusCode};
 use serde_json::Value;
 
-pub type Resp = Response<Body>;
+pub(crate) type Resp = Response<Body>;
 
 /// A JSON response.
-pub fn json(code: StatusCode, value: &Value) -> Resp {
+pub(crate) fn json(code: StatusCode, value: &Value) -> Resp {
     bytes(
         code,
         "application/json",
@@ -19,7 +19,7 @@ pub fn json(code: StatusCode, value: &Value) -> Resp {
 }
 
 /// A response with raw bytes and a content type.
-pub fn bytes(code: StatusCode, content_type: &str, body: Vec<u8>) -> Resp {
+pub(crate) fn bytes(code: StatusCode, content_type: &str, body: Vec<u8>) -> Resp {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = code;
     r.headers_mut().insert(
@@ -30,13 +30,13 @@ pub fn bytes(code: StatusCode, content_type: &str, body: Vec<u8>) -> Resp {
 }
 
 /// A `Status` error response.
-pub fn error(e: &ApiError) -> Resp {
+pub(crate) fn error(e: &ApiError) -> Resp {
     let code = StatusCode::from_u16(e.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json(code, &e.to_status())
 }
 
 /// Adds `Warning: 299 - "text"` headers, as kube-apiserver does.
-pub fn with_warnings(mut r: Resp, warnings: &[String]) -> Resp {
+pub(crate) fn with_warnings(mut r: Resp, warnings: &[String]) -> Resp {
     for w in warnings {
         let v = format!("299 - {}", api::status::go_quote(w));
         if let Ok(v) = HeaderValue::from_str(&v) {
@@ -47,7 +47,7 @@ pub fn with_warnings(mut r: Resp, warnings: &[String]) -> Resp {
 }
 
 /// Maps a store error for `resource`/`name` to the upstream Status.
-pub fn store_error(e: store::Error, resource: &ResourceInfo, name: &str) -> ApiError {
+pub(crate) fn store_error(e: store::Error, resource: &ResourceInfo, name: &str) -> ApiError {
     use store::Error as E;
     match e {
         E::NotFound(_) => ApiError::not_found(resource, name),
@@ -72,6 +72,6 @@ pub fn store_error(e: store::Error, resource: &ResourceInfo, name: &str) -> ApiE
 }
 
 /// The 404 for a path nothing serves.
-pub fn not_found_generic() -> ApiError {
+pub(crate) fn not_found_generic() -> ApiError {
     ApiError::RouteNotFound
 }

@@ -21,7 +21,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use crate::Error;
 
 /// The credentials a running server uses.
-pub struct Credentials {
+pub(crate) struct Credentials {
     /// PEM of the CA certificate (embedded in the kubeconfig).
     pub ca_pem: String,
     /// The bearer token clients must present.
@@ -50,7 +50,7 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
 
 /// Loads the CA and token from `dir/pki`, creating them on first use, and
 /// issues a fresh serving certificate for `hosts` (IPs or DNS names).
-pub fn load_or_create(dir: &Path, hosts: &[String]) -> Result<Credentials, Error> {
+pub(crate) fn load_or_create(dir: &Path, hosts: &[String]) -> Result<Credentials, Error> {
     let pki = dir.join("pki");
     fs::create_dir_all(&pki)?;
     fs::set_permissions(&pki, fs::Permissions::from_mode(0o700))?;
@@ -162,7 +162,11 @@ fn tls_err(e: impl std::fmt::Display) -> Error {
 }
 
 /// Writes `dir/kubeconfig` (mode 0600) for `server` (e.g. `https://127.0.0.1:6443`).
-pub fn write_kubeconfig(dir: &Path, server: &str, creds: &Credentials) -> Result<PathBuf, Error> {
+pub(crate) fn write_kubeconfig(
+    dir: &Path,
+    server: &str,
+    creds: &Credentials,
+) -> Result<PathBuf, Error> {
     let ca = base64::engine::general_purpose::STANDARD.encode(creds.ca_pem.as_bytes());
     let text = format!(
         "apiVersion: v1

@@ -26,7 +26,7 @@ fn line(kind: &str, object: &Value) -> Bytes {
     Bytes::from(v)
 }
 
-pub fn serve(
+pub(crate) fn serve(
     state: &Arc<AppState>,
     info: &'static ResourceInfo,
     ns: Option<&str>,

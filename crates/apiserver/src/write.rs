@@ -74,7 +74,7 @@ fn scope(subresource: Option<&str>) -> UpdateScope {
     }
 }
 
-pub async fn create(
+pub(crate) async fn create(
     state: &Arc<AppState>,
     info: &'static ResourceInfo,
     ns: Option<&str>,
@@ -113,7 +113,7 @@ pub async fn create(
     Ok(stored(StatusCode::CREATED, &written.stored, &warnings))
 }
 
-pub async fn update(
+pub(crate) async fn update(
     state: &Arc<AppState>,
     info: &'static ResourceInfo,
     r: &ResourceRequest,
@@ -169,7 +169,7 @@ fn patch_type(ct: Option<&str>) -> Result<PatchType, ApiError> {
     }
 }
 
-pub async fn patch(
+pub(crate) async fn patch(
     state: &Arc<AppState>,
     info: &'static ResourceInfo,
     r: &ResourceRequest,
@@ -369,7 +369,7 @@ fn delete_options(info: &ResourceInfo, bytes: &[u8], query: &Query) -> Result<De
     })
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     state: &Arc<AppState>,
     info: &'static ResourceInfo,
     ns: Option<&str>,
@@ -401,7 +401,7 @@ pub async fn delete(
     Ok(stored(StatusCode::OK, &out.object, &warnings))
 }
 
-pub async fn delete_collection(
+pub(crate) async fn delete_collection(
     state: &Arc<AppState>,
     info: &'static ResourceInfo,
     ns: Option<&str>,
@@ -453,7 +453,7 @@ pub async fn delete_collection(
 /// `POST pods/{name}/eviction`: marks the pod with `DisruptionTarget`
 /// (reason `EvictionByEvictionAPI`) and deletes it gracefully, as the
 /// eviction subresource does (`pkg/registry/core/pod/storage/eviction.go`).
-pub async fn evict(
+pub(crate) async fn evict(
     state: &Arc<AppState>,
     ns: &str,
     name: &str,

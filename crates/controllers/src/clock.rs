@@ -62,7 +62,7 @@ impl Clock for FakeClock {
 }
 
 /// `now - then` as a std duration, zero when `then` is in the future.
-pub fn since(clock: &dyn Clock, then: DateTime<Utc>) -> std::time::Duration {
+pub(crate) fn since(clock: &dyn Clock, then: DateTime<Utc>) -> std::time::Duration {
     (clock.now() - then).to_std().unwrap_or_default()
 }
 

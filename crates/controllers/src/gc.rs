@@ -32,7 +32,7 @@ use crate::kit::objects::{Meta, OwnerRef};
 use crate::kit::queue::WorkQueue;
 use crate::Result;
 
-pub use api::vocabulary::{FINALIZER_FOREGROUND, FINALIZER_ORPHAN};
+pub(crate) use api::vocabulary::{FINALIZER_FOREGROUND, FINALIZER_ORPHAN};
 
 /// The resources whose objects can own or depend on others.
 static WATCHED: [&ResourceInfo; 4] = [&CRONJOBS, &JOBS, &PODS, &NODES];
@@ -412,7 +412,7 @@ impl Gc {
 }
 
 /// Starts the garbage collector.
-pub fn start(store: Store) -> Result<Vec<JoinHandle<()>>> {
+pub(crate) fn start(store: Store) -> Result<Vec<JoinHandle<()>>> {
     let gc = Arc::new(Gc {
         store,
         graph: Mutex::new(Graph::default()),

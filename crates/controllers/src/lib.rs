@@ -9,13 +9,13 @@
 //! watch-driven cache, a deduplicating work queue, and a level-triggered
 //! reconcile per key (see [`kit`]).
 
-pub mod clock;
-pub mod cronjob;
-pub mod gc;
+pub(crate) mod clock;
+pub(crate) mod cronjob;
+pub(crate) mod gc;
 pub mod job;
-pub mod kit;
-pub mod namespace;
-pub mod ttl;
+pub(crate) mod kit;
+pub(crate) mod namespace;
+pub(crate) mod ttl;
 
 use std::sync::Arc;
 use std::time::Duration;

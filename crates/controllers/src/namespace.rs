@@ -138,7 +138,7 @@ impl Ns {
 }
 
 /// Starts the namespace controller.
-pub fn start(store: Store) -> Result<Vec<JoinHandle<()>>> {
+pub(crate) fn start(store: Store) -> Result<Vec<JoinHandle<()>>> {
     let ns = Arc::new(Ns {
         store,
         queue: WorkQueue::new(Duration::from_millis(250), Duration::from_secs(10)),

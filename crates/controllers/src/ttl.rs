@@ -28,7 +28,7 @@ struct Ttl {
 }
 
 /// When a Job expires, if it is subject to the TTL at all (upstream `timeLeft`/`needsCleanup`).
-pub fn expire_at(job: &Job) -> Option<DateTime<Utc>> {
+pub(crate) fn expire_at(job: &Job) -> Option<DateTime<Utc>> {
     let ttl = job.spec.ttl_seconds_after_finished?;
     if job.metadata.deletion_timestamp.is_some() || !job.is_finished() {
         return None;
@@ -97,7 +97,7 @@ impl Handler for TtlHandler {
 }
 
 /// Starts the TTL controller.
-pub fn start(store: Store, clock: Arc<dyn Clock>) -> Result<Vec<JoinHandle<()>>> {
+pub(crate) fn start(store: Store, clock: Arc<dyn Clock>) -> Result<Vec<JoinHandle<()>>> {
     let t = Arc::new(Ttl {
         store,
         clock,

@@ -1,7 +1,7 @@
 //! The page, embedded at build time: no files to install, no build step.
 
 /// (path under `/ui/`, content type, body).
-pub const ASSETS: &[(&str, &str, &str)] = &[
+pub(crate) const ASSETS: &[(&str, &str, &str)] = &[
     (
         "",
         "text/html; charset=utf-8",
@@ -25,7 +25,7 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
 ];
 
 /// The asset at `path` (relative to `/ui/`).
-pub fn find(path: &str) -> Option<(&'static str, &'static str)> {
+pub(crate) fn find(path: &str) -> Option<(&'static str, &'static str)> {
     let path = if path == "index.html" { "" } else { path };
     ASSETS
         .iter()

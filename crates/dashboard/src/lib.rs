@@ -27,7 +27,7 @@ mod assets;
 mod next_runs;
 mod pod_rows;
 mod routes;
-pub mod session;
+pub(crate) mod session;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};

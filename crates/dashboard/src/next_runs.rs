@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 /// The next run of a CronJob object after `now` (RFC 3339), `None` when
 /// suspended or the schedule is invalid.
-pub fn next_run(cj: &Value, now: DateTime<Utc>) -> Option<String> {
+pub(crate) fn next_run(cj: &Value, now: DateTime<Utc>) -> Option<String> {
     if cj.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true) {
         return None;
     }
@@ -25,7 +25,7 @@ pub fn next_run(cj: &Value, now: DateTime<Utc>) -> Option<String> {
 
 /// `{name: next}` for the CronJobs of `namespace` (all when `None`),
 /// keyed `namespace/name`.
-pub fn next_runs(store: &store::Store, namespace: Option<&str>) -> Value {
+pub(crate) fn next_runs(store: &store::Store, namespace: Option<&str>) -> Value {
     let now = Utc::now();
     let mut out = Map::new();
     for s in store.list(&api::resources::CRONJOBS, namespace).items {

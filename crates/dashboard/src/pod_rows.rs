@@ -62,7 +62,7 @@ struct Pod {
 
 /// One pod's row: `[name, phase, restarts, exitCode, reason, node,
 /// startTime, index, terminating]`, or `None` when it is not the Job's.
-pub fn row(bytes: &[u8], controller_uid: &str) -> Option<Value> {
+pub(crate) fn row(bytes: &[u8], controller_uid: &str) -> Option<Value> {
     let p: Pod = serde_json::from_slice(bytes).ok()?;
     if p.metadata.labels.get(CONTROLLER_UID).map(String::as_str) != Some(controller_uid) {
         return None;
@@ -122,7 +122,7 @@ fn line(v: Value) -> Bytes {
 
 /// The stream: rows in chunks, `{"t":"synced"}`, then changes as
 /// `{"t":"A"|"M"|"D","r":row}` (`D` carries just the name).
-pub fn stream(
+pub(crate) fn stream(
     store: &store::Store,
     namespace: &str,
     controller_uid: String,

@@ -13,7 +13,7 @@ use crate::State;
 type Resp = Response<Body>;
 
 /// What a page without a session is told.
-pub const LOGIN_HINT: &str =
+pub(crate) const LOGIN_HINT: &str =
     "Run `joblite dashboard` on the machine that runs the engine and open the link it prints.";
 
 /// Headers every response carries: a strict CSP (the page loads only its
@@ -94,7 +94,7 @@ fn session_of(state: &State, req: &Request<Body>) -> Option<(String, Session)> {
     Some((id.to_string(), s))
 }
 
-pub async fn handle(state: &State, req: Request<Body>) -> Resp {
+pub(crate) async fn handle(state: &State, req: Request<Body>) -> Resp {
     secure(route(state, req).await)
 }
 

@@ -19,13 +19,13 @@ use base64::Engine as _;
 use rand::Rng;
 
 /// How long a login code stays usable.
-pub const CODE_TTL: Duration = Duration::from_secs(5 * 60);
+pub(crate) const CODE_TTL: Duration = Duration::from_secs(5 * 60);
 /// A session ends after this long without a request.
-pub const SESSION_IDLE: Duration = Duration::from_secs(12 * 60 * 60);
+pub(crate) const SESSION_IDLE: Duration = Duration::from_secs(12 * 60 * 60);
 /// The session cookie's name.
-pub const COOKIE: &str = "__Host-joblite-session";
+pub(crate) const COOKIE: &str = "__Host-joblite-session";
 /// The header that carries the CSRF token on writes.
-pub const CSRF_HEADER: &str = "x-csrf-token";
+pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 
 fn random_token() -> String {
     let bytes: [u8; 32] = rand::rng().random();
@@ -38,21 +38,21 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// One logged-in browser.
 #[derive(Debug, Clone)]
-pub struct Session {
+pub(crate) struct Session {
     pub csrf: String,
     last_seen: Instant,
 }
 
 /// Codes and sessions of one dashboard.
 #[derive(Debug, Default)]
-pub struct Sessions {
+pub(crate) struct Sessions {
     codes: HashMap<String, Instant>,
     sessions: HashMap<String, Session>,
 }
 
 impl Sessions {
     /// Mints a login code valid until `now + CODE_TTL`.
-    pub fn new_code(&mut self, now: Instant) -> String {
+    pub(crate) fn new_code(&mut self, now: Instant) -> String {
         self.codes.retain(|_, exp| *exp > now);
         let code = random_token();
         self.codes.insert(code.clone(), now + CODE_TTL);
@@ -60,7 +60,7 @@ impl Sessions {
     }
 
     /// Trades a code for a new session id; the code is spent either way.
-    pub fn redeem(&mut self, code: &str, now: Instant) -> Option<String> {
+    pub(crate) fn redeem(&mut self, code: &str, now: Instant) -> Option<String> {
         let exp = self.codes.remove(code)?;
         if exp <= now {
             return None;
@@ -79,7 +79,7 @@ impl Sessions {
     }
 
     /// The live session for a cookie value, touched.
-    pub fn get(&mut self, id: &str, now: Instant) -> Option<Session> {
+    pub(crate) fn get(&mut self, id: &str, now: Instant) -> Option<Session> {
         let s = self.sessions.get_mut(id)?;
         if now.duration_since(s.last_seen) >= SESSION_IDLE {
             self.sessions.remove(id);
@@ -90,13 +90,13 @@ impl Sessions {
     }
 
     /// Ends a session.
-    pub fn remove(&mut self, id: &str) {
+    pub(crate) fn remove(&mut self, id: &str) {
         self.sessions.remove(id);
     }
 }
 
 /// The session id in a `Cookie` header, if any.
-pub fn cookie_value(header: &str) -> Option<&str> {
+pub(crate) fn cookie_value(header: &str) -> Option<&str> {
     header.split(';').find_map(|kv| {
         let (k, v) = kv.trim().split_once('=')?;
         (k == COOKIE).then_some(v)
@@ -104,19 +104,23 @@ pub fn cookie_value(header: &str) -> Option<&str> {
 }
 
 /// The `Set-Cookie` value for a new session.
-pub fn set_cookie(id: &str) -> String {
+pub(crate) fn set_cookie(id: &str) -> String {
     format!("{COOKIE}={id}; Path=/; HttpOnly; Secure; SameSite=Strict")
 }
 
 /// The `Set-Cookie` value that ends the session in the browser.
-pub fn clear_cookie() -> String {
+pub(crate) fn clear_cookie() -> String {
     format!("{COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0")
 }
 
 /// Whether a request may write: it names the session's CSRF token, and
 /// when the browser says where it came from (`Sec-Fetch-Site`), it came
 /// from this origin.
-pub fn write_allowed(session: &Session, token: Option<&str>, fetch_site: Option<&str>) -> bool {
+pub(crate) fn write_allowed(
+    session: &Session,
+    token: Option<&str>,
+    fetch_site: Option<&str>,
+) -> bool {
     let same_origin = fetch_site.is_none_or(|s| s == "same-origin");
     same_origin && token.is_some_and(|t| constant_time_eq(t.as_bytes(), session.csrf.as_bytes()))
 }

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use serde_json::Value;
 
 /// What `serve` keeps of the running engine.
-pub struct Engine {
+pub(crate) struct Engine {
     pub logs: Arc<dyn apiserver::PodLogs>,
     pub usage: Arc<dyn apiserver::resource_metrics::ResourceUsage>,
     pub streams: Arc<dyn apiserver::PodStreams>,
@@ -22,7 +22,7 @@ pub struct Engine {
 
 /// `joblite serve --runtime`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum RuntimeChoice {
+pub(crate) enum RuntimeChoice {
     Auto,
     Process,
     Container,
@@ -30,7 +30,7 @@ pub enum RuntimeChoice {
 
 /// The node's default runtime, and why.
 #[derive(Debug, Clone)]
-pub struct RuntimeDecision {
+pub(crate) struct RuntimeDecision {
     pub kind: node::runtime::RuntimeKind,
     /// `containerRuntimeVersion` of the default runtime.
     pub version: String,
@@ -45,7 +45,7 @@ const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 const CONTAINER_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Decides the default runtime: `auto` takes the first engine that answers.
-pub async fn decide_runtime(choice: RuntimeChoice) -> anyhow::Result<RuntimeDecision> {
+pub(crate) async fn decide_runtime(choice: RuntimeChoice) -> anyhow::Result<RuntimeDecision> {
     use node::runtime::container::engine;
     use node::runtime::RuntimeKind;
     let process = |reason: String| RuntimeDecision {
@@ -90,7 +90,7 @@ pub async fn decide_runtime(choice: RuntimeChoice) -> anyhow::Result<RuntimeDeci
 }
 
 /// The machine's host name, the default node name.
-pub fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     rustix::system::uname()
         .nodename()
         .to_string_lossy()
@@ -211,7 +211,7 @@ impl apiserver::resource_metrics::ResourceUsage for NodeUsage {
 
 /// Starts the controllers and the node agent. Pods run under a supervisor
 /// process (`joblite supervise DIR/node`) that outlives this one.
-pub async fn start(
+pub(crate) async fn start(
     store: &store::Store,
     dir: &Path,
     node_name: &str,

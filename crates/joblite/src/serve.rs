@@ -12,7 +12,7 @@ use anyhow::{bail, Context};
 
 /// Flags of `joblite serve`.
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Directory holding the store, logs and kubeconfig.
     #[arg(long, env = "JOBLITE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -58,7 +58,7 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<fs::File> {
 }
 
 /// Runs the engine in the foreground until SIGTERM or SIGINT.
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let dir = args
         .data_dir
         .clone()

@@ -5,7 +5,7 @@
 /// The keygen workload's configuration (`keygen.Config`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct KeygenConfig {
+pub(crate) struct KeygenConfig {
     pub enable: bool,
     pub num_to_gen: i64,
     pub time_to_run: i64,
@@ -19,17 +19,17 @@ pub struct KeygenConfig {
 
 /// Everything kuard is configured with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
+pub(crate) struct Config {
     pub address: String,
     pub keygen: KeygenConfig,
 }
 
-pub enum Parsed {
+pub(crate) enum Parsed {
     Run(Config),
     Help,
 }
 
-pub const USAGE: &str = "Usage of kuard:
+pub(crate) const USAGE: &str = "Usage of kuard:
       --address string                 The address to serve on (default \":8080\")
       --keygen-enable                  Enable KeyGen workload
       --keygen-exit-code int           Exit code when workload complete
@@ -59,7 +59,7 @@ fn parse_int<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String> {
 }
 
 /// Parses the arguments after the program name.
-pub fn parse(args: &[String]) -> Result<Parsed, String> {
+pub(crate) fn parse(args: &[String]) -> Result<Parsed, String> {
     let mut c = Config {
         address: ":8080".into(),
         keygen: KeygenConfig::default(),

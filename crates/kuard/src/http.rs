@@ -13,13 +13,13 @@ use crate::keygen::Keygen;
 use crate::memq::Broker;
 
 #[derive(Clone)]
-pub struct State {
+pub(crate) struct State {
     pub keygen: Keygen,
     pub broker: Broker,
 }
 
 impl State {
-    pub fn new(config: Config) -> State {
+    pub(crate) fn new(config: Config) -> State {
         State {
             keygen: Keygen::new(config.keygen),
             broker: Broker::default(),
@@ -66,7 +66,7 @@ async fn keygen_put(Extract(s): Extract<State>, body: axum::body::Bytes) -> Resp
 }
 
 /// Every route.
-pub fn router(state: State) -> Router {
+pub(crate) fn router(state: State) -> Router {
     let memq = crate::memq::router(state.broker.clone());
     Router::new()
         .route("/healthy", get(ok))

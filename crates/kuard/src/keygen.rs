@@ -21,7 +21,7 @@ const HISTORY: usize = 20;
 /// `ssh.FingerprintSHA256` of an RSA public key: SHA-256 of the key's SSH
 /// wire form (`string "ssh-rsa"`, `mpint e`, `mpint n`), base64 without
 /// padding.
-pub fn fingerprint(e: &[u8], n: &[u8]) -> String {
+pub(crate) fn fingerprint(e: &[u8], n: &[u8]) -> String {
     fn put(out: &mut Vec<u8>, data: &[u8]) {
         out.extend_from_slice(&(data.len() as u32).to_be_bytes());
         out.extend_from_slice(data);
@@ -50,7 +50,7 @@ pub fn fingerprint(e: &[u8], n: &[u8]) -> String {
 }
 
 /// One work item.
-pub fn generate_key() -> String {
+pub(crate) fn generate_key() -> String {
     let mut rng = rsa::rand_core::OsRng;
     match rsa::RsaPrivateKey::new(&mut rng, 4096) {
         Ok(k) => fingerprint(&k.e().to_bytes_be(), &k.n().to_bytes_be()),
@@ -60,14 +60,14 @@ pub fn generate_key() -> String {
 
 /// A log line kept for `GET /keygen`.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct HistoryEntry {
+pub(crate) struct HistoryEntry {
     pub id: u64,
     pub data: String,
 }
 
 /// The running workload and its recent log.
 #[derive(Clone)]
-pub struct Keygen {
+pub(crate) struct Keygen {
     inner: Arc<Inner>,
 }
 
@@ -80,7 +80,7 @@ struct Inner {
 }
 
 impl Keygen {
-    pub fn new(config: KeygenConfig) -> Keygen {
+    pub(crate) fn new(config: KeygenConfig) -> Keygen {
         Keygen {
             inner: Arc::new(Inner {
                 config: Mutex::new(config),
@@ -91,11 +91,11 @@ impl Keygen {
         }
     }
 
-    pub fn config(&self) -> KeygenConfig {
+    pub(crate) fn config(&self) -> KeygenConfig {
         self.inner.config.lock().unwrap().clone()
     }
 
-    pub fn history(&self) -> Vec<HistoryEntry> {
+    pub(crate) fn history(&self) -> Vec<HistoryEntry> {
         self.inner.history.lock().unwrap().iter().cloned().collect()
     }
 
@@ -110,7 +110,7 @@ impl Keygen {
     }
 
     /// (Re)starts the workload with `config`; a running one is cancelled.
-    pub fn start(&self, config: KeygenConfig) {
+    pub(crate) fn start(&self, config: KeygenConfig) {
         *self.inner.config.lock().unwrap() = config.clone();
         let generation = self.inner.generation.fetch_add(1, Ordering::AcqRel) + 1;
         if !config.enable {

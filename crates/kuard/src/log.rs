@@ -3,7 +3,7 @@
 use std::io::Write;
 
 /// `log.Printf`.
-pub fn printf(message: &str) {
+pub(crate) fn printf(message: &str) {
     let now = chrono::Local::now().format("%Y/%m/%d %H:%M:%S");
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{now} {message}");

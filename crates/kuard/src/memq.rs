@@ -19,7 +19,7 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Message {
+pub(crate) struct Message {
     kind: &'static str,
     id: String,
     body: String,
@@ -36,7 +36,7 @@ struct Queue {
 
 /// The broker: queues by name.
 #[derive(Clone, Default)]
-pub struct Broker {
+pub(crate) struct Broker {
     queues: Arc<Mutex<HashMap<String, Queue>>>,
 }
 
@@ -190,7 +190,7 @@ async fn dequeue(State(b): State<Broker>, Path(q): Path<String>) -> Response {
 }
 
 /// The MemQ server routes, to nest under `/memq/server`.
-pub fn router(broker: Broker) -> Router {
+pub(crate) fn router(broker: Broker) -> Router {
     Router::new()
         .route("/stats", axum::routing::get(stats))
         .route("/queues/{queue}", put(create_queue).delete(delete_queue))
@@ -202,14 +202,14 @@ pub fn router(broker: Broker) -> Router {
 
 /// The consumer side (`pkg/memq/client`), over a plain HTTP/1.1 request:
 /// one POST with no body, so a full client library is not needed.
-pub mod client {
+pub(crate) mod client {
     use std::io::{Read, Write};
     use std::net::{TcpStream, ToSocketAddrs};
     use std::time::Duration;
 
     /// `Dequeue`: `Ok(None)` on 204 (empty), `Err` on transport errors
     /// and on any status ≥ 300 (`HTTP Error: <status>`).
-    pub fn dequeue(server: &str, queue: &str) -> Result<Option<String>, String> {
+    pub(crate) fn dequeue(server: &str, queue: &str) -> Result<Option<String>, String> {
         let url = format!("{}/queues/{queue}/dequeue", server.trim_end_matches('/'));
         let rest = url
             .strip_prefix("http://")

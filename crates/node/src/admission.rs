@@ -9,7 +9,7 @@
 
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 
-use crate::quantity;
+use api::quantity::{parse_quantity, quantity_to_bytes, quantity_to_millis};
 
 /// CPU (millicores) and memory (bytes).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -42,8 +42,12 @@ fn container_requests(c: &Container) -> Resources {
             .map(|q| q.0.as_str())
     };
     Resources {
-        cpu_millis: get("cpu").and_then(quantity::millis).unwrap_or(0),
-        memory_bytes: get("memory").and_then(quantity::value).unwrap_or(0),
+        cpu_millis: get("cpu")
+            .and_then(|s| parse_quantity(s).ok()?.millis())
+            .unwrap_or(0),
+        memory_bytes: get("memory")
+            .and_then(|s| parse_quantity(s).ok()?.value())
+            .unwrap_or(0),
     }
 }
 
@@ -59,10 +63,10 @@ pub fn pod_requests(spec: &PodSpec) -> Resources {
         sum.memory_bytes = sum.memory_bytes.max(r.memory_bytes);
     }
     if let Some(overhead) = &spec.overhead {
-        if let Some(q) = overhead.get("cpu").and_then(|q| quantity::millis(&q.0)) {
+        if let Some(q) = overhead.get("cpu").and_then(quantity_to_millis) {
             sum.cpu_millis += q;
         }
-        if let Some(q) = overhead.get("memory").and_then(|q| quantity::value(&q.0)) {
+        if let Some(q) = overhead.get("memory").and_then(quantity_to_bytes) {
             sum.memory_bytes += q;
         }
     }

@@ -44,7 +44,7 @@ impl Sources for Store {
 /// No ConfigMaps or Secrets at all (tests, and requests built without a
 /// store).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct NoSources;
+pub(crate) struct NoSources;
 
 impl Sources for NoSources {
     fn config_map(&self, _: &str, _: &str) -> Option<ConfigMap> {
@@ -57,7 +57,7 @@ impl Sources for NoSources {
 
 /// Which kind of object a reference names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SourceKind {
+pub(crate) enum SourceKind {
     ConfigMap,
     Secret,
 }
@@ -73,7 +73,7 @@ impl SourceKind {
 
 /// One ConfigMap or Secret, by namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SourceRef {
+pub(crate) struct SourceRef {
     pub kind: SourceKind,
     pub namespace: String,
     pub name: String,
@@ -91,7 +91,7 @@ impl SourceRef {
 
 /// Every ConfigMap and Secret the pod names, in any container's `env` or
 /// `envFrom` or in a volume (projected sources included).
-pub fn references(namespace: &str, spec: &PodSpec) -> HashSet<SourceRef> {
+pub(crate) fn references(namespace: &str, spec: &PodSpec) -> HashSet<SourceRef> {
     let mut out = HashSet::new();
     let mut add = |kind, name: &str| {
         if !name.is_empty() {
@@ -142,14 +142,14 @@ pub fn references(namespace: &str, spec: &PodSpec) -> HashSet<SourceRef> {
 
 /// The pods on this node that name each ConfigMap and Secret.
 #[derive(Debug, Default)]
-pub struct Dependents {
+pub(crate) struct Dependents {
     by_source: HashMap<SourceRef, HashSet<String>>,
     by_pod: HashMap<String, Vec<SourceRef>>,
 }
 
 impl Dependents {
     /// Records what pod `uid` names (nothing for a pod that names none).
-    pub fn track(&mut self, uid: &str, namespace: &str, spec: &PodSpec) {
+    pub(crate) fn track(&mut self, uid: &str, namespace: &str, spec: &PodSpec) {
         let refs = references(namespace, spec);
         if refs.is_empty() || self.by_pod.contains_key(uid) {
             return;
@@ -165,7 +165,7 @@ impl Dependents {
     }
 
     /// Forgets pod `uid`.
-    pub fn forget(&mut self, uid: &str) {
+    pub(crate) fn forget(&mut self, uid: &str) {
         for r in self.by_pod.remove(uid).into_iter().flatten() {
             if let Some(set) = self.by_source.get_mut(&r) {
                 set.remove(uid);
@@ -177,7 +177,7 @@ impl Dependents {
     }
 
     /// The pods that name `source`.
-    pub fn of(&self, source: &SourceRef) -> Vec<String> {
+    pub(crate) fn of(&self, source: &SourceRef) -> Vec<String> {
         self.by_source
             .get(source)
             .map(|s| s.iter().cloned().collect())
@@ -189,7 +189,7 @@ impl Dependents {
 /// every object that is created, changed or deleted (after a relist, of
 /// every object listed). The task ends when the receiver is dropped or the
 /// store closes.
-pub fn watch(store: &Store) -> store::Result<mpsc::UnboundedReceiver<SourceRef>> {
+pub(crate) fn watch(store: &Store) -> store::Result<mpsc::UnboundedReceiver<SourceRef>> {
     let (tx, rx) = mpsc::unbounded_channel();
     for kind in [SourceKind::ConfigMap, SourceKind::Secret] {
         let (_, mut follower) = Follower::start(store, kind.resource(), None)?;

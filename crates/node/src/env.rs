@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::config_sources::{NoSources, Sources};
 use crate::expansion::expand;
-use crate::quantity;
+use api::quantity::parse_quantity;
 
 /// What fieldRefs, resource defaults and ConfigMap and Secret references
 /// resolve against.
@@ -64,7 +64,7 @@ impl std::fmt::Debug for EnvContext<'_> {
 /// Why an env var could not be resolved: the container waits with
 /// `CreateContainerConfigError`, as upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvError(pub String);
+pub(crate) struct EnvError(pub String);
 
 /// The ConfigMaps and Secrets one container resolution has read, so each
 /// is looked up once (`configMaps` / `secrets` in `makeEnvironmentVariables`).
@@ -112,7 +112,7 @@ type Resolved = Option<String>;
 /// Resolves `container.envFrom`, then `container.env` in order; each value
 /// may refer to earlier ones (and to `envFrom`'s). Later names replace
 /// earlier ones.
-pub fn resolve(
+pub(crate) fn resolve(
     pod: &Value,
     spec: &PodSpec,
     container: &Container,
@@ -246,7 +246,7 @@ impl Env {
 }
 
 /// `podFieldSelectorRuntimeValue` + `ExtractFieldPathAsString`.
-pub fn field_value(
+pub(crate) fn field_value(
     pod: &Value,
     spec: &PodSpec,
     path: &str,
@@ -313,7 +313,7 @@ pub fn field_value(
 /// `ExtractContainerResourceValue`: limits default to node allocatable,
 /// requests of cpu/memory default to the limit; values are divided by the
 /// divisor and rounded up.
-pub fn resource_value(
+pub(crate) fn resource_value(
     c: &Container,
     resource: &str,
     divisor: Option<&str>,
@@ -325,7 +325,7 @@ pub fn resource_value(
             "limits" => res.and_then(|r| r.limits.as_ref()),
             _ => res.and_then(|r| r.requests.as_ref()),
         }?;
-        quantity::parse_nanos(&m.get(name)?.0)
+        Some(parse_quantity(&m.get(name)?.0).ok()?.nanos)
     };
     let node_default = |name: &str| -> i128 {
         match name {
@@ -349,7 +349,7 @@ pub fn resource_value(
         }
     };
     let div = divisor
-        .and_then(quantity::parse_nanos)
+        .and_then(|d| Some(parse_quantity(d).ok()?.nanos))
         .filter(|d| *d > 0)
         .unwrap_or(1_000_000_000);
     Ok(((nanos + div - 1) / div).to_string())

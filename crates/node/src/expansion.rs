@@ -6,7 +6,7 @@
 //! before any other character are kept verbatim.
 
 /// Expands `input` with `lookup`.
-pub fn expand(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+pub(crate) fn expand(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
     let bytes = input.as_bytes();
     let mut out = String::with_capacity(input.len());
     let mut checkpoint = 0;

@@ -11,10 +11,10 @@ use serde_json::{json, Value};
 use crate::admission::Resources;
 
 /// `kubeletVersion` reported in `nodeInfo`.
-pub const KUBELET_VERSION: &str = "v1.33.0";
+pub(crate) const KUBELET_VERSION: &str = "v1.33.0";
 
 /// The machine's CPU count (as millicores) and memory (bytes).
-pub fn machine_capacity() -> Resources {
+pub(crate) fn machine_capacity() -> Resources {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1) as i64;
@@ -39,7 +39,7 @@ fn read_trim(path: &str) -> String {
 }
 
 /// `PRETTY_NAME` from `/etc/os-release`.
-pub fn os_image() -> String {
+pub(crate) fn os_image() -> String {
     std::fs::read_to_string("/etc/os-release")
         .ok()
         .and_then(|s| {
@@ -52,7 +52,7 @@ pub fn os_image() -> String {
 }
 
 /// The machine's hostname, the node's name.
-pub fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     rustix::system::uname()
         .nodename()
         .to_string_lossy()
@@ -84,7 +84,7 @@ fn arch() -> &'static str {
 }
 
 /// The conditions the kubelet reports, all healthy, stamped `now`.
-pub fn conditions(now: &str, since: &str) -> Value {
+pub(crate) fn conditions(now: &str, since: &str) -> Value {
     let c = |kind: &str, status: &str, reason: &str, message: &str| {
         json!({
             "type": kind, "status": status,
@@ -121,7 +121,7 @@ pub fn conditions(now: &str, since: &str) -> Value {
 }
 
 /// The Node object for this machine.
-pub fn build(name: &str, capacity: Resources, now: &str) -> Value {
+pub(crate) fn build(name: &str, capacity: Resources, now: &str) -> Value {
     let cap = json!({
         "cpu": cpu_quantity(capacity.cpu_millis),
         "memory": memory_quantity(capacity.memory_bytes),
@@ -168,7 +168,7 @@ pub fn build(name: &str, capacity: Resources, now: &str) -> Value {
 }
 
 /// Stamps every condition's `lastHeartbeatTime`.
-pub fn heartbeat(node: &mut Value, now: &str) {
+pub(crate) fn heartbeat(node: &mut Value, now: &str) {
     if let Some(conds) = node
         .pointer_mut("/status/conditions")
         .and_then(Value::as_array_mut)

@@ -22,16 +22,17 @@ use crate::runtime::{BuildError, RunState, StartFailure};
 
 /// When the kubelet's next sync of a pod whose pull failed shows the pull
 /// in back-off (`ImagePullBackOff`).
-pub const PULL_RESYNC: Duration = Duration::from_secs(1);
+pub(crate) const PULL_RESYNC: Duration = Duration::from_secs(1);
 /// How soon a start that found the container runtime unreachable is tried again.
-pub const RUNTIME_RETRY: Duration = Duration::from_secs(2);
+pub(crate) const RUNTIME_RETRY: Duration = Duration::from_secs(2);
 
 /// `status.message` of a pod killed by its active deadline.
-pub const DEADLINE_MESSAGE: &str = "Pod was active on the node longer than the specified deadline";
+pub(crate) const DEADLINE_MESSAGE: &str =
+    "Pod was active on the node longer than the specified deadline";
 
 /// How a run ended, as the status reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Term {
+pub(crate) struct Term {
     pub exit_code: i32,
     pub signal: Option<i32>,
     pub reason: String,
@@ -43,7 +44,7 @@ pub struct Term {
 
 /// A container's current state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CState {
+pub(crate) enum CState {
     /// Not running and not started yet: `ContainerCreating`,
     /// `PodInitializing`, or a configuration error.
     Waiting {
@@ -80,7 +81,7 @@ pub enum CState {
 
 /// One container (init or app).
 #[derive(Debug, Clone)]
-pub struct Ctr {
+pub(crate) struct Ctr {
     pub name: String,
     pub image: String,
     pub init: bool,
@@ -123,7 +124,7 @@ impl Ctr {
     }
 
     /// The id of the run in flight.
-    pub fn live_id(&self) -> Option<&str> {
+    pub(crate) fn live_id(&self) -> Option<&str> {
         match &self.state {
             CState::Starting { id } | CState::Running { id, .. } => Some(id),
             _ => None,
@@ -137,14 +138,14 @@ impl Ctr {
 
 /// Why the pod is being torn down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cause {
+pub(crate) enum Cause {
     Deleted,
     Deadline,
 }
 
 /// An ongoing teardown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Termination {
+pub(crate) struct Termination {
     pub cause: Cause,
     pub kill_at: Instant,
     pub killed: bool,
@@ -152,7 +153,7 @@ pub struct Termination {
 
 /// What the agent must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Start {
         name: String,
         init: bool,
@@ -173,7 +174,7 @@ pub enum Action {
 
 /// Where the pod's volume set-up stands (see `volumes.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mount {
+pub(crate) enum Mount {
     /// Done, or nothing to set up: containers may start.
     Ready,
     /// To be tried at the next sync; `last` is the previous retry delay.
@@ -184,7 +185,7 @@ pub enum Mount {
 
 /// The pod phases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     Pending,
     Running,
     Succeeded,
@@ -192,7 +193,7 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Phase::Pending => "Pending",
             Phase::Running => "Running",
@@ -200,14 +201,14 @@ impl Phase {
             Phase::Failed => "Failed",
         }
     }
-    pub fn terminal(self) -> bool {
+    pub(crate) fn terminal(self) -> bool {
         matches!(self, Phase::Succeeded | Phase::Failed)
     }
 }
 
 /// One pod on this node.
 #[derive(Debug, Clone)]
-pub struct PodWorker {
+pub(crate) struct PodWorker {
     pub uid: String,
     pub namespace: String,
     pub name: String,
@@ -233,7 +234,7 @@ fn str_at<'a>(v: &'a Value, p: &str) -> &'a str {
 }
 
 /// The termination reason of an exit record.
-pub fn exit_reason(x: &ExitRecord) -> String {
+pub(crate) fn exit_reason(x: &ExitRecord) -> String {
     if let Some(r) = &x.reason {
         return r.clone();
     }
@@ -247,7 +248,7 @@ pub fn exit_reason(x: &ExitRecord) -> String {
 }
 
 /// Status timestamps are whole seconds (`metav1.Time`).
-pub fn to_seconds(ts: &str) -> String {
+pub(crate) fn to_seconds(ts: &str) -> String {
     if ts.len() > 19 && ts.as_bytes()[19] == b'.' {
         format!("{}Z", &ts[..19])
     } else {
@@ -257,7 +258,7 @@ pub fn to_seconds(ts: &str) -> String {
 
 impl PodWorker {
     /// A newly admitted pod. `start_time` is now (RFC3339).
-    pub fn new(pod: Value, spec: PodSpec, start_time: String, now: Instant) -> PodWorker {
+    pub(crate) fn new(pod: Value, spec: PodSpec, start_time: String, now: Instant) -> PodWorker {
         let has_init = spec.init_containers.as_ref().is_some_and(|v| !v.is_empty());
         let init = spec
             .init_containers
@@ -305,7 +306,7 @@ impl PodWorker {
         self.init.iter_mut().chain(self.apps.iter_mut())
     }
 
-    pub fn all(&self) -> impl Iterator<Item = &Ctr> {
+    pub(crate) fn all(&self) -> impl Iterator<Item = &Ctr> {
         self.init.iter().chain(self.apps.iter())
     }
 
@@ -315,20 +316,20 @@ impl PodWorker {
     }
 
     /// Runs in flight (starting or running).
-    pub fn live_ids(&self) -> Vec<String> {
+    pub(crate) fn live_ids(&self) -> Vec<String> {
         self.all()
             .filter_map(|c| c.live_id().map(str::to_string))
             .collect()
     }
 
     /// Every run id this pod may have had, for the runtime to forget.
-    pub fn all_run_ids(&self) -> Vec<String> {
+    pub(crate) fn all_run_ids(&self) -> Vec<String> {
         self.all()
             .flat_map(|c| (0..=c.restart_count).map(move |a| run_id(&self.uid, &c.name, a)))
             .collect()
     }
 
-    pub fn init_done(&self) -> bool {
+    pub(crate) fn init_done(&self) -> bool {
         self.init.iter().all(|c| c.done && c.succeeded())
     }
 
@@ -337,7 +338,7 @@ impl PodWorker {
     }
 
     /// `getPhase`, plus the final phase of a torn-down pod.
-    pub fn phase(&self) -> Phase {
+    pub(crate) fn phase(&self) -> Phase {
         let live = self.all().any(|c| c.live_id().is_some());
         if let Some(t) = &self.termination {
             if !live {
@@ -369,12 +370,12 @@ impl PodWorker {
     }
 
     /// Terminal and nothing left running: the final status can be written.
-    pub fn finished(&self) -> bool {
+    pub(crate) fn finished(&self) -> bool {
         self.phase().terminal() && self.all().all(|c| c.live_id().is_none())
     }
 
     /// The pod-level reason and message (`DeadlineExceeded`).
-    pub fn reason(&self) -> Option<(&'static str, &'static str)> {
+    pub(crate) fn reason(&self) -> Option<(&'static str, &'static str)> {
         match self.termination {
             Some(Termination {
                 cause: Cause::Deadline,
@@ -385,7 +386,7 @@ impl PodWorker {
     }
 
     /// When the agent must call [`on_timer`](Self::on_timer) next.
-    pub fn next_wakeup(&self) -> Option<Instant> {
+    pub(crate) fn next_wakeup(&self) -> Option<Instant> {
         let mut at: Option<Instant> = None;
         let mut consider = |t: Instant| at = Some(at.map_or(t, |a: Instant| a.min(t)));
         match &self.termination {
@@ -419,7 +420,7 @@ impl PodWorker {
 
     /// Starts what may start now: the next init container, or every app
     /// container once init is done.
-    pub fn sync(&mut self, acts: &mut Vec<Action>) {
+    pub(crate) fn sync(&mut self, acts: &mut Vec<Action>) {
         if self.termination.is_some() || self.phase().terminal() {
             return;
         }
@@ -458,7 +459,7 @@ impl PodWorker {
     }
 
     /// The runtime started a run.
-    pub fn on_started(
+    pub(crate) fn on_started(
         &mut self,
         id: &str,
         container_id: &str,
@@ -493,7 +494,7 @@ impl PodWorker {
     }
 
     /// A start the runtime accepted did not reach the container's process.
-    pub fn on_start_failed(
+    pub(crate) fn on_start_failed(
         &mut self,
         id: &str,
         failure: StartFailure,
@@ -568,7 +569,7 @@ impl PodWorker {
 
     /// Keeps every container waiting with `reason` (the pod's sandbox cannot
     /// be made: no such runtime on this node).
-    pub fn block_all(&mut self, reason: &str, message: &str) {
+    pub(crate) fn block_all(&mut self, reason: &str, message: &str) {
         for c in self.all_mut() {
             c.state = CState::Waiting {
                 reason: reason.to_string(),
@@ -580,7 +581,7 @@ impl PodWorker {
     }
 
     /// The runtime made the pod's sandbox, with this IP.
-    pub fn on_sandbox(&mut self, ip: &str) {
+    pub(crate) fn on_sandbox(&mut self, ip: &str) {
         if self.pod_ip.as_deref() != Some(ip) {
             self.pod_ip = Some(ip.to_string());
             self.version += 1;
@@ -588,7 +589,7 @@ impl PodWorker {
     }
 
     /// The runtime reports the image ID a run uses.
-    pub fn note_image_id(&mut self, id: &str, image_id: &str) {
+    pub(crate) fn note_image_id(&mut self, id: &str, image_id: &str) {
         let mut changed = false;
         if let Some(c) = self.all_mut().find(|c| c.live_id() == Some(id)) {
             changed = c.image_id != image_id;
@@ -600,7 +601,7 @@ impl PodWorker {
     }
 
     /// A run ended (or could not start).
-    pub fn on_exit(&mut self, x: &ExitRecord, now: Instant, acts: &mut Vec<Action>) {
+    pub(crate) fn on_exit(&mut self, x: &ExitRecord, now: Instant, acts: &mut Vec<Action>) {
         let Some((_, name, _)) = parse_run_id(&x.id) else {
             return;
         };
@@ -689,7 +690,7 @@ impl PodWorker {
 
     /// The outcome of [`Action::SetUpVolumes`]. A failure keeps every
     /// container waiting, records `FailedMount` and schedules a retry.
-    pub fn on_volumes(
+    pub(crate) fn on_volumes(
         &mut self,
         result: Result<(), crate::volumes::MountError>,
         now: Instant,
@@ -719,7 +720,7 @@ impl PodWorker {
     /// configuration error are tried again at the next sync, and a failed
     /// mount is retried now (keeping its back-off). Returns whether the
     /// volumes are set up, so their files may need rewriting.
-    pub fn on_config_changed(&mut self) -> bool {
+    pub(crate) fn on_config_changed(&mut self) -> bool {
         for c in self.all_mut() {
             let config_error = matches!(&c.state,
                 CState::Waiting { reason, .. } if reason == "CreateContainerConfigError");
@@ -738,7 +739,7 @@ impl PodWorker {
     }
 
     /// A container could not be turned into a run.
-    pub fn on_start_error(
+    pub(crate) fn on_start_error(
         &mut self,
         name: &str,
         init: bool,
@@ -784,7 +785,7 @@ impl PodWorker {
     }
 
     /// Timers: back-offs that ran out, the active deadline, the kill deadline.
-    pub fn on_timer(&mut self, now: Instant, grace: Duration, acts: &mut Vec<Action>) {
+    pub(crate) fn on_timer(&mut self, now: Instant, grace: Duration, acts: &mut Vec<Action>) {
         if let Some(t) = &mut self.termination {
             if !t.killed && t.kill_at <= now {
                 t.killed = true;
@@ -864,7 +865,7 @@ impl PodWorker {
 
     /// Tears the pod down: SIGTERM now, SIGKILL at `now + grace`; a zero
     /// grace kills at once. A second call may only shorten the grace.
-    pub fn terminate(
+    pub(crate) fn terminate(
         &mut self,
         cause: Cause,
         grace: Duration,
@@ -924,7 +925,7 @@ impl PodWorker {
     /// and the runtime's records: a run that exists is attached to, a run
     /// that ended while the agent was down is replayed, and nothing is
     /// started twice (run ids carry the attempt).
-    pub fn recover(
+    pub(crate) fn recover(
         pod: Value,
         spec: PodSpec,
         runs: &[RunState],
@@ -1080,7 +1081,7 @@ fn start(uid: &str, c: &mut Ctr, acts: &mut Vec<Action>) {
 }
 
 /// A stored `terminated` state back into a [`Term`].
-pub fn term_from_json(t: &Value) -> Term {
+pub(crate) fn term_from_json(t: &Value) -> Term {
     Term {
         exit_code: t.get("exitCode").and_then(Value::as_i64).unwrap_or(0) as i32,
         signal: t.get("signal").and_then(Value::as_i64).map(|s| s as i32),

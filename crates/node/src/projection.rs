@@ -28,11 +28,11 @@ use crate::config_sources::Sources;
 
 /// `ConfigMapVolumeSourceDefaultMode`, `SecretVolumeSourceDefaultMode`,
 /// `ProjectedVolumeSourceDefaultMode`.
-pub const DEFAULT_MODE: i32 = 0o644;
+pub(crate) const DEFAULT_MODE: i32 = 0o644;
 
 /// One file of a volume.
 #[derive(Clone, PartialEq, Eq)]
-pub struct FileProjection {
+pub(crate) struct FileProjection {
     pub data: Vec<u8>,
     pub mode: u32,
 }
@@ -50,10 +50,10 @@ impl std::fmt::Debug for FileProjection {
 }
 
 /// A volume's files by relative path.
-pub type Payload = BTreeMap<String, FileProjection>;
+pub(crate) type Payload = BTreeMap<String, FileProjection>;
 
 /// Whether the node writes this volume's files from ConfigMaps or Secrets.
-pub fn is_projected(vol: &Volume) -> bool {
+pub(crate) fn is_projected(vol: &Volume) -> bool {
     vol.config_map.is_some()
         || vol.secret.is_some()
         || vol.projected.as_ref().is_some_and(|p| {
@@ -185,7 +185,7 @@ fn secret_source(
 /// `MountVolume.SetUp failed for volume "<vol>" : `). `None` for a volume
 /// of another kind. A projected volume's downward-API files are not part
 /// of it (see `volumes::host_dir`).
-pub fn payload(
+pub(crate) fn payload(
     sources: &dyn Sources,
     namespace: &str,
     vol: &Volume,
@@ -303,7 +303,7 @@ fn count_files(dir: &Path) -> Option<usize> {
 /// Publishes `payload` in `dir` atomically (see the module docs). Names in
 /// `dir` that are not links into `..data` (a projected volume's
 /// downward-API files) are left alone.
-pub fn write(dir: &Path, payload: &Payload) -> io::Result<()> {
+pub(crate) fn write(dir: &Path, payload: &Payload) -> io::Result<()> {
     for p in payload.keys() {
         check_path(p)?;
     }

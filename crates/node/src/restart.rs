@@ -10,13 +10,13 @@
 use std::time::{Duration, Instant};
 
 /// `backOffPeriod` in `pkg/kubelet/kubelet.go`.
-pub const INITIAL_BACKOFF: Duration = Duration::from_secs(10);
+pub(crate) const INITIAL_BACKOFF: Duration = Duration::from_secs(10);
 /// `MaxContainerBackOff` in `pkg/kubelet/kubelet.go`.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// `spec.restartPolicy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RestartPolicy {
+pub(crate) enum RestartPolicy {
     Always,
     OnFailure,
     Never,
@@ -24,7 +24,7 @@ pub enum RestartPolicy {
 
 impl RestartPolicy {
     /// Parses the API spelling; absent means Always, as the API defaults it.
-    pub fn parse(s: Option<&str>) -> RestartPolicy {
+    pub(crate) fn parse(s: Option<&str>) -> RestartPolicy {
         match s {
             Some("OnFailure") => RestartPolicy::OnFailure,
             Some("Never") => RestartPolicy::Never,
@@ -35,7 +35,7 @@ impl RestartPolicy {
 
 /// Whether an app container that exited with `exit_code` runs again
 /// (`ShouldContainerBeRestarted` in `pkg/kubelet/container/helpers.go`).
-pub fn should_restart(policy: RestartPolicy, exit_code: i32) -> bool {
+pub(crate) fn should_restart(policy: RestartPolicy, exit_code: i32) -> bool {
     match policy {
         RestartPolicy::Always => true,
         RestartPolicy::OnFailure => exit_code != 0,
@@ -45,13 +45,13 @@ pub fn should_restart(policy: RestartPolicy, exit_code: i32) -> bool {
 
 /// Whether an init container runs again: init containers of a pod that may
 /// restart are retried until they succeed; under Never a failure fails the pod.
-pub fn should_restart_init(policy: RestartPolicy, exit_code: i32) -> bool {
+pub(crate) fn should_restart_init(policy: RestartPolicy, exit_code: i32) -> bool {
     exit_code != 0 && policy != RestartPolicy::Never
 }
 
 /// One container's back-off entry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     entry: Option<Entry>,
 }
 
@@ -68,7 +68,7 @@ fn has_expired(event: Instant, last_update: Instant) -> bool {
 impl Backoff {
     /// `IsInBackOffSince(key, finishedAt)`: the time left to wait before a
     /// container that finished at `finished` may restart, if any.
-    pub fn remaining(&self, finished: Instant, now: Instant) -> Option<Duration> {
+    pub(crate) fn remaining(&self, finished: Instant, now: Instant) -> Option<Duration> {
         let e = self.entry?;
         if has_expired(now, e.last_update) {
             return None;
@@ -78,12 +78,12 @@ impl Backoff {
     }
 
     /// The current delay (`Get`), for messages.
-    pub fn current(&self) -> Duration {
+    pub(crate) fn current(&self) -> Duration {
         self.entry.map(|e| e.backoff).unwrap_or_default()
     }
 
     /// `Next(key, finishedAt)`: called as the container is restarted.
-    pub fn next(&mut self, finished: Instant, now: Instant) {
+    pub(crate) fn next(&mut self, finished: Instant, now: Instant) {
         let backoff = match self.entry {
             Some(e) if !has_expired(finished, e.last_update) => (e.backoff * 2).min(MAX_BACKOFF),
             _ => INITIAL_BACKOFF,
@@ -96,7 +96,7 @@ impl Backoff {
 }
 
 /// Go's `time.Duration.String()` for whole seconds: `10s`, `1m20s`, `5m0s`.
-pub fn go_duration(d: Duration) -> String {
+pub(crate) fn go_duration(d: Duration) -> String {
     let s = d.as_secs();
     if s < 60 {
         format!("{s}s")
@@ -108,7 +108,7 @@ pub fn go_duration(d: Duration) -> String {
 }
 
 /// The waiting message of a container in CrashLoopBackOff.
-pub fn backoff_message(
+pub(crate) fn backoff_message(
     delay: Duration,
     container: &str,
     pod: &str,

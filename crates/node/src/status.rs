@@ -16,14 +16,14 @@ use crate::pod_worker::{CState, Ctr, Phase, PodWorker, Term};
 
 /// The node's addresses as pods see them.
 #[derive(Debug, Clone)]
-pub struct NodeIdentity {
+pub(crate) struct NodeIdentity {
     pub host_ip: String,
     pub pod_ip: String,
 }
 
 /// `lastTransitionTime` of each condition, kept across status writes.
 #[derive(Debug, Clone, Default)]
-pub struct ConditionTimes {
+pub(crate) struct ConditionTimes {
     times: HashMap<&'static str, (bool, String)>,
 }
 
@@ -112,7 +112,7 @@ fn container_status(c: &Ctr, terminating: bool) -> Value {
 }
 
 /// `GetPodQOS` (`pkg/apis/core/helper/qos/qos.go`).
-pub fn qos_class(spec: &PodSpec) -> &'static str {
+pub(crate) fn qos_class(spec: &PodSpec) -> &'static str {
     let all: Vec<&Container> = spec
         .containers
         .iter()
@@ -131,8 +131,7 @@ pub fn qos_class(spec: &PodSpec) -> &'static str {
                 any = true;
             }
             match (q, l) {
-                (Some(q), Some(l))
-                    if crate::quantity::parse_nanos(q) == crate::quantity::parse_nanos(l) => {}
+                (Some(q), Some(l)) if nanos(q) == nanos(l) => {}
                 _ => guaranteed = false,
             }
         }
@@ -170,7 +169,7 @@ fn condition(
 }
 
 /// The full `status` of a pod. `now` is RFC3339 (seconds).
-pub fn pod_status(
+pub(crate) fn pod_status(
     w: &PodWorker,
     node: &NodeIdentity,
     times: &mut ConditionTimes,
@@ -287,7 +286,7 @@ pub fn pod_status(
 
 /// Merges our status into the stored one: conditions of types the kubelet
 /// does not own (DisruptionTarget, readiness gates) are kept.
-pub fn merge_status(current: &Value, ours: Value) -> Value {
+pub(crate) fn merge_status(current: &Value, ours: Value) -> Value {
     let mut ours = ours;
     let owned = [
         "PodReadyToStartContainers",
@@ -313,6 +312,11 @@ pub fn merge_status(current: &Value, ours: Value) -> Value {
         ours["nominatedNodeName"] = n.clone();
     }
     ours
+}
+
+/// A quantity's exact value (nano-units); `None` when malformed.
+fn nanos(q: &str) -> Option<i128> {
+    Some(api::quantity::parse_quantity(q).ok()?.nanos)
 }
 
 #[cfg(test)]

@@ -22,6 +22,9 @@
 //! Started as `<argv…>` with the data directory as the argument of
 //! [`supervisor_main`]; the agent spawns it detached (new session).
 
+// The supervisor is PID 1 of its runs: signals, waitpid, flock, rlimits.
+#![allow(unsafe_code)]
+
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};

@@ -6,6 +6,9 @@
 //! needs no root and forks nothing. [`RealSys`] is the one implementation
 //! that touches the kernel.
 
+// The node's system calls live here, behind safe functions.
+#![allow(unsafe_code)]
+
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -80,18 +83,18 @@ pub trait Sys {
 
 /// RFC3339 with nanoseconds and `Z`, as the CRI log format and upstream
 /// status timestamps use.
-pub fn rfc3339_nano(t: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn rfc3339_nano(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 /// The real kernel.
-pub struct RealSys {
+pub(crate) struct RealSys {
     pub cgroups: Cgroups,
     pub root: bool,
 }
 
 impl RealSys {
-    pub fn new() -> RealSys {
+    pub(crate) fn new() -> RealSys {
         RealSys {
             cgroups: Cgroups::detect(),
             root: rustix::process::geteuid().is_root(),
@@ -106,7 +109,7 @@ impl Default for RealSys {
 }
 
 /// Finds `cmd` the way `exec.LookPath` does with the container's PATH.
-pub fn look_path(cmd: &str, path_env: Option<&str>) -> Result<PathBuf, String> {
+pub(crate) fn look_path(cmd: &str, path_env: Option<&str>) -> Result<PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;
     let is_exec = |p: &Path| {
         std::fs::metadata(p)
@@ -547,13 +550,13 @@ fn process_ids(pid: i32) -> Option<(u32, u32)> {
 }
 
 /// A pseudo-terminal pair.
-pub struct Pty {
+pub(crate) struct Pty {
     pub master: OwnedFd,
     pub slave: OwnedFd,
 }
 
 /// Opens a pseudo-terminal (`posix_openpt`, as `openpty(3)` does).
-pub fn open_pty() -> io::Result<Pty> {
+pub(crate) fn open_pty() -> io::Result<Pty> {
     use std::os::fd::FromRawFd;
     // SAFETY: plain libc calls on fds we own; ptsname_r writes into `name`.
     unsafe {
@@ -585,7 +588,7 @@ pub fn open_pty() -> io::Result<Pty> {
 }
 
 /// Sets a terminal's size (`TIOCSWINSZ`); the foreground job gets `SIGWINCH`.
-pub fn set_window_size(fd: &impl AsRawFd, width: u16, height: u16) -> io::Result<()> {
+pub(crate) fn set_window_size(fd: &impl AsRawFd, width: u16, height: u16) -> io::Result<()> {
     let ws = libc::winsize {
         ws_row: height,
         ws_col: width,

@@ -284,22 +284,12 @@ fn read_procs(root: &Path) -> Vec<ProcStat> {
         .collect()
 }
 
-fn sysconf(name: libc::c_int, default: u64) -> u64 {
-    // SAFETY: sysconf reads a constant of the running system.
-    let v = unsafe { libc::sysconf(name) };
-    if v > 0 {
-        v as u64
-    } else {
-        default
-    }
-}
-
 fn page_size() -> u64 {
-    sysconf(libc::_SC_PAGESIZE, 4096)
+    rustix::param::page_size() as u64
 }
 
 fn ticks_per_second() -> u64 {
-    sysconf(libc::_SC_CLK_TCK, 100)
+    rustix::param::clock_ticks_per_second()
 }
 
 #[cfg(test)]

@@ -35,13 +35,13 @@ use crate::runtime::StartRequest;
 
 /// First retry of a failed mount (`initialDurationBeforeRetry` in
 /// `pkg/util/goroutinemap/exponentialbackoff`).
-pub const INITIAL_RETRY: Duration = Duration::from_millis(500);
+pub(crate) const INITIAL_RETRY: Duration = Duration::from_millis(500);
 /// Cap of the retry back-off (`maxDurationBeforeRetry`, 2m2s).
-pub const MAX_RETRY: Duration = Duration::from_secs(122);
+pub(crate) const MAX_RETRY: Duration = Duration::from_secs(122);
 
 /// A volume that could not be set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MountError {
+pub(crate) struct MountError {
     pub volume: String,
     pub message: String,
 }
@@ -49,7 +49,7 @@ pub struct MountError {
 impl MountError {
     /// The `FailedMount` event message (`GenerateError("MountVolume.SetUp
     /// failed", err)` in `pkg/volume/util/operationexecutor`).
-    pub fn event_message(&self) -> String {
+    pub(crate) fn event_message(&self) -> String {
         format!(
             "MountVolume.SetUp failed for volume {:?} : {}",
             self.volume, self.message
@@ -59,7 +59,7 @@ impl MountError {
 
 /// Whether the pod has a volume whose set-up can fail (and must therefore
 /// run before its containers).
-pub fn needs_set_up(spec: &PodSpec) -> bool {
+pub(crate) fn needs_set_up(spec: &PodSpec) -> bool {
     spec.volumes.iter().flatten().any(|v| {
         projection::is_projected(v)
             || v.host_path
@@ -69,7 +69,7 @@ pub fn needs_set_up(spec: &PodSpec) -> bool {
 }
 
 /// What setting up a pod's volumes needs beyond its spec.
-pub struct SetUp<'a> {
+pub(crate) struct SetUp<'a> {
     /// The pod object (its namespace, name and uid place its directories).
     pub pod: &'a Value,
     /// The node's data directory.
@@ -111,7 +111,7 @@ impl SetUp<'_> {
 }
 
 /// Sets up the pod's volumes in order; the first failure is returned.
-pub fn set_up(spec: &PodSpec, ctx: &SetUp<'_>) -> Result<(), MountError> {
+pub(crate) fn set_up(spec: &PodSpec, ctx: &SetUp<'_>) -> Result<(), MountError> {
     for v in spec.volumes.iter().flatten() {
         let fail = |message| MountError {
             volume: v.name.clone(),
@@ -128,7 +128,7 @@ pub fn set_up(spec: &PodSpec, ctx: &SetUp<'_>) -> Result<(), MountError> {
 /// Rewrites the ConfigMap and Secret files of a running pod's volumes
 /// after an object changed, as the kubelet's periodic remount does. A
 /// volume that cannot be written now keeps its files.
-pub fn refresh(spec: &PodSpec, ctx: &SetUp<'_>) {
+pub(crate) fn refresh(spec: &PodSpec, ctx: &SetUp<'_>) {
     for v in spec.volumes.iter().flatten() {
         if let Err(e) = ctx.project(v) {
             tracing::debug!(volume = %v.name, "volume not refreshed: {e}");
@@ -138,7 +138,7 @@ pub fn refresh(spec: &PodSpec, ctx: &SetUp<'_>) {
 
 /// `checkType`: `...OrCreate` types create what is missing; the others
 /// require the path to exist with that file type.
-pub fn check_host_path(h: &HostPathVolumeSource) -> Result<(), String> {
+pub(crate) fn check_host_path(h: &HostPathVolumeSource) -> Result<(), String> {
     let path = Path::new(&h.path);
     let (want, what) = match h.type_.as_deref().unwrap_or("") {
         "" => return Ok(()),
@@ -233,7 +233,7 @@ fn make_file(path: &Path) -> io::Result<()> {
 
 /// A volume as the host directory a runtime bind-mounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostDir {
+pub(crate) struct HostDir {
     pub path: PathBuf,
     /// The node owns the directory (it makes it, and removes it with the pod).
     pub owned: bool,
@@ -244,7 +244,7 @@ pub struct HostDir {
 /// Where volume `vol` of the request's pod is on the host; `None` for a
 /// volume with nothing to mount (a projected service-account token, which
 /// joblite does not issue).
-pub fn host_dir(req: &StartRequest<'_>, vol: &Volume) -> Result<Option<HostDir>, String> {
+pub(crate) fn host_dir(req: &StartRequest<'_>, vol: &Volume) -> Result<Option<HostDir>, String> {
     let own = || {
         crate::paths::volume_dir(
             req.data_dir,
@@ -338,7 +338,7 @@ pub fn host_dir(req: &StartRequest<'_>, vol: &Volume) -> Result<Option<HostDir>,
 
 /// The delay before the next try of a failing mount, given the previous
 /// delay: 500 ms doubling to 2m2s.
-pub fn retry_delay(previous: Option<Duration>) -> Duration {
+pub(crate) fn retry_delay(previous: Option<Duration>) -> Duration {
     match previous {
         None => INITIAL_RETRY,
         Some(d) => (d * 2).min(MAX_RETRY),

@@ -154,7 +154,8 @@ async fn logs(env: &Env, pod: &Value, opts: api::logs::LogOptions) -> String {
 fn alive(pid: i32) -> bool {
     // A zombie would count as alive for kill(0); the supervisor reaps, so
     // a dead process disappears.
-    unsafe { libc::kill(pid, 0) == 0 }
+    rustix::process::Pid::from_raw(pid)
+        .is_some_and(|p| rustix::process::test_kill_process(p).is_ok())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,7 +352,7 @@ async fn graceful_deletion_kills_the_process_tree() {
 async fn init_containers_empty_dirs_deadlines_and_admission() {
     let (env, agent) = setup_with_agent().await;
     let s = &env.store;
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = rustix::process::geteuid().is_root();
     if root {
         let mut p = pod(
             "init",

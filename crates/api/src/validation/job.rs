@@ -977,6 +977,14 @@ fn is_condition_true(status: &JobStatus, type_: &str) -> bool {
         .any(|c: &JobCondition| c.type_ == type_ && c.status == "True")
 }
 
+fn is_condition_false(status: &JobStatus, type_: &str) -> bool {
+    status
+        .conditions
+        .iter()
+        .flatten()
+        .any(|c: &JobCondition| c.type_ == type_ && c.status == "False")
+}
+
 fn is_finished(s: &JobStatus) -> bool {
     is_condition_true(s, "Complete") || is_condition_true(s, "Failed")
 }
@@ -1232,7 +1240,11 @@ pub fn validate_job_status_update(new: &Job, old: &Job) -> Vec<FieldError> {
             ));
         }
     }
-    if start_changed && os.start_time.is_some() && !spec.suspend.unwrap_or(false) {
+    // A resume (Suspended True -> False) may reset startTime: the 1.33
+    // patch release's fix (kubernetes#135129, from #134769); without it the
+    // controller's status write after a suspend and resume is refused forever.
+    let resuming = is_condition_true(os, "Suspended") && is_condition_false(st, "Suspended");
+    if start_changed && os.start_time.is_some() && !spec.suspend.unwrap_or(false) && !resuming {
         errs.push(FieldError::required(
             &path.child("startTime"),
             "startTime cannot be removed for unsuspended job",

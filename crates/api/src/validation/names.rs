@@ -7,9 +7,9 @@
 use super::field::{FieldError, FieldPath};
 use std::collections::BTreeMap;
 
-pub const DNS1123_LABEL_MAX_LENGTH: usize = 63;
-pub const DNS1123_SUBDOMAIN_MAX_LENGTH: usize = 253;
-pub const LABEL_VALUE_MAX_LENGTH: usize = 63;
+pub(super) const DNS1123_LABEL_MAX_LENGTH: usize = 63;
+pub(super) const DNS1123_SUBDOMAIN_MAX_LENGTH: usize = 253;
+pub(super) const LABEL_VALUE_MAX_LENGTH: usize = 63;
 const QUALIFIED_NAME_MAX_LENGTH: usize = 63;
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
@@ -21,12 +21,12 @@ const QUALIFIED_NAME_ERR: &str =
     "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 
 /// `MaxLenError`.
-pub fn max_len_error(n: usize) -> String {
+pub(super) fn max_len_error(n: usize) -> String {
     format!("must be no more than {n} characters")
 }
 
 /// `RegexError`: note upstream's double space before each ` or`.
-pub fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
+pub(super) fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
     if examples.is_empty() {
         return format!("{msg} (regex used for validation is '{fmt}')");
     }
@@ -199,7 +199,7 @@ pub fn is_valid_label_value(value: &str) -> Vec<String> {
 
 /// `IsRelaxedEnvVarName`: the rule in force on 1.33, where the
 /// RelaxedEnvironmentVariableValidation gate is beta and on.
-pub fn is_relaxed_env_var_name(value: &str) -> Vec<String> {
+pub(super) fn is_relaxed_env_var_name(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if value.is_empty() {
         errs.push("environment variable name must be non-empty".to_string());
@@ -211,7 +211,7 @@ pub fn is_relaxed_env_var_name(value: &str) -> Vec<String> {
 }
 
 /// `IsValidPortNum`.
-pub fn is_valid_port_num(port: i32) -> Vec<String> {
+pub(super) fn is_valid_port_num(port: i32) -> Vec<String> {
     if (1..=65535).contains(&port) {
         Vec::new()
     } else {
@@ -220,7 +220,7 @@ pub fn is_valid_port_num(port: i32) -> Vec<String> {
 }
 
 /// `IsValidPortName`.
-pub fn is_valid_port_name(port: &str) -> Vec<String> {
+pub(super) fn is_valid_port_name(port: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if port.len() > 15 {
         errs.push(max_len_error(15));
@@ -243,7 +243,7 @@ pub fn is_valid_port_name(port: &str) -> Vec<String> {
 }
 
 /// `IsDomainPrefixedPath` (e.g. `acme.io/foo`), used for `spec.managedBy`.
-pub fn is_domain_prefixed_path(path: &FieldPath, value: &str) -> Vec<FieldError> {
+pub(super) fn is_domain_prefixed_path(path: &FieldPath, value: &str) -> Vec<FieldError> {
     if value.is_empty() {
         return vec![FieldError::required(path, "")];
     }
@@ -301,7 +301,7 @@ fn mask_trailing_dash(name: &str) -> String {
 }
 
 /// `ValidateDNS1123Label` as a field error list.
-pub fn validate_dns1123_label(value: &str, path: &FieldPath) -> Vec<FieldError> {
+pub(super) fn validate_dns1123_label(value: &str, path: &FieldPath) -> Vec<FieldError> {
     is_dns1123_label(value)
         .into_iter()
         .map(|m| FieldError::invalid(path, value, m))
@@ -309,7 +309,7 @@ pub fn validate_dns1123_label(value: &str, path: &FieldPath) -> Vec<FieldError> 
 }
 
 /// `ValidateQualifiedName` as a field error list.
-pub fn validate_qualified_name(value: &str, path: &FieldPath) -> Vec<FieldError> {
+pub(super) fn validate_qualified_name(value: &str, path: &FieldPath) -> Vec<FieldError> {
     is_qualified_name(value)
         .into_iter()
         .map(|m| FieldError::invalid(path, value, m))
@@ -318,7 +318,7 @@ pub fn validate_qualified_name(value: &str, path: &FieldPath) -> Vec<FieldError>
 
 /// `ValidateLabels`: keys are qualified names, values label values; errors
 /// name the whole `labels` path, as upstream does.
-pub fn validate_labels(
+pub(super) fn validate_labels(
     labels: Option<&BTreeMap<String, String>>,
     path: &FieldPath,
 ) -> Vec<FieldError> {
@@ -335,11 +335,11 @@ pub fn validate_labels(
 }
 
 /// Upper bound on the summed key+value bytes of an object's annotations.
-pub const TOTAL_ANNOTATION_SIZE_LIMIT_B: usize = 256 * 1024;
+pub(super) const TOTAL_ANNOTATION_SIZE_LIMIT_B: usize = 256 * 1024;
 
 /// `ValidateAnnotations`: keys are case-insensitive qualified names; the total
 /// size is capped at 256 KiB.
-pub fn validate_annotations(
+pub(super) fn validate_annotations(
     annotations: Option<&BTreeMap<String, String>>,
     path: &FieldPath,
 ) -> Vec<FieldError> {

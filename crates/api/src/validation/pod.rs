@@ -500,7 +500,7 @@ fn validate_projected_volume(pr: &ProjectedVolumeSource, path: &FieldPath) -> Ve
 }
 
 /// `supportedHostPathTypes`, in the sorted order upstream lists them.
-pub const HOST_PATH_TYPES: &[&str] = &[
+pub(super) const HOST_PATH_TYPES: &[&str] = &[
     "",
     "BlockDevice",
     "CharDevice",

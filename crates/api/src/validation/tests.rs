@@ -665,6 +665,20 @@ fn job_status_update_rules() {
             vec!["status.startTime: Required value: startTime cannot be removed for unsuspended job"],
         ),
         (
+            "startTime can be reset when resuming (Suspended True -> False), kubernetes#135129",
+            Box::new(|_| {}),
+            JobStatus {
+                conditions: Some(vec![cond("Suspended")]),
+                ..started()
+            },
+            JobStatus {
+                conditions: Some(vec![JobCondition { status: "False".into(), ..cond("Suspended") }]),
+                start_time: Some(t("2025-01-02T00:00:00Z")),
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
             "completedIndexes: NonIndexed and malformed",
             Box::new(|_| {}),
             started(),

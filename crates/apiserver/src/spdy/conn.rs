@@ -65,13 +65,13 @@ struct Shared {
 
 /// The connection's handle for the application.
 #[derive(Clone)]
-pub struct Conn {
+pub(crate) struct Conn {
     shared: Arc<Shared>,
     closed: watch::Receiver<bool>,
 }
 
 /// A stream the peer opened.
-pub struct Stream {
+pub(crate) struct Stream {
     pub id: u32,
     pub headers: Headers,
     data: mpsc::Receiver<Bytes>,
@@ -80,7 +80,7 @@ pub struct Stream {
 
 /// Starts serving `io`; new streams arrive on the receiver, which closes
 /// when the peer goes away.
-pub fn serve<T>(io: T) -> (Conn, mpsc::Receiver<Stream>)
+pub(crate) fn serve<T>(io: T) -> (Conn, mpsc::Receiver<Stream>)
 where
     T: AsyncRead + AsyncWrite + Send + 'static,
 {
@@ -353,7 +353,7 @@ async fn handle(shared: &Arc<Shared>, frame: Frame, new_streams: &mpsc::Sender<S
 
 impl Conn {
     /// Stops accepting streams and tells the peer (GOAWAY, status OK).
-    pub async fn goaway(&self) {
+    pub(crate) async fn goaway(&self) {
         let last = {
             let mut st = self.shared.state.lock();
             st.goaway = true;
@@ -370,14 +370,14 @@ impl Conn {
     }
 
     /// Waits until the peer closes the connection.
-    pub async fn closed(&self) {
+    pub(crate) async fn closed(&self) {
         let mut c = self.closed.clone();
         let _ = c.wait_for(|closed| *closed).await;
     }
 
     /// Ends the session: GOAWAY, a moment for the peer to close its side
     /// (so nothing it still sends is answered with a reset), then our close.
-    pub async fn finish(&self, wait: Duration) {
+    pub(crate) async fn finish(&self, wait: Duration) {
         self.goaway().await;
         let _ = tokio::time::timeout(wait, self.closed()).await;
         let _ = self.shared.out.send(Cmd::Shutdown).await;
@@ -386,7 +386,7 @@ impl Conn {
 
 impl Stream {
     /// Accepts the stream (SYN_REPLY).
-    pub async fn reply(&self) {
+    pub(crate) async fn reply(&self) {
         let _ = self
             .shared
             .out
@@ -400,22 +400,22 @@ impl Stream {
 
     /// The next piece of the peer's data; `None` once it half-closed,
     /// reset the stream, or went away.
-    pub async fn read(&mut self) -> Option<Bytes> {
+    pub(crate) async fn read(&mut self) -> Option<Bytes> {
         self.data.recv().await
     }
 
     /// Sends `data`, within the peer's windows when it keeps them.
-    pub async fn write(&self, data: &[u8]) -> io::Result<()> {
+    pub(crate) async fn write(&self, data: &[u8]) -> io::Result<()> {
         self.writer().write(data).await
     }
 
     /// Half-closes our side (an empty DATA frame with FIN).
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         self.writer().close().await
     }
 
     /// A handle that writes to this stream while it is being read.
-    pub fn writer(&self) -> StreamWriter {
+    pub(crate) fn writer(&self) -> StreamWriter {
         StreamWriter {
             id: self.id,
             shared: self.shared.clone(),
@@ -423,7 +423,7 @@ impl Stream {
     }
 
     /// Aborts the stream (RST_STREAM).
-    pub async fn reset(&self, status: u32) {
+    pub(crate) async fn reset(&self, status: u32) {
         if let Some(s) = self.shared.state.lock().streams.get_mut(&self.id) {
             s.reset = true;
             s.data = None;
@@ -439,21 +439,21 @@ impl Stream {
     }
 
     /// A header of the stream's SYN_STREAM.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         super::frame::header(&self.headers, name)
     }
 }
 
 /// The writing side of a [`Stream`].
 #[derive(Clone)]
-pub struct StreamWriter {
+pub(crate) struct StreamWriter {
     id: u32,
     shared: Arc<Shared>,
 }
 
 impl StreamWriter {
     /// Sends `data`, within the peer's windows when it keeps them.
-    pub async fn write(&self, mut data: &[u8]) -> io::Result<()> {
+    pub(crate) async fn write(&self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
             let n = self.reserve(data.len().min(MAX_DATA)).await?;
             self.shared
@@ -499,7 +499,7 @@ impl StreamWriter {
     }
 
     /// Half-closes our side (an empty DATA frame with FIN).
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         let _ = self
             .shared
             .out

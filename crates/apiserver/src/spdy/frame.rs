@@ -15,31 +15,29 @@ use bytes::{Buf, Bytes, BytesMut};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// The protocol version in every control frame.
-pub const VERSION: u16 = 3;
+pub(crate) const VERSION: u16 = 3;
 /// Last frame of a stream in this direction (`FLAG_FIN`).
-pub const FLAG_FIN: u8 = 0x01;
+pub(crate) const FLAG_FIN: u8 = 0x01;
 /// Largest frame payload (24-bit length).
-pub const MAX_LENGTH: usize = (1 << 24) - 1;
+pub(crate) const MAX_LENGTH: usize = (1 << 24) - 1;
 
 /// RST_STREAM status codes (§2.6.3).
-pub mod rst {
-    pub const PROTOCOL_ERROR: u32 = 1;
-    pub const INVALID_STREAM: u32 = 2;
-    pub const REFUSED_STREAM: u32 = 3;
-    pub const CANCEL: u32 = 5;
-    pub const FLOW_CONTROL_ERROR: u32 = 7;
-    pub const STREAM_IN_USE: u32 = 8;
+pub(crate) mod rst {
+    pub(crate) const PROTOCOL_ERROR: u32 = 1;
+    pub(crate) const INVALID_STREAM: u32 = 2;
+    pub(crate) const REFUSED_STREAM: u32 = 3;
+    pub(crate) const CANCEL: u32 = 5;
 }
 
 /// SETTINGS ids this server reads.
-pub const SETTINGS_INITIAL_WINDOW_SIZE: u32 = 7;
+pub(crate) const SETTINGS_INITIAL_WINDOW_SIZE: u32 = 7;
 
 /// Header names (lower case) and values (several joined by NUL).
-pub type Headers = Vec<(String, String)>;
+pub(crate) type Headers = Vec<(String, String)>;
 
 /// One frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Frame {
+pub(crate) enum Frame {
     SynStream {
         stream_id: u32,
         associated_to: u32,
@@ -89,7 +87,7 @@ pub enum Frame {
 
 /// Why bytes are not a valid frame.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FrameError {
+pub(crate) enum FrameError {
     /// A control frame of another SPDY version.
     #[error("unsupported SPDY version {0}")]
     Version(u16),
@@ -113,7 +111,7 @@ const TYPE_WINDOW_UPDATE: u16 = 9;
 
 /// The header-compression dictionary of the SPDY/3 draft: 65
 /// length-prefixed words, then a run of common header text.
-pub fn dictionary() -> &'static [u8] {
+pub(crate) fn dictionary() -> &'static [u8] {
     static DICT: OnceLock<Vec<u8>> = OnceLock::new();
     DICT.get_or_init(|| {
         const WORDS: &[&str] = &[
@@ -149,7 +147,7 @@ pub fn dictionary() -> &'static [u8] {
 }
 
 /// Reads frames, keeping the connection's header decompressor.
-pub struct Decoder {
+pub(crate) struct Decoder {
     inflate: Decompress,
 }
 
@@ -164,7 +162,7 @@ impl Default for Decoder {
 impl Decoder {
     /// Takes one frame off the front of `buf`; `None` until a whole frame
     /// is there.
-    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
+    pub(crate) fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
         if buf.len() < 8 {
             return Ok(None);
         }
@@ -338,7 +336,7 @@ fn parse_header_block(mut b: &[u8]) -> Result<Headers, FrameError> {
 }
 
 /// The first value of header `name` (names are lower case).
-pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
     headers
         .iter()
         .find(|(n, _)| n == name)
@@ -346,7 +344,7 @@ pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
 }
 
 /// Writes frames, keeping the connection's header compressor.
-pub struct Encoder {
+pub(crate) struct Encoder {
     deflate: Compress,
 }
 
@@ -361,7 +359,7 @@ impl Default for Encoder {
 
 impl Encoder {
     /// Appends `frame` to `out`.
-    pub fn encode(&mut self, frame: &Frame, out: &mut Vec<u8>) -> Result<(), FrameError> {
+    pub(crate) fn encode(&mut self, frame: &Frame, out: &mut Vec<u8>) -> Result<(), FrameError> {
         let control = |out: &mut Vec<u8>, t: u16, flags: u8, payload: &[u8]| {
             out.extend_from_slice(&(0x8000 | VERSION).to_be_bytes());
             out.extend_from_slice(&t.to_be_bytes());

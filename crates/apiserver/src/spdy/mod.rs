@@ -9,7 +9,7 @@
 //! opens, replies, data, half-close, resets, pings, GOAWAY and flow
 //! control.
 
-pub mod conn;
-pub mod frame;
+pub(crate) mod conn;
+pub(crate) mod frame;
 
-pub use conn::{serve, Conn, Stream, StreamWriter};
+pub(crate) use conn::{serve, Stream};

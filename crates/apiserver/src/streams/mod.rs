@@ -136,7 +136,7 @@ pub(crate) enum Kind {
 }
 
 /// Whether a request is for a streaming subresource of a pod.
-pub fn is_stream(r: &ResourceRequest) -> bool {
+pub(crate) fn is_stream(r: &ResourceRequest) -> bool {
     std::ptr::eq(r.info, &PODS)
         && r.name.is_some()
         && matches!(

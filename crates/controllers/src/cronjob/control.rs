@@ -21,7 +21,7 @@ use crate::kit::objects::Job;
 
 /// A failed API call, with the text kube-apiserver's error would have.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ControlError {
+pub(crate) enum ControlError {
     /// 404.
     #[error("{0}")]
     NotFound(String),
@@ -53,7 +53,7 @@ fn from_store(e: store::Error, resource: &str, name: &str) -> ControlError {
 }
 
 /// upstream `jobControlInterface`.
-pub trait JobControl: Send + Sync + 'static {
+pub(crate) trait JobControl: Send + Sync + 'static {
     /// `GetJob`: `Ok(None)` is NotFound.
     fn get_job<'a>(
         &'a self,
@@ -75,7 +75,7 @@ pub trait JobControl: Send + Sync + 'static {
 }
 
 /// upstream `cjControlInterface`.
-pub trait CronJobControl: Send + Sync + 'static {
+pub(crate) trait CronJobControl: Send + Sync + 'static {
     /// `GetCronJob`, a live read.
     fn get_cronjob<'a>(
         &'a self,
@@ -88,12 +88,12 @@ pub trait CronJobControl: Send + Sync + 'static {
 
 /// Both controls over the store.
 #[derive(Clone)]
-pub struct StoreControl {
+pub(crate) struct StoreControl {
     pub store: Store,
 }
 
 impl StoreControl {
-    pub fn new(store: Store) -> Arc<StoreControl> {
+    pub(crate) fn new(store: Store) -> Arc<StoreControl> {
         Arc::new(StoreControl { store })
     }
 }

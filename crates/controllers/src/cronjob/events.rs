@@ -14,13 +14,13 @@ use super::view::CronJob;
 use crate::clock::Clock;
 
 /// Upstream event source component.
-pub const COMPONENT: &str = "cronjob-controller";
+pub(crate) const COMPONENT: &str = "cronjob-controller";
 
 /// One recorded event: (warning, reason, message).
-pub type Recorded = (bool, String, String);
+pub(crate) type Recorded = (bool, String, String);
 
 /// The CronJob controller's event recorder.
-pub struct Recorder {
+pub(crate) struct Recorder {
     clock: Arc<dyn Clock>,
     inner: Option<Arc<StoreRecorder>>,
     source: Source,
@@ -29,7 +29,7 @@ pub struct Recorder {
 
 impl Recorder {
     /// A recorder writing to `store` from a background task.
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Arc<Recorder> {
+    pub(crate) fn new(store: Store, clock: Arc<dyn Clock>) -> Arc<Recorder> {
         Arc::new(Recorder {
             clock,
             inner: Some(StoreRecorder::new(store)),
@@ -42,7 +42,8 @@ impl Recorder {
     }
 
     /// A recorder that only remembers (tests).
-    pub fn memory(clock: Arc<dyn Clock>) -> Arc<Recorder> {
+    #[cfg(test)]
+    pub(crate) fn memory(clock: Arc<dyn Clock>) -> Arc<Recorder> {
         Arc::new(Recorder {
             clock,
             inner: None,
@@ -54,11 +55,11 @@ impl Recorder {
         })
     }
 
-    pub fn normal(&self, cj: &CronJob, reason: &str, message: &str) {
+    pub(crate) fn normal(&self, cj: &CronJob, reason: &str, message: &str) {
         self.record(cj, false, reason, message);
     }
 
-    pub fn warning(&self, cj: &CronJob, reason: &str, message: &str) {
+    pub(crate) fn warning(&self, cj: &CronJob, reason: &str, message: &str) {
         self.record(cj, true, reason, message);
     }
 
@@ -80,7 +81,8 @@ impl Recorder {
     }
 
     /// What a memory recorder has seen, oldest first.
-    pub fn recorded(&self) -> Vec<Recorded> {
+    #[cfg(test)]
+    pub(crate) fn recorded(&self) -> Vec<Recorded> {
         self.memory.lock().clone()
     }
 }

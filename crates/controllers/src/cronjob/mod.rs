@@ -14,11 +14,11 @@
 //! `injection.go`), [`view`] (the CronJob as read and written),
 //! [`events`] (the `cronjob-controller` recorder).
 
-pub mod control;
-pub mod events;
-pub mod schedule;
-pub mod sync;
-pub mod view;
+pub(crate) mod control;
+pub(crate) mod events;
+pub(crate) mod schedule;
+pub(crate) mod sync;
+pub(crate) mod view;
 
 #[cfg(test)]
 mod store_tests;
@@ -37,7 +37,6 @@ use parking_lot::RwLock;
 use store::{EventType, Store, Stored};
 use tokio::task::JoinHandle;
 
-use crate::clock::Clock;
 use crate::kit::informer::{self, Handler};
 use crate::kit::objects::{Job, OwnerRef};
 use crate::kit::queue::WorkQueue;
@@ -50,7 +49,7 @@ use view::CronJob;
 const WORKERS: usize = 2;
 
 /// The CronJob controller.
-pub struct CronJobController {
+pub(crate) struct CronJobController {
     cronjobs: RwLock<BTreeMap<String, Arc<CronJob>>>,
     /// Jobs by `namespace/name`, so a namespace is one range.
     jobs: RwLock<BTreeMap<String, Arc<Job>>>,
@@ -164,14 +163,14 @@ impl Handler for JobHandler {
 
 /// Starts the CronJob controller over `store`; schedules without a
 /// `timeZone` run in the machine's zone, as kube-controller-manager's do.
-pub fn start(store: Store, opts: ControllerOptions) -> Result<Vec<JoinHandle<()>>> {
+pub(crate) fn start(store: Store, opts: ControllerOptions) -> Result<Vec<JoinHandle<()>>> {
     Ok(start_controller(store, opts, Zone::Local, WORKERS)?.1)
 }
 
 /// [`start`] with the local zone and worker count chosen, also returning
 /// the controller (tests call [`CronJobController::sync`] themselves with
 /// `workers: 0`).
-pub fn start_controller(
+pub(crate) fn start_controller(
     store: Store,
     opts: ControllerOptions,
     local: Zone,
@@ -223,7 +222,7 @@ impl CronJobController {
 
     /// upstream `ControllerV2.sync`: the CronJob and its children from the
     /// caches, then [`Reconciler::sync`]. Returns when to sync again.
-    pub async fn sync(
+    pub(crate) async fn sync(
         &self,
         key: &str,
     ) -> std::result::Result<Option<Duration>, control::ControlError> {
@@ -236,7 +235,7 @@ impl CronJobController {
 
     /// upstream `getJobsToBeReconciled`: every Job in the namespace whose
     /// controller reference names this CronJob, whatever its labels.
-    pub fn jobs_to_be_reconciled(&self, cj: &CronJob) -> Vec<Arc<Job>> {
+    pub(crate) fn jobs_to_be_reconciled(&self, cj: &CronJob) -> Vec<Arc<Job>> {
         let prefix = format!("{}/", cj.metadata.namespace);
         self.jobs
             .read()
@@ -287,12 +286,8 @@ impl CronJobController {
     }
 
     /// The cached CronJob (tests).
-    pub fn cached(&self, key: &str) -> Option<Arc<CronJob>> {
+    #[cfg(test)]
+    pub(crate) fn cached(&self, key: &str) -> Option<Arc<CronJob>> {
         self.cronjobs.read().get(key).cloned()
-    }
-
-    /// The clock the controller reads.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.reconciler.clock
     }
 }

@@ -15,14 +15,14 @@ use crate::kit::objects::Job;
 
 /// Upstream `nextScheduleDelta`: requeues land 100 ms after the scheduled
 /// time, so a slightly early clock still finds the slot due.
-pub const NEXT_SCHEDULE_DELTA: Duration = Duration::milliseconds(100);
+pub(crate) const NEXT_SCHEDULE_DELTA: Duration = Duration::milliseconds(100);
 
 /// More missed slots than this is `TooManyMissedTimes`.
-pub const MANY_MISSED: i64 = 100;
+pub(crate) const MANY_MISSED: i64 = 100;
 
 /// Upstream `missedSchedulesType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Missed {
+pub(crate) enum Missed {
     None,
     Few,
     Many,
@@ -30,7 +30,7 @@ pub enum Missed {
 
 /// The outcome of `mostRecentScheduleTime`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MostRecent {
+pub(crate) struct MostRecent {
     /// The last schedule time or creation time (or the deadline's start).
     pub earliest: DateTime<Utc>,
     /// The most recent slot at or before now, if any.
@@ -44,7 +44,7 @@ pub struct MostRecent {
 /// creation time), and with `include_deadline` no earlier than
 /// `now - startingDeadlineSeconds`, the most recent slot `<= now`. Only the
 /// most recent one matters: missed slots before it are never run.
-pub fn most_recent_schedule_time(
+pub(crate) fn most_recent_schedule_time(
     cj: &CronJob,
     now: DateTime<Utc>,
     sched: &Schedule,
@@ -130,7 +130,7 @@ fn round_secs(d: Duration) -> i64 {
 /// Upstream `nextScheduleTimeDuration`: how long until the next slot after
 /// the most recent one (or after now, when slots were missed), plus
 /// [`NEXT_SCHEDULE_DELTA`].
-pub fn next_schedule_time_duration(
+pub(crate) fn next_schedule_time_duration(
     cj: &CronJob,
     now: DateTime<Utc>,
     sched: &Schedule,
@@ -157,7 +157,7 @@ pub fn next_schedule_time_duration(
 /// Upstream `nextScheduleTime`: the most recent unmet slot within the
 /// starting deadline, whether more than 100 were missed, and the error of
 /// an impossible schedule.
-pub fn next_schedule_time(
+pub(crate) fn next_schedule_time(
     cj: &CronJob,
     now: DateTime<Utc>,
     sched: &Schedule,
@@ -173,7 +173,7 @@ pub fn next_schedule_time(
 /// Upstream `formatSchedule`: a `timeZone` becomes a `TZ=` prefix. The
 /// flag says the schedule itself names a zone, which upstream warns about
 /// (`UnsupportedSchedule`).
-pub fn format_schedule(cj: &CronJob) -> (String, bool) {
+pub(crate) fn format_schedule(cj: &CronJob) -> (String, bool) {
     let s = &cj.spec.schedule;
     if s.contains("TZ") {
         return (s.clone(), true);
@@ -188,14 +188,14 @@ pub fn format_schedule(cj: &CronJob) -> (String, bool) {
 }
 
 /// Upstream `getJobName`: minutes since the epoch, so one slot has one name.
-pub fn job_name(cj_name: &str, scheduled: DateTime<Utc>) -> String {
+pub(crate) fn job_name(cj_name: &str, scheduled: DateTime<Utc>) -> String {
     format!("{cj_name}-{}", scheduled.timestamp().div_euclid(60))
 }
 
 /// Upstream `getJobFromTemplate2`: the Job for one slot, with the
 /// template's labels and annotations, the scheduled-timestamp annotation
 /// (RFC 3339 in `timeZone`, UTC when unset) and a controller reference.
-pub fn job_from_template(cj: &CronJob, scheduled: DateTime<Utc>) -> Result<Value, String> {
+pub(crate) fn job_from_template(cj: &CronJob, scheduled: DateTime<Utc>) -> Result<Value, String> {
     let tmeta = cj.spec.job_template.get("metadata");
     let copy = |k: &str| -> Map<String, Value> {
         tmeta
@@ -236,7 +236,7 @@ pub fn job_from_template(cj: &CronJob, scheduled: DateTime<Utc>) -> Result<Value
 }
 
 /// Upstream `byJobStartTime`: by `status.startTime`, unset last, then name.
-pub fn by_job_start_time(a: &Job, b: &Job) -> Ordering {
+pub(crate) fn by_job_start_time(a: &Job, b: &Job) -> Ordering {
     match (a.status.start_time, b.status.start_time) {
         (None, Some(_)) => Ordering::Greater,
         (Some(_), None) => Ordering::Less,

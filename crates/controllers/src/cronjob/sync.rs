@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use api::cron::{self, Zone};
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 
 use super::control::{ControlError, CronJobControl, JobControl};
 use super::events::Recorder;
@@ -27,14 +27,14 @@ use crate::kit::objects::Job;
 
 /// The outcome of `syncCronJob`: when to sync again, whether the status
 /// changed, and the error (which requeues with back-off).
-pub struct Synced {
+pub(crate) struct Synced {
     pub requeue_after: Option<StdDuration>,
     pub update_status: bool,
     pub err: Option<ControlError>,
 }
 
 /// The parts of `ControllerV2` a sync uses.
-pub struct Reconciler {
+pub(crate) struct Reconciler {
     pub job_control: Arc<dyn JobControl>,
     pub cj_control: Arc<dyn CronJobControl>,
     pub recorder: Arc<Recorder>,
@@ -61,7 +61,7 @@ fn finished_condition(j: &Job) -> Option<&str> {
 impl Reconciler {
     /// upstream `ControllerV2.sync` after the lister reads: history cleanup,
     /// then `syncCronJob`, then one status write.
-    pub async fn sync(
+    pub(crate) async fn sync(
         &self,
         cj: &CronJob,
         jobs: &[Arc<Job>],
@@ -83,7 +83,7 @@ impl Reconciler {
     }
 
     /// upstream `syncCronJob`.
-    pub async fn sync_cron_job(&self, cj: &mut CronJob, jobs: &[Arc<Job>]) -> Synced {
+    pub(crate) async fn sync_cron_job(&self, cj: &mut CronJob, jobs: &[Arc<Job>]) -> Synced {
         let now = self.clock.now();
         let mut update_status = false;
         let done = |requeue_after, update_status, err| Synced {
@@ -369,7 +369,7 @@ impl Reconciler {
     /// oldest finished Jobs (by start time) are deleted, successful and
     /// failed counted apart. Runs first in every sync, even when a Job
     /// cannot be created, so a quota never deadlocks.
-    pub async fn cleanup_finished_jobs(&self, cj: &mut CronJob, jobs: &[Arc<Job>]) -> bool {
+    pub(crate) async fn cleanup_finished_jobs(&self, cj: &mut CronJob, jobs: &[Arc<Job>]) -> bool {
         let (s_limit, f_limit) = (
             cj.spec.successful_jobs_history_limit,
             cj.spec.failed_jobs_history_limit,
@@ -433,7 +433,10 @@ impl Reconciler {
 
     /// The delay upstream `updateCronJob` requeues with after a schedule
     /// or time zone change; `Err` is the `UnParseableCronJobSchedule` text.
-    pub fn requeue_after_schedule_change(&self, cj: &CronJob) -> Result<StdDuration, String> {
+    pub(crate) fn requeue_after_schedule_change(
+        &self,
+        cj: &CronJob,
+    ) -> Result<StdDuration, String> {
         let (spec, _) = format_schedule(cj);
         let sched = cron::parse_standard(&spec)
             .map_err(|_| format!("unparseable schedule for cronjob: {}", cj.spec.schedule))?;
@@ -443,10 +446,5 @@ impl Reconciler {
             &sched,
             self.local,
         )))
-    }
-
-    /// The time a sync is judged at.
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
     }
 }

@@ -18,7 +18,7 @@ where
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CronJobSpec {
+pub(crate) struct CronJobSpec {
     #[serde(default, deserialize_with = "null_default")]
     pub schedule: String,
     #[serde(default)]
@@ -41,7 +41,7 @@ pub struct CronJobSpec {
 /// field order.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-pub struct ObjectRef {
+pub(crate) struct ObjectRef {
     #[serde(
         default,
         skip_serializing_if = "String::is_empty",
@@ -82,7 +82,7 @@ pub struct ObjectRef {
 
 impl ObjectRef {
     /// `ref.GetReference(scheme, job)`.
-    pub fn to_job(job: &Job) -> ObjectRef {
+    pub(crate) fn to_job(job: &Job) -> ObjectRef {
         ObjectRef {
             kind: "Job".into(),
             namespace: job.metadata.namespace.clone(),
@@ -96,7 +96,7 @@ impl ObjectRef {
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-pub struct CronJobStatus {
+pub(crate) struct CronJobStatus {
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
@@ -111,7 +111,7 @@ pub struct CronJobStatus {
 
 /// A CronJob with its stored JSON.
 #[derive(Debug, Clone)]
-pub struct CronJob {
+pub(crate) struct CronJob {
     pub metadata: Meta,
     pub spec: CronJobSpec,
     pub status: CronJobStatus,
@@ -130,12 +130,12 @@ struct View {
 }
 
 impl CronJob {
-    pub fn parse(bytes: &[u8], rev: u64) -> Option<CronJob> {
+    pub(crate) fn parse(bytes: &[u8], rev: u64) -> Option<CronJob> {
         let raw: Value = serde_json::from_slice(bytes).ok()?;
         Self::from_value(raw, rev)
     }
 
-    pub fn from_value(raw: Value, rev: u64) -> Option<CronJob> {
+    pub(crate) fn from_value(raw: Value, rev: u64) -> Option<CronJob> {
         let v: View = serde_json::from_value(raw.clone()).ok()?;
         Some(CronJob {
             metadata: v.metadata,
@@ -146,13 +146,13 @@ impl CronJob {
         })
     }
 
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         format!("{}/{}", self.metadata.namespace, self.metadata.name)
     }
 
     /// The stored object with this status, `resourceVersion` set for
     /// compare-and-swap (upstream `UpdateStatus` sends the lister's copy).
-    pub fn with_status(&self) -> Value {
+    pub(crate) fn with_status(&self) -> Value {
         let mut v = self.raw.clone();
         if let Some(o) = v.as_object_mut() {
             o.insert(
@@ -165,7 +165,7 @@ impl CronJob {
     }
 
     /// The object recorded as an event's `involvedObject`.
-    pub fn involved(&self) -> Value {
+    pub(crate) fn involved(&self) -> Value {
         let mut v = self.raw.clone();
         if let Some(o) = v.as_object_mut() {
             o.insert("kind".into(), "CronJob".into());
@@ -176,12 +176,12 @@ impl CronJob {
     }
 
     /// upstream `inActiveList`.
-    pub fn in_active_list(&self, uid: &str) -> bool {
+    pub(crate) fn in_active_list(&self, uid: &str) -> bool {
         self.status.active.iter().any(|r| r.uid == uid)
     }
 
     /// upstream `inActiveListByName`.
-    pub fn in_active_list_by_name(&self, namespace: &str, name: &str) -> bool {
+    pub(crate) fn in_active_list_by_name(&self, namespace: &str, name: &str) -> bool {
         self.status
             .active
             .iter()
@@ -189,7 +189,7 @@ impl CronJob {
     }
 
     /// upstream `deleteFromActiveList`.
-    pub fn delete_from_active_list(&mut self, uid: &str) {
+    pub(crate) fn delete_from_active_list(&mut self, uid: &str) {
         self.status.active.retain(|r| r.uid != uid);
     }
 }

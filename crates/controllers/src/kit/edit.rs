@@ -12,7 +12,7 @@ use store::{Store, Stored};
 /// Edits the metadata of `namespace/name` while its uid is still `uid`,
 /// retrying on conflict. `edit` returns false to leave the object unwritten;
 /// then, or when the uid differs, the result is Ok(None).
-pub async fn modify_metadata<F>(
+pub(crate) async fn modify_metadata<F>(
     store: &Store,
     resource: &'static ResourceInfo,
     namespace: &str,
@@ -38,7 +38,7 @@ where
 
 /// Keeps the elements of the array under `key` for which `keep` holds and
 /// drops the key once the array is empty. Returns whether any element went.
-pub fn retain_in_array(
+pub(crate) fn retain_in_array(
     meta: &mut Map<String, Value>,
     key: &str,
     keep: impl FnMut(&Value) -> bool,
@@ -57,12 +57,16 @@ pub fn retain_in_array(
 
 /// Removes every `value` from the string array under `key` (e.g. a
 /// finalizer from `finalizers`); see [`retain_in_array`].
-pub fn remove_from_string_array(meta: &mut Map<String, Value>, key: &str, value: &str) -> bool {
+pub(crate) fn remove_from_string_array(
+    meta: &mut Map<String, Value>,
+    key: &str,
+    value: &str,
+) -> bool {
     retain_in_array(meta, key, |v| v != value)
 }
 
 /// The array under `key`, created (or replacing a non-array) when needed.
-pub fn array_entry<'a>(meta: &'a mut Map<String, Value>, key: &str) -> &'a mut Vec<Value> {
+pub(crate) fn array_entry<'a>(meta: &'a mut Map<String, Value>, key: &str) -> &'a mut Vec<Value> {
     let a = meta.entry(key).or_insert_with(|| Value::Array(vec![]));
     if !a.is_array() {
         *a = Value::Array(vec![]);

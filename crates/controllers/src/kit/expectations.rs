@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 /// Upstream `ExpectationsTimeout`.
-pub const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+pub(crate) const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Debug, Default)]
 struct Entry {
@@ -27,13 +27,13 @@ struct Entry {
 
 /// Pending pod creations and deletions per controller key.
 #[derive(Debug, Default)]
-pub struct Expectations {
+pub(crate) struct Expectations {
     inner: Mutex<HashMap<String, Entry>>,
 }
 
 impl Expectations {
     /// True when nothing is pending (or the expectations timed out).
-    pub fn satisfied(&self, key: &str) -> bool {
+    pub(crate) fn satisfied(&self, key: &str) -> bool {
         let m = self.inner.lock();
         match m.get(key) {
             None => true,
@@ -44,45 +44,45 @@ impl Expectations {
         }
     }
 
-    pub fn expect_creations(&self, key: &str, n: usize) {
+    pub(crate) fn expect_creations(&self, key: &str, n: usize) {
         let mut m = self.inner.lock();
         let e = m.entry(key.to_string()).or_default();
         e.adds += n as i64;
         e.since = Some(Instant::now());
     }
 
-    pub fn creation_observed(&self, key: &str) {
+    pub(crate) fn creation_observed(&self, key: &str) {
         if let Some(e) = self.inner.lock().get_mut(key) {
             e.adds -= 1;
         }
     }
 
-    pub fn expect_deletion(&self, key: &str, uid: &str) {
+    pub(crate) fn expect_deletion(&self, key: &str, uid: &str) {
         let mut m = self.inner.lock();
         let e = m.entry(key.to_string()).or_default();
         e.deletes.insert(uid.to_string());
         e.since = Some(Instant::now());
     }
 
-    pub fn deletion_observed(&self, key: &str, uid: &str) {
+    pub(crate) fn deletion_observed(&self, key: &str, uid: &str) {
         if let Some(e) = self.inner.lock().get_mut(key) {
             e.deletes.remove(uid);
         }
     }
 
-    pub fn delete(&self, key: &str) {
+    pub(crate) fn delete(&self, key: &str) {
         self.inner.lock().remove(key);
     }
 }
 
 /// Pod UIDs whose tracking-finalizer removal is in flight, per Job key.
 #[derive(Debug, Default)]
-pub struct FinalizerExpectations {
+pub(crate) struct FinalizerExpectations {
     inner: Mutex<HashMap<String, HashSet<String>>>,
 }
 
 impl FinalizerExpectations {
-    pub fn expect_removal(&self, key: &str, uid: &str) {
+    pub(crate) fn expect_removal(&self, key: &str, uid: &str) {
         self.inner
             .lock()
             .entry(key.to_string())
@@ -90,7 +90,7 @@ impl FinalizerExpectations {
             .insert(uid.to_string());
     }
 
-    pub fn removal_observed(&self, key: &str, uid: &str) {
+    pub(crate) fn removal_observed(&self, key: &str, uid: &str) {
         let mut m = self.inner.lock();
         if let Some(s) = m.get_mut(key) {
             s.remove(uid);
@@ -100,11 +100,11 @@ impl FinalizerExpectations {
         }
     }
 
-    pub fn expected(&self, key: &str) -> HashSet<String> {
+    pub(crate) fn expected(&self, key: &str) -> HashSet<String> {
         self.inner.lock().get(key).cloned().unwrap_or_default()
     }
 
-    pub fn delete(&self, key: &str) {
+    pub(crate) fn delete(&self, key: &str) {
         self.inner.lock().remove(key);
     }
 }

@@ -16,7 +16,7 @@ use store::{Change, EventType, Follower, Store, Stored};
 use tokio::task::JoinHandle;
 
 /// Receives the changes of one resource, in revision order.
-pub trait Handler: Send + Sync + 'static {
+pub(crate) trait Handler: Send + Sync + 'static {
     /// One change. For `Deleted`, `object` is the object as deleted.
     fn apply(&self, kind: EventType, object: &Bytes, rev: u64);
     /// A full list: everything not in `items` is gone.
@@ -25,7 +25,7 @@ pub trait Handler: Send + Sync + 'static {
 
 /// Lists `resource` into `handler` (so the cache is synced when this
 /// returns) and spawns the task that follows the watch.
-pub fn start(
+pub(crate) fn start(
     store: &Store,
     resource: &'static ResourceInfo,
     handler: Arc<dyn Handler>,

@@ -4,8 +4,8 @@
 //! lightweight object views the caches hold, and the guarded metadata edits
 //! the controllers write with.
 
-pub mod edit;
-pub mod expectations;
-pub mod informer;
-pub mod objects;
-pub mod queue;
+pub(crate) mod edit;
+pub(crate) mod expectations;
+pub(crate) mod informer;
+pub(crate) mod objects;
+pub(crate) mod queue;

@@ -161,11 +161,8 @@ pub struct Pod {
     pub rev: u64,
 }
 
-pub const PHASE_PENDING: &str = "Pending";
-pub const PHASE_RUNNING: &str = "Running";
-pub const PHASE_SUCCEEDED: &str = "Succeeded";
-pub const PHASE_FAILED: &str = "Failed";
-pub const PHASE_UNKNOWN: &str = "Unknown";
+pub(crate) const PHASE_SUCCEEDED: &str = "Succeeded";
+pub(crate) const PHASE_FAILED: &str = "Failed";
 
 impl Pod {
     pub fn parse(bytes: &[u8], rev: u64) -> Option<Pod> {
@@ -411,18 +408,23 @@ fn is_zero(v: &i32) -> bool {
 }
 
 /// metav1.Time: RFC 3339 with second precision.
-pub mod time_opt {
+pub(crate) mod time_opt {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(
+        t: &Option<DateTime<Utc>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match t {
             Some(t) => s.serialize_str(&super::format_time(*t)),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
         let s: Option<String> = Option::deserialize(d)?;
         Ok(s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
             .map(|t| t.with_timezone(&Utc)))
@@ -430,12 +432,12 @@ pub mod time_opt {
 }
 
 /// Formats a time as Kubernetes does (`2024-01-02T03:04:05Z`).
-pub fn format_time(t: DateTime<Utc>) -> String {
+pub(crate) fn format_time(t: DateTime<Utc>) -> String {
     api::vocabulary::time_string(t)
 }
 
 /// Truncates to whole seconds, the precision the API keeps.
-pub fn trunc_secs(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn trunc_secs(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
 }
 

@@ -28,7 +28,7 @@ struct State<K> {
 }
 
 /// The queue; cheap to clone.
-pub struct WorkQueue<K> {
+pub(crate) struct WorkQueue<K> {
     state: Arc<Mutex<State<K>>>,
     notify: Arc<Notify>,
     base_delay: Duration,
@@ -51,7 +51,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
     /// doubling up to `max_delay` (the Job controller uses 1 s → 60 s,
     /// `DefaultJobApiBackOff`/`MaxJobApiBackOff` in
     /// `pkg/controller/job/job_controller.go`).
-    pub fn new(base_delay: Duration, max_delay: Duration) -> Self {
+    pub(crate) fn new(base_delay: Duration, max_delay: Duration) -> Self {
         WorkQueue {
             state: Arc::new(Mutex::new(State {
                 queue: VecDeque::new(),
@@ -67,7 +67,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
     }
 
     /// Queues `key` now.
-    pub fn add(&self, key: K) {
+    pub(crate) fn add(&self, key: K) {
         let mut s = self.state.lock();
         s.waiting.remove(&key);
         if !s.dirty.insert(key.clone()) {
@@ -83,7 +83,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
 
     /// Queues `key` after `delay` (at once for a zero delay). A pending
     /// earlier deadline for the same key wins.
-    pub fn add_after(&self, key: K, delay: Duration) {
+    pub(crate) fn add_after(&self, key: K, delay: Duration) {
         if delay.is_zero() {
             self.add(key);
             return;
@@ -121,7 +121,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
     }
 
     /// Re-queues after a failure with per-key exponential back-off.
-    pub fn add_rate_limited(&self, key: K) {
+    pub(crate) fn add_rate_limited(&self, key: K) {
         let n = {
             let mut s = self.state.lock();
             let n = s.failures.entry(key.clone()).or_insert(0);
@@ -137,17 +137,18 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
     }
 
     /// Clears the failure history of `key` (after a successful sync).
-    pub fn forget(&self, key: &K) {
+    pub(crate) fn forget(&self, key: &K) {
         self.state.lock().failures.remove(key);
     }
 
     /// Number of failures recorded for `key`.
-    pub fn num_requeues(&self, key: &K) -> u32 {
+    #[cfg(test)]
+    pub(crate) fn num_requeues(&self, key: &K) -> u32 {
         self.state.lock().failures.get(key).copied().unwrap_or(0)
     }
 
     /// Waits for the next key; the caller must call [`WorkQueue::done`].
-    pub async fn get(&self) -> K {
+    pub(crate) async fn get(&self) -> K {
         loop {
             let notified = self.notify.notified();
             {
@@ -166,7 +167,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
     }
 
     /// Marks `key` processed; it runs again if it was added meanwhile.
-    pub fn done(&self, key: &K) {
+    pub(crate) fn done(&self, key: &K) {
         let mut s = self.state.lock();
         s.processing.remove(key);
         if s.dirty.contains(key) {
@@ -177,11 +178,13 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
     }
 
     /// Keys waiting to run now.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.state.lock().queue.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }

@@ -13,14 +13,14 @@ use controllers::{ControllerOptions, JoinHandles};
 use serde_json::{json, Value};
 use store::{Options, Store};
 
-pub struct Env {
+pub(crate) struct Env {
     pub dir: tempfile::TempDir,
     pub store: Store,
     pub controllers: Option<JoinHandles>,
     pub kubelet: Option<tokio::task::JoinHandle<()>>,
 }
 
-pub fn opts() -> ControllerOptions {
+pub(crate) fn opts() -> ControllerOptions {
     ControllerOptions {
         pod_failure_backoff: Duration::from_millis(100),
         ..Default::default()
@@ -28,7 +28,7 @@ pub fn opts() -> ControllerOptions {
 }
 
 impl Env {
-    pub async fn new() -> Env {
+    pub(crate) async fn new() -> Env {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(
             dir.path(),
@@ -60,7 +60,7 @@ impl Env {
     /// returns (a barrier write queues behind them on the single writer).
     /// Without the barrier a create still in the writer's queue would land
     /// after the next controller's initial list, a state no real restart has.
-    pub async fn stop(&mut self) {
+    pub(crate) async fn stop(&mut self) {
         if let Some(c) = self.controllers.take() {
             c.abort();
             for h in c.handles {
@@ -79,12 +79,12 @@ impl Env {
         }
     }
 
-    pub async fn start(&mut self) {
+    pub(crate) async fn start(&mut self) {
         self.controllers = Some(controllers::run(self.store.clone(), opts()).await.unwrap());
     }
 
     /// Runs a fake kubelet: each new pod gets the outcome `decide` picks.
-    pub fn kubelet(&mut self, decide: impl Fn(&Value) -> Outcome + Send + Sync + 'static) {
+    pub(crate) fn kubelet(&mut self, decide: impl Fn(&Value) -> Outcome + Send + Sync + 'static) {
         let store = self.store.clone();
         let decide = Arc::new(decide);
         self.kubelet = Some(tokio::spawn(async move {
@@ -129,7 +129,7 @@ impl Drop for Env {
 }
 
 #[derive(Clone, Copy, Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Succeed,
     Fail(i32),
     Run,
@@ -140,7 +140,7 @@ fn now() -> String {
 }
 
 /// Writes the pod status a kubelet would.
-pub async fn apply(store: &Store, pod: &Value, outcome: Outcome) {
+pub(crate) async fn apply(store: &Store, pod: &Value, outcome: Outcome) {
     let ns = pod["metadata"]["namespace"].as_str().unwrap().to_string();
     let name = pod["metadata"]["name"].as_str().unwrap().to_string();
     let uid = pod["metadata"]["uid"].as_str().unwrap().to_string();
@@ -170,11 +170,11 @@ pub async fn apply(store: &Store, pod: &Value, outcome: Outcome) {
 }
 
 /// Creates a Job the way the API server would (defaults, generated selector).
-pub async fn create_job(store: &Store, name: &str, spec: Value) -> Value {
+pub(crate) async fn create_job(store: &Store, name: &str, spec: Value) -> Value {
     create_job_in(store, "default", name, spec).await
 }
 
-pub async fn create_job_in(store: &Store, ns: &str, name: &str, mut spec: Value) -> Value {
+pub(crate) async fn create_job_in(store: &Store, ns: &str, name: &str, mut spec: Value) -> Value {
     if spec.get("template").is_none() {
         spec["template"] = json!({"spec": {"restartPolicy": "Never",
             "containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}});
@@ -192,11 +192,11 @@ pub async fn create_job_in(store: &Store, ns: &str, name: &str, mut spec: Value)
     store.create(&JOBS, v).await.unwrap().value()
 }
 
-pub fn get_job(store: &Store, name: &str) -> Option<Value> {
+pub(crate) fn get_job(store: &Store, name: &str) -> Option<Value> {
     store.get(&JOBS, "default", name).ok().map(|s| s.value())
 }
 
-pub fn pods_of(store: &Store, ns: &str, job: &str) -> Vec<Value> {
+pub(crate) fn pods_of(store: &Store, ns: &str, job: &str) -> Vec<Value> {
     store
         .list(&PODS, Some(ns))
         .items
@@ -206,7 +206,7 @@ pub fn pods_of(store: &Store, ns: &str, job: &str) -> Vec<Value> {
         .collect()
 }
 
-pub fn condition_types(job: &Value) -> Vec<(String, String, String)> {
+pub(crate) fn condition_types(job: &Value) -> Vec<(String, String, String)> {
     job["status"]["conditions"]
         .as_array()
         .map(|a| {
@@ -223,14 +223,18 @@ pub fn condition_types(job: &Value) -> Vec<(String, String, String)> {
         .unwrap_or_default()
 }
 
-pub fn is_finished(job: &Value) -> bool {
+pub(crate) fn is_finished(job: &Value) -> bool {
     condition_types(job)
         .iter()
         .any(|(t, s, _)| (t == "Complete" || t == "Failed") && s == "True")
 }
 
 /// Polls until `f` returns Some, or panics after `timeout`.
-pub async fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) async fn wait_for<T>(
+    timeout: Duration,
+    what: &str,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
     let start = Instant::now();
     loop {
         if let Some(t) = f() {
@@ -243,7 +247,7 @@ pub async fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> O
     }
 }
 
-pub async fn wait_finished(store: &Store, name: &str) -> Value {
+pub(crate) async fn wait_finished(store: &Store, name: &str) -> Value {
     wait_for(
         Duration::from_secs(30),
         &format!("job {name} to finish"),
@@ -252,7 +256,7 @@ pub async fn wait_finished(store: &Store, name: &str) -> Value {
     .await
 }
 
-pub fn events_for(store: &Store, name: &str) -> Vec<(String, String)> {
+pub(crate) fn events_for(store: &Store, name: &str) -> Vec<(String, String)> {
     store
         .list(&api::resources::EVENTS, Some("default"))
         .items

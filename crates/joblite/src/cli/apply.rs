@@ -25,13 +25,13 @@ use super::resource;
 use super::CmdResult;
 
 /// The annotation kubectl keeps the applied manifest in.
-pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+pub(crate) const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// kubectl's field manager for client-side apply; sharing it keeps kubectl's
 /// own apply (and its server-side-apply migration) working on these objects.
 const APPLY_MANAGER: &str = "kubectl-client-side-apply";
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct ApplyArgs {
+pub(crate) struct ApplyArgs {
     /// Files, directories or - for stdin.
     #[arg(short = 'f', long = "filename", required = true)]
     pub filenames: Vec<String>,
@@ -50,14 +50,14 @@ pub struct ApplyArgs {
 
 /// What apply did to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
+pub(crate) enum Applied {
     Created,
     Configured,
     Unchanged,
 }
 
 impl Applied {
-    pub fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Applied::Created => "created",
             Applied::Configured => "configured",
@@ -66,7 +66,7 @@ impl Applied {
     }
 }
 
-pub async fn run(args: ApplyArgs) -> CmdResult {
+pub(crate) async fn run(args: ApplyArgs) -> CmdResult {
     let started = Instant::now();
     let docs = read_inputs(&args.filenames, args.recursive)?;
     let timeout = args
@@ -135,7 +135,7 @@ pub async fn run(args: ApplyArgs) -> CmdResult {
 
 /// The namespace an object goes to, refusing a clash with an explicit `-n`
 /// as kubectl does.
-pub fn object_namespace(target: &Target, doc: &Document) -> anyhow::Result<String> {
+pub(crate) fn object_namespace(target: &Target, doc: &Document) -> anyhow::Result<String> {
     match doc.namespace() {
         Some(ns) if target.namespace_explicit && ns != target.namespace => anyhow::bail!(
             "the namespace from the provided object {ns:?} does not match the namespace {:?}. You must pass '--namespace={ns}' to perform this operation.",
@@ -148,7 +148,7 @@ pub fn object_namespace(target: &Target, doc: &Document) -> anyhow::Result<Strin
 
 /// Finds the API of a document's kind: joblite's table first, then the
 /// server's discovery (so other kinds work against a real cluster).
-pub async fn resolve(
+pub(crate) async fn resolve(
     target: &Target,
     doc: &Document,
     namespace: &str,
@@ -246,7 +246,7 @@ async fn apply_one(target: &Target, doc: &Document) -> anyhow::Result<(String, S
 /// The manifest as it is sent: namespace filled in, and the annotation
 /// holding itself (without the annotation), keys sorted, newline-terminated,
 /// exactly as kubectl's `util.GetModifiedConfiguration` writes it.
-pub fn with_last_applied(object: &Value, namespace: &str) -> Value {
+pub(crate) fn with_last_applied(object: &Value, namespace: &str) -> Value {
     let mut object = object.clone();
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         if !meta.contains_key("namespace") {
@@ -279,7 +279,11 @@ pub fn with_last_applied(object: &Value, namespace: &str) -> Value {
 
 /// The three-way merge patch from `original` (last applied) and `current`
 /// (live) to `modified` (new manifest); `None` when nothing changes.
-pub fn three_way(original: Option<&Value>, modified: &Value, current: &Value) -> Option<Value> {
+pub(crate) fn three_way(
+    original: Option<&Value>,
+    modified: &Value,
+    current: &Value,
+) -> Option<Value> {
     let mut patch = serde_json::Map::new();
     let (Some(m), Some(c)) = (modified.as_object(), current.as_object()) else {
         return (modified != current).then(|| modified.clone());

@@ -12,7 +12,7 @@ use super::session;
 use super::CmdResult;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct AttachArgs {
+pub(crate) struct AttachArgs {
     /// POD, pod/NAME or job/NAME (a Job's first running pod).
     pub object: String,
     /// Container name (default: the pod's default container).
@@ -35,7 +35,7 @@ pub struct AttachArgs {
 }
 
 /// Whether `container` of `pod` was started with a TTY.
-pub fn container_tty(pod: &Pod, container: &str) -> bool {
+pub(crate) fn container_tty(pod: &Pod, container: &str) -> bool {
     pod.spec
         .iter()
         .flat_map(|s| {
@@ -48,7 +48,7 @@ pub fn container_tty(pod: &Pod, container: &str) -> bool {
         .unwrap_or(false)
 }
 
-pub async fn run(args: AttachArgs) -> CmdResult {
+pub(crate) async fn run(args: AttachArgs) -> CmdResult {
     let target = connect(&args.target).await?;
     let pod = session::attachable_pod(&target, &args.object, args.pod_running_timeout).await?;
     if let Some(phase) = session::completed_phase(&pod) {
@@ -70,7 +70,7 @@ pub async fn run(args: AttachArgs) -> CmdResult {
 /// Attaches to `container` of `pod` with kubectl's TTY rules: the
 /// container's setting wins, with a warning when `-t` asks for a terminal
 /// it does not have.
-pub async fn attach(
+pub(crate) async fn attach(
     client: &kube::Client,
     namespace: &str,
     name: &str,

@@ -14,7 +14,7 @@ use super::engine::{self, EnginePaths};
 
 /// Flags shared by every client command.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct TargetArgs {
+pub(crate) struct TargetArgs {
     /// Path to a kubeconfig; talk to that cluster instead of joblite's engine.
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
@@ -31,7 +31,7 @@ pub struct TargetArgs {
 
 /// A connected client and the namespace commands default to.
 #[derive(Clone)]
-pub struct Target {
+pub(crate) struct Target {
     pub client: kube::Client,
     pub namespace: String,
     /// True when `-n` was given: manifests naming another namespace are refused.
@@ -40,7 +40,7 @@ pub struct Target {
 
 /// Where the connection goes, decided from flags and environment alone.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Route {
+pub(crate) enum Route {
     /// A kubeconfig file given with `--kubeconfig`.
     File(PathBuf),
     /// kube's default loading (KUBECONFIG or ~/.kube/config), maybe with a context.
@@ -51,7 +51,7 @@ pub enum Route {
 
 impl TargetArgs {
     /// Decides the route; `kubeconfig_env` is `$KUBECONFIG`.
-    pub fn route(&self, kubeconfig_env: Option<&str>) -> Route {
+    pub(crate) fn route(&self, kubeconfig_env: Option<&str>) -> Route {
         if let Some(file) = &self.kubeconfig {
             return Route::File(file.clone());
         }
@@ -68,13 +68,13 @@ impl TargetArgs {
     }
 
     /// The engine's data directory for this invocation.
-    pub fn engine_paths(&self) -> EnginePaths {
+    pub(crate) fn engine_paths(&self) -> EnginePaths {
         EnginePaths::new(self.data_dir.as_deref())
     }
 }
 
 /// Connects to the target, starting joblite's engine when that is the target.
-pub async fn connect(args: &TargetArgs) -> anyhow::Result<Target> {
+pub(crate) async fn connect(args: &TargetArgs) -> anyhow::Result<Target> {
     let env = std::env::var("KUBECONFIG").ok();
     let options = kube::config::KubeConfigOptions {
         context: args.context.clone(),

@@ -25,7 +25,7 @@ use super::run::FIELD_MANAGER;
 use super::CmdResult;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct CreateArgs {
+pub(crate) struct CreateArgs {
     /// `job` (with --from); omit when creating from files.
     pub kind: Option<String>,
     /// The new Job's name (with --from; default CRONJOB-manual-<random>).
@@ -43,7 +43,7 @@ pub struct CreateArgs {
     pub target: TargetArgs,
 }
 
-pub async fn run(args: CreateArgs) -> CmdResult {
+pub(crate) async fn run(args: CreateArgs) -> CmdResult {
     match (&args.kind, args.filenames.is_empty()) {
         (Some(kind), true) => {
             let info = resource::lookup(kind)?;
@@ -129,7 +129,7 @@ async fn from_cronjob(args: &CreateArgs, from: &str) -> CmdResult {
 }
 
 /// kubectl's `createJobFromCronJob`.
-pub fn job_from_cronjob(cj: &CronJob, name: Option<&str>) -> Job {
+pub(crate) fn job_from_cronjob(cj: &CronJob, name: Option<&str>) -> Job {
     let template = cj
         .spec
         .as_ref()

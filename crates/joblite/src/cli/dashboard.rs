@@ -10,7 +10,7 @@ use super::engine::{ensure_running, EnginePaths};
 use super::CmdResult;
 
 #[derive(Debug, clap::Args)]
-pub struct DashboardArgs {
+pub(crate) struct DashboardArgs {
     /// joblite's data directory.
     #[arg(long, env = "JOBLITE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<std::path::PathBuf>,
@@ -19,7 +19,7 @@ pub struct DashboardArgs {
     pub no_open: bool,
 }
 
-pub async fn run(args: DashboardArgs) -> CmdResult {
+pub(crate) async fn run(args: DashboardArgs) -> CmdResult {
     let paths = EnginePaths::new(args.data_dir.as_deref());
     ensure_running(&paths).await?;
     let info = paths

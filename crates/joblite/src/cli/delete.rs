@@ -16,7 +16,7 @@ use super::resource;
 use super::CmdResult;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct DeleteArgs {
+pub(crate) struct DeleteArgs {
     /// The resource type, or TYPE/NAME.
     pub resource: String,
     /// Names of the objects to delete.
@@ -47,7 +47,7 @@ pub struct DeleteArgs {
 }
 
 /// kubectl's `--cascade` values.
-pub fn propagation(cascade: &str) -> anyhow::Result<PropagationPolicy> {
+pub(crate) fn propagation(cascade: &str) -> anyhow::Result<PropagationPolicy> {
     Ok(match cascade.to_ascii_lowercase().as_str() {
         "background" | "true" => PropagationPolicy::Background,
         "foreground" => PropagationPolicy::Foreground,
@@ -58,7 +58,7 @@ pub fn propagation(cascade: &str) -> anyhow::Result<PropagationPolicy> {
     })
 }
 
-pub async fn run(args: DeleteArgs) -> CmdResult {
+pub(crate) async fn run(args: DeleteArgs) -> CmdResult {
     let (info, mut names) = resource::parse_targets(&args.resource, &args.names)?;
     let by_selection = args.all || args.selector.is_some();
     if names.is_empty() && !by_selection {

@@ -14,7 +14,7 @@ use super::resource;
 use super::CmdResult;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct DescribeArgs {
+pub(crate) struct DescribeArgs {
     /// A resource type (job, pod, configmap, …) or TYPE/NAME.
     pub resource: String,
     /// Names of the objects.
@@ -51,7 +51,7 @@ async fn events_for(
         .unwrap_or_default()
 }
 
-pub async fn run(args: DescribeArgs) -> CmdResult {
+pub(crate) async fn run(args: DescribeArgs) -> CmdResult {
     let (info, names) = resource::parse_targets(&args.resource, &args.names)?;
     if names.is_empty() {
         bail!(

@@ -11,17 +11,17 @@ use anyhow::bail;
 
 /// `HumanDuration` over a signed number of milliseconds (the one port is
 /// `api::table::human_duration`).
-pub fn human_duration_ms(ms: i64) -> String {
+pub(crate) fn human_duration_ms(ms: i64) -> String {
     api::table::human_duration(chrono::TimeDelta::milliseconds(ms))
 }
 
 /// Age of a timestamp relative to now, as kubectl prints it.
-pub fn age(since: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn age(since: chrono::DateTime<chrono::Utc>) -> String {
     human_duration_ms((chrono::Utc::now() - since).num_milliseconds())
 }
 
 /// A short wall-clock duration for summaries: `85ms`, `1.27s`, `2m3s`.
-pub fn elapsed(d: Duration) -> String {
+pub(crate) fn elapsed(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms}ms")
@@ -35,14 +35,14 @@ pub fn elapsed(d: Duration) -> String {
 /// A parsed Go duration: negative values are meaningful to some flags
 /// (`kubectl wait --timeout=-1s` waits a week).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SignedDuration {
+pub(crate) struct SignedDuration {
     pub negative: bool,
     pub magnitude: Duration,
 }
 
 /// A non-negative Go duration, for clap flags such as
 /// `--pod-running-timeout=1m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     match parse_go_duration(text) {
         Ok(d) if !d.negative => Ok(d.magnitude),
         Ok(_) => Err(format!("negative duration {text:?}")),
@@ -52,7 +52,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Go's `time.ParseDuration`: `300ms`, `-1.5h`, `2h45m`, `0`. As a
 /// convenience a bare number counts as seconds (`--timeout=30`).
-pub fn parse_go_duration(text: &str) -> anyhow::Result<SignedDuration> {
+pub(crate) fn parse_go_duration(text: &str) -> anyhow::Result<SignedDuration> {
     let orig = text;
     let mut s = text.trim();
     let mut negative = false;

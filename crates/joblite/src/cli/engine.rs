@@ -29,7 +29,7 @@ const MAX_STARTS: u32 = 3;
 /// The default data directory: `$JOBLITE_DATA_DIR`, else the XDG data home
 /// (`$XDG_DATA_HOME/joblite`, or `~/.local/share/joblite`), as the `dirs`
 /// crate would compute it on Linux.
-pub fn default_data_dir() -> PathBuf {
+pub(crate) fn default_data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("JOBLITE_DATA_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
@@ -48,13 +48,13 @@ fn data_home() -> PathBuf {
 
 /// The files of one data directory.
 #[derive(Debug, Clone)]
-pub struct EnginePaths {
+pub(crate) struct EnginePaths {
     pub dir: PathBuf,
 }
 
 /// What the engine writes to `engine.json`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-pub struct EngineInfo {
+pub(crate) struct EngineInfo {
     pub pid: i32,
     pub address: String,
     pub port: u16,
@@ -71,7 +71,7 @@ pub struct EngineInfo {
 }
 
 impl EnginePaths {
-    pub fn new(dir: Option<&Path>) -> Self {
+    pub(crate) fn new(dir: Option<&Path>) -> Self {
         let dir = dir.map(Path::to_path_buf).unwrap_or_else(default_data_dir);
         // Absolute, so messages and the spawned engine agree on the place.
         let dir = if dir.is_absolute() {
@@ -83,21 +83,21 @@ impl EnginePaths {
         };
         EnginePaths { dir }
     }
-    pub fn lock(&self) -> PathBuf {
+    pub(crate) fn lock(&self) -> PathBuf {
         self.dir.join("engine.lock")
     }
-    pub fn info(&self) -> PathBuf {
+    pub(crate) fn info(&self) -> PathBuf {
         self.dir.join("engine.json")
     }
-    pub fn kubeconfig(&self) -> PathBuf {
+    pub(crate) fn kubeconfig(&self) -> PathBuf {
         self.dir.join("kubeconfig")
     }
-    pub fn log(&self) -> PathBuf {
+    pub(crate) fn log(&self) -> PathBuf {
         self.dir.join("engine.log")
     }
 
     /// Creates the data directory (mode 0700: it holds a bearer token).
-    pub fn ensure_dir(&self) -> anyhow::Result<()> {
+    pub(crate) fn ensure_dir(&self) -> anyhow::Result<()> {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -106,7 +106,7 @@ impl EnginePaths {
     }
 
     /// Whether an engine holds the lock right now.
-    pub fn is_running(&self) -> anyhow::Result<bool> {
+    pub(crate) fn is_running(&self) -> anyhow::Result<bool> {
         match self.try_lock()? {
             Some(_guard) => Ok(false),
             None => Ok(true),
@@ -145,7 +145,7 @@ impl EnginePaths {
     }
 
     /// Reads `engine.json`, if present and well-formed.
-    pub fn read_info(&self) -> Option<EngineInfo> {
+    pub(crate) fn read_info(&self) -> Option<EngineInfo> {
         let text = std::fs::read(self.info()).ok()?;
         serde_json::from_slice(&text).ok()
     }
@@ -158,7 +158,7 @@ fn no_engine_placeholder() -> anyhow::Result<File> {
 }
 
 /// Builds a client from a kubeconfig file.
-pub async fn client_from_kubeconfig(path: &Path) -> anyhow::Result<kube::Client> {
+pub(crate) async fn client_from_kubeconfig(path: &Path) -> anyhow::Result<kube::Client> {
     let kubeconfig = kube::config::Kubeconfig::read_from(path)
         .with_context(|| format!("reading kubeconfig {}", path.display()))?;
     let config = kube::Config::from_custom_kubeconfig(
@@ -185,7 +185,7 @@ async fn ready(client: &kube::Client) -> bool {
 /// win, and every client waits for whichever engine holds the lock. A
 /// client whose engine lost (or died) starts another, a bounded number of
 /// times, before it gives up and shows the engine's log.
-pub async fn ensure_running(paths: &EnginePaths) -> anyhow::Result<kube::Client> {
+pub(crate) async fn ensure_running(paths: &EnginePaths) -> anyhow::Result<kube::Client> {
     paths.ensure_dir()?;
     let deadline = Instant::now() + START_TIMEOUT;
     let mut child = start_if_free(paths)?;
@@ -298,7 +298,7 @@ async fn try_ready(
 }
 
 /// The last `lines` lines of a log file, for error messages.
-pub fn log_tail(path: &Path, lines: usize) -> String {
+pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
     let Ok(mut file) = File::open(path) else {
         return String::new();
     };

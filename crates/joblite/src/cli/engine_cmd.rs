@@ -9,14 +9,14 @@ use super::engine::EnginePaths;
 use super::CmdResult;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct EngineArgs {
+pub(crate) struct EngineArgs {
     /// joblite's data directory.
     #[arg(long, env = "JOBLITE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<std::path::PathBuf>,
 }
 
 /// Prints whether an engine runs; exits 0 if it does, 1 if not.
-pub async fn status(args: EngineArgs) -> CmdResult {
+pub(crate) async fn status(args: EngineArgs) -> CmdResult {
     let paths = EnginePaths::new(args.data_dir.as_deref());
     if !paths.is_running()? {
         println!("engine:      not running");
@@ -50,7 +50,7 @@ pub async fn status(args: EngineArgs) -> CmdResult {
 }
 
 /// Sends SIGTERM to the engine and waits until it has released its lock.
-pub async fn stop(args: EngineArgs) -> CmdResult {
+pub(crate) async fn stop(args: EngineArgs) -> CmdResult {
     let paths = EnginePaths::new(args.data_dir.as_deref());
     if !paths.is_running()? {
         eprintln!("joblite: no engine running for {}", paths.dir.display());

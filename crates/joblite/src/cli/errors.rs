@@ -14,7 +14,7 @@ use kube::core::Status;
 /// A failed API call, with the operation kubectl names in its message
 /// (`error when creating "job.yaml"`).
 #[derive(Debug)]
-pub struct ServerError {
+pub(crate) struct ServerError {
     pub status: Box<Status>,
     pub context: Option<String>,
 }
@@ -28,7 +28,7 @@ impl fmt::Display for ServerError {
 }
 
 /// Wraps a kube error, keeping a server `Status` intact so it prints like kubectl.
-pub fn api_error(err: kube::Error, context: Option<String>) -> anyhow::Error {
+pub(crate) fn api_error(err: kube::Error, context: Option<String>) -> anyhow::Error {
     match err {
         kube::Error::Api(status) => ServerError { status, context }.into(),
         other => anyhow::Error::new(other),
@@ -36,7 +36,7 @@ pub fn api_error(err: kube::Error, context: Option<String>) -> anyhow::Error {
 }
 
 /// The HTTP status code of a kube error, if the server answered.
-pub fn status_code(err: &kube::Error) -> Option<u16> {
+pub(crate) fn status_code(err: &kube::Error) -> Option<u16> {
     match err {
         kube::Error::Api(status) => Some(status.code),
         _ => None,
@@ -44,12 +44,12 @@ pub fn status_code(err: &kube::Error) -> Option<u16> {
 }
 
 /// True when the error is a 404 from the server.
-pub fn is_not_found(err: &kube::Error) -> bool {
+pub(crate) fn is_not_found(err: &kube::Error) -> bool {
     status_code(err) == Some(404)
 }
 
 /// The message kubectl prints for a server `Status`.
-pub fn status_message(status: &Status, context: Option<&str>) -> String {
+pub(crate) fn status_message(status: &Status, context: Option<&str>) -> String {
     if status.reason == "Invalid" {
         if let Some(details) = &status.details {
             let mut head = "The request is invalid".to_string();
@@ -96,7 +96,7 @@ pub fn status_message(status: &Status, context: Option<&str>) -> String {
 }
 
 /// The full line kubectl would print for any error.
-pub fn render(err: &anyhow::Error) -> String {
+pub(crate) fn render(err: &anyhow::Error) -> String {
     if let Some(server) = err.downcast_ref::<ServerError>() {
         return server.to_string();
     }
@@ -113,7 +113,7 @@ pub fn render(err: &anyhow::Error) -> String {
 }
 
 /// Prints the error on stderr and gives kubectl's exit code for it.
-pub fn report_error(err: &anyhow::Error) -> ExitCode {
+pub(crate) fn report_error(err: &anyhow::Error) -> ExitCode {
     eprintln!("{}", render(err));
     ExitCode::FAILURE
 }

@@ -12,7 +12,7 @@ use super::session;
 use super::CmdResult;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct ExecArgs {
+pub(crate) struct ExecArgs {
     /// POD, pod/NAME or job/NAME (a Job's first running pod).
     pub object: String,
     /// The command and its arguments (after `--`).
@@ -37,7 +37,7 @@ pub struct ExecArgs {
     pub target: TargetArgs,
 }
 
-pub async fn run(args: ExecArgs) -> CmdResult {
+pub(crate) async fn run(args: ExecArgs) -> CmdResult {
     if args.command.is_empty() {
         bail!("you must specify at least one command for the container");
     }

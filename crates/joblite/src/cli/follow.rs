@@ -28,7 +28,7 @@ const DRAIN: Duration = Duration::from_secs(5);
 
 /// The end state of a Job.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Finished {
+pub(crate) enum Finished {
     Complete,
     Failed { reason: String, message: String },
 }
@@ -36,7 +36,7 @@ pub enum Finished {
 /// The terminal condition of a Job, if it has one (`Complete` or `Failed`
 /// with status True; see `pkg/controller/job/job_controller.go`, which adds
 /// them only once every pod has terminated).
-pub fn finished(job: &Job) -> Option<Finished> {
+pub(crate) fn finished(job: &Job) -> Option<Finished> {
     let conditions = job.status.as_ref()?.conditions.as_ref()?;
     for c in conditions {
         if c.status != "True" {
@@ -57,7 +57,7 @@ pub fn finished(job: &Job) -> Option<Finished> {
 }
 
 /// A label selector in its string form (`a=b,c in (d,e),!f`).
-pub fn selector_string(selector: &LabelSelector) -> String {
+pub(crate) fn selector_string(selector: &LabelSelector) -> String {
     let mut parts = Vec::new();
     if let Some(labels) = &selector.match_labels {
         for (k, v) in labels {
@@ -79,7 +79,7 @@ pub fn selector_string(selector: &LabelSelector) -> String {
 
 /// What to do while following.
 #[derive(Clone)]
-pub struct FollowOptions {
+pub(crate) struct FollowOptions {
     /// Stream the pods' output to stdout.
     pub logs: bool,
     /// Prefix each line with `[pod/NAME/CONTAINER] `.
@@ -94,7 +94,7 @@ pub struct FollowOptions {
 
 /// How a followed Job ended.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub name: String,
     pub finished: Finished,
     pub counts: Counts,
@@ -104,7 +104,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// The one-line summary: result, duration, pods, retries.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let result = match &self.finished {
             Finished::Complete => "complete".to_string(),
             Finished::Failed { reason, message } if !message.is_empty() => {
@@ -123,7 +123,7 @@ impl Outcome {
         )
     }
 
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self.finished {
             Finished::Complete => 0,
             Finished::Failed { .. } => 1,
@@ -153,7 +153,7 @@ fn hopeless(why: &str) -> bool {
 /// Why a container could not run, when that is not the program's own
 /// doing: a start failure (`ContainerCannotRun`, `StartError`, ...) carries
 /// a message the user needs, since the program printed nothing.
-pub fn start_failure(cs: &k8s_openapi::api::core::v1::ContainerStatus) -> Option<String> {
+pub(crate) fn start_failure(cs: &k8s_openapi::api::core::v1::ContainerStatus) -> Option<String> {
     // A container restarted in place shows its failed start as lastState.
     let t = cs
         .state
@@ -170,7 +170,7 @@ pub fn start_failure(cs: &k8s_openapi::api::core::v1::ContainerStatus) -> Option
 
 /// Follows the Job `name` until it finishes; see the module docs. `known`
 /// is the Job when the caller has it already (saves a request).
-pub async fn follow_job(
+pub(crate) async fn follow_job(
     client: &kube::Client,
     namespace: &str,
     name: &str,
@@ -344,7 +344,7 @@ fn observe_pod(
 
 /// Opens a pod's log stream and copies it to stdout; errors end it quietly
 /// (a pod deleted under us simply has no more output).
-pub async fn stream_lines(
+pub(crate) async fn stream_lines(
     pods: &Api<Pod>,
     pod: &str,
     params: &LogParams,
@@ -357,7 +357,11 @@ pub async fn stream_lines(
 }
 
 /// Copies a log stream to stdout line by line, each line with the prefix.
-pub async fn copy_lines(reader: impl futures::AsyncBufRead, prefix: &str, progress: &Progress) {
+pub(crate) async fn copy_lines(
+    reader: impl futures::AsyncBufRead,
+    prefix: &str,
+    progress: &Progress,
+) {
     let lines = reader.lines();
     futures::pin_mut!(lines);
     while let Ok(Some(line)) = lines.try_next().await {

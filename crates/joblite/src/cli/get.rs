@@ -20,7 +20,7 @@ use super::CmdResult;
 use api::resources::ResourceInfo;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct GetArgs {
+pub(crate) struct GetArgs {
     /// The resource type (jobs, pods, events, nodes), or TYPE/NAME.
     pub resource: String,
     /// Names of objects to show.
@@ -51,7 +51,7 @@ pub struct GetArgs {
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters pass).
-pub fn encode(value: &str) -> String {
+pub(crate) fn encode(value: &str) -> String {
     let mut out = String::new();
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -64,7 +64,7 @@ pub fn encode(value: &str) -> String {
 }
 
 /// Builds `path?k=v&...` from the non-empty parameters.
-pub fn with_query(path: &str, params: &[(&str, Option<String>)]) -> String {
+pub(crate) fn with_query(path: &str, params: &[(&str, Option<String>)]) -> String {
     let query: Vec<String> = params
         .iter()
         .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v))))
@@ -101,7 +101,7 @@ impl Query<'_> {
     }
 }
 
-pub async fn run(args: GetArgs) -> CmdResult {
+pub(crate) async fn run(args: GetArgs) -> CmdResult {
     let (info, names) = resource::parse_targets(&args.resource, &args.names)?;
     if args.all_namespaces && !names.is_empty() {
         bail!("a resource cannot be retrieved by name across all namespaces");

@@ -9,7 +9,7 @@ use super::engine;
 use super::CmdResult;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct KubeconfigArgs {
+pub(crate) struct KubeconfigArgs {
     /// Print the file's path instead of its content.
     #[arg(long)]
     pub path: bool,
@@ -18,7 +18,7 @@ pub struct KubeconfigArgs {
     pub data_dir: Option<std::path::PathBuf>,
 }
 
-pub async fn run(args: KubeconfigArgs) -> CmdResult {
+pub(crate) async fn run(args: KubeconfigArgs) -> CmdResult {
     let target = TargetArgs {
         data_dir: args.data_dir.clone(),
         ..Default::default()

@@ -21,7 +21,7 @@ use super::resource;
 use super::CmdResult;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct LogsArgs {
+pub(crate) struct LogsArgs {
     /// job/NAME, pod/NAME, or a pod name.
     pub object: String,
     /// Follow the output.
@@ -61,7 +61,7 @@ impl LogsArgs {
 
 /// The container kubectl picks: the default-container annotation, else the
 /// first one (it notes the choice on stderr when there are several).
-pub fn default_container(pod: &Pod) -> Option<String> {
+pub(crate) fn default_container(pod: &Pod) -> Option<String> {
     let annotated = pod
         .metadata
         .annotations
@@ -78,7 +78,7 @@ pub fn default_container(pod: &Pod) -> Option<String> {
         .or_else(|| containers.first().cloned())
 }
 
-pub async fn run(args: LogsArgs) -> CmdResult {
+pub(crate) async fn run(args: LogsArgs) -> CmdResult {
     let (info, name) = resource::parse_ref(&args.object, Some(&api::resources::PODS))?;
     let target = connect(&args.target).await?;
     let pods: Api<Pod> = Api::namespaced(target.client.clone(), &target.namespace);

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// One object read from an input.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Document {
+pub(crate) struct Document {
     /// The file name as given (`STDIN` for `-`), as kubectl names it.
     pub source: String,
     /// 1-based index of the document in its file.
@@ -24,32 +24,32 @@ pub struct Document {
 }
 
 impl Document {
-    pub fn api_version(&self) -> &str {
+    pub(crate) fn api_version(&self) -> &str {
         self.object
             .get("apiVersion")
             .and_then(Value::as_str)
             .unwrap_or("")
     }
-    pub fn kind(&self) -> &str {
+    pub(crate) fn kind(&self) -> &str {
         self.object
             .get("kind")
             .and_then(Value::as_str)
             .unwrap_or("")
     }
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.object
             .pointer("/metadata/name")
             .and_then(Value::as_str)
             .unwrap_or("")
     }
-    pub fn namespace(&self) -> Option<&str> {
+    pub(crate) fn namespace(&self) -> Option<&str> {
         self.object
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
             .filter(|ns| !ns.is_empty())
     }
     /// `"job.yaml" (document 2, line 14)`, for messages.
-    pub fn location(&self) -> String {
+    pub(crate) fn location(&self) -> String {
         format!(
             "{:?} (document {}, line {})",
             self.source, self.index, self.line
@@ -59,7 +59,7 @@ impl Document {
 
 /// Reads every `-f` argument in order. Directories contribute their
 /// `.yaml`, `.yml` and `.json` files in name order (recursively with `-R`).
-pub fn read_inputs(inputs: &[String], recursive: bool) -> anyhow::Result<Vec<Document>> {
+pub(crate) fn read_inputs(inputs: &[String], recursive: bool) -> anyhow::Result<Vec<Document>> {
     if inputs.is_empty() {
         bail!("must specify one of -f and -k");
     }
@@ -113,7 +113,7 @@ fn dir_files(dir: &Path, recursive: bool) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// Parses the documents of one input and checks each is a Kubernetes object.
-pub fn parse(source: &str, text: &str) -> anyhow::Result<Vec<Document>> {
+pub(crate) fn parse(source: &str, text: &str) -> anyhow::Result<Vec<Document>> {
     let raw = if text.trim_start().starts_with(['{', '[']) {
         parse_json_stream(source, text)?
     } else {

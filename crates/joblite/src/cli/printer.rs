@@ -13,11 +13,11 @@ use serde_json::{json, Value};
 use super::yaml;
 
 /// The Accept header kubectl sends for tables.
-pub const TABLE_ACCEPT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+pub(crate) const TABLE_ACCEPT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
 
 /// `-o` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     Wide,
     Yaml,
     Json,
@@ -27,7 +27,7 @@ pub enum OutputFormat {
 /// A `meta.k8s.io/v1` Table.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Table {
+pub(crate) struct Table {
     #[serde(default, deserialize_with = "null_as_default")]
     pub column_definitions: Vec<Column>,
     #[serde(default, deserialize_with = "null_as_default")]
@@ -35,14 +35,14 @@ pub struct Table {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Column {
+pub(crate) struct Column {
     pub name: String,
     #[serde(default)]
     pub priority: i32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Row {
+pub(crate) struct Row {
     #[serde(default)]
     pub cells: Vec<Value>,
     #[serde(default)]
@@ -59,14 +59,14 @@ where
 
 /// How to lay a table out.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct TableOptions {
+pub(crate) struct TableOptions {
     pub wide: bool,
     /// Prepend NAMESPACE (from each row's object metadata), as with `-A`.
     pub namespace_column: bool,
 }
 
 /// A cell as kubectl prints it.
-pub fn cell_text(cell: &Value) -> String {
+pub(crate) fn cell_text(cell: &Value) -> String {
     match cell {
         Value::String(s) => s.clone(),
         Value::Null => "<none>".into(),
@@ -78,7 +78,7 @@ pub fn cell_text(cell: &Value) -> String {
 
 /// Renders rows under `columns` (which a watch carries over from its first
 /// event); with `header` the upper-cased column names come first.
-pub fn render_table(
+pub(crate) fn render_table(
     columns: &[Column],
     rows: &[Row],
     options: TableOptions,
@@ -137,7 +137,7 @@ fn aligned(text: &str) -> String {
 
 /// When a server answers the Table request with plain objects, kubectl
 /// prints NAME and AGE; so does joblite.
-pub fn fallback_table(objects: &[Value]) -> Table {
+pub(crate) fn fallback_table(objects: &[Value]) -> Table {
     let columns = vec![
         Column {
             name: "Name".into(),
@@ -177,7 +177,7 @@ pub fn fallback_table(objects: &[Value]) -> Table {
 
 /// Items of a list response, with `kind`/`apiVersion` filled in as kubectl
 /// shows them (list items arrive without them).
-pub fn list_items(list: &Value) -> Vec<Value> {
+pub(crate) fn list_items(list: &Value) -> Vec<Value> {
     let kind = list
         .get("kind")
         .and_then(Value::as_str)
@@ -217,7 +217,7 @@ fn strip_hidden(mut object: Value) -> Value {
 
 /// `-o yaml|json|name` output of objects; `single` prints the one object
 /// bare, otherwise kubectl's `kind: List` wrapper.
-pub fn render_objects(
+pub(crate) fn render_objects(
     objects: Vec<Value>,
     single: bool,
     format: OutputFormat,
@@ -258,7 +258,7 @@ pub fn render_objects(
 }
 
 /// JSON indented by four spaces, like Go's `json.MarshalIndent(v, "", "    ")`.
-pub fn to_json_4(value: &Value) -> String {
+pub(crate) fn to_json_4(value: &Value) -> String {
     let mut buf = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
@@ -267,7 +267,7 @@ pub fn to_json_4(value: &Value) -> String {
 }
 
 /// kubectl's message for an empty result (printed on stderr).
-pub fn no_resources_message(namespace: Option<&str>) -> String {
+pub(crate) fn no_resources_message(namespace: Option<&str>) -> String {
     match namespace {
         Some(ns) => format!("No resources found in {ns} namespace."),
         None => "No resources found".to_string(),

@@ -13,13 +13,13 @@ use k8s_openapi::api::batch::v1::Job;
 
 /// Bars for every Job a command waits on; inert when stderr is no terminal.
 #[derive(Clone)]
-pub struct Progress {
+pub(crate) struct Progress {
     multi: Option<MultiProgress>,
 }
 
 impl Progress {
     /// Bars when stderr is a terminal, otherwise nothing.
-    pub fn for_stderr() -> Self {
+    pub(crate) fn for_stderr() -> Self {
         let multi = std::io::stderr()
             .is_terminal()
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
@@ -27,12 +27,12 @@ impl Progress {
     }
 
     /// No bars at all.
-    pub fn hidden() -> Self {
+    pub(crate) fn hidden() -> Self {
         Progress { multi: None }
     }
 
     /// A bar for one Job.
-    pub fn job_bar(&self, display: &str, target: u64) -> JobBar {
+    pub(crate) fn job_bar(&self, display: &str, target: u64) -> JobBar {
         let bar = match &self.multi {
             Some(multi) => {
                 let bar = multi.add(ProgressBar::new(target.max(1)));
@@ -53,7 +53,7 @@ impl Progress {
     }
 
     /// Writes a line to stdout without tearing the bars.
-    pub fn print_stdout(&self, line: &[u8]) {
+    pub(crate) fn print_stdout(&self, line: &[u8]) {
         let write = || {
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(line);
@@ -66,7 +66,7 @@ impl Progress {
     }
 
     /// Writes a line to stderr without tearing the bars.
-    pub fn print_stderr(&self, line: &str) {
+    pub(crate) fn print_stderr(&self, line: &str) {
         match &self.multi {
             Some(multi) => {
                 let _ = multi.println(line);
@@ -77,13 +77,13 @@ impl Progress {
 }
 
 /// The bar of one Job.
-pub struct JobBar {
+pub(crate) struct JobBar {
     bar: Option<ProgressBar>,
 }
 
 /// The numbers a bar and a summary show.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub succeeded: i32,
     pub failed: i32,
     pub active: i32,
@@ -91,7 +91,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn of(job: &Job, container_restarts: i64) -> Counts {
+    pub(crate) fn of(job: &Job, container_restarts: i64) -> Counts {
         let status = job.status.clone().unwrap_or_default();
         let failed = status.failed.unwrap_or(0);
         Counts {
@@ -104,7 +104,7 @@ impl Counts {
 }
 
 /// How many successes a Job needs: `completions`, or 1 for a work queue.
-pub fn target(job: &Job) -> u64 {
+pub(crate) fn target(job: &Job) -> u64 {
     job.spec
         .as_ref()
         .and_then(|s| s.completions)
@@ -113,7 +113,7 @@ pub fn target(job: &Job) -> u64 {
 }
 
 impl JobBar {
-    pub fn update(&self, counts: Counts) {
+    pub(crate) fn update(&self, counts: Counts) {
         if let Some(bar) = &self.bar {
             bar.set_position(counts.succeeded.max(0) as u64);
             bar.set_message(format!(
@@ -123,7 +123,7 @@ impl JobBar {
         }
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

@@ -7,7 +7,7 @@ use api::resources::{ResourceInfo, ALL};
 use kube::discovery::ApiResource;
 
 /// Finds the resource a user's word names.
-pub fn lookup(word: &str) -> anyhow::Result<&'static ResourceInfo> {
+pub(crate) fn lookup(word: &str) -> anyhow::Result<&'static ResourceInfo> {
     let word = word.to_ascii_lowercase();
     let (name, group) = match word.split_once('.') {
         Some((name, group)) => (name.to_string(), Some(group.to_string())),
@@ -28,7 +28,7 @@ pub fn lookup(word: &str) -> anyhow::Result<&'static ResourceInfo> {
 
 /// Splits `TYPE/NAME`; a bare word is taken as `default_kind/NAME` when a
 /// default kind is given (as `kubectl logs NAME` means a pod).
-pub fn parse_ref(
+pub(crate) fn parse_ref(
     text: &str,
     default_kind: Option<&'static ResourceInfo>,
 ) -> anyhow::Result<(&'static ResourceInfo, String)> {
@@ -44,7 +44,7 @@ pub fn parse_ref(
 
 /// The resource and names of `get`/`describe`/`delete` arguments: either
 /// `TYPE NAME...` or `TYPE/NAME NAME...`.
-pub fn parse_targets(
+pub(crate) fn parse_targets(
     resource: &str,
     names: &[String],
 ) -> anyhow::Result<(&'static ResourceInfo, Vec<String>)> {
@@ -60,7 +60,7 @@ pub fn parse_targets(
 }
 
 /// `job.batch` or `pod`: the prefix of kubectl's `job.batch/x created`.
-pub fn display_kind(info: &ResourceInfo) -> String {
+pub(crate) fn display_kind(info: &ResourceInfo) -> String {
     if info.group.is_empty() {
         info.singular.to_string()
     } else {
@@ -69,12 +69,12 @@ pub fn display_kind(info: &ResourceInfo) -> String {
 }
 
 /// `job.batch/x`.
-pub fn display_ref(info: &ResourceInfo, name: &str) -> String {
+pub(crate) fn display_ref(info: &ResourceInfo, name: &str) -> String {
     format!("{}/{}", display_kind(info), name)
 }
 
 /// The kube-rs description of a resource, for `Api<DynamicObject>`.
-pub fn api_resource(info: &ResourceInfo) -> ApiResource {
+pub(crate) fn api_resource(info: &ResourceInfo) -> ApiResource {
     ApiResource {
         group: info.group.to_string(),
         version: info.version.to_string(),
@@ -86,7 +86,7 @@ pub fn api_resource(info: &ResourceInfo) -> ApiResource {
 
 /// The URL of a collection: `/apis/batch/v1/namespaces/ns/jobs`; `None`
 /// namespace means all namespaces (or a cluster-scoped resource).
-pub fn collection_path(info: &ResourceInfo, namespace: Option<&str>) -> String {
+pub(crate) fn collection_path(info: &ResourceInfo, namespace: Option<&str>) -> String {
     let prefix = if info.group.is_empty() {
         format!("/api/{}", info.version)
     } else {
@@ -99,7 +99,7 @@ pub fn collection_path(info: &ResourceInfo, namespace: Option<&str>) -> String {
 }
 
 /// A typed `Api` handle that is namespaced only when the resource is.
-pub fn dynamic_api(
+pub(crate) fn dynamic_api(
     client: &kube::Client,
     info: &ResourceInfo,
     namespace: &str,

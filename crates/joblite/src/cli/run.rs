@@ -33,10 +33,10 @@ use super::session;
 use super::CmdResult;
 
 /// Field manager for objects the CLI creates.
-pub const FIELD_MANAGER: &str = "joblite";
+pub(crate) const FIELD_MANAGER: &str = "joblite";
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Name of the Job (and of its container).
     pub name: String,
     /// The container image (a process runtime ignores it, a cluster needs it).
@@ -104,7 +104,7 @@ fn parse_pair(pair: &str, what: &str) -> anyhow::Result<(String, String)> {
 }
 
 /// The Job that `run` creates, built from its flags alone.
-pub fn build_job(args: &RunArgs) -> anyhow::Result<Job> {
+pub(crate) fn build_job(args: &RunArgs) -> anyhow::Result<Job> {
     let env: Vec<EnvVar> = args
         .env
         .iter()
@@ -161,7 +161,7 @@ pub fn build_job(args: &RunArgs) -> anyhow::Result<Job> {
     })
 }
 
-pub async fn run(args: RunArgs) -> CmdResult {
+pub(crate) async fn run(args: RunArgs) -> CmdResult {
     let started = Instant::now();
     if args.tty && !args.stdin {
         bail!("-i/--stdin is required for containers with -t/--tty=true");

@@ -23,12 +23,12 @@ use super::resource;
 
 /// How long to wait for a Job's pod to appear (kubectl's
 /// `--pod-running-timeout` default).
-pub const POD_RUNNING_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const POD_RUNNING_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The pod `POD`, `pod/NAME` or `job/NAME` means. For a Job, the pod kubectl
 /// would pick: running and ready before running before pending, then the
 /// oldest; waiting up to `timeout` for one to exist.
-pub async fn attachable_pod(
+pub(crate) async fn attachable_pod(
     target: &Target,
     object: &str,
     timeout: Duration,
@@ -94,7 +94,7 @@ fn most_active(mut pods: Vec<Pod>) -> Option<Pod> {
 }
 
 /// The pod's phase when it can no longer run anything.
-pub fn completed_phase(pod: &Pod) -> Option<String> {
+pub(crate) fn completed_phase(pod: &Pod) -> Option<String> {
     pod.status
         .as_ref()
         .and_then(|s| s.phase.clone())
@@ -103,7 +103,7 @@ pub fn completed_phase(pod: &Pod) -> Option<String> {
 
 /// The container `-c` names, or kubectl's default (noting the choice on
 /// stderr when the pod has several, unless quiet).
-pub fn container(pod: &Pod, requested: Option<&str>, quiet: bool) -> anyhow::Result<String> {
+pub(crate) fn container(pod: &Pod, requested: Option<&str>, quiet: bool) -> anyhow::Result<String> {
     if let Some(c) = requested {
         return Ok(c.to_string());
     }
@@ -127,7 +127,7 @@ pub fn container(pod: &Pod, requested: Option<&str>, quiet: bool) -> anyhow::Res
 /// A kube error from opening a session, worded as kubectl words it: a
 /// `Status` as `Error from server`, a plain-text refusal (the kubelet's
 /// `container not found`) as `unable to upgrade connection`.
-pub fn open_error(err: kube::Error) -> anyhow::Error {
+pub(crate) fn open_error(err: kube::Error) -> anyhow::Error {
     match err {
         kube::Error::Api(s) if s.reason == "Failed to parse error data" => {
             anyhow!("unable to upgrade connection: {}", s.message)
@@ -137,18 +137,18 @@ pub fn open_error(err: kube::Error) -> anyhow::Error {
 }
 
 /// Whether our stdin is a terminal.
-pub fn stdin_is_terminal() -> bool {
+pub(crate) fn stdin_is_terminal() -> bool {
     std::io::stdin().is_terminal()
 }
 
 /// The local terminal in raw mode until dropped (what kubectl's `term.Safe`
 /// does for `-t`).
-pub struct RawTerminal {
+pub(crate) struct RawTerminal {
     saved: rustix::termios::Termios,
 }
 
 impl RawTerminal {
-    pub fn enter() -> anyhow::Result<RawTerminal> {
+    pub(crate) fn enter() -> anyhow::Result<RawTerminal> {
         let stdin = std::io::stdin();
         let saved = rustix::termios::tcgetattr(&stdin)?;
         let mut raw = saved.clone();
@@ -195,7 +195,7 @@ async fn pump(mut from: impl AsyncRead + Unpin, mut to: impl AsyncWrite + Unpin)
 /// Runs an opened session to its end: our stdin to it (when `stdin`), its
 /// output to ours, terminal resizes (when `tty`). Returns its `Status`;
 /// `None` when the connection ended without one.
-pub async fn drive(mut proc: AttachedProcess, stdin: bool, tty: bool) -> Option<Status> {
+pub(crate) async fn drive(mut proc: AttachedProcess, stdin: bool, tty: bool) -> Option<Status> {
     let status = proc.take_status();
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(out) = proc.stdout() {
@@ -254,7 +254,7 @@ pub async fn drive(mut proc: AttachedProcess, stdin: bool, tty: bool) -> Option<
 /// The exit code a session's `Status` means, as kubectl reads it: 0 for
 /// `Success`, the `ExitCode` cause of a `NonZeroExitCode` (printing
 /// `command terminated with exit code N`), an error for anything else.
-pub fn exit_code(status: Option<Status>) -> anyhow::Result<u8> {
+pub(crate) fn exit_code(status: Option<Status>) -> anyhow::Result<u8> {
     let Some(status) = status else {
         bail!("error reading from error stream: the connection closed without a status");
     };

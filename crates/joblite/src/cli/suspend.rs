@@ -15,7 +15,7 @@ use super::run::FIELD_MANAGER;
 use super::CmdResult;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct SuspendArgs {
+pub(crate) struct SuspendArgs {
     /// The Job or CronJob: job/NAME, cronjob/NAME, TYPE NAME, or a Job's
     /// NAME.
     pub resource: String,
@@ -25,7 +25,7 @@ pub struct SuspendArgs {
     pub target: TargetArgs,
 }
 
-pub async fn run(args: SuspendArgs, suspend: bool) -> CmdResult {
+pub(crate) async fn run(args: SuspendArgs, suspend: bool) -> CmdResult {
     let (info, name) = match &args.name {
         Some(name) => (resource::lookup(&args.resource)?, name.clone()),
         None => resource::parse_ref(&args.resource, Some(&api::resources::JOBS))?,

@@ -24,7 +24,7 @@ use super::resource;
 use super::CmdResult;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct WaitArgs {
+pub(crate) struct WaitArgs {
     /// The object, as TYPE/NAME (job/x, pod/y).
     pub object: String,
     /// complete, failed, done, delete, or condition=TYPE[=VALUE].
@@ -39,7 +39,7 @@ pub struct WaitArgs {
 
 /// What `--for` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WaitFor {
+pub(crate) enum WaitFor {
     Condition {
         type_: String,
         value: String,
@@ -50,7 +50,7 @@ pub enum WaitFor {
 }
 
 /// Parses `--for`.
-pub fn parse_for(text: &str) -> anyhow::Result<WaitFor> {
+pub(crate) fn parse_for(text: &str) -> anyhow::Result<WaitFor> {
     let lower = text.to_ascii_lowercase();
     match lower.as_str() {
         "complete" => return Ok(condition("Complete", "True")),
@@ -78,7 +78,7 @@ fn condition(type_: &str, value: &str) -> WaitFor {
 
 /// Whether the object has the condition `type_` with `value`, honouring
 /// observedGeneration.
-pub fn has_condition(object: &Value, type_: &str, value: &str) -> bool {
+pub(crate) fn has_condition(object: &Value, type_: &str, value: &str) -> bool {
     let generation = object
         .pointer("/metadata/generation")
         .and_then(Value::as_i64);
@@ -112,7 +112,7 @@ pub fn has_condition(object: &Value, type_: &str, value: &str) -> bool {
 }
 
 /// The decision for one observed state: `Some(exit code)` when done.
-pub fn decide(for_: &WaitFor, object: Option<&Value>) -> Option<(u8, &'static str)> {
+pub(crate) fn decide(for_: &WaitFor, object: Option<&Value>) -> Option<(u8, &'static str)> {
     match (for_, object) {
         (WaitFor::Delete, None) => Some((0, "condition met")),
         (WaitFor::Delete, Some(_)) | (_, None) => None,
@@ -132,7 +132,7 @@ pub fn decide(for_: &WaitFor, object: Option<&Value>) -> Option<(u8, &'static st
 }
 
 /// kubectl: a negative timeout means a week.
-pub fn timeout_from(text: &str) -> anyhow::Result<Duration> {
+pub(crate) fn timeout_from(text: &str) -> anyhow::Result<Duration> {
     let d = parse_go_duration(text)?;
     Ok(if d.negative {
         Duration::from_secs(7 * 24 * 3600)
@@ -141,7 +141,7 @@ pub fn timeout_from(text: &str) -> anyhow::Result<Duration> {
     })
 }
 
-pub async fn run(args: WaitArgs) -> CmdResult {
+pub(crate) async fn run(args: WaitArgs) -> CmdResult {
     let for_ = parse_for(&args.for_)?;
     let timeout = timeout_from(&args.timeout)?;
     let (info, name) = resource::parse_ref(&args.object, None)?;

@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 /// Serializes a JSON value as kubectl-style YAML (ends with a newline).
-pub fn to_yaml(value: &Value) -> String {
+pub(crate) fn to_yaml(value: &Value) -> String {
     let mut out = String::new();
     match value {
         Value::Object(map) if !map.is_empty() => write_map(map, 0, &mut out),
@@ -219,7 +219,7 @@ fn plain_is_safe(s: &str) -> bool {
 
 /// Sorts object keys recursively, as Go's encoding of maps does, so
 /// `-o json` matches kubectl too.
-pub fn sort_keys(value: &Value) -> Value {
+pub(crate) fn sort_keys(value: &Value) -> Value {
     match value {
         Value::Object(map) => {
             let mut out = serde_json::Map::new();

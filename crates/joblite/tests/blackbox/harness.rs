@@ -13,7 +13,7 @@ use serde_json::Value;
 const KUBECTL_DIRS: &[&str] = &["/usr/lib/google-cloud-sdk/bin", "/usr/bin"];
 
 /// Path of `kubectl.<minor>` (e.g. "1.33"), or the default `kubectl`.
-pub fn kubectl_path(version: &str) -> PathBuf {
+pub(crate) fn kubectl_path(version: &str) -> PathBuf {
     for d in KUBECTL_DIRS {
         let p = Path::new(d).join(format!("kubectl.{version}"));
         if p.exists() {
@@ -23,7 +23,7 @@ pub fn kubectl_path(version: &str) -> PathBuf {
     PathBuf::from("kubectl")
 }
 
-pub struct Server {
+pub(crate) struct Server {
     pub data_dir: tempfile::TempDir,
     pub home: tempfile::TempDir,
     pub kubeconfig: PathBuf,
@@ -38,18 +38,18 @@ pub struct Server {
 impl Server {
     /// Starts `joblite serve --port 0 --runtime process` on a fresh data
     /// directory.
-    pub fn start() -> Server {
+    pub(crate) fn start() -> Server {
         Server::start_with("process", &[])
     }
 
     /// Starts an engine whose pods run in the shared container rig.
-    pub fn start_container() -> Server {
+    pub(crate) fn start_container() -> Server {
         let rig = rig();
         Server::start_with("container", &[("DOCKER_HOST", &rig.docker_host())])
     }
 
     /// Starts an engine with `--runtime <runtime>` and extra environment.
-    pub fn start_with(runtime: &str, env: &[(&str, &str)]) -> Server {
+    pub(crate) fn start_with(runtime: &str, env: &[(&str, &str)]) -> Server {
         let data_dir = tempfile::tempdir().expect("tempdir");
         let home = tempfile::tempdir().expect("tempdir");
         let mut s = Server {
@@ -115,12 +115,12 @@ impl Server {
     }
 
     /// The server's log so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.path().join("test-engine.log")).unwrap_or_default()
     }
 
     /// `kill -9` the server, leaving its data directory.
-    pub fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -128,13 +128,13 @@ impl Server {
     }
 
     /// Starts the server again on the same data directory.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.kill9();
         self.spawn();
     }
 
     /// Runs `kubectl.<version>` with this server's kubeconfig and HOME.
-    pub fn kubectl_v(&self, version: &str, args: &[&str]) -> Run {
+    pub(crate) fn kubectl_v(&self, version: &str, args: &[&str]) -> Run {
         let out = Command::new(kubectl_path(version))
             .args(args)
             .env("KUBECONFIG", &self.kubeconfig)
@@ -147,7 +147,7 @@ impl Server {
 
     /// A `kubectl.<version>` command with this server's kubeconfig and
     /// HOME, for callers that set more (environment, stdin, a terminal).
-    pub fn kubectl_command(&self, version: &str) -> Command {
+    pub(crate) fn kubectl_command(&self, version: &str) -> Command {
         let mut c = Command::new(kubectl_path(version));
         c.env("KUBECONFIG", &self.kubeconfig)
             .env("HOME", self.home.path());
@@ -155,12 +155,12 @@ impl Server {
     }
 
     /// kubectl 1.33 (the server reports 1.33).
-    pub fn kubectl(&self, args: &[&str]) -> Run {
+    pub(crate) fn kubectl(&self, args: &[&str]) -> Run {
         self.kubectl_v("1.33", args)
     }
 
     /// kubectl with a manifest on stdin (`-f -`).
-    pub fn kubectl_stdin(&self, version: &str, args: &[&str], stdin: &str) -> Run {
+    pub(crate) fn kubectl_stdin(&self, version: &str, args: &[&str], stdin: &str) -> Run {
         use std::io::Write;
         let mut child = Command::new(kubectl_path(version))
             .args(args)
@@ -181,7 +181,7 @@ impl Server {
     }
 
     /// `kubectl get <what> -o json`, parsed.
-    pub fn get_json(&self, what: &[&str]) -> Value {
+    pub(crate) fn get_json(&self, what: &[&str]) -> Value {
         let mut args = vec!["get"];
         args.extend_from_slice(what);
         args.extend_from_slice(&["-o", "json"]);
@@ -191,7 +191,7 @@ impl Server {
     }
 
     /// Polls `f` until it returns Some, or panics after `timeout`.
-    pub fn wait_for<T>(
+    pub(crate) fn wait_for<T>(
         &self,
         what: &str,
         timeout: Duration,
@@ -212,16 +212,16 @@ impl Server {
     }
 
     /// The bearer token and base URL, for raw HTTP checks.
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         format!("https://127.0.0.1:{}", self.port)
     }
 
-    pub fn token(&self) -> String {
+    pub(crate) fn token(&self) -> String {
         std::fs::read_to_string(self.data_dir.path().join("pki/token")).unwrap()
     }
 
     /// `curl` a path with the token (CA-verified) and return (status, body).
-    pub fn curl(
+    pub(crate) fn curl(
         &self,
         method: &str,
         path: &str,
@@ -248,7 +248,7 @@ impl Server {
     }
 
     /// Runs the `joblite` client against this server (`--kubeconfig`).
-    pub fn joblite(&self, args: &[&str]) -> Run {
+    pub(crate) fn joblite(&self, args: &[&str]) -> Run {
         // `--kubeconfig` right after the subcommand: after `--` it would
         // be part of a command line.
         let (sub, rest) = args.split_first().expect("a subcommand");
@@ -266,7 +266,7 @@ impl Server {
     }
 
     /// `joblite status` of this server's data directory.
-    pub fn status(&self) -> String {
+    pub(crate) fn status(&self) -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_joblite"))
             .args(["status", "--data-dir"])
             .arg(self.data_dir.path())
@@ -277,7 +277,7 @@ impl Server {
     }
 
     /// This engine's node instance id (the label on its containers).
-    pub fn instance(&self) -> String {
+    pub(crate) fn instance(&self) -> String {
         std::fs::read_to_string(self.data_dir.path().join("node/instance-id"))
             .unwrap_or_default()
             .trim()
@@ -286,7 +286,7 @@ impl Server {
 
     /// The engine containers of this server (sandboxes included), as
     /// `podman ps -a` lists them.
-    pub fn containers(&self) -> Vec<String> {
+    pub(crate) fn containers(&self) -> Vec<String> {
         let instance = self.instance();
         if instance.is_empty() {
             return Vec::new();
@@ -304,7 +304,7 @@ impl Server {
 
     /// Waits until none of this server's containers is left.
     #[track_caller]
-    pub fn assert_no_containers(&self) {
+    pub(crate) fn assert_no_containers(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let left = self.containers();
@@ -326,7 +326,7 @@ impl Server {
 /// storage and network, one loopback registry, and the busybox and kuard
 /// images. Started on first use; its services die with the test process
 /// (parent-death signal), and what a dead run left is removed by the next.
-pub struct Rig {
+pub(crate) struct Rig {
     pub dir: PathBuf,
     /// `127.0.0.1:<port>` of the registry.
     pub registry: String,
@@ -335,7 +335,7 @@ pub struct Rig {
 static RIG: OnceLock<Rig> = OnceLock::new();
 
 /// The rig, started on first use.
-pub fn rig() -> &'static Rig {
+pub(crate) fn rig() -> &'static Rig {
     RIG.get_or_init(Rig::start)
 }
 
@@ -399,6 +399,7 @@ impl Rig {
                     .stderr(log);
                 use std::os::unix::process::CommandExt;
                 // SAFETY: prctl is async-signal-safe.
+                #[allow(unsafe_code)]
                 unsafe {
                     c.pre_exec(|| {
                         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
@@ -478,12 +479,12 @@ impl Rig {
         }
     }
 
-    pub fn docker_host(&self) -> String {
+    pub(crate) fn docker_host(&self) -> String {
         format!("unix://{}", self.dir.join("podman.sock").display())
     }
 
     /// Runs `podman` on the rig.
-    pub fn podman(&self, args: &[&str]) -> Run {
+    pub(crate) fn podman(&self, args: &[&str]) -> Run {
         let out = Command::new("podman")
             .args(args)
             .env("CONTAINERS_CONF", self.dir.join("containers.conf"))
@@ -557,21 +558,21 @@ impl Drop for Server {
 }
 
 /// The outcome of a command.
-pub struct Run(pub Output);
+pub(crate) struct Run(pub Output);
 
 impl Run {
-    pub fn stdout(&self) -> String {
+    pub(crate) fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.0.stdout).into_owned()
     }
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.0.stderr).into_owned()
     }
-    pub fn code(&self) -> i32 {
+    pub(crate) fn code(&self) -> i32 {
         self.0.status.code().unwrap_or(-1)
     }
     /// Asserts success and returns stdout.
     #[track_caller]
-    pub fn ok(&self) -> String {
+    pub(crate) fn ok(&self) -> String {
         assert!(
             self.0.status.success(),
             "command failed ({}):\nstdout: {}\nstderr: {}",
@@ -583,7 +584,7 @@ impl Run {
     }
     /// Asserts failure with exit code 1 and returns stderr.
     #[track_caller]
-    pub fn fails(&self) -> String {
+    pub(crate) fn fails(&self) -> String {
         assert_eq!(
             self.code(),
             1,
@@ -596,7 +597,7 @@ impl Run {
 }
 
 /// The condition of type `t` in an object's `status.conditions`.
-pub fn condition<'a>(job: &'a Value, t: &str) -> Option<&'a Value> {
+pub(crate) fn condition<'a>(job: &'a Value, t: &str) -> Option<&'a Value> {
     job["status"]["conditions"]
         .as_array()?
         .iter()

@@ -300,6 +300,27 @@ fn e2e_suspend_and_resume() {
     assert_eq!(condition(&j, "Suspended").unwrap()["status"], "True");
     assert_eq!(j["status"]["failed"].as_i64().unwrap_or(0), 0);
     assert_eq!(j["status"]["active"].as_i64().unwrap_or(0), 0);
+    // Resumed a second time, after it had started: the controller resets
+    // startTime, which the 1.33 patch releases' validation allows
+    // (kubernetes#134521: the status write used to be refused for good).
+    let started = j["status"]["startTime"].clone();
+    std::thread::sleep(Duration::from_millis(1100));
+    s.kubectl(&[
+        "patch",
+        "job",
+        "sus",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"suspend":false}}"#,
+    ])
+    .ok();
+    s.wait_for("resumed again", Duration::from_secs(30), || {
+        let j = s.get_json(&["job", "sus"]);
+        (condition(&j, "Suspended")?["reason"] == "JobResumed" && j["status"]["active"] == 2)
+            .then_some(j)
+    });
+    let j = s.get_json(&["job", "sus"]);
+    assert_ne!(j["status"]["startTime"], started, "{j}");
     let out = s.kubectl(&["describe", "job", "sus"]).ok();
     for reason in ["Suspended", "Resumed", "SuccessfulDelete"] {
         assert!(out.contains(reason), "{reason} missing:\n{out}");

@@ -87,7 +87,7 @@ fn dechunk(mut s: &str) -> String {
 }
 
 /// chromedriver and one browser session; both end on drop.
-pub struct Browser {
+pub(crate) struct Browser {
     driver: Child,
     port: u16,
     session: String,
@@ -98,7 +98,7 @@ impl Browser {
     /// Starts chromedriver and a headless chromium with a fresh profile.
     /// The engine's certificate comes from its own CA, which this profile
     /// does not know, so the session accepts it (`acceptInsecureCerts`).
-    pub fn start() -> Browser {
+    pub(crate) fn start() -> Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -165,11 +165,11 @@ impl Browser {
         (code == 200).then(|| v["value"].clone())
     }
 
-    pub fn goto(&self, url: &str) {
+    pub(crate) fn goto(&self, url: &str) {
         self.cmd("POST", "/url", Some(json!({"url": url})));
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.cmd("GET", "/url", None)
             .as_str()
             .unwrap_or("")
@@ -177,7 +177,7 @@ impl Browser {
     }
 
     /// The first element matching a CSS selector, if any.
-    pub fn find(&self, css: &str) -> Option<String> {
+    pub(crate) fn find(&self, css: &str) -> Option<String> {
         let v = self.try_cmd(
             "POST",
             "/element",
@@ -186,7 +186,7 @@ impl Browser {
         v[ELEMENT].as_str().map(str::to_string)
     }
 
-    pub fn count(&self, css: &str) -> usize {
+    pub(crate) fn count(&self, css: &str) -> usize {
         self.cmd(
             "POST",
             "/elements",
@@ -199,7 +199,7 @@ impl Browser {
 
     /// Finds and clicks the element matching `css`, again if the page
     /// redrew it in between (a live page replaces elements).
-    pub fn click_css(&self, css: &str, timeout: Duration) {
+    pub(crate) fn click_css(&self, css: &str, timeout: Duration) {
         self.wait_for(&format!("a click on {css}"), timeout, |b| {
             let el = b.find(css)?;
             b.try_cmd("POST", &format!("/element/{el}/click"), Some(json!({})))
@@ -207,14 +207,14 @@ impl Browser {
         })
     }
 
-    pub fn text(&self, el: &str) -> String {
+    pub(crate) fn text(&self, el: &str) -> String {
         self.try_cmd("GET", &format!("/element/{el}/text"), None)
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default()
     }
 
     /// Runs a script in the page and returns its value.
-    pub fn execute(&self, script: &str) -> Value {
+    pub(crate) fn execute(&self, script: &str) -> Value {
         self.cmd(
             "POST",
             "/execute/sync",
@@ -223,19 +223,19 @@ impl Browser {
     }
 
     /// The page's visible text.
-    pub fn body_text(&self) -> String {
+    pub(crate) fn body_text(&self) -> String {
         self.execute("return document.body.innerText")
             .as_str()
             .unwrap_or("")
             .to_string()
     }
 
-    pub fn cookies(&self) -> Value {
+    pub(crate) fn cookies(&self) -> Value {
         self.cmd("GET", "/cookie", None)
     }
 
     /// A PNG of the viewport.
-    pub fn screenshot(&self) -> Vec<u8> {
+    pub(crate) fn screenshot(&self) -> Vec<u8> {
         use base64::Engine as _;
         let b64 = self.cmd("GET", "/screenshot", None);
         base64::engine::general_purpose::STANDARD
@@ -245,7 +245,7 @@ impl Browser {
 
     /// Polls `f` (WebDriver reads of the page; the page itself only
     /// follows watches) until it returns Some.
-    pub fn wait_for<T>(
+    pub(crate) fn wait_for<T>(
         &self,
         what: &str,
         timeout: Duration,
@@ -267,7 +267,7 @@ impl Browser {
     }
 
     /// Waits for an element and returns it.
-    pub fn wait_element(&self, css: &str, timeout: Duration) -> String {
+    pub(crate) fn wait_element(&self, css: &str, timeout: Duration) -> String {
         self.wait_for(css, timeout, |b| b.find(css))
     }
 }

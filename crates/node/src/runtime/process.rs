@@ -17,6 +17,9 @@
 //! says so (rather than silently writing to the host's `/data`), and the
 //! hostname is only in `$HOSTNAME`.
 
+// `pre_exec` (a new session for the supervisor) is unsafe by nature.
+#![allow(unsafe_code)]
+
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};

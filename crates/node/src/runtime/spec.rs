@@ -115,16 +115,16 @@ pub fn resources(container: &Container) -> Resources {
     let requests = r.and_then(|r| r.requests.as_ref());
     let cpu_limit_millis = limits
         .and_then(|l| l.get("cpu"))
-        .and_then(|q| crate::quantity::millis(&q.0));
+        .and_then(api::quantity::quantity_to_millis);
     Resources {
         memory_limit: limits
             .and_then(|l| l.get("memory"))
-            .and_then(|q| crate::quantity::value(&q.0)),
+            .and_then(api::quantity::quantity_to_bytes),
         cpu_limit_millis,
         // The API defaults a missing request to the limit.
         cpu_request_millis: requests
             .and_then(|l| l.get("cpu"))
-            .and_then(|q| crate::quantity::millis(&q.0))
+            .and_then(api::quantity::quantity_to_millis)
             .or(cpu_limit_millis),
     }
 }

@@ -14,6 +14,9 @@
 //! ends the session. An attach subscribes to the run's output from that
 //! moment on (earlier output is in the log) and may write its stdin.
 
+// A pty master read and written without blocking.
+#![allow(unsafe_code)]
+
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
