@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStatus, Event, Pod, PodTemplateSpec, Toleration, Volume,
 };
@@ -674,6 +674,104 @@ pub fn job_text(job: &Job, events: &[Event]) -> String {
     out.aligned() + &events_table
 }
 
+/// kubectl's `printBoolPtr`.
+fn bool_ptr(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "True",
+        Some(false) => "False",
+        None => "<unset>",
+    }
+}
+
+/// The text of `kubectl describe cronjob` (kubectl's `describeCronJob`,
+/// `describeJobTemplate` and `printActiveJobs`).
+pub fn cronjob_text(cj: &CronJob, events: &[Event]) -> String {
+    let mut out = Out::default();
+    let meta = &cj.metadata;
+    let spec = cj.spec.clone().unwrap_or_default();
+    let status = cj.status.clone().unwrap_or_default();
+    name_and_namespace(&mut out, meta);
+    labels_multiline(&mut out, "Labels", meta.labels.as_ref());
+    annotations_multiline(&mut out, "Annotations", meta.annotations.as_ref());
+    out.w(0, &format!("Schedule:\t{}\n", spec.schedule));
+    out.w(
+        0,
+        &format!(
+            "Concurrency Policy:\t{}\n",
+            spec.concurrency_policy.unwrap_or_default()
+        ),
+    );
+    out.w(0, &format!("Suspend:\t{}\n", bool_ptr(spec.suspend)));
+    let or_unset = |v: Option<i64>, unit: &str| match v {
+        Some(v) => format!("{v}{unit}"),
+        None => "<unset>".into(),
+    };
+    out.w(
+        0,
+        &format!(
+            "Successful Job History Limit:\t{}\n",
+            or_unset(spec.successful_jobs_history_limit.map(i64::from), "")
+        ),
+    );
+    out.w(
+        0,
+        &format!(
+            "Failed Job History Limit:\t{}\n",
+            or_unset(spec.failed_jobs_history_limit.map(i64::from), "")
+        ),
+    );
+    out.w(
+        0,
+        &format!(
+            "Starting Deadline Seconds:\t{}\n",
+            or_unset(spec.starting_deadline_seconds, "s")
+        ),
+    );
+    // describeJobTemplate
+    let job = spec.job_template.spec.clone().unwrap_or_default();
+    let selector = job
+        .selector
+        .as_ref()
+        .map(selector_string)
+        .unwrap_or_else(|| "<unset>".into());
+    out.w(0, &format!("Selector:\t{selector}\n"));
+    out.w(
+        0,
+        &format!(
+            "Parallelism:\t{}\n",
+            or_unset(job.parallelism.map(i64::from), "")
+        ),
+    );
+    out.w(
+        0,
+        &format!(
+            "Completions:\t{}\n",
+            or_unset(job.completions.map(i64::from), "")
+        ),
+    );
+    if let Some(d) = job.active_deadline_seconds {
+        out.w(0, &format!("Active Deadline Seconds:\t{d}s\n"));
+    }
+    describe_template(&mut out, &job.template);
+    match &status.last_schedule_time {
+        Some(t) => out.w(0, &format!("Last Schedule Time:\t{}\n", time_str(t))),
+        None => out.w(0, "Last Schedule Time:\t<unset>\n"),
+    }
+    let active: Vec<String> = status
+        .active
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.name.unwrap_or_default())
+        .collect();
+    if active.is_empty() {
+        out.w(0, "Active Jobs:\t<none>\n");
+    } else {
+        out.w(0, &format!("Active Jobs:\t{}\n", active.join(", ")));
+    }
+    let events_table = describe_events(&mut out, events);
+    out.aligned() + &events_table
+}
+
 /// kubectl's QoS class: BestEffort without requests or limits, Guaranteed
 /// when every container's cpu and memory limits equal its requests.
 fn qos_class(pod: &Pod) -> String {
@@ -887,6 +985,57 @@ Pod Template:
 Events:                      <none>
 ";
         assert_eq!(job_text(&job(), &[]), want);
+    }
+
+    /// kubectl 1.33's `describe cronjob` text for the same object.
+    #[test]
+    fn cronjob_layout() {
+        let cj: CronJob = serde_json::from_value(json!({
+            "metadata": {"name": "report", "namespace": "default", "labels": {"team": "a"}},
+            "spec": {
+                "schedule": "*/5 * * * *", "concurrencyPolicy": "Forbid", "suspend": false,
+                "successfulJobsHistoryLimit": 3, "startingDeadlineSeconds": 30,
+                "jobTemplate": {"spec": {"parallelism": 2, "template": {"spec": {
+                    "restartPolicy": "OnFailure",
+                    "containers": [{"name": "report", "image": "busybox", "command": ["/bin/true"]}]
+                }}}}
+            },
+            "status": {"active": [{"name": "report-1"}, {"name": "report-2"}]}
+        }))
+        .unwrap();
+        let want = "\
+Name:                          report
+Namespace:                     default
+Labels:                        team=a
+Annotations:                   <none>
+Schedule:                      */5 * * * *
+Concurrency Policy:            Forbid
+Suspend:                       False
+Successful Job History Limit:  3
+Failed Job History Limit:      <unset>
+Starting Deadline Seconds:     30s
+Selector:                      <unset>
+Parallelism:                   2
+Completions:                   <unset>
+Pod Template:
+  Labels:  <none>
+  Containers:
+   report:
+    Image:      busybox
+    Port:       <none>
+    Host Port:  <none>
+    Command:
+      /bin/true
+    Environment:     <none>
+    Mounts:          <none>
+  Volumes:           <none>
+  Node-Selectors:    <none>
+  Tolerations:       <none>
+Last Schedule Time:  <unset>
+Active Jobs:         report-1, report-2
+Events:              <none>
+";
+        assert_eq!(cronjob_text(&cj, &[]), want);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use api::resources::{ResourceInfo, JOBS, NODES, PODS};
+use api::resources::{ResourceInfo, CRONJOBS, JOBS, NODES, PODS};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -35,7 +35,7 @@ use crate::Result;
 pub(crate) use api::vocabulary::{FINALIZER_FOREGROUND, FINALIZER_ORPHAN};
 
 /// The resources whose objects can own or depend on others.
-static WATCHED: [&ResourceInfo; 3] = [&JOBS, &PODS, &NODES];
+static WATCHED: [&ResourceInfo; 4] = [&CRONJOBS, &JOBS, &PODS, &NODES];
 
 #[derive(Debug, Clone)]
 struct Node {

@@ -45,7 +45,8 @@ enum Command {
 enum ClientCommand {
     /// Apply a configuration to a resource by file name or stdin.
     Apply(cli::apply::ApplyArgs),
-    /// Create a resource from a file or from stdin.
+    /// Create resources from files or stdin, or a Job from a CronJob
+    /// (`create job NAME --from=cronjob/CJ`).
     Create(cli::create::CreateArgs),
     /// Create a Job that runs a command; with -i, stream its output and wait.
     Run(cli::run::RunArgs),
@@ -63,9 +64,10 @@ enum ClientCommand {
     Wait(cli::wait::WaitArgs),
     /// Delete resources by name, or all of a type.
     Delete(cli::delete::DeleteArgs),
-    /// Suspend a job: its active pods are deleted and no new ones start.
+    /// Suspend a job (its active pods are deleted and no new ones start) or
+    /// a cronjob (it creates no more Jobs).
     Suspend(cli::suspend::SuspendArgs),
-    /// Resume a suspended job.
+    /// Resume a suspended job or cronjob.
     Resume(cli::suspend::SuspendArgs),
     /// Print the engine's kubeconfig, or its path with --path.
     Kubeconfig(cli::kubeconfig::KubeconfigArgs),

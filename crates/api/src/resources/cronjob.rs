@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::Event;
 use serde_json::{Map, Value};
 
 use super::{ResourceInfo, VERBS};
@@ -93,6 +94,10 @@ impl Strategy for CronJobStrategy {
 
     fn cells(&self, cj: &Value, now: DateTime<Utc>) -> Vec<Value> {
         rules::table_cells(cj, now, true)
+    }
+
+    fn describe(&self, cj: &CronJob, events: &[Event]) -> String {
+        crate::describe::cronjob_text(cj, events)
     }
 
     /// ObjectMeta twice (the CronJob's and the Job template's), the pod

@@ -1,10 +1,11 @@
-//! `joblite suspend job/NAME` and `resume job/NAME`: flip `spec.suspend`
-//! with a merge patch (the field is mutable; the Job controller deletes the
-//! active pods on suspend and starts pods again on resume, KEP-2232).
+//! `joblite suspend job/NAME|cronjob/NAME` and `resume …`: flip
+//! `spec.suspend` with a merge patch. On a Job the controller deletes the
+//! active pods on suspend and starts pods again on resume (KEP-2232); on a
+//! CronJob the controller stops (or resumes) creating Jobs, and Jobs
+//! already running are left alone, as upstream.
 
-use k8s_openapi::api::batch::v1::Job;
+use anyhow::bail;
 use kube::api::{Patch, PatchParams};
-use kube::Api;
 use serde_json::json;
 
 use super::client::{connect, TargetArgs};
@@ -15,41 +16,47 @@ use super::CmdResult;
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct SuspendArgs {
-    /// The Job, as job/NAME or NAME.
-    pub job: String,
+    /// The Job or CronJob: job/NAME, cronjob/NAME, TYPE NAME, or a Job's
+    /// NAME.
+    pub resource: String,
+    /// The name, when the first argument is a type (`cronjob NAME`).
+    pub name: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
 }
 
 pub(crate) async fn run(args: SuspendArgs, suspend: bool) -> CmdResult {
-    let (info, name) = resource::parse_ref(&args.job, Some(&api::resources::JOBS))?;
-    if info.plural != "jobs" {
-        anyhow::bail!("only jobs can be suspended or resumed, not {}", info.plural);
+    let (info, name) = match &args.name {
+        Some(name) => (resource::lookup(&args.resource)?, name.clone()),
+        None => resource::parse_ref(&args.resource, Some(&api::resources::JOBS))?,
+    };
+    if info.plural != "jobs" && info.plural != "cronjobs" {
+        bail!(
+            "only jobs and cronjobs can be suspended or resumed, not {}",
+            info.plural
+        );
     }
     let target = connect(&args.target).await?;
-    let jobs: Api<Job> = Api::namespaced(target.client.clone(), &target.namespace);
-    let before = jobs.get(&name).await.map_err(|e| api_error(e, None))?;
-    let was = before
-        .spec
-        .as_ref()
-        .and_then(|s| s.suspend)
-        .unwrap_or(false);
+    let api = resource::dynamic_api(&target.client, info, &target.namespace);
+    let before = api.get(&name).await.map_err(|e| api_error(e, None))?;
+    let was = before.data["spec"]["suspend"].as_bool().unwrap_or(false);
     let word = if suspend { "suspended" } else { "resumed" };
+    let display = resource::display_ref(info, &name);
     if was == suspend {
-        println!("job.batch/{name} {word} (no change)");
+        println!("{display} {word} (no change)");
         return Ok(0);
     }
     let params = PatchParams {
         field_manager: Some(FIELD_MANAGER.into()),
         ..Default::default()
     };
-    jobs.patch(
+    api.patch(
         &name,
         &params,
         &Patch::Merge(json!({"spec": {"suspend": suspend}})),
     )
     .await
     .map_err(|e| api_error(e, None))?;
-    println!("job.batch/{name} {word}");
+    println!("{display} {word}");
     Ok(0)
 }

@@ -12,6 +12,7 @@ mod cli_streams;
 mod configmaps;
 mod container_streams;
 mod containers;
+mod cronjobs;
 mod dashboard;
 mod exec;
 mod job_e2e;
