@@ -18,6 +18,7 @@ mod jobs;
 mod metrics;
 mod node;
 mod portforward;
+mod pull_secrets;
 mod python_client;
 mod top;
 mod webdriver;
