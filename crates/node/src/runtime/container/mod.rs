@@ -748,19 +748,13 @@ impl Inner {
         };
         let mut failures = Vec::new();
         for cred in attempts {
-            let opts = CreateImageOptionsBuilder::default()
-                .from_image(repo)
-                .tag(tag)
-                .build();
-            let auth = cred.as_ref().map(pull_secrets::Credential::docker);
-            let mut s = self.docker.create_image(Some(opts), None, auth);
-            let mut result = Ok(());
-            while let Some(r) = s.next().await {
-                if let Err(e) = r {
-                    result = Err(e);
-                    break;
+            let result = match cred {
+                Some(c) => {
+                    let auth = c.registry_auth();
+                    raw::pull(&self.engine.endpoint, repo, tag, &auth, CALL_TIMEOUT).await
                 }
-            }
+                None => self.pull_anonymous(repo, tag).await,
+            };
             match result {
                 Ok(()) => return Ok(()),
                 Err(e) if unreachable(&e) => return Err(Pull::Engine(e)),
@@ -768,6 +762,18 @@ impl Inner {
             }
         }
         Err(Pull::Failed(pull_secrets::aggregate(&failures)))
+    }
+
+    async fn pull_anonymous(&self, repo: &str, tag: &str) -> Result<(), EngineError> {
+        let opts = CreateImageOptionsBuilder::default()
+            .from_image(repo)
+            .tag(tag)
+            .build();
+        let mut s = self.docker.create_image(Some(opts), None, None);
+        while let Some(r) = s.next().await {
+            r?;
+        }
+        Ok(())
     }
 
     /// One container attempt, from sandbox to a followed process.

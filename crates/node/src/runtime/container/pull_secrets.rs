@@ -77,13 +77,11 @@ impl std::fmt::Debug for Credential {
 }
 
 impl Credential {
-    /// The engine API's form (the `X-Registry-Auth` header).
-    pub(super) fn docker(&self) -> bollard::auth::DockerCredentials {
-        bollard::auth::DockerCredentials {
-            username: Some(self.username.clone()),
-            password: Some(self.password.clone()),
-            ..Default::default()
-        }
+    /// The engine API's `X-Registry-Auth` header: an `AuthConfig` as JSON
+    /// in base64url, padded, as Go's `base64.URLEncoding` reads it.
+    pub(super) fn registry_auth(&self) -> String {
+        let json = serde_json::json!({"username": self.username, "password": self.password});
+        base64::engine::general_purpose::URL_SAFE.encode(json.to_string())
     }
 }
 
@@ -629,9 +627,25 @@ mod tests {
     fn credentials_do_not_debug_print() {
         let c = login("user", "hunter2");
         assert!(!format!("{c:?}").contains("hunter2"));
-        let d = c.docker();
-        assert_eq!(d.password.as_deref(), Some("hunter2"));
-        assert_eq!(d.username.as_deref(), Some("user"));
+    }
+
+    /// `?>` and `~~~` encode to `+` and `/` in standard base64; the header
+    /// must hold `-` and `_` instead, and decode to the login.
+    #[test]
+    fn registry_auth_is_base64url() {
+        let c = login("u?>", "~~~p");
+        let h = c.registry_auth();
+        assert!(!h.contains('+') && !h.contains('/'), "{h}");
+        let json = base64::engine::general_purpose::URL_SAFE
+            .decode(&h)
+            .unwrap();
+        let v: Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v, json!({"username": "u?>", "password": "~~~p"}));
+        let standard = base64::engine::general_purpose::STANDARD.encode(&json);
+        assert!(
+            standard.contains('+') || standard.contains('/'),
+            "{standard}"
+        );
     }
 
     #[test]
