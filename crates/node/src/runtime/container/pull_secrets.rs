@@ -283,7 +283,6 @@ impl<'a> Location<'a> {
             match rest.split_once(']') {
                 Some((h, p)) => match p.strip_prefix(':') {
                     Some(port) => (h, port),
-                    None if p.is_empty() => (host, ""),
                     None => (host, ""),
                 },
                 None => (host, ""),
@@ -358,7 +357,7 @@ fn glob_match(p: &[u8], t: &[u8]) -> bool {
 fn is_default_registry_match(repository: &str) -> bool {
     match repository.split_once('/') {
         None => !repository.is_empty(),
-        Some((first, _)) if first.is_empty() => false,
+        Some(("", _)) => false,
         Some((first, _)) => {
             first == "docker.io" || first == "index.docker.io" || !first.contains(['.', ':'])
         }
