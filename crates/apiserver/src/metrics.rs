@@ -193,13 +193,14 @@ pub(crate) fn classify(
     let sub = r.subresource.clone().unwrap_or_default();
     let named = r.name.is_some();
     let watch = matches!(query.get("watch"), Some("true" | "1" | "True"));
+    // Connecter subresources are CONNECT whatever the method (upstream
+    // installs them as CONNECT routes).
+    let connect = matches!(sub.as_str(), "exec" | "attach" | "portforward" | "proxy");
     let verb = match (method.as_str(), named) {
+        _ if connect => "CONNECT",
         ("GET" | "HEAD", false) if watch => "WATCH",
         ("GET" | "HEAD", false) => "LIST",
         ("GET" | "HEAD", true) => "GET",
-        ("POST", _) if matches!(sub.as_str(), "exec" | "attach" | "portforward" | "proxy") => {
-            "CONNECT"
-        }
         ("POST", _) => "POST",
         ("PUT", _) => "PUT",
         ("PATCH", _) if content_type.is_some_and(|c| c.starts_with("application/apply-patch")) => {
@@ -480,6 +481,20 @@ mod tests {
             ),
             ("", "pods", "log")
         );
+    }
+
+    #[test]
+    fn connecter_subresources_are_connect() {
+        for uri in [
+            "/api/v1/namespaces/d/pods/p/exec?command=sh",
+            "/api/v1/namespaces/d/pods/p/attach",
+            "/api/v1/namespaces/d/pods/p/portforward",
+        ] {
+            for m in [Method::GET, Method::POST] {
+                let l = c(m, uri, None);
+                assert_eq!((l.verb, l.scope, l.long_running), ("CONNECT", "resource", true), "{uri}");
+            }
+        }
     }
 
     #[test]

@@ -46,12 +46,11 @@ fn run_i_takes_the_seeds_argument_order_and_streams_live() {
         lines.iter().map(|l| l.1.as_str()).collect::<Vec<_>>(),
         ["1", "2", "3"]
     );
+    // Live, not at the end: lines printed a second apart arrive apart (only
+    // a lower bound: a loaded machine may deliver them later, never sooner).
     for w in lines.windows(2) {
         let gap = w[1].0 - w[0].0;
-        assert!(
-            gap > Duration::from_millis(700) && gap < Duration::from_millis(1500),
-            "a second apart: {gap:?}"
-        );
+        assert!(gap > Duration::from_millis(500), "a second apart: {gap:?}");
     }
     let (code, err) = live.finish();
     assert_eq!(code, 0, "{err}");

@@ -260,6 +260,44 @@ spec:
         job_json(&s, "sleeper").is_none().then_some(())
     });
 
+    eprintln!("dashboard test: cronjobs");
+    s.kubectl_stdin(
+        "1.33",
+        &["apply", "-f", "-"],
+        r#"apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: nightly
+spec:
+  schedule: "0 3 * * *"
+  timeZone: "UTC"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: main
+            image: busybox
+            command: ["true"]
+"#,
+    )
+    .ok();
+    // A Job made from it by hand is owned by it, and the Jobs view says so.
+    s.kubectl(&["create", "job", "nightly-manual", "--from=cronjob/nightly"])
+        .ok();
+    b.goto(&format!("{origin}/ui/#/"));
+    b.wait_for("the owning CronJob", T, |b| {
+        let row = b.find("[data-key='default/nightly-manual']")?;
+        b.text(&row).contains("nightly").then_some(())
+    });
+    b.goto(&format!("{origin}/ui/#/cronjobs"));
+    b.wait_for("the CronJob's schedule and next run", T, |b| {
+        let row = b.find("[data-key='default/nightly']")?;
+        let text = b.text(&row);
+        (text.contains("0 3 * * * (UTC)") && text.contains("in ")).then_some(())
+    });
+
     eprintln!("dashboard test: forgery");
     // ---- forged writes are refused ------------------------------------------
     // A cross-site form post: the browser holds a session cookie, but
