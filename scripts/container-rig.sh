@@ -12,19 +12,29 @@
 # registries.conf maps the gcr.io and docker.io prefixes to the loopback
 # registry, so `imagePullPolicy: Always` really pulls.
 #
+# With AUTH_PORT, a second loopback registry that requires a login (htpasswd,
+# user `joblite`, password `rig-pull-secret`) holds busybox as
+# 127.0.0.1:AUTH_PORT/private/busybox:latest, for the imagePullSecrets tests.
+#
 # Usage:
 #   scripts/container-rig.sh start DIR [KUARD_BINARY]  # everything, in the background
 #   eval "$(scripts/container-rig.sh env DIR)"         # DOCKER_HOST and podman's env
 #   scripts/container-rig.sh stop DIR                  # stop and remove everything
 # Steps (the black-box tests run them one by one):
-#   config DIR PORT | serve-registry DIR | serve-podman DIR | images DIR [KUARD_BINARY]
-# Needs root and Debian's podman runc catatonit busybox-static docker-registry.
+#   config DIR PORT [AUTH_PORT] | serve-registry DIR | serve-auth-registry DIR
+#   | serve-podman DIR | images DIR [KUARD_BINARY]
+# Needs root and Debian's podman runc catatonit busybox-static docker-registry
+# (and apache2-utils' htpasswd for the registry with a login).
 set -euo pipefail
 
 cmd=${1:?usage: container-rig.sh start|stop|env|config|serve-registry|serve-podman|images DIR ...}
 dir=${2:?DIR}
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
+
+# The login of the registry that requires one.
+auth_user=joblite
+auth_password=rig-pull-secret
 
 rig_env() {
   export CONTAINERS_CONF="$dir/containers.conf"
@@ -38,7 +48,7 @@ free_port() {
 }
 
 config() {
-  local port=$1
+  local port=$1 auth_port=${2:-}
   mkdir -p "$dir/storage" "$dir/run" "$dir/net" "$dir/registry" "$dir/tmp"
   echo "$port" >"$dir/registry-port"
   # runc: Debian's crun 1.8 rejects hybrid cgroups. The default ulimits
@@ -75,6 +85,30 @@ insecure = true
 location = "127.0.0.1:$port"
 insecure = true
 EOF
+  if [ -n "$auth_port" ]; then
+    echo "$auth_port" >"$dir/auth-registry-port"
+    mkdir -p "$dir/auth-registry"
+    cat >>"$dir/registries.conf" <<EOF
+[[registry]]
+location = "127.0.0.1:$auth_port"
+insecure = true
+EOF
+    htpasswd -Bbn "$auth_user" "$auth_password" >"$dir/htpasswd"
+    cat >"$dir/auth-registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $dir/auth-registry
+http:
+  addr: 127.0.0.1:$auth_port
+auth:
+  htpasswd:
+    realm: joblite-rig
+    path: $dir/htpasswd
+EOF
+  fi
   cat >"$dir/registry.yml" <<EOF
 version: 0.1
 log:
@@ -165,6 +199,11 @@ images() {
     # Only in the registry: the seed's `imagePullPolicy: Always` pulls it.
     podman push -q --tls-verify=false localhost/kuard:latest "docker://$reg/kuar-demo/kuard-amd64:blue"
   fi
+  if [ -f "$dir/auth-registry-port" ]; then
+    # Only in the registry, and only with the login.
+    podman push -q --tls-verify=false --creds "$auth_user:$auth_password" localhost/busybox:latest \
+      "docker://127.0.0.1:$(cat "$dir/auth-registry-port")/private/busybox:latest"
+  fi
   rm -rf "$work"
 }
 
@@ -173,7 +212,7 @@ stop() {
   if [ -S "$dir/podman.sock" ] && curl -sf --unix-socket "$dir/podman.sock" http://d/_ping >/dev/null 2>&1; then
     podman rm -af -t 0 >/dev/null 2>&1 || true
   fi
-  for f in podman.pid registry.pid; do
+  for f in podman.pid registry.pid auth-registry.pid; do
     if [ -f "$dir/$f" ]; then
       kill -9 "$(cat "$dir/$f")" 2>/dev/null || true
     fi
@@ -187,8 +226,9 @@ stop() {
 }
 
 case "$cmd" in
-  config) config "${3:-$(free_port)}" ;;
+  config) config "${3:-$(free_port)}" "${4:-}" ;;
   serve-registry) exec docker-registry serve "$dir/registry.yml" ;;
+  serve-auth-registry) exec docker-registry serve "$dir/auth-registry.yml" ;;
   serve-podman)
     rig_env
     rm -f "$dir/podman.sock"
@@ -201,10 +241,12 @@ case "$cmd" in
       "$CONTAINERS_CONF" "$CONTAINERS_STORAGE_CONF" "$CONTAINERS_REGISTRIES_CONF" "$DOCKER_HOST"
     ;;
   start)
-    config "${RIG_REGISTRY_PORT:-$(free_port)}"
+    config "${RIG_REGISTRY_PORT:-$(free_port)}" "${RIG_AUTH_REGISTRY_PORT:-$(free_port)}"
     rig_env
     nohup docker-registry serve "$dir/registry.yml" >"$dir/registry.log" 2>&1 &
     echo $! >"$dir/registry.pid"
+    nohup docker-registry serve "$dir/auth-registry.yml" >"$dir/auth-registry.log" 2>&1 &
+    echo $! >"$dir/auth-registry.pid"
     nohup podman system service --time=0 "unix://$dir/podman.sock" >"$dir/podman.log" 2>&1 &
     echo $! >"$dir/podman.pid"
     wait_socket

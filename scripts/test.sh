@@ -20,8 +20,9 @@ apt_get() {
 # tests (scripts/container-rig.sh): Podman with runc (crun 1.8 rejects
 # hybrid cgroups), catatonit, a static busybox for the test images (and the
 # HTTP server behind the `kubectl port-forward` test; busybox-static
-# conflicts with Debian's busybox, so only it), a loopback registry, and
-# binutils' strip.
+# conflicts with Debian's busybox, so only it), a loopback registry,
+# binutils' strip, and apache2-utils' htpasswd (the login of the rig's second
+# registry, for the imagePullSecrets test).
 need=()
 command -v curl >/dev/null || need+=(curl)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
@@ -38,6 +39,7 @@ command -v strip >/dev/null || need+=(binutils)
 lean=()
 command -v openssl >/dev/null || lean+=(openssl)
 command -v promtool >/dev/null || lean+=(prometheus)
+command -v htpasswd >/dev/null || lean+=(apache2-utils)
 command -v chromium >/dev/null || lean+=(chromium)
 command -v chromedriver >/dev/null || lean+=(chromium-driver)
 if [ "${#need[@]}" -gt 0 ] || [ "${#lean[@]}" -gt 0 ]; then

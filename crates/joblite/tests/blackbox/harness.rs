@@ -324,13 +324,20 @@ impl Server {
 /// The shared container rig of this test binary (`scripts/container-rig.sh`):
 /// one Podman service on a private socket with private configuration,
 /// storage and network, one loopback registry, and the busybox and kuard
-/// images. Started on first use; its services die with the test process
+/// images; and a second registry that requires a login, with busybox. Started on first use; its services die with the test process
 /// (parent-death signal), and what a dead run left is removed by the next.
 pub(crate) struct Rig {
     pub dir: PathBuf,
     /// `127.0.0.1:<port>` of the registry.
     pub registry: String,
+    /// `127.0.0.1:<port>` of the registry that requires the login
+    /// [`RIG_AUTH_LOGIN`] (`<it>/private/busybox:latest`).
+    pub auth_registry: String,
 }
+
+/// The user and password of the rig's registry with a login
+/// (`scripts/container-rig.sh`).
+pub(crate) const RIG_AUTH_LOGIN: (&str, &str) = ("joblite", "rig-pull-secret");
 
 static RIG: OnceLock<Rig> = OnceLock::new();
 
@@ -368,17 +375,21 @@ impl Rig {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("owner"), std::process::id().to_string()).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let free_port = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let (port, auth_port) = (free_port(), free_port());
         let script = rig_script();
         let st = Command::new("bash")
             .arg(&script)
             .args(["config"])
             .arg(&dir)
             .arg(port.to_string())
+            .arg(auth_port.to_string())
             .status()
             .expect("container-rig config");
         assert!(st.success());
@@ -388,7 +399,7 @@ impl Rig {
         let spawn_dir = dir.clone();
         std::thread::spawn(move || {
             let mut kids = Vec::new();
-            for step in ["serve-registry", "serve-podman"] {
+            for step in ["serve-registry", "serve-auth-registry", "serve-podman"] {
                 let log = std::fs::File::create(spawn_dir.join(format!("{step}.log"))).unwrap();
                 let mut c = Command::new("bash");
                 c.arg(rig_script())
@@ -435,6 +446,15 @@ impl Rig {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        for p in [port, auth_port] {
+            while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "the rig's registry on port {p} did not answer"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let out = Command::new("bash")
             .arg(&script)
             .arg("images")
@@ -450,6 +470,7 @@ impl Rig {
         Rig {
             dir,
             registry: format!("127.0.0.1:{port}"),
+            auth_registry: format!("127.0.0.1:{auth_port}"),
         }
     }
 

@@ -20,6 +20,7 @@ mod jobs;
 mod metrics;
 mod node;
 mod portforward;
+mod pull_secrets;
 mod python_client;
 mod top;
 mod webdriver;

@@ -30,6 +30,7 @@ pub mod cri_log;
 pub mod engine;
 pub mod image;
 pub mod pause;
+mod pull_secrets;
 pub mod raw;
 pub mod streams;
 
@@ -46,7 +47,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Container, PodSpec};
+use k8s_openapi::api::core::v1::{Container, PodSpec, Secret};
 use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -243,6 +244,8 @@ struct Plan {
     /// The environment, resolved at `start` (it may read ConfigMaps and
     /// Secrets, which only the request's sources reach).
     env: Vec<(String, String)>,
+    /// The pod's `imagePullSecrets` that exist, read at `start`.
+    pull_secrets: Vec<Secret>,
 }
 
 impl Plan {
@@ -270,6 +273,14 @@ impl Plan {
     fn host_network(&self) -> bool {
         self.spec.host_network.unwrap_or(false)
     }
+}
+
+/// Why a pull failed.
+enum Pull {
+    /// The engine did not answer.
+    Engine(EngineError),
+    /// The pull was refused; the kubelet's message.
+    Failed(String),
 }
 
 /// How a start task ended early.
@@ -693,19 +704,9 @@ impl Inner {
             let _turn = self.pulls.lock().await;
             let began = Instant::now();
             let (repo, tag) = parsed.pull_args();
-            let opts = CreateImageOptionsBuilder::default()
-                .from_image(&repo)
-                .tag(&tag)
-                .build();
-            let mut s = self.docker.create_image(Some(opts), None, None);
-            let mut result = Ok(());
-            while let Some(r) = s.next().await {
-                if let Err(e) = r {
-                    result = Err(e);
-                    break;
-                }
-            }
-            result.map(|()| began.elapsed())
+            self.pull(&repo, &tag, &plan.pull_secrets)
+                .await
+                .map(|()| began.elapsed())
         };
         match pulled {
             Ok(took) => {
@@ -719,9 +720,8 @@ impl Inner {
                 );
                 Ok(image_ref_id(&info))
             }
-            Err(e) if unreachable(&e) => Err(e.into()),
-            Err(e) => {
-                let msg = message(&e);
+            Err(Pull::Engine(e)) => Err(e.into()),
+            Err(Pull::Failed(msg)) => {
                 self.event(
                     &uid,
                     true,
@@ -735,6 +735,46 @@ impl Inner {
                 Err(Abort::Reported)
             }
         }
+    }
+
+    /// Pulls `repo:tag` as the kubelet's `PullImage`: anonymously when no
+    /// pull Secret has a credential for it, else with each credential in
+    /// turn until one pull succeeds.
+    async fn pull(&self, repo: &str, tag: &str, secrets: &[Secret]) -> Result<(), Pull> {
+        let creds = pull_secrets::credentials_for(secrets, repo).map_err(Pull::Failed)?;
+        let attempts: Vec<Option<pull_secrets::Credential>> = if creds.is_empty() {
+            vec![None]
+        } else {
+            creds.into_iter().map(Some).collect()
+        };
+        let mut failures = Vec::new();
+        for cred in attempts {
+            let result = match cred {
+                Some(c) => {
+                    let auth = c.registry_auth();
+                    raw::pull(&self.engine.endpoint, repo, tag, &auth, CALL_TIMEOUT).await
+                }
+                None => self.pull_anonymous(repo, tag).await,
+            };
+            match result {
+                Ok(()) => return Ok(()),
+                Err(e) if unreachable(&e) => return Err(Pull::Engine(e)),
+                Err(e) => failures.push(message(&e)),
+            }
+        }
+        Err(Pull::Failed(pull_secrets::aggregate(&failures)))
+    }
+
+    async fn pull_anonymous(&self, repo: &str, tag: &str) -> Result<(), EngineError> {
+        let opts = CreateImageOptionsBuilder::default()
+            .from_image(repo)
+            .tag(tag)
+            .build();
+        let mut s = self.docker.create_image(Some(opts), None, None);
+        while let Some(r) = s.next().await {
+            r?;
+        }
+        Ok(())
     }
 
     /// One container attempt, from sandbox to a followed process.
@@ -1001,6 +1041,13 @@ impl Runtime for ContainerRuntime {
         if inner.state.lock().runs.contains_key(&run) {
             return Ok(());
         }
+        // The kubelet reads them on every pod sync, pull or not.
+        let (pull_secrets, missing) =
+            pull_secrets::resolve(req.env.sources, req.namespace(), req.spec);
+        if !missing.is_empty() {
+            let msg = pull_secrets::missing_message(&missing);
+            inner.event(req.uid(), true, "FailedToRetrieveImagePullSecret", msg);
+        }
         let image = req.container.image.clone().unwrap_or_default();
         if let Err(e) = image::parse(&image) {
             let msg = image::invalid_name_message(&image, &e);
@@ -1039,6 +1086,7 @@ impl Runtime for ContainerRuntime {
             cpu: req.env.node_cpu_millis,
             memory: req.env.node_memory_bytes,
             env,
+            pull_secrets,
         };
         tokio::spawn(inner.clone().start_run(plan));
         Ok(())

@@ -5,7 +5,8 @@
 //! exited but is not yet cleaned up as `"stopped"`: a typed inspect (or a
 //! listing that includes such a container) then fails to parse, right when
 //! the runtime needs the exit. These two reads go through a small HTTP/1.1
-//! GET of their own and return `serde_json::Value`; everything else uses
+//! GET of their own and return `serde_json::Value`. A pull with a login is
+//! the third request made here (see [`pull`]); everything else uses
 //! bollard. Errors are bollard's, so callers classify them one way.
 
 use std::time::Duration;
@@ -29,6 +30,74 @@ async fn get(endpoint: &str, path: &str) -> Result<Value, EngineError> {
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: joblite\r\nConnection: close\r\n\r\n"
     );
+    let (status, body) = exchange(endpoint, &request).await?;
+    if !(200..300).contains(&status) {
+        return Err(refused(status, &body));
+    }
+    serde_json::from_slice(&body).map_err(|e| EngineError::IOError {
+        err: std::io::Error::other(format!("container engine JSON: {e}")),
+    })
+}
+
+/// The engine's refusal, as bollard reports it.
+fn refused(status: u16, body: &[u8]) -> EngineError {
+    let message = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string());
+    EngineError::DockerResponseServerError {
+        status_code: status,
+        message,
+    }
+}
+
+/// `POST /images/create?fromImage=repo&tag=tag` with `registry_auth` as the
+/// `X-Registry-Auth` header. bollard sends that header in standard base64,
+/// but Podman and Docker decode it as base64url (`pkg/auth/auth.go`,
+/// `registry.DecodeAuthConfig`), so a login whose encoding holds `+` or `/`
+/// would be refused; this request sends it as they read it. A failure
+/// inside the 200 stream is a `DockerStreamError`, as from bollard.
+pub async fn pull(
+    endpoint: &str,
+    repo: &str,
+    tag: &str,
+    registry_auth: &str,
+    timeout: Duration,
+) -> Result<(), EngineError> {
+    let request = format!(
+        "POST /images/create?fromImage={}&tag={} HTTP/1.1\r\nHost: docker\r\nUser-Agent: joblite\r\n\
+         X-Registry-Auth: {registry_auth}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        percent(repo),
+        percent(tag)
+    );
+    let (status, body) = match tokio::time::timeout(timeout, exchange(endpoint, &request)).await {
+        Ok(r) => r?,
+        Err(_) => return Err(EngineError::RequestTimeoutError),
+    };
+    if !(200..300).contains(&status) {
+        return Err(refused(status, &body));
+    }
+    stream_error(&body).map_or(Ok(()), |error| {
+        Err(EngineError::DockerStreamError { error })
+    })
+}
+
+/// The first `{"error": …}` of a progress stream.
+fn stream_error(body: &[u8]) -> Option<String> {
+    for v in serde_json::Deserializer::from_slice(body).into_iter::<Value>() {
+        let Ok(v) = v else {
+            return Some("malformed progress stream from the container engine".into());
+        };
+        let detail = v.pointer("/errorDetail/message").and_then(Value::as_str);
+        if let Some(e) = v.get("error").and_then(Value::as_str).or(detail) {
+            return Some(e.to_string());
+        }
+    }
+    None
+}
+
+/// Sends one request and reads the whole response.
+async fn exchange(endpoint: &str, request: &str) -> Result<(u16, Vec<u8>), EngineError> {
     let mut raw = Vec::new();
     if let Some(sock) = endpoint
         .strip_prefix("unix://")
@@ -46,21 +115,8 @@ async fn get(endpoint: &str, path: &str) -> Result<Value, EngineError> {
         s.write_all(request.as_bytes()).await?;
         s.read_to_end(&mut raw).await?;
     }
-    let (status, body) = parse_response(&raw).ok_or_else(|| EngineError::IOError {
+    parse_response(&raw).ok_or_else(|| EngineError::IOError {
         err: std::io::Error::other("malformed HTTP response from the container engine"),
-    })?;
-    if !(200..300).contains(&status) {
-        let message = serde_json::from_slice::<Value>(&body)
-            .ok()
-            .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-            .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
-        return Err(EngineError::DockerResponseServerError {
-            status_code: status,
-            message,
-        });
-    }
-    serde_json::from_slice(&body).map_err(|e| EngineError::IOError {
-        err: std::io::Error::other(format!("container engine JSON: {e}")),
     })
 }
 
@@ -226,6 +282,16 @@ mod tests {
         let chunked =
             b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n";
         assert_eq!(parse_response(chunked), Some((404, b"{\"a\":1}".to_vec())));
+    }
+
+    #[test]
+    fn pull_streams_report_their_first_error() {
+        let ok = br#"{"status":"Trying to pull x..."}
+{"status":"Download complete","id":"abc"}"#;
+        assert_eq!(stream_error(ok), None);
+        let failed = br#"{"status":"Trying to pull x..."}{"error":"unauthorized","errorDetail":{"message":"unauthorized"}}"#;
+        assert_eq!(stream_error(failed).as_deref(), Some("unauthorized"));
+        assert!(stream_error(b"{\"status\":").is_some());
     }
 
     #[test]
