@@ -492,7 +492,11 @@ mod tests {
         ] {
             for m in [Method::GET, Method::POST] {
                 let l = c(m, uri, None);
-                assert_eq!((l.verb, l.scope, l.long_running), ("CONNECT", "resource", true), "{uri}");
+                assert_eq!(
+                    (l.verb, l.scope, l.long_running),
+                    ("CONNECT", "resource", true),
+                    "{uri}"
+                );
             }
         }
     }
