@@ -129,6 +129,7 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
         .allocatable
         .unwrap_or_else(node_object::machine_capacity);
     register_node(&store, &config.node_name, alloc).await?;
+    crate::runtime_class::register(&store).await?;
     crate::metrics::allocatable(alloc);
 
     let (ev_tx, events) = mpsc::unbounded_channel::<(RuntimeKind, RuntimeEvent)>();
@@ -466,20 +467,9 @@ impl Agent {
     /// The runtime a pod asks for, or why it cannot have one (upstream:
     /// the sandbox cannot be created, `FailedCreatePodSandBox`).
     fn runtime_for(&self, spec: &PodSpec) -> std::result::Result<RuntimeKind, String> {
-        let kind = match spec.runtime_class_name.as_deref().filter(|s| !s.is_empty()) {
-            None => self.cfg.default_runtime,
-            Some(class) => RuntimeKind::from_class(class).ok_or_else(|| {
-                format!("Failed to create pod sandbox: RuntimeHandler {class:?} not supported")
-            })?,
-        };
-        if self.rts.contains_key(&kind) {
-            Ok(kind)
-        } else {
-            Err(format!(
-                "Failed to create pod sandbox: the {} runtime is not available on this node: no container engine was configured or found (start one and restart joblite with --runtime=container)",
-                kind.name()
-            ))
-        }
+        crate::runtime_class::resolve(&self.store, spec, self.cfg.default_runtime, |k| {
+            self.rts.contains_key(&k)
+        })
     }
 
     /// The runtime of an admitted pod.

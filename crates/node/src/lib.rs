@@ -42,6 +42,7 @@ pub mod protocol;
 pub mod quantity;
 pub mod restart;
 pub mod runtime;
+pub mod runtime_class;
 pub mod status;
 pub mod streams;
 pub mod supervisor;

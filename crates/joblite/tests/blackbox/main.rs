@@ -19,5 +19,6 @@ mod metrics;
 mod node;
 mod portforward;
 mod python_client;
+mod runtimeclasses;
 mod top;
 mod webdriver;
