@@ -180,6 +180,7 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
         cfg: config.clone(),
         urgent: false,
         dependents: Dependents::default(),
+        runtime_error: None,
     };
     agent.recover(list.items.iter().map(|s| s.value()).collect(), &runs);
 
@@ -349,7 +350,13 @@ struct Agent {
     urgent: bool,
     /// The pods that name each ConfigMap and Secret.
     dependents: Dependents,
+    /// Why Node Ready is False (a runtime that does not answer), if it is.
+    runtime_error: Option<&'static str>,
 }
+
+/// The kubelet's `runtimeErrors` when the runtime stopped answering
+/// (`pkg/kubelet/runtime.go`).
+const CONTAINER_RUNTIME_DOWN: &str = "container runtime is down";
 
 impl Agent {
     async fn run_loop(
@@ -447,6 +454,53 @@ impl Agent {
                 }
                 Err(e) => tracing::warn!("node: heartbeat: {e}"),
             }
+        });
+    }
+
+    /// Node Ready follows the runtimes, as the kubelet's `runtimeErrors`
+    /// do: False (`KubeletNotReady`, `container runtime is down`) while
+    /// the engine does not answer, True again once it does, each flip with
+    /// the kubelet's `NodeNotReady`/`NodeReady` event. Pods that are
+    /// running are not touched, and process pods still start.
+    fn set_ready(&mut self, runtime_error: Option<&'static str>) {
+        if self.runtime_error == runtime_error {
+            return;
+        }
+        self.runtime_error = runtime_error;
+        let store = self.store.clone();
+        let events = self.events.clone();
+        let name = self.name.clone();
+        tokio::spawn(async move {
+            let now = now_seconds();
+            let r = store
+                .modify(&NODES, "", &name, |mut n| {
+                    node_object::set_ready(&mut n, runtime_error, &now);
+                    Ok(Some(n))
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::warn!("node: recording Ready: {e}");
+                return;
+            }
+            let state = if runtime_error.is_some() {
+                "NodeNotReady"
+            } else {
+                "NodeReady"
+            };
+            // The kubelet's node reference: kind Node, uid = name.
+            let node = json!({"kind": "Node", "apiVersion": "v1",
+                              "metadata": {"name": name, "uid": name}});
+            events.record(
+                &node,
+                false,
+                state,
+                &format!("Node {name} status is now: {state}"),
+                &Source {
+                    component: "kubelet".into(),
+                    host: Some(name.clone()),
+                },
+                chrono::Utc::now(),
+            );
         });
     }
 
@@ -1116,9 +1170,14 @@ impl Agent {
                     self.after(&uid);
                 }
             }
-            RuntimeEvent::Snapshot(runs) => self.reconcile(kind, &runs),
+            RuntimeEvent::Snapshot(runs) => {
+                // A snapshot follows every (re)connect: the runtime is up.
+                self.set_ready(None);
+                self.reconcile(kind, &runs)
+            }
             RuntimeEvent::Disconnected { message } => {
                 tracing::warn!("node: {} runtime: {message}; reconnecting", kind.name());
+                self.set_ready(Some(CONTAINER_RUNTIME_DOWN));
             }
         }
     }

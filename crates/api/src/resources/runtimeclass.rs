@@ -127,7 +127,6 @@ fn validate(rc: &RuntimeClass) -> Vec<FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::strategy::DynStrategy;
 
     fn create(v: Value) -> Result<(), String> {
         let mut obj = RUNTIMECLASSES.strategy.decode(v).map_err(|e| e.to_string())?;

@@ -922,11 +922,60 @@ fn an_engine_outage_makes_pods_wait_not_fail() {
         "{:?}",
         events_of(&s, "newcomer")
     );
+    // The Node is NotReady as a kubelet's with a down runtime
+    // (`pkg/kubelet/runtime.go` runtimeErrors, nodestatus ReadyCondition).
+    let ready = || {
+        let n = s.get_json(&["nodes"]);
+        n["items"][0]["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Ready")
+            .cloned()
+            .unwrap()
+    };
+    s.wait_for("Ready False", Duration::from_secs(30), || {
+        let r = ready();
+        (r["status"] == "False").then_some(r)
+    });
+    let r = ready();
+    assert_eq!(
+        (&r["reason"], &r["message"]),
+        (
+            &json!("KubeletNotReady"),
+            &json!("container runtime is down")
+        ),
+        "{r}"
+    );
+    let row = s.kubectl(&["get", "nodes", "--no-headers"]).ok();
+    assert!(row.contains(" NotReady "), "{row}");
     // The steady pod's container finishes during the outage; the node
     // reports nothing it has not seen.
     std::thread::sleep(Duration::from_secs(6));
     assert_eq!(pod(&s, "steady")["status"]["phase"], "Running");
     proxy.set(true);
+    s.wait_for("Ready True", Duration::from_secs(60), || {
+        let r = ready();
+        (r["status"] == "True" && r["reason"] == "KubeletReady").then_some(r)
+    });
+    let node = s.get_json(&["nodes"])["items"][0].clone();
+    let name = node["metadata"]["name"].as_str().unwrap().to_string();
+    assert!(
+        node["status"]["nodeInfo"]["containerRuntimeVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with("podman://"),
+        "{node}"
+    );
+    let reasons: Vec<(String, String)> = events_of(&s, &name);
+    for state in ["NodeNotReady", "NodeReady"] {
+        assert!(
+            reasons
+                .iter()
+                .any(|(r, m)| r == state && *m == format!("Node {name} status is now: {state}")),
+            "{reasons:?}"
+        );
+    }
     let p = wait_phase(&s, "steady", "Succeeded", 60);
     assert_eq!(container_state(&p, "c")["terminated"]["exitCode"], 0);
     assert_eq!(s.kubectl(&["logs", "steady"]).ok(), "done\n");
