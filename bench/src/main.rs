@@ -23,11 +23,17 @@ struct Engine {
 
 impl Engine {
     async fn start(joblite: &Path) -> Result<Engine> {
+        Engine::start_with(joblite, &[]).await
+    }
+
+    /// An engine with more `serve` flags.
+    async fn start_with(joblite: &Path, flags: &[&str]) -> Result<Engine> {
         let dir = tempfile::tempdir()?;
         let log = std::fs::File::create(dir.path().join("engine.log"))?;
         let child = Command::new(joblite)
             .args(["serve", "--port", "0", "--data-dir"])
             .arg(dir.path())
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -208,6 +214,45 @@ async fn throughput(joblite: &Path, n: i64) -> Result<Value> {
         "ratio": joblite_rate / xargs_rate, "target_ratio": 0.6,
         "succeeded": succeeded(&job), "succeeded_pods_listed": committed,
         "rss_after_kib": rss_after,
+    }))
+}
+
+/// The throughput Job with and without the process runtime's routine
+/// kubelet events (`serve --routine-events`), alternating on fresh engines
+/// in one run; the ratio is events-on over events-off.
+async fn throughput_events(joblite: &Path, n: i64, pairs: usize) -> Result<Value> {
+    let mut off = Vec::new();
+    let mut on = Vec::new();
+    for i in 0..pairs {
+        for (flags, into) in [(&[][..], &mut off), (&["--routine-events"][..], &mut on)] {
+            let e = Engine::start_with(joblite, flags).await?;
+            let (took, job) =
+                run_job(&e.client, true_job(&format!("events-{i}"), n, 8, false)).await?;
+            if succeeded(&job) as i64 != n {
+                bail!("{} of {n} succeeded", succeeded(&job));
+            }
+            if !flags.is_empty() {
+                // The events are really there: Started, one per pod.
+                let events: Api<k8s_openapi::api::core::v1::Event> =
+                    Api::namespaced(e.client.clone(), "default");
+                let lp = ListParams::default().fields("reason=Started").limit(1);
+                if events.list(&lp).await?.items.is_empty() {
+                    bail!("--routine-events recorded no Started event");
+                }
+            }
+            into.push(n as f64 / took.as_secs_f64());
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (off_rate, on_rate) = (mean(&off), mean(&on));
+    println!(
+        "throughput-events: {n} x /bin/true at parallelism 8, {pairs} pairs: events off {off_rate:.0} pods/s {off:.0?}, --routine-events {on_rate:.0} pods/s {on:.0?}, ratio on/off {:.2}",
+        on_rate / off_rate
+    );
+    Ok(json!({
+        "completions": n, "parallelism": 8, "pairs": pairs,
+        "events_off_pods_per_second": off, "routine_events_pods_per_second": on,
+        "ratio_on_over_off": on_rate / off_rate,
     }))
 }
 
@@ -737,6 +782,12 @@ async fn main() -> Result<()> {
         results.insert(
             "dashboard".into(),
             dashboard(&joblite, 10_000, pairs).await?,
+        );
+    }
+    if which == "throughput-events" {
+        results.insert(
+            "throughput_events".into(),
+            throughput_events(&joblite, 10_000, 2).await?,
         );
     }
     if which == "scale" {

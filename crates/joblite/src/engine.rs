@@ -216,6 +216,7 @@ pub async fn start(
     dir: &Path,
     node_name: &str,
     choice: RuntimeChoice,
+    routine_events: bool,
 ) -> anyhow::Result<Engine> {
     let runtime = decide_runtime(choice).await?;
     let node_dir = dir.join("node");
@@ -230,6 +231,7 @@ pub async fn start(
     );
     config.node_name = node_name.to_string();
     config.default_runtime = runtime.kind;
+    config.routine_events = routine_events;
     config.container = runtime
         .engine
         .clone()

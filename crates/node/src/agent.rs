@@ -58,7 +58,9 @@ pub struct NodeConfig {
     /// Overrides the machine's CPU and memory (tests).
     pub allocatable: Option<Resources>,
     /// Also emit the routine kubelet events (Scheduled, Pulled, Created,
-    /// Started). Off by default: four extra writes per pod halve throughput.
+    /// Started) for pods on the process runtime (the container runtime
+    /// always does). Off by default: four event writes per pod cost
+    /// throughput (`bench throughput-events` measures how much).
     pub routine_events: bool,
     /// The shortest interval between two non-terminal status writes of a
     /// pod, and the delay of its first write: transitions inside it are

@@ -984,3 +984,59 @@ fn an_engine_outage_makes_pods_wait_not_fail() {
     s.kubectl(&["delete", "pod", "steady", "newcomer"]).ok();
     s.assert_no_containers();
 }
+
+/// The kubelet's routine events on the process runtime, behind
+/// `serve --routine-events` (the container runtime always records them):
+/// Scheduled from default-scheduler, then Pulled, Created and Started from
+/// the kubelet with upstream's messages; Killing on delete either way.
+#[test]
+fn routine_events_on_the_process_runtime() {
+    let s = Server::start_with("process", &[("JOBLITE_ROUTINE_EVENTS", "true")]);
+    create_pod(&s, &busybox_pod("ev", "echo hi", json!({})));
+    wait_phase(&s, "ev", "Succeeded", 30);
+    let node = s.get_json(&["nodes"])["items"][0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let want = [
+        (
+            "Scheduled",
+            format!("Successfully assigned default/ev to {node}"),
+        ),
+        (
+            "Pulled",
+            "Container image \"busybox\" already present on machine".to_string(),
+        ),
+        ("Created", "Created container: c".to_string()),
+        ("Started", "Started container c".to_string()),
+    ];
+    let got = s.wait_for("routine events", Duration::from_secs(30), || {
+        let got = events_of(&s, "ev");
+        want.iter()
+            .all(|(r, m)| got.iter().any(|(gr, gm)| gr == r && gm == m))
+            .then_some(got)
+    });
+    let sources = s.get_json(&["events", "--field-selector", "involvedObject.name=ev"]);
+    for e in sources["items"].as_array().unwrap() {
+        let component = if e["reason"] == "Scheduled" {
+            "default-scheduler"
+        } else {
+            "kubelet"
+        };
+        assert_eq!(e["source"]["component"], component, "{e}");
+    }
+    assert_eq!(got.len(), 4, "{got:?}");
+
+    // Off by default; Killing is recorded either way.
+    let s = Server::start();
+    create_pod(&s, &busybox_pod("quiet", "sleep 30", json!({})));
+    wait_phase(&s, "quiet", "Running", 30);
+    s.kubectl(&["delete", "pod", "quiet", "--grace-period=1"])
+        .ok();
+    let got = events_of(&s, "quiet");
+    assert_eq!(
+        got,
+        [("Killing".to_string(), "Stopping container c".to_string())],
+        "{got:?}"
+    );
+}
