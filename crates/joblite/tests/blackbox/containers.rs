@@ -1040,3 +1040,98 @@ fn routine_events_on_the_process_runtime() {
         "{got:?}"
     );
 }
+
+/// Kubelet details (issue 9): the image's STOPSIGNAL is what a stop sends
+/// (the CRI's StopContainer), `runAsGroup` alone keeps the image's user
+/// (`getImageUser`), `runAsUser`/`runAsGroup` from the pod, `hostNetwork`
+/// shares the host's network and UTS namespaces, `stdin`/`tty` give the
+/// container a terminal.
+#[test]
+fn stop_signal_users_host_network_and_tty_as_the_kubelet() {
+    let rig = rig();
+    let build = tempfile::tempdir().unwrap();
+    std::fs::write(
+        build.path().join("Containerfile"),
+        "FROM localhost/busybox:latest\nSTOPSIGNAL SIGUSR1\n",
+    )
+    .unwrap();
+    rig.podman(&[
+        "build",
+        "--pull=never",
+        "-t",
+        "localhost/busybox-usr1:latest",
+        build.path().to_str().unwrap(),
+    ])
+    .ok();
+    let s = Server::start_container();
+    let trap = "trap 'echo stopped by USR1; exit 0' USR1; trap 'echo stopped by TERM; exit 3' TERM; echo up; while :; do sleep 0.2; done";
+    let stopped = |name: &str, image: &str| {
+        let mut p = busybox_pod(
+            name,
+            trap,
+            // Long enough for a loaded machine to start the container.
+            json!({"activeDeadlineSeconds": 20, "terminationGracePeriodSeconds": 20}),
+        );
+        p["spec"]["containers"][0]["image"] = json!(image);
+        p
+    };
+    create_pod(&s, &stopped("usr1", "localhost/busybox-usr1:latest"));
+    create_pod(&s, &stopped("term", "busybox"));
+    create_pod(
+        &s,
+        &busybox_pod(
+            "group",
+            "id -u; id -g",
+            json!({"securityContext": {"runAsGroup": 1234}}),
+        ),
+    );
+    create_pod(
+        &s,
+        &busybox_pod(
+            "user",
+            "id -u; id -g; echo end",
+            json!({"securityContext": {"runAsUser": 1000, "runAsGroup": 2000}}),
+        ),
+    );
+    create_pod(
+        &s,
+        &busybox_pod("hostnet", "hostname", json!({"hostNetwork": true})),
+    );
+    let mut tty = busybox_pod(
+        "tty",
+        "[ -t 0 ] && echo stdin-tty; [ -t 1 ] && echo stdout-tty; true",
+        json!({}),
+    );
+    tty["spec"]["containers"][0]["stdin"] = json!(true);
+    tty["spec"]["containers"][0]["tty"] = json!(true);
+    create_pod(&s, &tty);
+
+    wait_phase(&s, "group", "Succeeded", 60);
+    assert_eq!(s.kubectl(&["logs", "group"]).ok(), "0\n1234\n");
+    wait_phase(&s, "user", "Succeeded", 60);
+    assert_eq!(s.kubectl(&["logs", "user"]).ok(), "1000\n2000\nend\n");
+    wait_phase(&s, "hostnet", "Succeeded", 60);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(s.kubectl(&["logs", "hostnet"]).ok(), host);
+    wait_phase(&s, "tty", "Succeeded", 60);
+    assert_eq!(
+        s.kubectl(&["logs", "tty"]).ok().replace('\r', ""),
+        "stdin-tty\nstdout-tty\n"
+    );
+    for (name, line, code) in [
+        ("usr1", "stopped by USR1", 0),
+        ("term", "stopped by TERM", 3),
+    ] {
+        let p = wait_phase(&s, name, "Failed", 60);
+        assert_eq!(p["status"]["reason"], "DeadlineExceeded", "{p}");
+        assert_eq!(
+            container_state(&p, "c")["terminated"]["exitCode"],
+            code,
+            "{p}"
+        );
+        assert_eq!(s.kubectl(&["logs", name]).ok(), format!("up\n{line}\n"));
+    }
+    s.kubectl(&["delete", "pod", "--all"]).ok();
+    s.assert_no_containers();
+    rig.podman(&["rmi", "localhost/busybox-usr1:latest"]);
+}
