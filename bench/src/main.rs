@@ -217,6 +217,121 @@ async fn throughput(joblite: &Path, n: i64) -> Result<Value> {
     }))
 }
 
+/// A Job of `busybox true` pods for the container runtime.
+fn container_job(name: &str, completions: i64, parallelism: i64) -> Job {
+    let mut j = true_job(name, completions, parallelism, false);
+    let c = &mut j
+        .spec
+        .as_mut()
+        .expect("spec")
+        .template
+        .spec
+        .as_mut()
+        .expect("pod spec")
+        .containers[0];
+    c.image = Some(CONTAINER_IMAGE.into());
+    c.image_pull_policy = Some("IfNotPresent".into());
+    c.command = Some(vec!["true".into()]);
+    j
+}
+
+/// The image the container benchmarks run (the rig's busybox).
+const CONTAINER_IMAGE: &str = "localhost/busybox:latest";
+
+/// `podman run --rm IMAGE true` once, with the storage and configuration
+/// of the engine joblite uses (the environment of
+/// `scripts/container-rig.sh env`).
+fn podman_run_true() -> Result<Duration> {
+    let t0 = Instant::now();
+    let st = Command::new("podman")
+        .args(["run", "--rm", CONTAINER_IMAGE, "true"])
+        .stdout(Stdio::null())
+        .status()?;
+    if !st.success() {
+        bail!("podman run failed");
+    }
+    Ok(t0.elapsed())
+}
+
+/// The container runtime (issue 9): P6, a one-pod Job from create to
+/// Complete, against `podman run --rm IMAGE true`; and 200 `true` pods at
+/// parallelism 8 against `xargs -P2 podman run --rm IMAGE true`, each
+/// baseline in the same run on the same engine. Needs the rig's
+/// environment (`eval "$(scripts/container-rig.sh env DIR)"`).
+async fn container(joblite: &Path, runs: usize, n: usize) -> Result<Value> {
+    if std::env::var_os("DOCKER_HOST").is_none() {
+        bail!("container: set DOCKER_HOST (eval \"$(scripts/container-rig.sh env DIR)\")");
+    }
+    let e = Engine::start_with(joblite, &["--runtime", "container"]).await?;
+    // Warm both paths once (the sandbox image, the page cache).
+    run_job(&e.client, container_job("warm", 1, 1)).await?;
+    podman_run_true()?;
+    let mut joblite_s = Vec::new();
+    let mut podman_s = Vec::new();
+    for i in 0..runs {
+        let (took, job) = run_job(&e.client, container_job(&format!("p6-{i}"), 1, 1)).await?;
+        if succeeded(&job) != 1 {
+            bail!("p6-{i} did not succeed");
+        }
+        joblite_s.push(took.as_secs_f64());
+        podman_s.push(podman_run_true()?.as_secs_f64());
+    }
+    let (j50, _, _) = percentiles(joblite_s);
+    let (p50, _, _) = percentiles(podman_s);
+    println!(
+        "container P6: one-pod Job create -> Complete p50 {:.0} ms vs podman run --rm p50 {:.0} ms, ratio {:.2} ({runs} runs each)",
+        j50 * 1e3,
+        p50 * 1e3,
+        j50 / p50
+    );
+
+    let (took, job) = run_job(&e.client, container_job("throughput", n as i64, 8)).await?;
+    if succeeded(&job) as usize != n {
+        bail!("container throughput: {} of {n} succeeded", succeeded(&job));
+    }
+    drop(e);
+    let t0 = Instant::now();
+    let mut child = Command::new("xargs")
+        .args([
+            "-P2",
+            "-n1",
+            "-I{}",
+            "podman",
+            "--remote",
+            "run",
+            "--rm",
+            CONTAINER_IMAGE,
+            "true",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()?;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all("x\n".repeat(n).as_bytes())?;
+    }
+    if !child.wait()?.success() {
+        bail!("xargs podman run failed");
+    }
+    let base = t0.elapsed();
+    let (jr, xr) = (n as f64 / took.as_secs_f64(), n as f64 / base.as_secs_f64());
+    println!(
+        "container throughput: {n} x true at parallelism 8: joblite {jr:.1} pods/s ({:.1}s), xargs -P2 podman run --rm {xr:.1}/s ({:.1}s), ratio {:.2}",
+        took.as_secs_f64(),
+        base.as_secs_f64(),
+        jr / xr
+    );
+    Ok(json!({
+        "p6_runs": runs, "p6_joblite_p50_seconds": j50, "p6_podman_run_p50_seconds": p50,
+        "p6_ratio": j50 / p50, "p6_target_ratio": 1.2,
+        "throughput_completions": n, "throughput_parallelism": 8,
+        "joblite_seconds": took.as_secs_f64(), "joblite_pods_per_second": jr,
+        "xargs_p2_podman_run_seconds": base.as_secs_f64(), "xargs_p2_podman_run_per_second": xr,
+        "throughput_ratio": jr / xr,
+    }))
+}
+
 /// The throughput Job with and without the process runtime's routine
 /// kubelet events (`serve --routine-events`), alternating on fresh engines
 /// in one run; the ratio is events-on over events-off.
@@ -783,6 +898,9 @@ async fn main() -> Result<()> {
             "dashboard".into(),
             dashboard(&joblite, 10_000, pairs).await?,
         );
+    }
+    if which == "container" {
+        results.insert("container".into(), container(&joblite, 10, 200).await?);
     }
     if which == "throughput-events" {
         results.insert(
