@@ -23,11 +23,17 @@ struct Engine {
 
 impl Engine {
     async fn start(joblite: &Path) -> Result<Engine> {
+        Engine::start_with(joblite, &[]).await
+    }
+
+    /// An engine with more `serve` flags.
+    async fn start_with(joblite: &Path, flags: &[&str]) -> Result<Engine> {
         let dir = tempfile::tempdir()?;
         let log = std::fs::File::create(dir.path().join("engine.log"))?;
         let child = Command::new(joblite)
             .args(["serve", "--port", "0", "--data-dir"])
             .arg(dir.path())
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -208,6 +214,160 @@ async fn throughput(joblite: &Path, n: i64) -> Result<Value> {
         "ratio": joblite_rate / xargs_rate, "target_ratio": 0.6,
         "succeeded": succeeded(&job), "succeeded_pods_listed": committed,
         "rss_after_kib": rss_after,
+    }))
+}
+
+/// A Job of `busybox true` pods for the container runtime.
+fn container_job(name: &str, completions: i64, parallelism: i64) -> Job {
+    let mut j = true_job(name, completions, parallelism, false);
+    let c = &mut j
+        .spec
+        .as_mut()
+        .expect("spec")
+        .template
+        .spec
+        .as_mut()
+        .expect("pod spec")
+        .containers[0];
+    c.image = Some(CONTAINER_IMAGE.into());
+    c.image_pull_policy = Some("IfNotPresent".into());
+    c.command = Some(vec!["true".into()]);
+    j
+}
+
+/// The image the container benchmarks run (the rig's busybox).
+const CONTAINER_IMAGE: &str = "localhost/busybox:latest";
+
+/// `podman run --rm IMAGE true` once, with the storage and configuration
+/// of the engine joblite uses (the environment of
+/// `scripts/container-rig.sh env`).
+fn podman_run_true() -> Result<Duration> {
+    let t0 = Instant::now();
+    let st = Command::new("podman")
+        .args(["run", "--rm", CONTAINER_IMAGE, "true"])
+        .stdout(Stdio::null())
+        .status()?;
+    if !st.success() {
+        bail!("podman run failed");
+    }
+    Ok(t0.elapsed())
+}
+
+/// The container runtime (issue 9): P6, a one-pod Job from create to
+/// Complete, against `podman run --rm IMAGE true`; and 200 `true` pods at
+/// parallelism 8 against `xargs -P2 podman run --rm IMAGE true`, each
+/// baseline in the same run on the same engine. Needs the rig's
+/// environment (`eval "$(scripts/container-rig.sh env DIR)"`).
+async fn container(joblite: &Path, runs: usize, n: usize) -> Result<Value> {
+    if std::env::var_os("DOCKER_HOST").is_none() {
+        bail!("container: set DOCKER_HOST (eval \"$(scripts/container-rig.sh env DIR)\")");
+    }
+    let e = Engine::start_with(joblite, &["--runtime", "container"]).await?;
+    // Warm both paths once (the sandbox image, the page cache).
+    run_job(&e.client, container_job("warm", 1, 1)).await?;
+    podman_run_true()?;
+    let mut joblite_s = Vec::new();
+    let mut podman_s = Vec::new();
+    for i in 0..runs {
+        let (took, job) = run_job(&e.client, container_job(&format!("p6-{i}"), 1, 1)).await?;
+        if succeeded(&job) != 1 {
+            bail!("p6-{i} did not succeed");
+        }
+        joblite_s.push(took.as_secs_f64());
+        podman_s.push(podman_run_true()?.as_secs_f64());
+    }
+    let (j50, _, _) = percentiles(joblite_s);
+    let (p50, _, _) = percentiles(podman_s);
+    println!(
+        "container P6: one-pod Job create -> Complete p50 {:.0} ms vs podman run --rm p50 {:.0} ms, ratio {:.2} ({runs} runs each)",
+        j50 * 1e3,
+        p50 * 1e3,
+        j50 / p50
+    );
+
+    let (took, job) = run_job(&e.client, container_job("throughput", n as i64, 8)).await?;
+    if succeeded(&job) as usize != n {
+        bail!("container throughput: {} of {n} succeeded", succeeded(&job));
+    }
+    drop(e);
+    let t0 = Instant::now();
+    let mut child = Command::new("xargs")
+        .args([
+            "-P2",
+            "-n1",
+            "-I{}",
+            "podman",
+            "--remote",
+            "run",
+            "--rm",
+            CONTAINER_IMAGE,
+            "true",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()?;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all("x\n".repeat(n).as_bytes())?;
+    }
+    if !child.wait()?.success() {
+        bail!("xargs podman run failed");
+    }
+    let base = t0.elapsed();
+    let (jr, xr) = (n as f64 / took.as_secs_f64(), n as f64 / base.as_secs_f64());
+    println!(
+        "container throughput: {n} x true at parallelism 8: joblite {jr:.1} pods/s ({:.1}s), xargs -P2 podman run --rm {xr:.1}/s ({:.1}s), ratio {:.2}",
+        took.as_secs_f64(),
+        base.as_secs_f64(),
+        jr / xr
+    );
+    Ok(json!({
+        "p6_runs": runs, "p6_joblite_p50_seconds": j50, "p6_podman_run_p50_seconds": p50,
+        "p6_ratio": j50 / p50, "p6_target_ratio": 1.2,
+        "throughput_completions": n, "throughput_parallelism": 8,
+        "joblite_seconds": took.as_secs_f64(), "joblite_pods_per_second": jr,
+        "xargs_p2_podman_run_seconds": base.as_secs_f64(), "xargs_p2_podman_run_per_second": xr,
+        "throughput_ratio": jr / xr,
+    }))
+}
+
+/// The throughput Job with and without the process runtime's routine
+/// kubelet events (`serve --routine-events`), alternating on fresh engines
+/// in one run; the ratio is events-on over events-off.
+async fn throughput_events(joblite: &Path, n: i64, pairs: usize) -> Result<Value> {
+    let mut off = Vec::new();
+    let mut on = Vec::new();
+    for i in 0..pairs {
+        for (flags, into) in [(&[][..], &mut off), (&["--routine-events"][..], &mut on)] {
+            let e = Engine::start_with(joblite, flags).await?;
+            let (took, job) =
+                run_job(&e.client, true_job(&format!("events-{i}"), n, 8, false)).await?;
+            if succeeded(&job) as i64 != n {
+                bail!("{} of {n} succeeded", succeeded(&job));
+            }
+            if !flags.is_empty() {
+                // The events are really there: Started, one per pod.
+                let events: Api<k8s_openapi::api::core::v1::Event> =
+                    Api::namespaced(e.client.clone(), "default");
+                let lp = ListParams::default().fields("reason=Started").limit(1);
+                if events.list(&lp).await?.items.is_empty() {
+                    bail!("--routine-events recorded no Started event");
+                }
+            }
+            into.push(n as f64 / took.as_secs_f64());
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (off_rate, on_rate) = (mean(&off), mean(&on));
+    println!(
+        "throughput-events: {n} x /bin/true at parallelism 8, {pairs} pairs: events off {off_rate:.0} pods/s {off:.0?}, --routine-events {on_rate:.0} pods/s {on:.0?}, ratio on/off {:.2}",
+        on_rate / off_rate
+    );
+    Ok(json!({
+        "completions": n, "parallelism": 8, "pairs": pairs,
+        "events_off_pods_per_second": off, "routine_events_pods_per_second": on,
+        "ratio_on_over_off": on_rate / off_rate,
     }))
 }
 
@@ -737,6 +897,15 @@ async fn main() -> Result<()> {
         results.insert(
             "dashboard".into(),
             dashboard(&joblite, 10_000, pairs).await?,
+        );
+    }
+    if which == "container" {
+        results.insert("container".into(), container(&joblite, 10, 200).await?);
+    }
+    if which == "throughput-events" {
+        results.insert(
+            "throughput_events".into(),
+            throughput_events(&joblite, 10_000, 2).await?,
         );
     }
     if which == "scale" {

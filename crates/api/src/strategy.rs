@@ -188,6 +188,15 @@ pub trait Strategy: Send + Sync + 'static {
     /// an [`UpdateScope::All`] write is checked as main and status updates.
     fn apply_subresource_writes(&self, _new: &Self::Object, _old: &mut Self::Object) {}
 
+    /// What upstream's admission plugins look up before a create (the
+    /// RuntimeClass a pod names): objects that must exist, each with the
+    /// refusal when it does not. The store checks them against its current
+    /// state before defaulting and validation, where mutating admission
+    /// runs upstream.
+    fn required_on_create(&self, _obj: &Self::Object) -> Vec<Requirement> {
+        Vec::new()
+    }
+
     // --- deletion (the store runs these atomically with the write) ------
 
     /// `CheckGracefulDelete`: seconds the object stays after a delete
@@ -281,6 +290,31 @@ pub trait Strategy: Send + Sync + 'static {
     }
 }
 
+/// An object a create needs to exist (see [`Strategy::required_on_create`]).
+#[derive(Debug, Clone)]
+pub struct Requirement {
+    /// The kind of the object.
+    pub resource: &'static ResourceInfo,
+    /// Its namespace (`""` for a cluster-scoped kind).
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// What the client gets when it is missing.
+    pub refusal: ApiError,
+}
+
+/// The name admission errors give an object being created (upstream
+/// `extractResourceName`): its name, else its `generateName` (names are
+/// generated after admission), else `Unknown`.
+pub fn admission_name(meta: &ObjectMeta) -> String {
+    [meta.name.as_deref(), meta.generate_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .find(|n| !n.is_empty())
+        .unwrap_or("Unknown")
+        .to_string()
+}
+
 /// [`Strategy`] erased, for the registry. Implemented for every strategy;
 /// errors are `Status` errors ready for the client.
 pub trait DynStrategy: Send + Sync {
@@ -296,6 +330,8 @@ pub trait DynStrategy: Send + Sync {
     /// Defaulting, `PrepareForCreate`, validation and canonicalisation;
     /// returns the warnings.
     fn create(&self, obj: &mut dyn Object) -> Result<Vec<String>, ApiError>;
+    /// See [`Strategy::required_on_create`].
+    fn required_on_create(&self, obj: &dyn Object) -> Vec<Requirement>;
     /// Defaulting, the `PrepareForUpdate` and validation of `scope`;
     /// returns the warnings.
     fn update(
@@ -461,6 +497,13 @@ impl<S: Strategy> DynStrategy for S {
         let warnings = self.warnings_on_create(t);
         self.canonicalize(t);
         Ok(warnings)
+    }
+
+    fn required_on_create(&self, obj: &dyn Object) -> Vec<Requirement> {
+        obj.as_any()
+            .downcast_ref::<S::Object>()
+            .map(|t| Strategy::required_on_create(self, t))
+            .unwrap_or_default()
     }
 
     fn update(

@@ -35,11 +35,12 @@ pub use meta::{
 };
 pub use names::{
     is_config_map_key, is_dns1123_label, is_dns1123_subdomain, is_qualified_name,
-    is_valid_label_value, name_is_dns_label, name_is_dns_subdomain,
+    is_valid_label_value, name_is_dns_label, name_is_dns_subdomain, validate_labels,
 };
 pub use pod::{
     pod_spec_warnings, validate_pod_create, validate_pod_spec, validate_pod_status_update,
-    validate_pod_template_spec, validate_pod_update, POD_UPDATABLE_FIELDS,
+    validate_pod_template_spec, validate_pod_update, validate_resource_requirements,
+    validate_tolerations, POD_UPDATABLE_FIELDS,
 };
 
 use k8s_openapi::api::core::v1::{Event, Namespace, Node};

@@ -450,10 +450,18 @@ mod tests {
             .iter()
             .map(|i| i["metadata"]["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["authorization.k8s.io", "batch", "metrics.k8s.io"]);
+        assert_eq!(
+            names,
+            [
+                "authorization.k8s.io",
+                "batch",
+                "node.k8s.io",
+                "metrics.k8s.io"
+            ]
+        );
         // The computed resource metrics API, read-only, as metrics-server
         // registers it.
-        let m = &items[2]["versions"][0];
+        let m = &items[3]["versions"][0];
         assert_eq!(m["version"], "v1beta1");
         assert_eq!(
             m["resources"][1],
@@ -533,6 +541,9 @@ mod tests {
                 {"name":"batch",
                  "versions":[{"groupVersion":"batch/v1","version":"v1"}],
                  "preferredVersion":{"groupVersion":"batch/v1","version":"v1"}},
+                {"name":"node.k8s.io",
+                 "versions":[{"groupVersion":"node.k8s.io/v1","version":"v1"}],
+                 "preferredVersion":{"groupVersion":"node.k8s.io/v1","version":"v1"}},
                 {"name":"metrics.k8s.io",
                  "versions":[{"groupVersion":"metrics.k8s.io/v1beta1","version":"v1beta1"}],
                  "preferredVersion":{"groupVersion":"metrics.k8s.io/v1beta1","version":"v1beta1"}}]})

@@ -234,6 +234,7 @@ pub(crate) async fn start(
     dir: &Path,
     node_name: &str,
     choice: RuntimeChoice,
+    routine_events: bool,
 ) -> anyhow::Result<Engine> {
     let runtime = decide_runtime(choice).await?;
     let node_dir = dir.join("node");
@@ -248,6 +249,7 @@ pub(crate) async fn start(
     );
     config.node_name = node_name.to_string();
     config.default_runtime = runtime.kind;
+    config.routine_events = routine_events;
     config.container = runtime
         .engine
         .clone()

@@ -36,6 +36,12 @@ pub(crate) struct ServeArgs {
     /// the other one with `spec.runtimeClassName`.
     #[arg(long, env = "JOBLITE_RUNTIME", value_enum, default_value_t = crate::engine::RuntimeChoice::Auto)]
     pub runtime: crate::engine::RuntimeChoice,
+    /// Also record the kubelet's routine events for pods on the process
+    /// runtime (`Scheduled`, `Pulled`, `Created`, `Started`), as the
+    /// container runtime always does. Off by default: they are four event
+    /// writes per pod (see the README for the throughput they cost).
+    #[arg(long, env = "JOBLITE_ROUTINE_EVENTS")]
+    pub routine_events: bool,
 }
 
 /// Holds `DIR/engine.lock` for the life of the process, so one engine
@@ -78,7 +84,8 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .node_name
         .clone()
         .unwrap_or_else(crate::engine::host_name);
-    let engine = crate::engine::start(&store, &dir, &node_name, args.runtime).await?;
+    let engine =
+        crate::engine::start(&store, &dir, &node_name, args.runtime, args.routine_events).await?;
 
     let metrics = prometheus::Registry::new();
     store::metrics::register(&metrics)?;

@@ -58,7 +58,9 @@ pub struct NodeConfig {
     /// Overrides the machine's CPU and memory (tests).
     pub allocatable: Option<Resources>,
     /// Also emit the routine kubelet events (Scheduled, Pulled, Created,
-    /// Started). Off by default: four extra writes per pod halve throughput.
+    /// Started) for pods on the process runtime (the container runtime
+    /// always does). Off by default: four event writes per pod cost
+    /// throughput (`bench throughput-events` measures how much).
     pub routine_events: bool,
     /// The shortest interval between two non-terminal status writes of a
     /// pod, and the delay of its first write: transitions inside it are
@@ -129,6 +131,7 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
         .allocatable
         .unwrap_or_else(node_object::machine_capacity);
     register_node(&store, &config.node_name, alloc).await?;
+    crate::runtime_class::register(&store).await?;
     crate::metrics::allocatable(alloc);
 
     let (ev_tx, events) = mpsc::unbounded_channel::<(RuntimeKind, RuntimeEvent)>();
@@ -179,6 +182,7 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
         cfg: config.clone(),
         urgent: false,
         dependents: Dependents::default(),
+        runtime_error: None,
     };
     agent.recover(list.items.iter().map(|s| s.value()).collect(), &runs);
 
@@ -348,7 +352,13 @@ struct Agent {
     urgent: bool,
     /// The pods that name each ConfigMap and Secret.
     dependents: Dependents,
+    /// Why Node Ready is False (a runtime that does not answer), if it is.
+    runtime_error: Option<&'static str>,
 }
+
+/// The kubelet's `runtimeErrors` when the runtime stopped answering
+/// (`pkg/kubelet/runtime.go`).
+const CONTAINER_RUNTIME_DOWN: &str = "container runtime is down";
 
 impl Agent {
     async fn run_loop(
@@ -449,6 +459,53 @@ impl Agent {
         });
     }
 
+    /// Node Ready follows the runtimes, as the kubelet's `runtimeErrors`
+    /// do: False (`KubeletNotReady`, `container runtime is down`) while
+    /// the engine does not answer, True again once it does, each flip with
+    /// the kubelet's `NodeNotReady`/`NodeReady` event. Pods that are
+    /// running are not touched, and process pods still start.
+    fn set_ready(&mut self, runtime_error: Option<&'static str>) {
+        if self.runtime_error == runtime_error {
+            return;
+        }
+        self.runtime_error = runtime_error;
+        let store = self.store.clone();
+        let events = self.events.clone();
+        let name = self.name.clone();
+        tokio::spawn(async move {
+            let now = now_seconds();
+            let r = store
+                .modify(&NODES, "", &name, |mut n| {
+                    node_object::set_ready(&mut n, runtime_error, &now);
+                    Ok(Some(n))
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::warn!("node: recording Ready: {e}");
+                return;
+            }
+            let state = if runtime_error.is_some() {
+                "NodeNotReady"
+            } else {
+                "NodeReady"
+            };
+            // The kubelet's node reference: kind Node, uid = name.
+            let node = json!({"kind": "Node", "apiVersion": "v1",
+                              "metadata": {"name": name, "uid": name}});
+            events.record(
+                &node,
+                false,
+                state,
+                &format!("Node {name} status is now: {state}"),
+                &Source {
+                    component: "kubelet".into(),
+                    host: Some(name.clone()),
+                },
+                chrono::Utc::now(),
+            );
+        });
+    }
+
     fn emit(&self, pod: &Value, warning: bool, reason: &str, message: &str, component: &str) {
         emit(
             &self.events,
@@ -466,20 +523,9 @@ impl Agent {
     /// The runtime a pod asks for, or why it cannot have one (upstream:
     /// the sandbox cannot be created, `FailedCreatePodSandBox`).
     fn runtime_for(&self, spec: &PodSpec) -> std::result::Result<RuntimeKind, String> {
-        let kind = match spec.runtime_class_name.as_deref().filter(|s| !s.is_empty()) {
-            None => self.cfg.default_runtime,
-            Some(class) => RuntimeKind::from_class(class).ok_or_else(|| {
-                format!("Failed to create pod sandbox: RuntimeHandler {class:?} not supported")
-            })?,
-        };
-        if self.rts.contains_key(&kind) {
-            Ok(kind)
-        } else {
-            Err(format!(
-                "Failed to create pod sandbox: the {} runtime is not available on this node: no container engine was configured or found (start one and restart joblite with --runtime=container)",
-                kind.name()
-            ))
-        }
+        crate::runtime_class::resolve(&self.store, spec, self.cfg.default_runtime, |k| {
+            self.rts.contains_key(&k)
+        })
     }
 
     /// The runtime of an admitted pod.
@@ -1126,9 +1172,14 @@ impl Agent {
                     self.after(&uid);
                 }
             }
-            RuntimeEvent::Snapshot(runs) => self.reconcile(kind, &runs),
+            RuntimeEvent::Snapshot(runs) => {
+                // A snapshot follows every (re)connect: the runtime is up.
+                self.set_ready(None);
+                self.reconcile(kind, &runs)
+            }
             RuntimeEvent::Disconnected { message } => {
                 tracing::warn!("node: {} runtime: {message}; reconnecting", kind.name());
+                self.set_ready(Some(CONTAINER_RUNTIME_DOWN));
             }
         }
     }

@@ -41,6 +41,7 @@ pub(crate) mod projection;
 pub mod protocol;
 pub(crate) mod restart;
 pub mod runtime;
+pub mod runtime_class;
 pub(crate) mod status;
 pub mod streams;
 pub mod supervisor;

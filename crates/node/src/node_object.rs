@@ -120,6 +120,36 @@ pub(crate) fn conditions(now: &str, since: &str) -> Value {
     ])
 }
 
+/// Sets the Ready condition as the kubelet's `ReadyCondition` setter does
+/// (`pkg/kubelet/nodestatus/setters.go`): True `KubeletReady`, or False
+/// `KubeletNotReady` with the runtime's error as the message (the
+/// kubelet's `runtimeErrors`: `container runtime is down`). The transition
+/// time moves only when the status flips. Returns whether it flipped.
+pub fn set_ready(node: &mut Value, runtime_error: Option<&str>, now: &str) -> bool {
+    let (status, reason, message) = match runtime_error {
+        None => ("True", "KubeletReady", "kubelet is posting ready status"),
+        Some(e) => ("False", "KubeletNotReady", e),
+    };
+    let Some(conds) = node
+        .pointer_mut("/status/conditions")
+        .and_then(Value::as_array_mut)
+    else {
+        return false;
+    };
+    let Some(c) = conds.iter_mut().find(|c| c["type"] == "Ready") else {
+        return false;
+    };
+    let flipped = c["status"] != status;
+    c["status"] = json!(status);
+    c["reason"] = json!(reason);
+    c["message"] = json!(message);
+    c["lastHeartbeatTime"] = json!(now);
+    if flipped {
+        c["lastTransitionTime"] = json!(now);
+    }
+    flipped
+}
+
 /// The Node object for this machine.
 pub(crate) fn build(name: &str, capacity: Resources, now: &str) -> Value {
     let cap = json!({
@@ -182,6 +212,41 @@ pub(crate) fn heartbeat(node: &mut Value, now: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ready_flips_with_the_runtime() {
+        let mut n = build("vm", Resources::default(), "T0");
+        assert!(!set_ready(&mut n, None, "T1"));
+        assert!(set_ready(&mut n, Some("container runtime is down"), "T2"));
+        let ready = |n: &Value| {
+            n["status"]["conditions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["type"] == "Ready")
+                .unwrap()
+                .clone()
+        };
+        let r = ready(&n);
+        assert_eq!(
+            (
+                &r["status"],
+                &r["reason"],
+                &r["message"],
+                &r["lastTransitionTime"]
+            ),
+            (
+                &json!("False"),
+                &json!("KubeletNotReady"),
+                &json!("container runtime is down"),
+                &json!("T2")
+            )
+        );
+        assert!(!set_ready(&mut n, Some("container runtime is down"), "T3"));
+        assert_eq!(ready(&n)["lastTransitionTime"], "T2");
+        assert!(set_ready(&mut n, None, "T4"));
+        assert_eq!(ready(&n)["reason"], "KubeletReady");
+    }
 
     #[test]
     fn node_reports_capacity_and_a_ready_kubelet() {

@@ -152,6 +152,12 @@ pub(crate) fn plan_create(
         }
         check_namespace(&ns, lookup)?;
     }
+    for r in resource.strategy.required_on_create(object.as_ref()) {
+        if lookup(&Key::new(r.resource, &r.namespace, &r.name)).is_none() {
+            return Err(Error::Rejected(r.refusal));
+        }
+    }
+    let m = object.meta_mut();
     if m.name.as_deref().unwrap_or_default().is_empty() {
         if let Some(base) = m.generate_name.clone().filter(|b| !b.is_empty()) {
             m.name = Some(generate_name(&base));

@@ -174,6 +174,8 @@ kinds! {
     selfsubjectrulesreview::SELF_SUBJECT_RULES_REVIEWS,
     job::JOBS,
     cronjob::CRONJOBS,
+    // node.k8s.io (16300) after batch, as upstream's group priorities.
+    runtimeclass::RUNTIMECLASSES,
 }
 
 /// Computed, read-only kinds: served by their own handler from live data

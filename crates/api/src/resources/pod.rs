@@ -10,7 +10,7 @@ use crate::defaults;
 use crate::patch_schema::PatchSchema;
 use crate::selectors::{core_field_label_error, str_at};
 use crate::status::ApiError;
-use crate::strategy::Strategy;
+use crate::strategy::{admission_name, Requirement, Strategy};
 use crate::table::{
     age_col, age_of, arr, col, human_duration, i, name_col, name_of, none_if_empty, parse_time, s,
 };
@@ -52,6 +52,30 @@ impl Strategy for PodStrategy {
 
     fn default(&self, pod: &mut Pod) {
         defaults::default_pod(pod);
+    }
+
+    /// Upstream's RuntimeClass admission (`plugin/pkg/admission/
+    /// runtimeclass/admission.go`, `prepareObjects`): a pod naming a
+    /// RuntimeClass that does not exist is refused, 403
+    /// `pod rejected: RuntimeClass "x" not found`.
+    fn required_on_create(&self, pod: &Pod) -> Vec<Requirement> {
+        let class = pod.spec.as_ref().and_then(|s| s.runtime_class_name.as_ref());
+        class
+            .map(|class| Requirement {
+                resource: &super::RUNTIMECLASSES,
+                namespace: String::new(),
+                name: class.clone(),
+                refusal: ApiError::forbidden(
+                    &PODS,
+                    &admission_name(&pod.metadata),
+                    &format!(
+                        "pod rejected: RuntimeClass {} not found",
+                        validation::go_quote(class)
+                    ),
+                ),
+            })
+            .into_iter()
+            .collect()
     }
 
     fn prepare_for_create(&self, pod: &mut Pod) {

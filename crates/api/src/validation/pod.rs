@@ -843,7 +843,10 @@ fn is_standard_container_resource(name: &str) -> bool {
 
 /// `ValidateResourceRequirements`: names, non-negative parsable quantities,
 /// and requests no larger than limits.
-fn validate_resource_requirements(r: &ResourceRequirements, path: &FieldPath) -> Vec<FieldError> {
+pub fn validate_resource_requirements(
+    r: &ResourceRequirements,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let lim_path = path.child("limits");
     let req_path = path.child("requests");
@@ -915,7 +918,7 @@ fn validate_resource_requirements(r: &ResourceRequirements, path: &FieldPath) ->
 }
 
 /// `ValidateTolerations`.
-fn validate_tolerations(tolerations: &[Toleration], path: &FieldPath) -> Vec<FieldError> {
+pub fn validate_tolerations(tolerations: &[Toleration], path: &FieldPath) -> Vec<FieldError> {
     let mut errs = Vec::new();
     for (i, t) in tolerations.iter().enumerate() {
         let p = path.index(i);

@@ -593,7 +593,7 @@ fn args_without_a_command_run_on_the_process_runtime() {
     assert_eq!(s.kubectl(&["logs", "job/y"]).ok(), "hi\n");
 }
 
-/// A pod picks the other runtime with `runtimeClassName`.
+/// A pod picks the other runtime with `runtimeClassName`: both run at once.
 #[test]
 fn runtime_class_name_picks_the_runtime_per_pod() {
     let s = Server::start_container();
@@ -616,16 +616,21 @@ fn runtime_class_name_picks_the_runtime_per_pod() {
         .as_str()
         .unwrap()
         .starts_with("podman://"));
-    create_pod(
-        &s,
-        &busybox_pod("unknown", "true", json!({"runtimeClassName": "gvisor"})),
+    // Admission refuses an unknown class (the rest of RuntimeClass is in
+    // runtimeclasses.rs, on the process runtime).
+    let err = s
+        .kubectl_stdin(
+            "1.33",
+            &["create", "-f", "-"],
+            &busybox_pod("unknown", "true", json!({"runtimeClassName": "gvisor"})).to_string(),
+        )
+        .fails();
+    assert!(
+        err.contains(
+            "pods \"unknown\" is forbidden: pod rejected: RuntimeClass \"gvisor\" not found"
+        ),
+        "{err}"
     );
-    s.wait_for("FailedCreatePodSandBox", Duration::from_secs(30), || {
-        events_of(&s, "unknown")
-            .iter()
-            .any(|(r, m)| r == "FailedCreatePodSandBox" && m.contains("\"gvisor\""))
-            .then_some(())
-    });
     s.kubectl(&["delete", "pod", "--all"]).ok();
     s.assert_no_containers();
 }
@@ -917,11 +922,60 @@ fn an_engine_outage_makes_pods_wait_not_fail() {
         "{:?}",
         events_of(&s, "newcomer")
     );
+    // The Node is NotReady as a kubelet's with a down runtime
+    // (`pkg/kubelet/runtime.go` runtimeErrors, nodestatus ReadyCondition).
+    let ready = || {
+        let n = s.get_json(&["nodes"]);
+        n["items"][0]["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Ready")
+            .cloned()
+            .unwrap()
+    };
+    s.wait_for("Ready False", Duration::from_secs(30), || {
+        let r = ready();
+        (r["status"] == "False").then_some(r)
+    });
+    let r = ready();
+    assert_eq!(
+        (&r["reason"], &r["message"]),
+        (
+            &json!("KubeletNotReady"),
+            &json!("container runtime is down")
+        ),
+        "{r}"
+    );
+    let row = s.kubectl(&["get", "nodes", "--no-headers"]).ok();
+    assert!(row.contains(" NotReady "), "{row}");
     // The steady pod's container finishes during the outage; the node
     // reports nothing it has not seen.
     std::thread::sleep(Duration::from_secs(6));
     assert_eq!(pod(&s, "steady")["status"]["phase"], "Running");
     proxy.set(true);
+    s.wait_for("Ready True", Duration::from_secs(60), || {
+        let r = ready();
+        (r["status"] == "True" && r["reason"] == "KubeletReady").then_some(r)
+    });
+    let node = s.get_json(&["nodes"])["items"][0].clone();
+    let name = node["metadata"]["name"].as_str().unwrap().to_string();
+    assert!(
+        node["status"]["nodeInfo"]["containerRuntimeVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with("podman://"),
+        "{node}"
+    );
+    let reasons: Vec<(String, String)> = events_of(&s, &name);
+    for state in ["NodeNotReady", "NodeReady"] {
+        assert!(
+            reasons
+                .iter()
+                .any(|(r, m)| r == state && *m == format!("Node {name} status is now: {state}")),
+            "{reasons:?}"
+        );
+    }
     let p = wait_phase(&s, "steady", "Succeeded", 60);
     assert_eq!(container_state(&p, "c")["terminated"]["exitCode"], 0);
     assert_eq!(s.kubectl(&["logs", "steady"]).ok(), "done\n");
@@ -929,4 +983,155 @@ fn an_engine_outage_makes_pods_wait_not_fail() {
     assert_eq!(s.kubectl(&["logs", "newcomer"]).ok(), "late\n");
     s.kubectl(&["delete", "pod", "steady", "newcomer"]).ok();
     s.assert_no_containers();
+}
+
+/// The kubelet's routine events on the process runtime, behind
+/// `serve --routine-events` (the container runtime always records them):
+/// Scheduled from default-scheduler, then Pulled, Created and Started from
+/// the kubelet with upstream's messages; Killing on delete either way.
+#[test]
+fn routine_events_on_the_process_runtime() {
+    let s = Server::start_with("process", &[("JOBLITE_ROUTINE_EVENTS", "true")]);
+    create_pod(&s, &busybox_pod("ev", "echo hi", json!({})));
+    wait_phase(&s, "ev", "Succeeded", 30);
+    let node = s.get_json(&["nodes"])["items"][0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let want = [
+        (
+            "Scheduled",
+            format!("Successfully assigned default/ev to {node}"),
+        ),
+        (
+            "Pulled",
+            "Container image \"busybox\" already present on machine".to_string(),
+        ),
+        ("Created", "Created container: c".to_string()),
+        ("Started", "Started container c".to_string()),
+    ];
+    let got = s.wait_for("routine events", Duration::from_secs(30), || {
+        let got = events_of(&s, "ev");
+        want.iter()
+            .all(|(r, m)| got.iter().any(|(gr, gm)| gr == r && gm == m))
+            .then_some(got)
+    });
+    let sources = s.get_json(&["events", "--field-selector", "involvedObject.name=ev"]);
+    for e in sources["items"].as_array().unwrap() {
+        let component = if e["reason"] == "Scheduled" {
+            "default-scheduler"
+        } else {
+            "kubelet"
+        };
+        assert_eq!(e["source"]["component"], component, "{e}");
+    }
+    assert_eq!(got.len(), 4, "{got:?}");
+
+    // Off by default; Killing is recorded either way.
+    let s = Server::start();
+    create_pod(&s, &busybox_pod("quiet", "sleep 30", json!({})));
+    wait_phase(&s, "quiet", "Running", 30);
+    s.kubectl(&["delete", "pod", "quiet", "--grace-period=1"])
+        .ok();
+    let got = events_of(&s, "quiet");
+    assert_eq!(
+        got,
+        [("Killing".to_string(), "Stopping container c".to_string())],
+        "{got:?}"
+    );
+}
+
+/// Kubelet details (issue 9): the image's STOPSIGNAL is what a stop sends
+/// (the CRI's StopContainer), `runAsGroup` alone keeps the image's user
+/// (`getImageUser`), `runAsUser`/`runAsGroup` from the pod, `hostNetwork`
+/// shares the host's network and UTS namespaces, `stdin`/`tty` give the
+/// container a terminal.
+#[test]
+fn stop_signal_users_host_network_and_tty_as_the_kubelet() {
+    let rig = rig();
+    let build = tempfile::tempdir().unwrap();
+    std::fs::write(
+        build.path().join("Containerfile"),
+        "FROM localhost/busybox:latest\nSTOPSIGNAL SIGUSR1\n",
+    )
+    .unwrap();
+    rig.podman(&[
+        "build",
+        "--pull=never",
+        "-t",
+        "localhost/busybox-usr1:latest",
+        build.path().to_str().unwrap(),
+    ])
+    .ok();
+    let s = Server::start_container();
+    let trap = "trap 'echo stopped by USR1; exit 0' USR1; trap 'echo stopped by TERM; exit 3' TERM; echo up; while :; do sleep 0.2; done";
+    let stopped = |name: &str, image: &str| {
+        let mut p = busybox_pod(
+            name,
+            trap,
+            // Long enough for a loaded machine to start the container.
+            json!({"activeDeadlineSeconds": 20, "terminationGracePeriodSeconds": 20}),
+        );
+        p["spec"]["containers"][0]["image"] = json!(image);
+        p
+    };
+    create_pod(&s, &stopped("usr1", "localhost/busybox-usr1:latest"));
+    create_pod(&s, &stopped("term", "busybox"));
+    create_pod(
+        &s,
+        &busybox_pod(
+            "group",
+            "id -u; id -g",
+            json!({"securityContext": {"runAsGroup": 1234}}),
+        ),
+    );
+    create_pod(
+        &s,
+        &busybox_pod(
+            "user",
+            "id -u; id -g; echo end",
+            json!({"securityContext": {"runAsUser": 1000, "runAsGroup": 2000}}),
+        ),
+    );
+    create_pod(
+        &s,
+        &busybox_pod("hostnet", "hostname", json!({"hostNetwork": true})),
+    );
+    let mut tty = busybox_pod(
+        "tty",
+        "[ -t 0 ] && echo stdin-tty; [ -t 1 ] && echo stdout-tty; true",
+        json!({}),
+    );
+    tty["spec"]["containers"][0]["stdin"] = json!(true);
+    tty["spec"]["containers"][0]["tty"] = json!(true);
+    create_pod(&s, &tty);
+
+    wait_phase(&s, "group", "Succeeded", 60);
+    assert_eq!(s.kubectl(&["logs", "group"]).ok(), "0\n1234\n");
+    wait_phase(&s, "user", "Succeeded", 60);
+    assert_eq!(s.kubectl(&["logs", "user"]).ok(), "1000\n2000\nend\n");
+    wait_phase(&s, "hostnet", "Succeeded", 60);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(s.kubectl(&["logs", "hostnet"]).ok(), host);
+    wait_phase(&s, "tty", "Succeeded", 60);
+    assert_eq!(
+        s.kubectl(&["logs", "tty"]).ok().replace('\r', ""),
+        "stdin-tty\nstdout-tty\n"
+    );
+    for (name, line, code) in [
+        ("usr1", "stopped by USR1", 0),
+        ("term", "stopped by TERM", 3),
+    ] {
+        let p = wait_phase(&s, name, "Failed", 60);
+        assert_eq!(p["status"]["reason"], "DeadlineExceeded", "{p}");
+        assert_eq!(
+            container_state(&p, "c")["terminated"]["exitCode"],
+            code,
+            "{p}"
+        );
+        assert_eq!(s.kubectl(&["logs", name]).ok(), format!("up\n{line}\n"));
+    }
+    s.kubectl(&["delete", "pod", "--all"]).ok();
+    s.assert_no_containers();
+    rig.podman(&["rmi", "localhost/busybox-usr1:latest"]);
 }

@@ -22,5 +22,6 @@ mod node;
 mod portforward;
 mod pull_secrets;
 mod python_client;
+mod runtimeclasses;
 mod top;
 mod webdriver;

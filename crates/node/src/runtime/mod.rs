@@ -49,8 +49,8 @@ impl RuntimeKind {
         }
     }
 
-    /// The kind a `runtimeClassName` names.
-    pub fn from_class(name: &str) -> Option<RuntimeKind> {
+    /// The kind a RuntimeClass's `handler` names.
+    pub fn from_handler(name: &str) -> Option<RuntimeKind> {
         match name {
             "process" => Some(RuntimeKind::Process),
             "container" => Some(RuntimeKind::Container),

@@ -110,8 +110,33 @@ pub fn sandbox_body(
     }
 }
 
+/// `runAsGroup` set with no `runAsUser` (container's, else the pod's).
+pub fn group_only(req: &StartRequest<'_>) -> Option<i64> {
+    let c = req.container.security_context.as_ref();
+    let p = req.spec.security_context.as_ref();
+    let uid = c
+        .and_then(|c| c.run_as_user)
+        .or_else(|| p.and_then(|p| p.run_as_user));
+    let gid = c
+        .and_then(|c| c.run_as_group)
+        .or_else(|| p.and_then(|p| p.run_as_group));
+    gid.filter(|_| uid.is_none())
+}
+
+/// The user of a `runAsGroup` with no `runAsUser`: the kubelet takes the
+/// image's user (`getImageUser`: its uid or name, root when it names
+/// none) with the group (`determineEffectiveSecurityContext`).
+pub fn image_user_with_group(image_user: Option<&str>, gid: i64) -> String {
+    let user = image_user
+        .and_then(|u| u.split(':').next())
+        .filter(|u| !u.is_empty())
+        .unwrap_or("0");
+    format!("{user}:{gid}")
+}
+
 /// `runAsUser[:runAsGroup]` from the container's security context, else
-/// the pod's. A group with no user is left to the image's user.
+/// the pod's. A group with no user needs the image's user
+/// ([`image_user_with_group`]).
 pub fn user(req: &StartRequest<'_>) -> Option<String> {
     let c = req.container.security_context.as_ref();
     let p = req.spec.security_context.as_ref();
@@ -187,6 +212,19 @@ pub fn container_body(
         host_config: Some(host_config),
         ..Default::default()
     })
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::image_user_with_group;
+
+    #[test]
+    fn a_group_alone_keeps_the_image_user() {
+        assert_eq!(image_user_with_group(None, 7), "0:7");
+        assert_eq!(image_user_with_group(Some(""), 7), "0:7");
+        assert_eq!(image_user_with_group(Some("nobody"), 7), "nobody:7");
+        assert_eq!(image_user_with_group(Some("1000:1000"), 7), "1000:7");
+    }
 }
 
 #[cfg(test)]

@@ -547,6 +547,10 @@ impl Inner {
                 }
             }
         };
+        // Podman's follow can end as the container exits, before it has
+        // read the last lines from its log file: read once more (what is
+        // written already is skipped).
+        self.copy_logs(&id, &path, false).await;
         cri_log::finish(&path);
         let x = self.exit_record(&run, &info);
         stop(&self);
@@ -853,20 +857,27 @@ impl Inner {
         let req = plan.request();
         let uid = req.uid().to_string();
         let cname = req.container.name.clone();
-        let body = match create::container_body(&req, plan.env.clone(), &self.instance, &sandbox.id)
-        {
-            Ok(b) => b,
-            Err(BuildError::Config(m)) | Err(BuildError::CannotRun(m)) => {
-                let _ = self.tx.send(RuntimeEvent::Failed {
-                    id: run.to_string(),
-                    failure: StartFailure::Blocked {
-                        reason: "CreateContainerConfigError".into(),
-                        message: m,
-                    },
-                });
-                return Err(Abort::Reported);
-            }
-        };
+        let mut body =
+            match create::container_body(&req, plan.env.clone(), &self.instance, &sandbox.id) {
+                Ok(b) => b,
+                Err(BuildError::Config(m)) | Err(BuildError::CannotRun(m)) => {
+                    let _ = self.tx.send(RuntimeEvent::Failed {
+                        id: run.to_string(),
+                        failure: StartFailure::Blocked {
+                            reason: "CreateContainerConfigError".into(),
+                            message: m,
+                        },
+                    });
+                    return Err(Abort::Reported);
+                }
+            };
+        if let Some(gid) = create::group_only(&req) {
+            let image_user = match self.docker.inspect_image(&image_id).await {
+                Ok(i) => i.config.and_then(|c| c.user),
+                Err(e) => return Err(e.into()),
+            };
+            body.user = Some(create::image_user_with_group(image_user.as_deref(), gid));
+        }
         let (id, fresh) = match self.create_named(&create::container_name(&req), body).await {
             Ok(made) => made,
             Err(e) if unreachable(&e) => return Err(e.into()),
@@ -1105,13 +1116,22 @@ impl Runtime for ContainerRuntime {
         };
         let Some(c) = container else { return };
         let inner = self.inner.clone();
-        let name = if signal == libc::SIGKILL {
-            "SIGKILL"
-        } else {
-            "SIGTERM"
-        };
         tokio::spawn(async move {
-            let opts = KillContainerOptionsBuilder::default().signal(name).build();
+            // A stop sends the image's STOPSIGNAL, as the CRI's
+            // StopContainer does; SIGTERM when it names none.
+            let name = if signal == libc::SIGKILL {
+                "SIGKILL".to_string()
+            } else {
+                match inner.docker.inspect_container(&c, None).await {
+                    Ok(i) => i
+                        .config
+                        .and_then(|c| c.stop_signal)
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or_else(|| "SIGTERM".into()),
+                    Err(_) => "SIGTERM".into(),
+                }
+            };
+            let opts = KillContainerOptionsBuilder::default().signal(&name).build();
             match inner.docker.kill_container(&c, Some(opts)).await {
                 Ok(()) => {}
                 Err(e) if matches!(status_code(&e), Some(404) | Some(409)) => {}
