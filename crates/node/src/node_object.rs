@@ -125,7 +125,7 @@ pub(crate) fn conditions(now: &str, since: &str) -> Value {
 /// `KubeletNotReady` with the runtime's error as the message (the
 /// kubelet's `runtimeErrors`: `container runtime is down`). The transition
 /// time moves only when the status flips. Returns whether it flipped.
-pub fn set_ready(node: &mut Value, runtime_error: Option<&str>, now: &str) -> bool {
+pub(crate) fn set_ready(node: &mut Value, runtime_error: Option<&str>, now: &str) -> bool {
     let (status, reason, message) = match runtime_error {
         None => ("True", "KubeletReady", "kubelet is posting ready status"),
         Some(e) => ("False", "KubeletNotReady", e),

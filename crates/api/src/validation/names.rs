@@ -318,7 +318,7 @@ pub(super) fn validate_qualified_name(value: &str, path: &FieldPath) -> Vec<Fiel
 
 /// `ValidateLabels`: keys are qualified names, values label values; errors
 /// name the whole `labels` path, as upstream does.
-pub(super) fn validate_labels(
+pub fn validate_labels(
     labels: Option<&BTreeMap<String, String>>,
     path: &FieldPath,
 ) -> Vec<FieldError> {
