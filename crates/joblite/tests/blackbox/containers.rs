@@ -394,11 +394,11 @@ fn two_containers_of_a_pod_talk_over_localhost() {
         "spec": {"restartPolicy": "Never", "containers": [
             {"name": "server", "image": "gcr.io/kuar-demo/kuard-amd64:blue", "imagePullPolicy": "IfNotPresent"},
             {"name": "client", "image": "busybox", "imagePullPolicy": "IfNotPresent", "command": ["sh", "-c",
-              "for i in $(seq 1 100); do if wget -qO- http://localhost:8080/healthy 2>/dev/null; then echo; hostname; exit 0; fi; sleep 0.1; done; exit 1"]}
+              "for i in $(seq 1 600); do if wget -qO- http://localhost:8080/healthy 2>/dev/null; then echo; hostname; exit 0; fi; sleep 0.1; done; exit 1"]}
         ]}
     });
     create_pod(&s, &p);
-    s.wait_for("client done", Duration::from_secs(90), || {
+    s.wait_for("client done", Duration::from_secs(150), || {
         let p = pod(&s, "duo");
         let t = &container_state(&p, "client")["terminated"];
         (!t.is_null()).then(|| assert_eq!(t["exitCode"], 0, "{p:#}"))
