@@ -337,20 +337,7 @@ fn configmaps_watch_and_list_like_other_resources() {
 #[test]
 fn python_client_configmaps_and_secrets() {
     let s = Server::start();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/blackbox/python_configmaps.py");
-    let out = Command::new(crate::python_client::python())
-        .arg(&script)
-        .arg(&s.kubeconfig)
-        .env("HOME", s.home.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python client failed:\n{}\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        s.log()
-    );
+    crate::python_client::run_script(&s, "python_configmaps.py");
 }
 
 // ---- pods that consume ConfigMaps and Secrets -----------------------------

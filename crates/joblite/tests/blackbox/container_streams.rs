@@ -496,20 +496,7 @@ fn container_attach_ends_with_an_error_on_an_engine_restart_and_the_python_clien
     wait_ready(&s, "ticker");
     wait_ready(&s, "p");
     // The Python client (v4.channel.k8s.io): output and return codes.
-    let script =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/blackbox/python_exec.py");
-    let out = Command::new(crate::python_client::python())
-        .arg(&script)
-        .arg(&s.kubeconfig)
-        .env("HOME", s.home.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python exec failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
+    crate::python_client::run_script(&s, "python_exec.py");
 
     let id = |s: &Server| {
         s.kubectl(&[

@@ -14,14 +14,12 @@
 //! runs now.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
 use crate::harness::{condition, Server};
-use crate::python_client::python;
 
 const SCHEDULED: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 
@@ -754,21 +752,7 @@ fn joblite_cli_drives_cronjobs() {
 #[test]
 fn python_client_cronjob_api_operations() {
     let s = Server::start();
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/blackbox/python_cronjobs.py");
-    let out = Command::new(python())
-        .arg(&script)
-        .arg(&s.kubeconfig)
-        .env("HOME", s.home.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python client failed:\n{}\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        s.log()
-    );
+    crate::python_client::run_script(&s, "python_cronjobs.py");
 }
 
 /// The terminal condition of a Job, if any.

@@ -42,19 +42,21 @@ pub(crate) fn python() -> PathBuf {
     py
 }
 
-#[test]
-fn python_client_crud_watch_and_pods() {
-    let s = Server::start();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/blackbox/python_client.py");
+/// Runs `tests/blackbox/SCRIPT` with the Python client against `s` and
+/// asserts it exits 0 (its output and the engine's log otherwise).
+pub(crate) fn run_script(s: &Server, script: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/blackbox")
+        .join(script);
     let out = Command::new(python())
-        .arg(&script)
+        .arg(&path)
         .arg(&s.kubeconfig)
         .env("HOME", s.home.path())
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "python client failed:\n{}\n{}\n{}",
+        "{script} failed:\n{}\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
         s.log()
@@ -62,22 +64,15 @@ fn python_client_crud_watch_and_pods() {
 }
 
 #[test]
+fn python_client_crud_watch_and_pods() {
+    let s = Server::start();
+    run_script(&s, "python_client.py");
+}
+
+#[test]
 fn python_client_exec_returns_output_and_return_code() {
     let s = Server::start();
     crate::exec::apply(&s, &crate::exec::sh_pod("p", "sleep 300", ""));
     crate::exec::wait_ready(&s, "p");
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/blackbox/python_exec.py");
-    let out = Command::new(python())
-        .arg(&script)
-        .arg(&s.kubeconfig)
-        .env("HOME", s.home.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python exec failed:\n{}\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        s.log()
-    );
+    run_script(&s, "python_exec.py");
 }
