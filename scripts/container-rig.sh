@@ -16,21 +16,49 @@
 # user `joblite`, password `rig-pull-secret`) holds busybox as
 # 127.0.0.1:AUTH_PORT/private/busybox:latest, for the imagePullSecrets tests.
 #
+# With ENGINE=docker the engine is Docker Engine (Debian's docker.io) instead
+# of Podman: dockerd on its own socket, data root, exec root and pidfile,
+# with a bridge of the rig's own (jldkN, 10.214.N.0/24), no iptables rules,
+# no IP forwarding, and its own /etc/docker; it never touches the host's
+# /var/run/docker.sock. dockerd has no registries.conf, so the rig makes the
+# registry names real instead: dockerd runs in a mount namespace of its own
+# whose /etc/hosts maps gcr.io and registry-1.docker.io to a loopback
+# address of the rig's own (127.77.X.Y), where a second docker-registry on
+# the same storage serves TLS on :443 with a certificate for those names
+# from a CA of the rig's (trusted by dockerd through SSL_CERT_FILE). A pull
+# of gcr.io/kuar-demo/kuard-amd64:blue or docker.io/library/busybox is then
+# an ordinary HTTPS pull, all on loopback. 127.0.0.1:PORT needs nothing:
+# dockerd treats 127.0.0.0/8 as an insecure (plain HTTP) registry.
+#
 # Usage:
-#   scripts/container-rig.sh start DIR [KUARD_BINARY]  # everything, in the background
+#   [ENGINE=docker] scripts/container-rig.sh start DIR [KUARD_BINARY]  # everything, in the background
 #   eval "$(scripts/container-rig.sh env DIR)"         # DOCKER_HOST and podman's env
 #   scripts/container-rig.sh stop DIR                  # stop and remove everything
 # Steps (the black-box tests run them one by one):
 #   config DIR PORT [AUTH_PORT] | serve-registry DIR | serve-auth-registry DIR
 #   | serve-podman DIR | images DIR [KUARD_BINARY]
+#   and for Docker: serve-tls-registry DIR | serve-dockerd DIR
+# `config` records the engine in DIR/engine; the other steps read it there.
 # Needs root and Debian's podman runc catatonit busybox-static docker-registry
-# (and apache2-utils' htpasswd for the registry with a login).
+# (and apache2-utils' htpasswd for the registry with a login; docker.io,
+# iproute2 and openssl for ENGINE=docker).
 set -euo pipefail
 
 cmd=${1:?usage: container-rig.sh start|stop|env|config|serve-registry|serve-podman|images DIR ...}
 dir=${2:?DIR}
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
+if [ "$cmd" = config ] || [ "$cmd" = start ]; then
+  engine=${ENGINE:-podman}
+else
+  engine=$(cat "$dir/engine" 2>/dev/null || echo "${ENGINE:-podman}")
+fi
+case "$engine" in
+  podman | docker) ;;
+  *) echo "container-rig: ENGINE must be podman or docker, not $engine" >&2; exit 2 ;;
+esac
+# Debian's docker client (a newer one may come first in PATH).
+docker_cli=/usr/bin/docker
 
 # The login of the registry that requires one.
 auth_user=joblite
@@ -40,7 +68,25 @@ rig_env() {
   export CONTAINERS_CONF="$dir/containers.conf"
   export CONTAINERS_STORAGE_CONF="$dir/storage.conf"
   export CONTAINERS_REGISTRIES_CONF="$dir/registries.conf"
-  export DOCKER_HOST="unix://$dir/podman.sock"
+  if [ "$engine" = docker ]; then
+    export DOCKER_HOST="unix://$dir/docker.sock" DOCKER_CONFIG="$dir/docker-config"
+  else
+    export DOCKER_HOST="unix://$dir/podman.sock"
+  fi
+}
+
+# The engine's socket.
+engine_sock() {
+  if [ "$engine" = docker ]; then echo "$dir/docker.sock"; else echo "$dir/podman.sock"; fi
+}
+
+# The rig's own number (bridge name and subnet) and loopback address, both
+# from the registry port, which no other live rig has.
+rig_number() { echo $(( $(cat "$dir/registry-port") % 250 + 1 )); }
+rig_loopback() {
+  local port
+  port=$(cat "$dir/registry-port")
+  echo "127.77.$((port / 256)).$((port % 256))"
 }
 
 free_port() {
@@ -51,6 +97,7 @@ config() {
   local port=$1 auth_port=${2:-}
   mkdir -p "$dir/storage" "$dir/run" "$dir/net" "$dir/registry" "$dir/tmp"
   echo "$port" >"$dir/registry-port"
+  echo "$engine" >"$dir/engine"
   # runc: Debian's crun 1.8 rejects hybrid cgroups. The default ulimits
   # must fit under the machine's hard limits.
   cat >"$dir/containers.conf" <<EOF
@@ -138,16 +185,91 @@ EOF
   "ipam_options": {"driver": "host-local"}
 }
 EOF
+  if [ "$engine" = docker ]; then
+    docker_config "$port"
+  fi
+}
+
+# dockerd's configuration, the names it resolves, and the TLS registry.
+docker_config() {
+  local port=$1 n addr
+  n=$(rig_number)
+  addr=$(rig_loopback)
+  mkdir -p "$dir/docker-root" "$dir/docker-exec" "$dir/docker-etc" "$dir/docker-config" "$dir/tls"
+  cat >"$dir/daemon.json" <<EOF
+{
+  "hosts": ["unix://$dir/docker.sock"],
+  "data-root": "$dir/docker-root",
+  "exec-root": "$dir/docker-exec",
+  "pidfile": "$dir/docker.pid",
+  "bridge": "jldk$n",
+  "iptables": false,
+  "ip6tables": false,
+  "ip-forward": false,
+  "ip-masq": false,
+  "userland-proxy": false,
+  "default-ulimits": {"nofile": {"Name": "nofile", "Soft": 1024, "Hard": 1024}},
+  "log-level": "warn"
+}
+EOF
+  # The names dockerd pulls from, on the rig's loopback address.
+  { cat /etc/hosts; echo "$addr gcr.io registry-1.docker.io index.docker.io"; } >"$dir/hosts"
+  # A CA of the rig's own and the registry's certificate for those names.
+  (
+    cd "$dir/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 7 \
+      -keyout ca.key -out ca.crt -subj /CN=joblite-rig-ca \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -keyout registry.key -out registry.csr -subj /CN=gcr.io 2>/dev/null
+    printf 'subjectAltName=DNS:gcr.io,DNS:registry-1.docker.io,DNS:index.docker.io,IP:%s\nextendedKeyUsage=serverAuth\n' "$addr" >ext.cnf
+    openssl x509 -req -in registry.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 7 \
+      -extfile ext.cnf -out registry.crt 2>/dev/null
+    cat /etc/ssl/certs/ca-certificates.crt ca.crt >bundle.crt 2>/dev/null || cp ca.crt bundle.crt
+  )
+  cat >"$dir/tls-registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $dir/registry
+  delete:
+    enabled: true
+http:
+  addr: $addr:443
+  tls:
+    certificate: $dir/tls/registry.crt
+    key: $dir/tls/registry.key
+EOF
+}
+
+# dockerd in a mount namespace of its own (its /etc/hosts and /etc/docker),
+# on the rig's bridge.
+serve_dockerd() {
+  local n
+  n=$(rig_number)
+  if ! ip link show "jldk$n" >/dev/null 2>&1; then
+    ip link add "jldk$n" type bridge
+    ip addr add "10.214.$n.1/24" dev "jldk$n"
+    ip link set "jldk$n" up
+  fi
+  rm -f "$dir/docker.sock"
+  exec env SSL_CERT_FILE="$dir/tls/bundle.crt" unshare --mount --propagation private \
+    sh -c 'mount --bind "$1/hosts" /etc/hosts && mkdir -p /etc/docker && mount --bind "$1/docker-etc" /etc/docker \
+      && exec dockerd --config-file "$1/daemon.json"' sh "$dir"
 }
 
 wait_socket() {
-  for _ in $(seq 1 200); do
-    if curl -sf --unix-socket "$dir/podman.sock" http://d/_ping >/dev/null 2>&1; then
+  local sock
+  sock=$(engine_sock)
+  for _ in $(seq 1 600); do
+    if curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
       return 0
     fi
     sleep 0.05
   done
-  echo "container-rig: podman service did not answer on $dir/podman.sock" >&2
+  echo "container-rig: $engine did not answer on $sock" >&2
   return 1
 }
 
@@ -155,8 +277,33 @@ wait_socket() {
 import_dir() {
   local root=$1 ref=$2 cmd_json=$3
   tar -C "$root" -cf "$root.tar" .
-  podman import --change "CMD $cmd_json" "$root.tar" "$ref" >/dev/null
+  if [ "$engine" = docker ]; then
+    "$docker_cli" import --change "CMD $cmd_json" "$root.tar" "$ref" >/dev/null
+  else
+    podman import --change "CMD $cmd_json" "$root.tar" "$ref" >/dev/null
+  fi
   rm -f "$root.tar"
+}
+
+# Pushes a local image to a registry, with an optional user:password.
+push() {
+  local src=$1 dst=$2 creds=${3:-}
+  if [ "$engine" = docker ]; then
+    if [ -n "$creds" ]; then
+      "$docker_cli" login -u "${creds%%:*}" --password-stdin "${dst%%/*}" <<<"${creds#*:}" >/dev/null 2>&1
+    fi
+    "$docker_cli" tag "$src" "$dst"
+    "$docker_cli" push -q "$dst" >/dev/null
+    "$docker_cli" rmi "$dst" >/dev/null
+  else
+    local c=()
+    [ -z "$creds" ] || c=(--creds "$creds")
+    podman push -q --tls-verify=false "${c[@]}" "$src" "docker://$dst"
+  fi
+}
+
+tag() {
+  if [ "$engine" = docker ]; then "$docker_cli" tag "$1" "$2"; else podman tag "$1" "$2"; fi
 }
 
 base_files() {
@@ -182,8 +329,8 @@ images() {
   done
   echo "only in the image" >"$work/busybox/etc/image-marker"
   import_dir "$work/busybox" localhost/busybox:latest '["sh"]'
-  podman push -q --tls-verify=false localhost/busybox:latest "docker://$reg/library/busybox:latest"
-  podman tag localhost/busybox:latest docker.io/library/busybox:latest
+  push localhost/busybox:latest "$reg/library/busybox:latest"
+  tag localhost/busybox:latest docker.io/library/busybox:latest
   if [ -n "$kuard" ]; then
     # kuard: the binary and the shared libraries it links.
     mkdir -p "$work/kuard"
@@ -197,17 +344,72 @@ images() {
     done
     import_dir "$work/kuard" localhost/kuard:latest '["/kuard"]'
     # Only in the registry: the seed's `imagePullPolicy: Always` pulls it.
-    podman push -q --tls-verify=false localhost/kuard:latest "docker://$reg/kuar-demo/kuard-amd64:blue"
+    push localhost/kuard:latest "$reg/kuar-demo/kuard-amd64:blue"
   fi
   if [ -f "$dir/auth-registry-port" ]; then
     # Only in the registry, and only with the login.
-    podman push -q --tls-verify=false --creds "$auth_user:$auth_password" localhost/busybox:latest \
-      "docker://127.0.0.1:$(cat "$dir/auth-registry-port")/private/busybox:latest"
+    push localhost/busybox:latest "127.0.0.1:$(cat "$dir/auth-registry-port")/private/busybox:latest" \
+      "$auth_user:$auth_password"
   fi
   rm -rf "$work"
 }
 
+# The processes whose command line names the rig's directory (dockerd's
+# containerd and shims); only this rig's, by pid.
+rig_pids() {
+  local p line
+  for p in /proc/[0-9]*; do
+    line=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+    if [[ $line == *"$dir/"* ]]; then
+      echo "${p#/proc/}"
+    fi
+  done
+}
+
+stop_docker() {
+  rig_env
+  if [ -S "$dir/docker.sock" ] && curl -sf --unix-socket "$dir/docker.sock" http://d/_ping >/dev/null 2>&1; then
+    local ids
+    ids=$("$docker_cli" ps -aq 2>/dev/null || true)
+    [ -z "$ids" ] || "$docker_cli" rm -f $ids >/dev/null 2>&1 || true
+  fi
+  # dockerd stops its containerd when it ends.
+  if [ -f "$dir/docker.pid" ]; then
+    local pid
+    pid=$(cat "$dir/docker.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+  fi
+  # A dockerd that died left its containers: runc removes them.
+  local root="$dir/docker-exec/runtime-runc/moby"
+  if [ -d "$root" ]; then
+    for c in $(runc --root "$root" list -q 2>/dev/null); do
+      runc --root "$root" delete -f "$c" >/dev/null 2>&1 || true
+    done
+  fi
+  for f in registry.pid auth-registry.pid tls-registry.pid; do
+    if [ -f "$dir/$f" ]; then
+      kill -9 "$(cat "$dir/$f")" 2>/dev/null || true
+    fi
+  done
+  for pid in $(rig_pids); do
+    [ "$pid" = $$ ] || [ "$pid" = "$BASHPID" ] || kill -9 "$pid" 2>/dev/null || true
+  done
+  ip link del "jldk$(rig_number)" 2>/dev/null || true
+  { grep -F " $dir/" /proc/mounts || true; } | awk '{print $2}' | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done
+  rm -rf "$dir"
+}
+
 stop() {
+  if [ "$engine" = docker ]; then
+    stop_docker
+    return
+  fi
   rig_env
   if [ -S "$dir/podman.sock" ] && curl -sf --unix-socket "$dir/podman.sock" http://d/_ping >/dev/null 2>&1; then
     podman rm -af -t 0 >/dev/null 2>&1 || true
@@ -229,6 +431,8 @@ case "$cmd" in
   config) config "${3:-$(free_port)}" "${4:-}" ;;
   serve-registry) exec docker-registry serve "$dir/registry.yml" ;;
   serve-auth-registry) exec docker-registry serve "$dir/auth-registry.yml" ;;
+  serve-tls-registry) exec docker-registry serve "$dir/tls-registry.yml" ;;
+  serve-dockerd) serve_dockerd ;;
   serve-podman)
     rig_env
     rm -f "$dir/podman.sock"
@@ -237,8 +441,12 @@ case "$cmd" in
   images) rig_env; images "${3:-}" ;;
   env)
     rig_env
-    printf 'export CONTAINERS_CONF=%q CONTAINERS_STORAGE_CONF=%q CONTAINERS_REGISTRIES_CONF=%q DOCKER_HOST=%q\n' \
-      "$CONTAINERS_CONF" "$CONTAINERS_STORAGE_CONF" "$CONTAINERS_REGISTRIES_CONF" "$DOCKER_HOST"
+    if [ "$engine" = docker ]; then
+      printf 'export DOCKER_HOST=%q DOCKER_CONFIG=%q\n' "$DOCKER_HOST" "$DOCKER_CONFIG"
+    else
+      printf 'export CONTAINERS_CONF=%q CONTAINERS_STORAGE_CONF=%q CONTAINERS_REGISTRIES_CONF=%q DOCKER_HOST=%q\n' \
+        "$CONTAINERS_CONF" "$CONTAINERS_STORAGE_CONF" "$CONTAINERS_REGISTRIES_CONF" "$DOCKER_HOST"
+    fi
     ;;
   start)
     config "${RIG_REGISTRY_PORT:-$(free_port)}" "${RIG_AUTH_REGISTRY_PORT:-$(free_port)}"
@@ -247,8 +455,14 @@ case "$cmd" in
     echo $! >"$dir/registry.pid"
     nohup docker-registry serve "$dir/auth-registry.yml" >"$dir/auth-registry.log" 2>&1 &
     echo $! >"$dir/auth-registry.pid"
-    nohup podman system service --time=0 "unix://$dir/podman.sock" >"$dir/podman.log" 2>&1 &
-    echo $! >"$dir/podman.pid"
+    if [ "$engine" = docker ]; then
+      nohup docker-registry serve "$dir/tls-registry.yml" >"$dir/tls-registry.log" 2>&1 &
+      echo $! >"$dir/tls-registry.pid"
+      nohup "$0" serve-dockerd "$dir" >"$dir/dockerd.log" 2>&1 &
+    else
+      nohup podman system service --time=0 "unix://$dir/podman.sock" >"$dir/podman.log" 2>&1 &
+      echo $! >"$dir/podman.pid"
+    fi
     wait_socket
     images "${3:-}"
     echo "container-rig: ready; eval \"\$($0 env $dir)\" to use it" >&2

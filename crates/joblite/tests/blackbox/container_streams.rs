@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::attach::{tick, Live, TICKER};
 use crate::exec::{kubectl, kubectl_line, run, Tmux, CLIENTS};
-use crate::harness::{Run, Server};
+use crate::harness::{on_both_engines, Engine, Run, Server};
 
 /// A pod of one container `main` from the rig's busybox running
 /// `sh -c script`, with `extra` lines appended to the container.
@@ -56,9 +56,8 @@ fn container_id(s: &Server, name: &str) -> String {
     .ok()
 }
 
-#[test]
-fn container_exec_returns_output_exit_codes_and_upstream_errors() {
-    let s = Server::start_container();
+fn container_exec_returns_output_exit_codes_and_upstream_errors(e: Engine) {
+    let s = Server::start_container_on(e);
     apply(
         &s,
         &pod(
@@ -75,7 +74,7 @@ fn container_exec_returns_output_exit_codes_and_upstream_errors() {
     apply(&s, &pod("finished", "true", ""));
     wait_ready(&s, "p");
     assert!(
-        container_id(&s, "p").starts_with("podman://"),
+        container_id(&s, "p").starts_with(&format!("{}://", e.name())),
         "a container pod"
     );
     s.wait_for("pod finished Succeeded", Duration::from_secs(60), || {
@@ -195,9 +194,8 @@ fn container_exec_returns_output_exit_codes_and_upstream_errors() {
     }
 }
 
-#[test]
-fn container_exec_it_gets_a_terminal_that_follows_resizes() {
-    let s = Server::start_container();
+fn container_exec_it_gets_a_terminal_that_follows_resizes(e: Engine) {
+    let s = Server::start_container_on(e);
     apply(&s, &pod("p", "sleep 300", ""));
     wait_ready(&s, "p");
     for (i, (version, ws)) in [("1.33", None), ("1.29", None)].into_iter().enumerate() {
@@ -216,9 +214,8 @@ fn container_exec_it_gets_a_terminal_that_follows_resizes() {
     }
 }
 
-#[test]
-fn container_attach_shows_live_output_and_writes_stdin() {
-    let s = Server::start_container();
+fn container_attach_shows_live_output_and_writes_stdin(e: Engine) {
+    let s = Server::start_container_on(e);
     apply(&s, &pod("ticker", TICKER, ""));
     // One stdin pod per client: Podman (conmon) closes a container's stdin
     // when an attached client leaves, even without stdinOnce.
@@ -272,9 +269,8 @@ fn container_attach_shows_live_output_and_writes_stdin() {
     }
 }
 
-#[test]
-fn container_cp_round_trips_and_port_forward_reaches_a_server_on_the_pods_loopback() {
-    let s = Server::start_container();
+fn container_cp_round_trips_and_port_forward_reaches_a_server_on_the_pods_loopback(e: Engine) {
+    let s = Server::start_container_on(e);
     // httpd on the pod's own loopback: only the pod's network namespace
     // reaches it.
     apply(
@@ -410,9 +406,8 @@ fn joblite(s: &Server) -> Command {
     c
 }
 
-#[test]
-fn container_run_i_feeds_stdin_streams_and_exits_with_the_containers_code() {
-    let s = Server::start_container();
+fn container_run_i_feeds_stdin_streams_and_exits_with_the_containers_code(e: Engine) {
+    let s = Server::start_container_on(e);
     for (i, (version, ws)) in [("1.33", None), ("1.29", None)].into_iter().enumerate() {
         let ctx = format!("kubectl {version}");
         // The rig's busybox has no ENTRYPOINT: the args are the command.
@@ -488,9 +483,8 @@ fn container_run_i_feeds_stdin_streams_and_exits_with_the_containers_code() {
     assert_eq!(code, 0, "{err}");
 }
 
-#[test]
-fn container_attach_ends_with_an_error_on_an_engine_restart_and_the_python_client_execs() {
-    let mut s = Server::start_container();
+fn container_attach_ends_with_an_error_on_an_engine_restart_and_the_python_client_execs(e: Engine) {
+    let mut s = Server::start_container_on(e);
     apply(&s, &pod("ticker", TICKER, ""));
     apply(&s, &pod("p", "sleep 300", ""));
     wait_ready(&s, "ticker");
@@ -530,9 +524,8 @@ fn container_attach_ends_with_an_error_on_an_engine_restart_and_the_python_clien
     assert!(tick(&again) > tick(&first) + 1, "{first} then {again}");
 }
 
-#[test]
-fn container_run_it_attaches_a_terminal_that_follows_resizes() {
-    let s = Server::start_container();
+fn container_run_it_attaches_a_terminal_that_follows_resizes(e: Engine) {
+    let s = Server::start_container_on(e);
     for (i, (version, ws)) in [("1.33", None), ("1.29", None)].into_iter().enumerate() {
         let name = format!("tty{i}");
         let dir = s.home.path().join(&name);
@@ -555,3 +548,13 @@ fn container_run_it_attaches_a_terminal_that_follows_resizes() {
         t.expect("EXIT=5");
     }
 }
+
+on_both_engines!(
+    container_exec_returns_output_exit_codes_and_upstream_errors,
+    container_exec_it_gets_a_terminal_that_follows_resizes,
+    container_attach_shows_live_output_and_writes_stdin,
+    container_cp_round_trips_and_port_forward_reaches_a_server_on_the_pods_loopback,
+    container_run_i_feeds_stdin_streams_and_exits_with_the_containers_code,
+    container_attach_ends_with_an_error_on_an_engine_restart_and_the_python_client_execs,
+    container_run_it_attaches_a_terminal_that_follows_resizes,
+);

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::harness::{condition, rig, Server};
+use crate::harness::{condition, on_both_engines, rig_of, Engine, Server};
 
 /// The seed's manifests, byte for byte (`shared/seed/jobs-notes.md`).
 const ONESHOT: &str = r#"apiVersion: batch/v1
@@ -159,9 +159,8 @@ fn item_lines(log: &str) -> usize {
 /// The seed's `oneshot` and `parallel` manifests, applied with kubectl
 /// 1.33: both complete, `parallel` runs 10 pods at most 5 at a time, each
 /// pod logs 10 keys, and the image was really pulled (`Always`).
-#[test]
-fn the_seeds_kuard_manifests_run_verbatim() {
-    let s = Server::start_container();
+fn the_seeds_kuard_manifests_run_verbatim(e: Engine) {
+    let s = Server::start_container_on(e);
     s.kubectl_stdin("1.33", &["apply", "-f", "-"], ONESHOT).ok();
     s.kubectl_stdin("1.33", &["apply", "-f", "-"], PARALLEL)
         .ok();
@@ -214,7 +213,7 @@ fn the_seeds_kuard_manifests_run_verbatim() {
             let id = p["status"]["containerStatuses"][0]["containerID"]
                 .as_str()
                 .unwrap();
-            assert!(id.starts_with("podman://"), "{id}");
+            assert!(id.starts_with(&format!("{}://", e.name())), "{id}");
         }
     }
     // `kubectl logs job/NAME` reads the first pod, as on a cluster.
@@ -224,16 +223,15 @@ fn the_seeds_kuard_manifests_run_verbatim() {
         node["items"][0]["status"]["nodeInfo"]["containerRuntimeVersion"]
             .as_str()
             .unwrap()
-            .starts_with("podman://")
+            .starts_with(&format!("{}://", e.name()))
     );
     s.kubectl(&["delete", "job", "oneshot", "parallel"]).ok();
     s.assert_no_containers();
 }
 
 /// The seed's first command streams the 10 keys and exits 0.
-#[test]
-fn joblite_run_of_the_seed_command_streams_the_keys() {
-    let s = Server::start_container();
+fn joblite_run_of_the_seed_command_streams_the_keys(e: Engine) {
+    let s = Server::start_container_on(e);
     let r = s.joblite(&[
         "run",
         "oneshot",
@@ -259,10 +257,9 @@ fn joblite_run_of_the_seed_command_streams_the_keys() {
 
 /// A missing image: ErrImagePull, then ImagePullBackOff, with upstream
 /// events; pushing the image lets the same pod start.
-#[test]
-fn a_missing_image_backs_off_until_it_is_pushed() {
-    let s = Server::start_container();
-    let rig = rig();
+fn a_missing_image_backs_off_until_it_is_pushed(e: Engine) {
+    let s = Server::start_container_on(e);
+    let rig = rig_of(e);
     let image = format!("gcr.io/joblite-test/late-{}:1", std::process::id());
     let mut p = busybox_pod("late", "echo arrived", json!({}));
     p["spec"]["containers"][0]["image"] = json!(image);
@@ -301,19 +298,8 @@ fn a_missing_image_backs_off_until_it_is_pushed() {
         );
     }
     // Push the image under the name the pod wants; the next pull finds it.
-    let target = format!(
-        "docker://{}/{}",
-        rig.registry,
-        image.trim_start_matches("gcr.io/")
-    );
-    rig.podman(&[
-        "push",
-        "-q",
-        "--tls-verify=false",
-        "localhost/busybox:latest",
-        &target,
-    ])
-    .ok();
+    let target = format!("{}/{}", rig.registry, image.trim_start_matches("gcr.io/"));
+    rig.push("localhost/busybox:latest", &target);
     let p = wait_phase(&s, "late", "Succeeded", 120);
     assert_eq!(s.kubectl(&["logs", "late"]).ok(), "arrived\n");
     let uid = p["metadata"]["uid"].clone();
@@ -323,9 +309,8 @@ fn a_missing_image_backs_off_until_it_is_pushed() {
 }
 
 /// Invalid names and `Never` with an absent image wait with their reasons.
-#[test]
-fn invalid_image_names_and_never_pull_wait_with_upstream_reasons() {
-    let s = Server::start_container();
+fn invalid_image_names_and_never_pull_wait_with_upstream_reasons(e: Engine) {
+    let s = Server::start_container_on(e);
     let mut p = busybox_pod("bad-name", "true", json!({}));
     p["spec"]["containers"][0]["image"] = json!("Not/A:Valid:Ref");
     create_pod(&s, &p);
@@ -364,9 +349,8 @@ fn invalid_image_names_and_never_pull_wait_with_upstream_reasons() {
 
 /// Inside a pod: the hostname is the pod's name, a file only in the image
 /// is there, a file only on the host is not; the pod has its own IP.
-#[test]
-fn a_pod_sees_its_image_and_its_name_not_the_host() {
-    let s = Server::start_container();
+fn a_pod_sees_its_image_and_its_name_not_the_host(e: Engine) {
+    let s = Server::start_container_on(e);
     let host_only = tempfile::NamedTempFile::new().unwrap();
     let script = format!(
         "hostname; cat /etc/image-marker; if [ -e {} ]; then echo host-visible; else echo host-hidden; fi",
@@ -379,16 +363,15 @@ fn a_pod_sees_its_image_and_its_name_not_the_host() {
         "isolated\nonly in the image\nhost-hidden\n"
     );
     let ip = p["status"]["podIP"].as_str().unwrap();
-    assert!(ip.starts_with("10.213."), "{ip}");
+    assert!(ip.starts_with(e.subnet_prefix()), "{ip}");
     s.kubectl(&["delete", "pod", "isolated"]).ok();
     s.assert_no_containers();
 }
 
 /// Two containers of one pod talk over localhost (kuard serves, busybox
 /// asks), and share the pod's hostname.
-#[test]
-fn two_containers_of_a_pod_talk_over_localhost() {
-    let s = Server::start_container();
+fn two_containers_of_a_pod_talk_over_localhost(e: Engine) {
+    let s = Server::start_container_on(e);
     let p = json!({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "duo"},
         "spec": {"restartPolicy": "Never", "containers": [
@@ -415,9 +398,8 @@ fn two_containers_of_a_pod_talk_over_localhost() {
 }
 
 /// A 50Mi limit on a memory hog: OOMKilled, exit 137.
-#[test]
-fn a_memory_hog_over_its_limit_is_oom_killed() {
-    let s = Server::start_container();
+fn a_memory_hog_over_its_limit_is_oom_killed(e: Engine) {
+    let s = Server::start_container_on(e);
     let mut p = busybox_pod(
         "hog",
         "echo start; exec dd if=/dev/zero of=/dev/null bs=200M count=1",
@@ -436,9 +418,8 @@ fn a_memory_hog_over_its_limit_is_oom_killed() {
 }
 
 /// `kubectl delete pod` sends SIGTERM, waits the grace period, then kills.
-#[test]
-fn delete_honours_the_grace_period() {
-    let s = Server::start_container();
+fn delete_honours_the_grace_period(e: Engine) {
+    let s = Server::start_container_on(e);
     let marks = tempfile::tempdir().unwrap();
     let hp = json!({"volumes": [{"name": "m", "hostPath": {"path": marks.path()}}]});
     let mut stubborn = busybox_pod(
@@ -485,9 +466,8 @@ fn delete_honours_the_grace_period() {
 /// kill -9 of joblite with 5 running container pods: the containers run
 /// on, finish while joblite is down or after it is back, and every pod is
 /// counted exactly once; nothing is left behind.
-#[test]
-fn a_kill_9_of_the_engine_loses_and_leaks_nothing() {
-    let mut s = Server::start_container();
+fn a_kill_9_of_the_engine_loses_and_leaks_nothing(e: Engine) {
+    let mut s = Server::start_container_on(e);
     let marks = tempfile::tempdir().unwrap();
     let j = json!({
         "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "survivor"},
@@ -594,9 +574,8 @@ fn args_without_a_command_run_on_the_process_runtime() {
 }
 
 /// A pod picks the other runtime with `runtimeClassName`: both run at once.
-#[test]
-fn runtime_class_name_picks_the_runtime_per_pod() {
-    let s = Server::start_container();
+fn runtime_class_name_picks_the_runtime_per_pod(e: Engine) {
+    let s = Server::start_container_on(e);
     create_pod(
         &s,
         &busybox_pod(
@@ -615,7 +594,7 @@ fn runtime_class_name_picks_the_runtime_per_pod() {
     assert!(p["status"]["containerStatuses"][0]["containerID"]
         .as_str()
         .unwrap()
-        .starts_with("podman://"));
+        .starts_with(&format!("{}://", e.name())));
     // Admission refuses an unknown class (the rest of RuntimeClass is in
     // runtimeclasses.rs, on the process runtime).
     let err = s
@@ -660,9 +639,8 @@ fn create_job(s: &Server, j: &Value) {
 /// (the e2e catalogue's kinds of Job, one of each): Indexed completions,
 /// success policy, backoff limit, pod failure policy, active deadline,
 /// suspend and resume, TTL after finished.
-#[test]
-fn job_controller_features_on_the_container_runtime() {
-    let s = Server::start_container();
+fn job_controller_features_on_the_container_runtime(e: Engine) {
+    let s = Server::start_container_on(e);
     create_job(
         &s,
         &busybox_job(
@@ -779,9 +757,8 @@ fn job_controller_features_on_the_container_runtime() {
 
 /// An OnFailure container restarted in place: `restartCount`, and the
 /// log options read the right run (`--previous`, `--tail`, `--timestamps`).
-#[test]
-fn restarts_in_place_and_logs_read_each_run() {
-    let s = Server::start_container();
+fn restarts_in_place_and_logs_read_each_run(e: Engine) {
+    let s = Server::start_container_on(e);
     let mut j = busybox_job(
         "again",
         "if [ -e /work/once ]; then echo second; echo done; else touch /work/once; echo first; exit 1; fi",
@@ -809,7 +786,7 @@ fn restarts_in_place_and_logs_read_each_run() {
     assert!(prev["containerID"]
         .as_str()
         .unwrap()
-        .starts_with("podman://"));
+        .starts_with(&format!("{}://", e.name())));
     s.kubectl(&["delete", "job", "again"]).ok();
     s.assert_no_containers();
 }
@@ -823,12 +800,12 @@ struct EngineProxy {
 }
 
 impl EngineProxy {
-    fn start() -> EngineProxy {
+    fn start(e: Engine) -> EngineProxy {
         use std::os::unix::net::{UnixListener, UnixStream};
         use std::sync::atomic::Ordering;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("engine.sock");
-        let target = rig().dir.join("podman.sock");
+        let target = rig_of(e).socket();
         let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
         let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::<UnixStream>::new()));
         let listener = UnixListener::bind(&path).unwrap();
@@ -896,11 +873,10 @@ impl EngineProxy {
 
 /// The engine's socket goes away: a running pod is not failed, a new one
 /// waits with the reason and an event, and both finish once it is back.
-#[test]
-fn an_engine_outage_makes_pods_wait_not_fail() {
-    let proxy = EngineProxy::start();
+fn an_engine_outage_makes_pods_wait_not_fail(e: Engine) {
+    let proxy = EngineProxy::start(e);
     let host = format!("unix://{}", proxy.path.display());
-    let s = Server::start_with("container", &[("DOCKER_HOST", &host)]);
+    let s = Server::start_on(e, "container", &[("DOCKER_HOST", &host)]);
     create_pod(&s, &busybox_pod("steady", "sleep 5; echo done", json!({})));
     wait_phase(&s, "steady", "Running", 60);
     proxy.set(false);
@@ -964,7 +940,7 @@ fn an_engine_outage_makes_pods_wait_not_fail() {
         node["status"]["nodeInfo"]["containerRuntimeVersion"]
             .as_str()
             .unwrap()
-            .starts_with("podman://"),
+            .starts_with(&format!("{}://", e.name())),
         "{node}"
     );
     let reasons: Vec<(String, String)> = events_of(&s, &name);
@@ -1046,24 +1022,16 @@ fn routine_events_on_the_process_runtime() {
 /// (`getImageUser`), `runAsUser`/`runAsGroup` from the pod, `hostNetwork`
 /// shares the host's network and UTS namespaces, `stdin`/`tty` give the
 /// container a terminal.
-#[test]
-fn stop_signal_users_host_network_and_tty_as_the_kubelet() {
-    let rig = rig();
+fn stop_signal_users_host_network_and_tty_as_the_kubelet(e: Engine) {
+    let rig = rig_of(e);
     let build = tempfile::tempdir().unwrap();
     std::fs::write(
         build.path().join("Containerfile"),
         "FROM localhost/busybox:latest\nSTOPSIGNAL SIGUSR1\n",
     )
     .unwrap();
-    rig.podman(&[
-        "build",
-        "--pull=never",
-        "-t",
-        "localhost/busybox-usr1:latest",
-        build.path().to_str().unwrap(),
-    ])
-    .ok();
-    let s = Server::start_container();
+    rig.build("localhost/busybox-usr1:latest", build.path());
+    let s = Server::start_container_on(e);
     let trap = "trap 'echo stopped by USR1; exit 0' USR1; trap 'echo stopped by TERM; exit 3' TERM; echo up; while :; do sleep 0.2; done";
     let stopped = |name: &str, image: &str| {
         let mut p = busybox_pod(
@@ -1133,5 +1101,22 @@ fn stop_signal_users_host_network_and_tty_as_the_kubelet() {
     }
     s.kubectl(&["delete", "pod", "--all"]).ok();
     s.assert_no_containers();
-    rig.podman(&["rmi", "localhost/busybox-usr1:latest"]);
+    rig.cli(&["rmi", "localhost/busybox-usr1:latest"]);
 }
+
+on_both_engines!(
+    the_seeds_kuard_manifests_run_verbatim,
+    joblite_run_of_the_seed_command_streams_the_keys,
+    a_missing_image_backs_off_until_it_is_pushed,
+    invalid_image_names_and_never_pull_wait_with_upstream_reasons,
+    a_pod_sees_its_image_and_its_name_not_the_host,
+    two_containers_of_a_pod_talk_over_localhost,
+    a_memory_hog_over_its_limit_is_oom_killed,
+    delete_honours_the_grace_period,
+    a_kill_9_of_the_engine_loses_and_leaks_nothing,
+    runtime_class_name_picks_the_runtime_per_pod,
+    job_controller_features_on_the_container_runtime,
+    restarts_in_place_and_logs_read_each_run,
+    an_engine_outage_makes_pods_wait_not_fail,
+    stop_signal_users_host_network_and_tty_as_the_kubelet,
+);

@@ -31,6 +31,8 @@ pub(crate) struct Server {
     child: Option<Child>,
     /// `--runtime` of the served engine.
     runtime: String,
+    /// The container engine its container runtime uses (its rig).
+    engine: Engine,
     /// Extra environment of the engine.
     env: Vec<(String, String)>,
 }
@@ -42,14 +44,24 @@ impl Server {
         Server::start_with("process", &[])
     }
 
-    /// Starts an engine whose pods run in the shared container rig.
-    pub(crate) fn start_container() -> Server {
-        let rig = rig();
-        Server::start_with("container", &[("DOCKER_HOST", &rig.docker_host())])
+    /// Starts an engine whose pods run in the shared rig of `engine`.
+    pub(crate) fn start_container_on(engine: Engine) -> Server {
+        let rig = rig_of(engine);
+        Server::start_on(
+            engine,
+            "container",
+            &[("DOCKER_HOST", &rig.docker_host())],
+        )
     }
 
     /// Starts an engine with `--runtime <runtime>` and extra environment.
     pub(crate) fn start_with(runtime: &str, env: &[(&str, &str)]) -> Server {
+        Server::start_on(Engine::Podman, runtime, env)
+    }
+
+    /// As [`Server::start_with`], with the rig of `engine` for its
+    /// containers (listing and cleaning up).
+    pub(crate) fn start_on(engine: Engine, runtime: &str, env: &[(&str, &str)]) -> Server {
         let data_dir = tempfile::tempdir().expect("tempdir");
         let home = tempfile::tempdir().expect("tempdir");
         let mut s = Server {
@@ -59,6 +71,7 @@ impl Server {
             port: 0,
             child: None,
             runtime: runtime.to_string(),
+            engine,
             env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -285,13 +298,13 @@ impl Server {
     }
 
     /// The engine containers of this server (sandboxes included), as
-    /// `podman ps -a` lists them.
+    /// `podman ps -a` (or `docker ps -a`) lists them.
     pub(crate) fn containers(&self) -> Vec<String> {
         let instance = self.instance();
         if instance.is_empty() {
             return Vec::new();
         }
-        let r = rig().podman(&[
+        let r = rig_of(self.engine).cli(&[
             "ps",
             "-a",
             "--filter",
@@ -321,12 +334,63 @@ impl Server {
     }
 }
 
-/// The shared container rig of this test binary (`scripts/container-rig.sh`):
-/// one Podman service on a private socket with private configuration,
-/// storage and network, one loopback registry, and the busybox and kuard
-/// images; and a second registry that requires a login, with busybox. Started on first use; its services die with the test process
-/// (parent-death signal), and what a dead run left is removed by the next.
+/// The container engines the container tests run on, each with a rig.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Engine {
+    /// Podman's Docker-compatible API (`podman system service`).
+    Podman,
+    /// Docker Engine (Debian's `docker.io`, dockerd).
+    Docker,
+}
+
+impl Engine {
+    /// The engine's name: `ENGINE` of the rig script, and the scheme of
+    /// container IDs and of `containerRuntimeVersion`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Engine::Podman => "podman",
+            Engine::Docker => "docker",
+        }
+    }
+
+    /// The first octets of pod IPs on the rig's network.
+    pub(crate) fn subnet_prefix(self) -> &'static str {
+        match self {
+            Engine::Podman => "10.213.",
+            Engine::Docker => "10.214.",
+        }
+    }
+}
+
+/// Defines, for each named `fn NAME(engine: Engine)`, a module `NAME` with
+/// the tests `NAME::podman` and `NAME::docker`: the test on each engine.
+macro_rules! on_both_engines {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn podman() {
+                super::$name($crate::harness::Engine::Podman)
+            }
+            #[test]
+            fn docker() {
+                super::$name($crate::harness::Engine::Docker)
+            }
+        }
+    )+};
+}
+pub(crate) use on_both_engines;
+
+/// A shared container rig of this test binary (`scripts/container-rig.sh`),
+/// one per engine: the engine (a Podman service, or dockerd) on a private
+/// socket with private configuration, storage and network, one loopback
+/// registry, and the busybox and kuard images; and a second registry that
+/// requires a login, with busybox. Docker's rig also serves the registry
+/// as `gcr.io` and `registry-1.docker.io` (TLS, in dockerd's own view of
+/// `/etc/hosts`). Started on first use; its services die with the test
+/// process (parent-death signal), and what a dead run left is removed by
+/// the next.
 pub(crate) struct Rig {
+    pub engine: Engine,
     pub dir: PathBuf,
     /// `127.0.0.1:<port>` of the registry.
     pub registry: String,
@@ -339,11 +403,15 @@ pub(crate) struct Rig {
 /// (`scripts/container-rig.sh`).
 pub(crate) const RIG_AUTH_LOGIN: (&str, &str) = ("joblite", "rig-pull-secret");
 
-static RIG: OnceLock<Rig> = OnceLock::new();
+static PODMAN_RIG: OnceLock<Rig> = OnceLock::new();
+static DOCKER_RIG: OnceLock<Rig> = OnceLock::new();
 
-/// The rig, started on first use.
-pub(crate) fn rig() -> &'static Rig {
-    RIG.get_or_init(Rig::start)
+/// The rig of `engine`, started on first use.
+pub(crate) fn rig_of(engine: Engine) -> &'static Rig {
+    match engine {
+        Engine::Podman => PODMAN_RIG.get_or_init(|| Rig::start(engine)),
+        Engine::Docker => DOCKER_RIG.get_or_init(|| Rig::start(engine)),
+    }
 }
 
 fn rig_script() -> PathBuf {
@@ -369,9 +437,16 @@ fn kuard_binary() -> PathBuf {
 }
 
 impl Rig {
-    fn start() -> Rig {
+    fn start(engine: Engine) -> Rig {
         Rig::remove_stale();
-        let dir = std::env::temp_dir().join(format!("joblite-rig-{}", std::process::id()));
+        let suffix = match engine {
+            Engine::Podman => String::new(),
+            Engine::Docker => "docker-".to_string(),
+        };
+        let dir = std::env::temp_dir().join(format!(
+            "joblite-rig-{suffix}{}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("owner"), std::process::id().to_string()).unwrap();
@@ -387,6 +462,7 @@ impl Rig {
         let st = Command::new("bash")
             .arg(&script)
             .args(["config"])
+            .env("ENGINE", engine.name())
             .arg(&dir)
             .arg(port.to_string())
             .arg(auth_port.to_string())
@@ -399,7 +475,16 @@ impl Rig {
         let spawn_dir = dir.clone();
         std::thread::spawn(move || {
             let mut kids = Vec::new();
-            for step in ["serve-registry", "serve-auth-registry", "serve-podman"] {
+            let steps: &[&str] = match engine {
+                Engine::Podman => &["serve-registry", "serve-auth-registry", "serve-podman"],
+                Engine::Docker => &[
+                    "serve-registry",
+                    "serve-auth-registry",
+                    "serve-tls-registry",
+                    "serve-dockerd",
+                ],
+            };
+            for step in steps {
                 let log = std::fs::File::create(spawn_dir.join(format!("{step}.log"))).unwrap();
                 let mut c = Command::new("bash");
                 c.arg(rig_script())
@@ -425,7 +510,7 @@ impl Rig {
             }
         });
         rx.recv().unwrap();
-        let sock = dir.join("podman.sock");
+        let sock = dir.join(format!("{}.sock", engine.name()));
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let ok = Command::new("curl")
@@ -442,7 +527,8 @@ impl Rig {
             }
             assert!(
                 Instant::now() < deadline,
-                "the rig's podman service did not answer"
+                "the rig's {} did not answer",
+                engine.name()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -468,6 +554,7 @@ impl Rig {
             String::from_utf8_lossy(&out.stderr)
         );
         Rig {
+            engine,
             dir,
             registry: format!("127.0.0.1:{port}"),
             auth_registry: format!("127.0.0.1:{auth_port}"),
@@ -500,8 +587,80 @@ impl Rig {
         }
     }
 
+    /// The engine's socket.
+    pub(crate) fn socket(&self) -> PathBuf {
+        self.dir.join(format!("{}.sock", self.engine.name()))
+    }
+
     pub(crate) fn docker_host(&self) -> String {
-        format!("unix://{}", self.dir.join("podman.sock").display())
+        format!("unix://{}", self.socket().display())
+    }
+
+    /// Runs the engine's own client on the rig: `podman`, or Debian's
+    /// `docker` (`/usr/bin/docker`; a newer client may come first in PATH).
+    /// The two take the same arguments for what the tests ask.
+    pub(crate) fn cli(&self, args: &[&str]) -> Run {
+        match self.engine {
+            Engine::Podman => self.podman(args),
+            Engine::Docker => {
+                let out = Command::new("/usr/bin/docker")
+                    .args(args)
+                    .env("DOCKER_HOST", self.docker_host())
+                    .env("DOCKER_CONFIG", self.dir.join("docker-config"))
+                    .stdin(Stdio::null())
+                    .output()
+                    .expect("run docker");
+                Run(out)
+            }
+        }
+    }
+
+    /// Removes containers by id, at once.
+    pub(crate) fn remove_containers(&self, ids: &[String]) {
+        let mut args = match self.engine {
+            Engine::Podman => vec!["rm", "-f", "-t", "0"],
+            Engine::Docker => vec!["rm", "-f"],
+        };
+        args.extend(ids.iter().map(String::as_str));
+        let _ = self.cli(&args);
+    }
+
+    /// Pushes a local image to the rig's (plain HTTP) registry, as `TARGET`
+    /// (`127.0.0.1:PORT/…`).
+    #[track_caller]
+    pub(crate) fn push(&self, local: &str, target: &str) {
+        match self.engine {
+            Engine::Podman => {
+                self.podman(&[
+                    "push",
+                    "-q",
+                    "--tls-verify=false",
+                    local,
+                    &format!("docker://{target}"),
+                ])
+                .ok();
+            }
+            Engine::Docker => {
+                self.cli(&["tag", local, target]).ok();
+                self.cli(&["push", "-q", target]).ok();
+                self.cli(&["rmi", target]).ok();
+            }
+        }
+    }
+
+    /// Builds an image from a directory with a `Containerfile`, from local
+    /// images only.
+    #[track_caller]
+    pub(crate) fn build(&self, tag: &str, dir: &Path) {
+        let file = dir.join("Containerfile");
+        let (file, dir) = (file.to_str().unwrap(), dir.to_str().unwrap());
+        match self.engine {
+            Engine::Podman => self.podman(&["build", "--pull=never", "-f", file, "-t", tag, dir]),
+            // Docker 20.10's classic builder pulls a FROM image only when
+            // it is missing.
+            Engine::Docker => self.cli(&["build", "-q", "-f", file, "-t", tag, dir]),
+        }
+        .ok();
     }
 
     /// Runs `podman` on the rig.
@@ -552,7 +711,8 @@ impl Drop for Server {
         if self.runtime == "container" {
             let instance = self.instance();
             if !instance.is_empty() {
-                let ids = rig().podman(&[
+                let rig = rig_of(self.engine);
+                let ids = rig.cli(&[
                     "ps",
                     "-aq",
                     "--filter",
@@ -560,9 +720,7 @@ impl Drop for Server {
                 ]);
                 let ids: Vec<String> = ids.stdout().lines().map(str::to_string).collect();
                 if !ids.is_empty() {
-                    let mut args = vec!["rm", "-f", "-t", "0"];
-                    args.extend(ids.iter().map(String::as_str));
-                    let _ = rig().podman(&args);
+                    rig.remove_containers(&ids);
                 }
             }
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::harness::{rig, Server, RIG_AUTH_LOGIN};
+use crate::harness::{on_both_engines, rig_of, Engine, Server, RIG_AUTH_LOGIN};
 
 fn pod(s: &Server, name: &str) -> Value {
     s.get_json(&["pod", name])
@@ -83,10 +83,9 @@ fn wait_succeeded(s: &Server, name: &str) -> Value {
 /// and runs. A wrong login fails the pull, and a wrong login before a right
 /// one is tried first and then passed over. No password reaches the engine
 /// log, events or `kubectl describe`.
-#[test]
-fn image_pull_secrets_log_in_to_a_private_registry() {
-    let s = Server::start_container();
-    let rig = rig();
+fn image_pull_secrets_log_in_to_a_private_registry(e: Engine) {
+    let s = Server::start_container_on(e);
+    let rig = rig_of(e);
     let image = format!("{}/private/busybox:latest", rig.auth_registry);
     let (user, password) = RIG_AUTH_LOGIN;
     let create = |name: &str, secrets: &[&str]| {
@@ -178,3 +177,5 @@ fn image_pull_secrets_log_in_to_a_private_registry() {
     assert!(!seen.contains(password), "the password leaked");
     assert!(!seen.contains("not-the-password"), "the password leaked");
 }
+
+on_both_engines!(image_pull_secrets_log_in_to_a_private_registry);
