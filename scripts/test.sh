@@ -22,7 +22,10 @@ apt_get() {
 # HTTP server behind the `kubectl port-forward` test; busybox-static
 # conflicts with Debian's busybox, so only it), a loopback registry,
 # binutils' strip, and apache2-utils' htpasswd (the login of the rig's second
-# registry, for the imagePullSecrets test).
+# registry, for the imagePullSecrets test). The container tests run on Docker
+# Engine too: docker.io (dockerd 20.10 with its containerd; it shares
+# Debian's runc with Podman), iproute2 for the rig's bridge and openssl for
+# its CA. The rig runs its own dockerd; a system one is never used.
 need=()
 command -v curl >/dev/null || need+=(curl)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
@@ -40,6 +43,8 @@ lean=()
 command -v openssl >/dev/null || lean+=(openssl)
 command -v promtool >/dev/null || lean+=(prometheus)
 command -v htpasswd >/dev/null || lean+=(apache2-utils)
+command -v dockerd >/dev/null || lean+=(docker.io)
+command -v ip >/dev/null || lean+=(iproute2)
 command -v chromium >/dev/null || lean+=(chromium)
 command -v chromedriver >/dev/null || lean+=(chromium-driver)
 if [ "${#need[@]}" -gt 0 ] || [ "${#lean[@]}" -gt 0 ]; then

@@ -47,11 +47,7 @@ impl Server {
     /// Starts an engine whose pods run in the shared rig of `engine`.
     pub(crate) fn start_container_on(engine: Engine) -> Server {
         let rig = rig_of(engine);
-        Server::start_on(
-            engine,
-            "container",
-            &[("DOCKER_HOST", &rig.docker_host())],
-        )
+        Server::start_on(engine, "container", &[("DOCKER_HOST", &rig.docker_host())])
     }
 
     /// Starts an engine with `--runtime <runtime>` and extra environment.
@@ -443,10 +439,7 @@ impl Rig {
             Engine::Podman => String::new(),
             Engine::Docker => "docker-".to_string(),
         };
-        let dir = std::env::temp_dir().join(format!(
-            "joblite-rig-{suffix}{}",
-            std::process::id()
-        ));
+        let dir = std::env::temp_dir().join(format!("joblite-rig-{suffix}{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("owner"), std::process::id().to_string()).unwrap();
