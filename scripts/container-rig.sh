@@ -195,7 +195,7 @@ docker_config() {
   local port=$1 n addr
   n=$(rig_number)
   addr=$(rig_loopback)
-  mkdir -p "$dir/docker-root" "$dir/docker-exec" "$dir/docker-etc" "$dir/docker-config" "$dir/tls"
+  mkdir -p "$dir/docker-root" "$dir/docker-exec" "$dir/docker-config" "$dir/tls"
   cat >"$dir/daemon.json" <<EOF
 {
   "hosts": ["unix://$dir/docker.sock"],
@@ -244,8 +244,10 @@ http:
 EOF
 }
 
-# dockerd in a mount namespace of its own (its /etc/hosts and /etc/docker),
-# on the rig's bridge.
+# dockerd in a mount namespace of its own, on the rig's bridge. In there
+# /etc/hosts is the rig's, and the places dockerd and its containerd write
+# outside their roots (/etc/docker's key.json, /run/docker/plugins,
+# /run/containerd/s's shim sockets) are directories of the rig's.
 serve_dockerd() {
   local n
   n=$(rig_number)
@@ -256,7 +258,10 @@ serve_dockerd() {
   fi
   rm -f "$dir/docker.sock"
   exec env SSL_CERT_FILE="$dir/tls/bundle.crt" unshare --mount --propagation private \
-    sh -c 'mount --bind "$1/hosts" /etc/hosts && mkdir -p /etc/docker && mount --bind "$1/docker-etc" /etc/docker \
+    sh -c 'mount --bind "$1/hosts" /etc/hosts \
+      && for d in etc/docker run/docker run/containerd; do
+           mkdir -p "/$d" "$1/ns/$d" && mount --bind "$1/ns/$d" "/$d" || exit 1
+         done \
       && exec dockerd --config-file "$1/daemon.json"' sh "$dir"
 }
 
@@ -359,7 +364,7 @@ images() {
 rig_pids() {
   local p line
   for p in /proc/[0-9]*; do
-    line=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+    line=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
     if [[ $line == *"$dir/"* ]]; then
       echo "${p#/proc/}"
     fi
