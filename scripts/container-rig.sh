@@ -80,9 +80,10 @@ engine_sock() {
   if [ "$engine" = docker ]; then echo "$dir/docker.sock"; else echo "$dir/podman.sock"; fi
 }
 
-# The rig's own number (bridge name and subnet) and loopback address, both
-# from the registry port, which no other live rig has.
-rig_number() { echo $(( $(cat "$dir/registry-port") % 250 + 1 )); }
+# The number of dockerd's bridge (jldkN, 10.214.N.0/24), claimed by config;
+# the rig's loopback address, from the registry port, which no other live
+# rig has.
+rig_number() { cat "$dir/bridge-number"; }
 rig_loopback() {
   local port
   port=$(cat "$dir/registry-port")
@@ -192,8 +193,22 @@ EOF
 
 # dockerd's configuration, the names it resolves, and the TLS registry.
 docker_config() {
-  local port=$1 n addr
-  n=$(rig_number)
+  local port=$1 n='' i addr
+  # A bridge of the rig's own: creating it is the claim, so two rigs never
+  # share one.
+  for i in $(seq 0 249); do
+    if ip link add "jldk$(( (port + i) % 250 + 1 ))" type bridge 2>/dev/null; then
+      n=$(( (port + i) % 250 + 1 ))
+      break
+    fi
+  done
+  if [ -z "$n" ]; then
+    echo "container-rig: no free bridge name jldk1..250" >&2
+    return 1
+  fi
+  echo "$n" >"$dir/bridge-number"
+  ip addr add "10.214.$n.1/24" dev "jldk$n"
+  ip link set "jldk$n" up
   addr=$(rig_loopback)
   mkdir -p "$dir/docker-root" "$dir/docker-exec" "$dir/docker-config" "$dir/tls"
   cat >"$dir/daemon.json" <<EOF
@@ -252,9 +267,8 @@ serve_dockerd() {
   local n
   n=$(rig_number)
   if ! ip link show "jldk$n" >/dev/null 2>&1; then
-    ip link add "jldk$n" type bridge
-    ip addr add "10.214.$n.1/24" dev "jldk$n"
-    ip link set "jldk$n" up
+    echo "container-rig: the rig's bridge jldk$n is gone" >&2
+    exit 1
   fi
   rm -f "$dir/docker.sock"
   exec env SSL_CERT_FILE="$dir/tls/bundle.crt" unshare --mount --propagation private \
@@ -403,7 +417,9 @@ stop_docker() {
   for pid in $(rig_pids); do
     [ "$pid" = $$ ] || [ "$pid" = "$BASHPID" ] || kill -9 "$pid" 2>/dev/null || true
   done
-  ip link del "jldk$(rig_number)" 2>/dev/null || true
+  if [ -f "$dir/bridge-number" ]; then
+    ip link del "jldk$(rig_number)" 2>/dev/null || true
+  fi
   { grep -F " $dir/" /proc/mounts || true; } | awk '{print $2}' | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || true
   done
@@ -463,7 +479,7 @@ case "$cmd" in
     if [ "$engine" = docker ]; then
       nohup docker-registry serve "$dir/tls-registry.yml" >"$dir/tls-registry.log" 2>&1 &
       echo $! >"$dir/tls-registry.pid"
-      nohup "$0" serve-dockerd "$dir" >"$dir/dockerd.log" 2>&1 &
+      nohup bash "$0" serve-dockerd "$dir" >"$dir/dockerd.log" 2>&1 &
     else
       nohup podman system service --time=0 "unix://$dir/podman.sock" >"$dir/podman.log" 2>&1 &
       echo $! >"$dir/podman.pid"
