@@ -73,6 +73,71 @@ impl Drop for Engine {
     }
 }
 
+/// CPU seconds (user + system) used so far by `pid` and its live
+/// descendants, from `/proc/PID/stat` (fields 14 and 15, in USER_HZ
+/// ticks, which is 100 on Linux).
+fn tree_cpu_seconds(pid: u32) -> f64 {
+    tree_cpu_by_process(pid).values().sum()
+}
+
+/// CPU seconds of `pid` and its live descendants, summed per process kind:
+/// Chromium's `--type=` (renderer, gpu-process, utility…), else the
+/// program name.
+fn tree_cpu_by_process(pid: u32) -> std::collections::BTreeMap<String, f64> {
+    let mut parent = std::collections::HashMap::new();
+    let mut ticks = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // The command name may hold spaces: fields start after its `)`.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let (Some(pp), Some(ut), Some(st)) = (f.get(1), f.get(11), f.get(12)) else {
+            continue;
+        };
+        parent.insert(p, pp.parse::<u32>().unwrap_or(0));
+        ticks.insert(
+            p,
+            ut.parse::<u64>().unwrap_or(0) + st.parse::<u64>().unwrap_or(0),
+        );
+    }
+    let in_tree = |mut p: u32| loop {
+        if p == pid {
+            return true;
+        }
+        match parent.get(&p) {
+            Some(&pp) if pp != 0 && pp != p => p = pp,
+            _ => return false,
+        }
+    };
+    let mut by = std::collections::BTreeMap::new();
+    for (p, t) in ticks.iter().filter(|(p, _)| in_tree(**p)) {
+        let cmdline = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline
+            // Chromium rewrites its command line as one space-separated
+            // string.
+            .split(|b| *b == 0 || *b == b' ')
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let kind = args
+            .iter()
+            .find_map(|a| a.strip_prefix("--type=").map(str::to_string))
+            .or_else(|| {
+                args.first()
+                    .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+            })
+            .unwrap_or_default();
+        *by.entry(kind).or_insert(0.0) += *t as f64 / 100.0;
+    }
+    by
+}
+
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -462,13 +527,30 @@ async fn dashboard(joblite: &Path, n: i64, pairs: usize) -> Result<Value> {
             } else {
                 None
             };
+            let engine_cpu0 = tree_cpu_seconds(e.child.id());
+            let browser_cpu0 = _w.as_ref().map(|w| tree_cpu_by_process(w.child.id()));
             let (took, job) = run_job(&e.client, true_job("throughput", n, 8, false)).await?;
             if succeeded(&job) as i64 != n {
                 bail!("throughput job finished with {} succeeded", succeeded(&job));
             }
             let rate = n as f64 / took.as_secs_f64();
+            let engine_cpu = tree_cpu_seconds(e.child.id()) - engine_cpu0;
+            let browser = match (&_w, browser_cpu0) {
+                (Some(w), Some(c0)) => {
+                    let c1 = tree_cpu_by_process(w.child.id());
+                    let parts: Vec<String> = c1
+                        .iter()
+                        .map(|(k, v)| (k, v - c0.get(k).copied().unwrap_or(0.0)))
+                        .filter(|(_, d)| *d >= 0.05)
+                        .map(|(k, d)| format!("{k} {d:.1}"))
+                        .collect();
+                    let total: f64 = c1.values().sum::<f64>() - c0.values().sum::<f64>();
+                    format!(", browser {total:.1} s: {}", parts.join(", "))
+                }
+                _ => String::new(),
+            };
             println!(
-                "dashboard: {n} pods {} a browser watching: {rate:.0} pods/s ({:.2}s)",
+                "dashboard: {n} pods {} a browser watching: {rate:.0} pods/s ({:.2}s; CPU: engine {engine_cpu:.1} s{browser})",
                 if watched { "with" } else { "without" },
                 took.as_secs_f64()
             );

@@ -9,7 +9,9 @@
 //! list). The page keeps the rows in a map and renders only the visible
 //! slice of its table.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
 
 use api::resources::PODS;
 use bytes::Bytes;
@@ -120,8 +122,75 @@ fn line(v: Value) -> Bytes {
     Bytes::from(b)
 }
 
-/// The stream: rows in chunks, `{"t":"synced"}`, then changes as
-/// `{"t":"A"|"M"|"D","r":row}` (`D` carries just the name).
+/// How long changes gather before they go to the page as one line.
+const BATCH: Duration = Duration::from_millis(250);
+
+/// Changes gathered for the next batch: the latest row of each pod that
+/// changed, `None` for one that went, and what the page already has (a
+/// hash of each row), so a change the table cannot show is not sent.
+#[derive(Default)]
+struct Batch {
+    rows: HashMap<String, Option<Value>>,
+    sent: HashMap<String, u64>,
+}
+
+impl Batch {
+    fn add(&mut self, ev: &store::Event, uid: &str) {
+        // Most pods in a namespace may belong to other Jobs: skip them
+        // before paying for a parse.
+        if !contains(&ev.object, uid.as_bytes()) {
+            return;
+        }
+        let Some(r) = row(&ev.object, uid) else {
+            return;
+        };
+        let name = r[0].as_str().unwrap_or_default().to_string();
+        if ev.kind == store::EventType::Deleted {
+            self.rows.insert(name, None);
+        } else {
+            self.rows.insert(name, Some(r));
+        }
+    }
+
+    /// `{"t":"B","r":[rows],"d":[names]}`, or nothing when no change shows.
+    fn take(&mut self) -> Option<Bytes> {
+        let mut rows = Vec::new();
+        let mut gone = Vec::new();
+        for (name, r) in self.rows.drain() {
+            match r {
+                Some(r) => {
+                    let h = hash(&r);
+                    if self.sent.insert(name, h) != Some(h) {
+                        rows.push(r);
+                    }
+                }
+                None => {
+                    if self.sent.remove(&name).is_some() {
+                        gone.push(Value::from(name));
+                    }
+                }
+            }
+        }
+        (!rows.is_empty() || !gone.is_empty())
+            .then(|| line(json!({"t": "B", "r": rows, "d": gone})))
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn hash(v: &Value) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    v.to_string().hash(&mut h);
+    h.finish()
+}
+
+/// The stream: rows in chunks, `{"t":"synced"}`, then changes in batches
+/// of up to [`BATCH`] as `{"t":"B","r":[rows],"d":[names]}`. The watch is
+/// drained as fast as it fills, whatever the page's pace, so a slow page
+/// never makes the store drop this watcher (which would make the page
+/// list the whole Job again).
 pub(crate) fn stream(
     store: &store::Store,
     namespace: &str,
@@ -129,12 +198,16 @@ pub(crate) fn stream(
 ) -> Result<impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static, store::Error>
 {
     let (list, watch) = store.list_and_watch(&PODS, Some(namespace))?;
+    let mut batch = Batch::default();
     // The snapshot, in lines of up to 500 rows so the page can start
     // drawing before a huge Job has arrived.
     let mut first: Vec<Bytes> = Vec::new();
     let mut chunk: Vec<Value> = Vec::new();
     for s in &list.items {
         if let Some(r) = row(&s.bytes, &controller_uid) {
+            batch
+                .sent
+                .insert(r[0].as_str().unwrap_or_default().to_string(), hash(&r));
             chunk.push(r);
             if chunk.len() == 500 {
                 first.push(line(json!({"t": "rows", "r": std::mem::take(&mut chunk)})));
@@ -146,23 +219,38 @@ pub(crate) fn stream(
     }
     first.push(line(json!({"t": "synced"})));
     let head = futures::stream::iter(first.into_iter().map(Ok));
-    let tail = futures::stream::unfold((watch, controller_uid), |(mut watch, uid)| async move {
-        loop {
-            let ev = watch.next().await?;
-            let out = match ev.kind {
-                store::EventType::Deleted => {
-                    row(&ev.object, &uid).map(|r| json!({"t": "D", "r": [r[0].clone()]}))
+    let tail = futures::stream::unfold(
+        (Some(watch), controller_uid, batch),
+        |(mut watch, uid, mut batch)| async move {
+            loop {
+                let w = watch.as_mut()?;
+                match w.next().await {
+                    Some(ev) => batch.add(&ev, &uid),
+                    None => watch = None,
                 }
-                store::EventType::Added => row(&ev.object, &uid).map(|r| json!({"t": "A", "r": r})),
-                store::EventType::Modified => {
-                    row(&ev.object, &uid).map(|r| json!({"t": "M", "r": r}))
+                if let Some(w) = watch.as_mut() {
+                    let deadline = tokio::time::Instant::now() + BATCH;
+                    loop {
+                        tokio::select! {
+                            ev = w.next() => match ev {
+                                Some(ev) => batch.add(&ev, &uid),
+                                None => {
+                                    watch = None;
+                                    break;
+                                }
+                            },
+                            _ = tokio::time::sleep_until(deadline) => break,
+                        }
+                    }
                 }
-            };
-            if let Some(v) = out {
-                return Some((Ok(line(v)), (watch, uid)));
+                // The watch ended: send what was gathered, then end too,
+                // and the page lists again.
+                if let Some(b) = batch.take() {
+                    return Some((Ok(b), (watch, uid, batch)));
+                }
             }
-        }
-    });
+        },
+    );
     Ok(futures::StreamExt::chain(head, tail))
 }
 
@@ -205,5 +293,24 @@ mod tests {
         assert_eq!(r[1], "Pending");
         assert_eq!(r[4], "ContainerCreating");
         assert_eq!(r[8], true);
+    }
+
+    #[test]
+    fn a_batch_sends_the_last_row_of_each_pod_and_only_what_changed() {
+        let mut b = Batch::default();
+        let running = json!(["p1", "Running", 0, null, null, "vm", "t", null, false]);
+        let done = json!(["p1", "Succeeded", 0, 0, "Completed", "vm", "t", null, false]);
+        b.rows.insert("p1".into(), Some(running.clone()));
+        b.rows.insert("p2".into(), None); // never sent: nothing to delete
+        let v: Value = serde_json::from_slice(&b.take().unwrap()).unwrap();
+        assert_eq!(v, json!({"t": "B", "r": [running.clone()], "d": []}));
+        b.rows.insert("p1".into(), Some(running));
+        assert!(b.take().is_none(), "an unchanged row is not sent again");
+        b.rows.insert("p1".into(), Some(done.clone()));
+        let v: Value = serde_json::from_slice(&b.take().unwrap()).unwrap();
+        assert_eq!(v, json!({"t": "B", "r": [done], "d": []}));
+        b.rows.insert("p1".into(), None);
+        let v: Value = serde_json::from_slice(&b.take().unwrap()).unwrap();
+        assert_eq!(v, json!({"t": "B", "r": [], "d": ["p1"]}));
     }
 }
