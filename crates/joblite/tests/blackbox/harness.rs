@@ -33,6 +33,8 @@ pub(crate) struct Server {
     runtime: String,
     /// Extra environment of the engine.
     env: Vec<(String, String)>,
+    /// Extra flags of `joblite serve`.
+    args: Vec<String>,
 }
 
 impl Server {
@@ -51,6 +53,17 @@ impl Server {
     /// Starts an engine with `--runtime <runtime>` and extra environment.
     pub(crate) fn start_with(runtime: &str, env: &[(&str, &str)]) -> Server {
         let data_dir = tempfile::tempdir().expect("tempdir");
+        Server::start_in(data_dir, runtime, env, &[])
+    }
+
+    /// Starts an engine on a given data directory (for example one on a
+    /// filesystem the test made), with extra `serve` flags.
+    pub(crate) fn start_in(
+        data_dir: tempfile::TempDir,
+        runtime: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Server {
         let home = tempfile::tempdir().expect("tempdir");
         let mut s = Server {
             kubeconfig: data_dir.path().join("kubeconfig"),
@@ -63,6 +76,7 @@ impl Server {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         s.spawn();
         s
@@ -85,6 +99,7 @@ impl Server {
                 "--data-dir",
             ])
             .arg(self.data_dir.path())
+            .args(&self.args)
             .env("HOME", self.home.path())
             .env("RUST_LOG", "info")
             .env_remove("DOCKER_HOST")
@@ -125,6 +140,11 @@ impl Server {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// The engine's process id, while it runs.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Starts the server again on the same data directory.

@@ -1,0 +1,1 @@
+//! A full disk (issue 15, part 2).
