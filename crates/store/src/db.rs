@@ -64,6 +64,10 @@ fn configure(conn: &Connection, options: &Options) -> Result<()> {
         },
     )?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
+    if let Some(q) = options.quota_bytes {
+        let page: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        conn.pragma_update(None, "max_page_count", (q / page).max(1))?;
+    }
     Ok(())
 }
 
