@@ -142,7 +142,8 @@ impl Server {
         }
     }
 
-    /// The engine's process id, while it runs.
+    /// The engine's process id, while it runs (the reliability tests').
+    #[allow(dead_code)]
     pub(crate) fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
