@@ -237,6 +237,12 @@ fn crash_campaign_counts_every_completion_exactly_once() {
                 let pid = s.wait_for("the supervisor", Duration::from_secs(30), || {
                     procs::supervisor_of(&node_dir)
                 });
+                // At an instant when a pod's process runs, so there is
+                // something to lose.
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while procs::with_env(&marker).is_empty() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
                 procs::kill9(pid);
                 supervisor_kills += 1;
             }
@@ -313,6 +319,10 @@ fn crash_campaign_counts_every_completion_exactly_once() {
         st["failed"].as_u64().unwrap_or(0),
         failed_pods.len() as u64,
         "status.failed against the Failed pods"
+    );
+    assert!(
+        supervisor_kills == 0 || !failed_pods.is_empty(),
+        "{supervisor_kills} supervisor kills while pods ran, and no pod failed"
     );
     assert!(
         failed_pods.len() <= supervisor_kills * plan.parallelism as usize,
