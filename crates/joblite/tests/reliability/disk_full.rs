@@ -239,6 +239,7 @@ fn a_full_disk_refuses_writes_keeps_reads_and_watches_and_recovers_without_a_res
         }
     }
     let (code, body) = refusal.expect("the store never refused a write on a full disk");
+    let taken_when_full = committed.len() - 5;
     assert_eq!(code, 500, "{body}");
     let status: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(status["kind"], "Status");
@@ -349,6 +350,13 @@ fn a_full_disk_refuses_writes_keeps_reads_and_watches_and_recovers_without_a_res
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(check, "ok");
+    println!(
+        "full disk: {taken_when_full} writes still fitted after the fill, then refused with 500 \
+         'database space exceeded'; {} watch events, none of a refused write; 3 pods finished \
+         while full, counted once after the space came back; {} objects committed, 0 lost",
+        ev.len(),
+        committed.len()
+    );
 }
 
 /// The run files of a pod's container in the node's log directory.
@@ -478,6 +486,11 @@ fn a_chatty_pod_is_rotated_as_the_kubelet_does_and_cannot_fill_the_disk() {
     assert!(
         log_files(&s, &ticker).len() > 1,
         "the ticker's log never rotated"
+    );
+    println!(
+        "log rotation: ~48 MiB of output on a 32 MiB filesystem left {files:?}; \
+         logs -f followed {} lines across rotations, none lost or repeated",
+        numbers.len()
     );
 
     // Deleting the pods removes their rotated files too.
