@@ -109,7 +109,9 @@ impl Server {
             .spawn()
             .expect("spawn joblite serve");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // A restart on a large store (the reliability tests' tens of
+        // thousands of pods) on a loaded machine takes tens of seconds.
+        let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             if let Ok(text) = std::fs::read_to_string(self.data_dir.path().join("engine.json")) {
                 if let Ok(v) = serde_json::from_str::<Value>(&text) {
