@@ -781,6 +781,23 @@ fn send(tx: &mpsc::UnboundedSender<Rc<str>>, ev: &Event) {
 fn handle(shared: &Rc<Shared>, req: Request, tx: &mpsc::UnboundedSender<Rc<str>>) {
     match req {
         Request::Start(spec) => {
+            // Journal the intent before the fork: a supervisor killed after
+            // the run's process began and before its start was journaled
+            // would leave a run the next supervisor does not know, and the
+            // agent would start it again (the crash campaign found a pod
+            // that ran twice). Recovered, an intent with no exit is a lost
+            // run (`Table::recover`): reported, never started again.
+            if !shared.table.borrow().runs.contains_key(&spec.id) {
+                let at = shared.table.borrow().sys.now();
+                let _ = shared.journal.borrow_mut().append(
+                    &[JournalEntry::S {
+                        id: spec.id.clone(),
+                        pid: 0,
+                        at,
+                    }],
+                    false,
+                );
+            }
             let outcome = shared.table.borrow_mut().start(&spec);
             match outcome {
                 StartOutcome::Started {
@@ -1239,6 +1256,26 @@ mod tests {
         t.reaped(pid, WaitStatus::Exited(0));
         assert!(t.forget("u_c_0"));
         assert!(t.snapshot().is_empty());
+    }
+
+    /// A start journaled only as an intent (the supervisor died between
+    /// the intent and the fork's record) is a lost run: reported, and a
+    /// retried start of it is `Known`, so it never runs a second time.
+    #[test]
+    fn an_intent_without_a_record_is_a_lost_run_never_started_again() {
+        let mut t = Table::new(FakeSys::default());
+        let lost = t.recover(vec![JournalEntry::S {
+            id: "u_c_0".into(),
+            pid: 0,
+            at: "t".into(),
+        }]);
+        assert_eq!(lost.len(), 1);
+        assert_eq!(lost[0].exit_code, 137);
+        assert_eq!(lost[0].reason.as_deref(), Some("ContainerStatusUnknown"));
+        assert!(matches!(
+            t.start(&spec("u_c_0", "/bin/true")),
+            StartOutcome::Known(RunRecord { exit: Some(_), .. })
+        ));
     }
 
     #[test]
