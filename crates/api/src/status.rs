@@ -291,6 +291,13 @@ pub enum ApiError {
     /// 503 `ServiceUnavailable` with the message as given.
     #[error("{}", self.message())]
     ServiceUnavailable(String),
+    /// 500 with no reason (`StatusReasonUnknown`) and the storage's message
+    /// as given: upstream's `convertStorageErrorOrNot`
+    /// (`apiserver/pkg/endpoints/handlers/responsewriters/status.go`) for a
+    /// storage error it does not recognise, such as etcd's `etcdserver:
+    /// mvcc: database space exceeded`.
+    #[error("{}", self.message())]
+    Storage(String),
 }
 
 fn qualified(group: &str, resource: &str) -> String {
@@ -425,6 +432,7 @@ impl ApiError {
             ApiError::Timeout { .. } => 504,
             ApiError::TooManyRequests { .. } => 429,
             ApiError::ServiceUnavailable(_) => 503,
+            ApiError::Storage(_) => 500,
         }
     }
 
@@ -448,6 +456,7 @@ impl ApiError {
             ApiError::Timeout { .. } => "Timeout",
             ApiError::TooManyRequests { .. } => "TooManyRequests",
             ApiError::ServiceUnavailable(_) => "ServiceUnavailable",
+            ApiError::Storage(_) => "",
         }
     }
 
@@ -508,7 +517,8 @@ impl ApiError {
             | ApiError::NotAcceptable(m)
             | ApiError::Expired(m)
             | ApiError::Gone(m)
-            | ApiError::ServiceUnavailable(m) => m.clone(),
+            | ApiError::ServiceUnavailable(m)
+            | ApiError::Storage(m) => m.clone(),
             ApiError::RequestEntityTooLarge(m) => format!("Request entity too large: {m}"),
             ApiError::MethodNotAllowed {
                 group,
@@ -642,7 +652,10 @@ impl ApiError {
         m.insert("metadata".into(), json!({}));
         m.insert("status".into(), json!("Failure"));
         m.insert("message".into(), json!(self.message()));
-        m.insert("reason".into(), json!(self.reason()));
+        // `reason` is omitempty upstream: an unknown reason is left out.
+        if !self.reason().is_empty() {
+            m.insert("reason".into(), json!(self.reason()));
+        }
         if let Some(d) = self.details() {
             m.insert("details".into(), d);
         }
@@ -944,6 +957,7 @@ mod tests {
             (ApiError::Timeout { message: "slow".into(), retry_after_seconds: 2 }, 504, "Timeout", "Timeout: slow"),
             (ApiError::TooManyRequests { message: "wait".into(), retry_after_seconds: 1 }, 429, "TooManyRequests", "wait"),
             (ApiError::ServiceUnavailable("down".into()), 503, "ServiceUnavailable", "down"),
+            (ApiError::Storage("database space exceeded".into()), 500, "", "database space exceeded"),
         ];
         for (e, code, reason, msg) in cases {
             let s = e.to_status();
@@ -952,7 +966,11 @@ mod tests {
                 (code, reason, msg)
             );
             assert_eq!(s["code"], json!(code));
-            assert_eq!(s["reason"], json!(reason));
+            if reason.is_empty() {
+                assert!(s.get("reason").is_none(), "{s}");
+            } else {
+                assert_eq!(s["reason"], json!(reason));
+            }
             assert_eq!(s["message"], json!(msg));
             assert_eq!(s["status"], json!("Failure"));
         }

@@ -67,6 +67,7 @@ pub(crate) fn store_error(e: store::Error, resource: &ResourceInfo, name: &str) 
             ),
         },
         E::Invalid(msg) => ApiError::BadRequest(msg),
+        e @ E::SpaceExceeded(_) => ApiError::Storage(e.to_string()),
         other => ApiError::InternalError(other.to_string()),
     }
 }

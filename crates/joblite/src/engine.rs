@@ -235,6 +235,7 @@ pub(crate) async fn start(
     node_name: &str,
     choice: RuntimeChoice,
     routine_events: bool,
+    logs: node::log_rotation::LogPolicy,
 ) -> anyhow::Result<Engine> {
     let runtime = decide_runtime(choice).await?;
     let node_dir = dir.join("node");
@@ -250,6 +251,7 @@ pub(crate) async fn start(
     config.node_name = node_name.to_string();
     config.default_runtime = runtime.kind;
     config.routine_events = routine_events;
+    config.logs = logs;
     config.container = runtime
         .engine
         .clone()

@@ -132,6 +132,10 @@ fn init_server_log() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(false)
+        // A log line that cannot be written (the log's disk is full) is
+        // dropped: reporting it would `eprintln!`, which panics when
+        // stderr fails, and took the store's writer thread down with it.
+        .log_internal_errors(false)
         .try_init();
 }
 

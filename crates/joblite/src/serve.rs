@@ -42,6 +42,21 @@ pub(crate) struct ServeArgs {
     /// writes per pod (see the README for the throughput they cost).
     #[arg(long, env = "JOBLITE_ROUTINE_EVENTS")]
     pub routine_events: bool,
+    /// The kubelet's `containerLogMaxSize`: a container's log file is
+    /// rotated before it grows past this size (a quantity; negative turns
+    /// rotation off).
+    #[arg(
+        long,
+        env = "JOBLITE_CONTAINER_LOG_MAX_SIZE",
+        default_value = "10Mi",
+        allow_hyphen_values = true
+    )]
+    pub container_log_max_size: String,
+    /// The kubelet's `containerLogMaxFiles`: the most log files kept per
+    /// container, the current one included (more than 1); the older rotated
+    /// files are gzipped.
+    #[arg(long, env = "JOBLITE_CONTAINER_LOG_MAX_FILES", default_value_t = node::log_rotation::DEFAULT_MAX_FILES)]
+    pub container_log_max_files: u32,
 }
 
 /// Holds `DIR/engine.lock` for the life of the process, so one engine
@@ -77,6 +92,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .parse()
         .with_context(|| format!("--address {:?} is not an IP address", args.address))?;
 
+    let logs = node::log_rotation::LogPolicy::parse(
+        &args.container_log_max_size,
+        args.container_log_max_files,
+    )
+    .map_err(|e| anyhow::anyhow!("--container-log-max-size/--container-log-max-files: {e}"))?;
     let store = store::Store::open(&dir, store::Options::default())
         .with_context(|| format!("opening the store in {}", dir.display()))?;
 
@@ -84,8 +104,15 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .node_name
         .clone()
         .unwrap_or_else(crate::engine::host_name);
-    let engine =
-        crate::engine::start(&store, &dir, &node_name, args.runtime, args.routine_events).await?;
+    let engine = crate::engine::start(
+        &store,
+        &dir,
+        &node_name,
+        args.runtime,
+        args.routine_events,
+        logs,
+    )
+    .await?;
 
     let metrics = prometheus::Registry::new();
     store::metrics::register(&metrics)?;

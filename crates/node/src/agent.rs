@@ -71,6 +71,9 @@ pub struct NodeConfig {
     pub default_runtime: RuntimeKind,
     /// The container engine, when this node has one.
     pub container: Option<crate::runtime::container::ContainerConfig>,
+    /// Container log rotation (`containerLogMaxSize`/`containerLogMaxFiles`;
+    /// see `log_rotation.rs`).
+    pub logs: crate::log_rotation::LogPolicy,
 }
 
 impl NodeConfig {
@@ -86,6 +89,7 @@ impl NodeConfig {
             status_write_interval: Duration::from_millis(30),
             default_runtime: RuntimeKind::Process,
             container: None,
+            logs: crate::log_rotation::LogPolicy::default(),
         }
     }
 }
@@ -137,7 +141,8 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
     let (ev_tx, events) = mpsc::unbounded_channel::<(RuntimeKind, RuntimeEvent)>();
     let mut rts: HashMap<RuntimeKind, Arc<dyn Runtime>> = HashMap::new();
     let mut runs: Vec<RunState> = Vec::new();
-    let (prt, pev) = process::connect(&config.data_dir, &config.supervisor_command).await?;
+    let (prt, pev) =
+        process::connect_with(&config.data_dir, &config.supervisor_command, config.logs).await?;
     if let Some(why) = prt.limits_problem() {
         tracing::warn!("node: process resource limits will not be enforced: {why}");
     }
@@ -298,7 +303,13 @@ struct Entry {
     /// The object is already gone from the store.
     gone: bool,
     limits_warned: bool,
+    /// A write failed (the store refused it: a full disk): not before this.
+    retry_at: Option<Instant>,
 }
+
+/// How long a pod waits to write its status again after the store refused
+/// a write (a full disk), so a refusing store is not retried in a loop.
+const WRITE_RETRY: Duration = Duration::from_millis(500);
 
 struct WriteReq {
     uid: String,
@@ -591,6 +602,7 @@ impl Agent {
                     rt: kind,
                     gone: false,
                     limits_warned: false,
+                    retry_at: None,
                 },
             );
             if deleting {
@@ -853,6 +865,7 @@ impl Agent {
                 rt,
                 gone: false,
                 limits_warned: false,
+                retry_at: None,
             },
         );
         self.after(&uid);
@@ -1291,7 +1304,8 @@ impl Agent {
             }
             let finished = e.w.finished();
             let recent = now < e.last_write + self.cfg.status_write_interval;
-            if e.writing || (recent && !finished) {
+            let backing_off = e.retry_at.is_some_and(|t| now < t);
+            if e.writing || backing_off || (recent && !finished) {
                 self.dirty.insert(uid);
                 continue;
             }
@@ -1346,6 +1360,7 @@ impl Agent {
         e.writing = false;
         match d.outcome {
             WriteOutcome::Written => {
+                e.retry_at = None;
                 e.written = d.version;
                 e.bound = true;
                 if d.terminal && !e.deleting {
@@ -1375,6 +1390,9 @@ impl Agent {
                 }
             }
             WriteOutcome::Failed => {
+                // Not committed, so not counted: the status stays ours to
+                // write, and is written again when the store takes writes.
+                e.retry_at = Some(Instant::now() + WRITE_RETRY);
                 self.dirty.insert(d.uid);
             }
         }

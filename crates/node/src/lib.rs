@@ -32,6 +32,7 @@ pub(crate) mod config_sources;
 pub(crate) mod env;
 mod error;
 pub(crate) mod expansion;
+pub mod log_rotation;
 pub mod logs;
 pub mod metrics;
 pub(crate) mod node_object;

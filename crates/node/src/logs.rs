@@ -8,7 +8,7 @@
 //! container ID in the status names the run. When a run's output is fully
 //! drained the supervisor makes its file read-only; `follow` ends there.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -238,9 +238,17 @@ fn complete(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// A file's identity, to see a log rotated under a follower.
+fn file_id(m: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
+}
+
 struct Follow {
     path: Option<PathBuf>,
-    pos: u64,
+    /// The file being followed, read from where the last read ended; after
+    /// a rotation it is read to its end before the new file is opened.
+    file: Option<(std::fs::File, (u64, u64))>,
     carry: Vec<u8>,
     fmt: Formatter,
     follow: bool,
@@ -267,9 +275,12 @@ pub async fn stream_logs(
     };
     // The existing content, with tailLines applied.
     let mut data = Vec::new();
+    let mut file = None;
     if let Some(p) = &path {
         if let Ok(mut f) = std::fs::File::open(p) {
             f.read_to_end(&mut data)?;
+            let id = file_id(&f.metadata()?);
+            file = Some((f, id));
         }
     }
     let end = data
@@ -309,7 +320,7 @@ pub async fn stream_logs(
         }
     }
     let state = Follow {
-        pos: end as u64,
+        file,
         path,
         carry,
         fmt,
@@ -330,13 +341,26 @@ pub async fn stream_logs(
             }
             let path = st.path.clone()?;
             let done = complete(&path);
-            let mut buf = Vec::new();
-            if let Ok(mut f) = std::fs::File::open(&path) {
-                if f.seek(SeekFrom::Start(st.pos)).is_ok() {
-                    let _ = f.read_to_end(&mut buf);
-                }
+            if st.file.is_none() {
+                st.file = std::fs::File::open(&path)
+                    .and_then(|f| Ok((file_id(&f.metadata()?), f)))
+                    .ok()
+                    .map(|(id, f)| (f, id));
             }
-            st.pos += buf.len() as u64;
+            let mut buf = Vec::new();
+            if let Some((f, _)) = st.file.as_mut() {
+                let _ = f.read_to_end(&mut buf);
+            }
+            // Rotated (`log_rotation.rs`): the name is another file now.
+            // What the old one held is read above; the new one is read
+            // from its start, as the kubelet's follower does.
+            let rotated = st
+                .file
+                .as_ref()
+                .is_some_and(|(_, id)| std::fs::metadata(&path).is_ok_and(|m| file_id(&m) != *id));
+            if rotated {
+                st.file = None;
+            }
             let mut data = std::mem::take(&mut st.carry);
             data.extend_from_slice(&buf);
             let end = data
@@ -356,6 +380,9 @@ pub async fn stream_logs(
             }
             if !out.is_empty() {
                 return Some((Ok(Bytes::from(out)), st));
+            }
+            if rotated {
+                continue;
             }
             if done {
                 return None;
@@ -524,6 +551,34 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o440)).unwrap();
         assert!(st.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn follow_goes_on_across_a_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        write_log(dir.path(), 0, "2026-01-01T00:00:01Z stdout F a\n", false);
+        let mut st = follow(dir.path(), &pod(running())).await;
+        assert_eq!(st.next().await.unwrap().unwrap(), Bytes::from("a\n"));
+        let path = paths::log_path(dir.path(), "default", "p", "u", "c", 0);
+        // The writer adds a line, rotates (rename), and writes the new file,
+        // which then completes: the follower sees both lines, in order.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"2026-01-01T00:00:02Z stdout F b\n")
+            .unwrap();
+        let rotated = path.with_extension("log.20260101-000002");
+        std::fs::rename(&path, &rotated).unwrap();
+        write_log(dir.path(), 0, "2026-01-01T00:00:03Z stdout F c\n", true);
+        let mut got = String::new();
+        while let Some(chunk) = st.next().await {
+            got.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+        }
+        assert_eq!(got, "b\nc\n");
+        // A plain read shows the current file only, as upstream.
+        let opts = LogOptions::default();
+        assert_eq!(read(dir.path(), &pod(running()), opts).await, "c\n");
     }
 
     #[tokio::test]

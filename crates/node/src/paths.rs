@@ -5,6 +5,7 @@
 //! <data>/supervisor.sock, runs.journal                     the supervisor
 //! <data>/pods/<ns>_<name>_<uid>/                           the pod's default working directory
 //! <data>/logs/<ns>_<name>_<uid>_<container>_<attempt>.log  one file per container run (CRI format)
+//! <data>/logs/<…>.log.<YYYYMMDD-hhmmss>[.gz]                its rotated files (log_rotation.rs)
 //! <data>/logs/<ns>_<name>_<uid>_<container>.attempts       engine container ID of each attempt
 //! <data>/volumes/<ns>_<name>_<uid>/<volume>/               emptyDir volumes
 //! ```
@@ -92,7 +93,14 @@ pub fn remove_pod<'a>(
     for (container, attempts) in runs {
         let _ = std::fs::remove_file(attempts_path(data_dir, namespace, name, uid, container));
         for a in 0..attempts {
-            let _ = std::fs::remove_file(log_path(data_dir, namespace, name, uid, container, a));
+            let log = log_path(data_dir, namespace, name, uid, container, a);
+            // Rotated files (`<log>.<timestamp>[.gz]`) only where the
+            // current file says there are some: listing the shared log
+            // directory per pod would cost O(pods).
+            if crate::log_rotation::marks_rotation(&log) {
+                crate::log_rotation::remove_rotated(&log);
+            }
+            let _ = std::fs::remove_file(log);
         }
     }
 }

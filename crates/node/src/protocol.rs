@@ -44,6 +44,18 @@ pub struct StartSpec {
     /// Run on a pseudo-terminal (`container.tty`): one output, resizable.
     #[serde(default)]
     pub tty: bool,
+    /// Rotate the log before it would exceed this many bytes
+    /// (`containerLogMaxSize`); negative, or absent, never rotates.
+    #[serde(default = "no_rotation")]
+    pub log_max_size: i64,
+    /// Log files kept per run, the current one included
+    /// (`containerLogMaxFiles`).
+    #[serde(default)]
+    pub log_max_files: u32,
+}
+
+fn no_rotation() -> i64 {
+    -1
 }
 
 /// Agent → supervisor.

@@ -45,6 +45,16 @@ use crate::sys::{ExecTarget, RealSys, SpawnError, Sys, WaitStatus};
 mod interactive;
 use interactive::RunIo;
 
+/// Writes a line to the supervisor's log (its stderr). Unlike `eprintln!`,
+/// a failed write (the log's filesystem is full) is ignored rather than a
+/// panic that would take the task that logs down with it.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// How long an idle supervisor (no client, nothing running) stays up.
 pub const IDLE_EXIT: Duration = Duration::from_secs(10);
 /// How long an exit waits for the run's output to drain before it is reported.
@@ -466,7 +476,7 @@ pub fn supervisor_main(data_dir: &Path) -> ! {
     let code = match run(data_dir) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("joblite supervisor: {e}");
+            note!("joblite supervisor: {e}");
             1
         }
     };
@@ -552,7 +562,7 @@ impl Shared {
         if j.lines() > 4 * live + 4096 {
             let entries = self.table.borrow().journal();
             if let Err(e) = j.rewrite(&entries) {
-                eprintln!("joblite supervisor: journal compaction: {e}");
+                note!("joblite supervisor: journal compaction: {e}");
             }
         }
     }
@@ -562,7 +572,7 @@ async fn serve(dir: PathBuf) -> io::Result<()> {
     let (mut journal, entries) = Journal::open(&dir)?;
     let mut table = Table::new(RealSys::new());
     if let Some(why) = &table.sys.cgroups.unavailable {
-        eprintln!("joblite supervisor: resource limits will not be enforced: {why}");
+        note!("joblite supervisor: resource limits will not be enforced: {why}");
     }
     let lost = table.recover(entries);
     journal.rewrite(&table.journal())?;
@@ -613,7 +623,7 @@ async fn serve(dir: PathBuf) -> io::Result<()> {
             let file = {
                 let mut j = s.journal.borrow_mut();
                 if let Err(e) = j.append(&entries, false) {
-                    eprintln!("joblite supervisor: journal: {e}");
+                    note!("joblite supervisor: journal: {e}");
                 }
                 j.file()
             };
@@ -632,7 +642,7 @@ async fn serve(dir: PathBuf) -> io::Result<()> {
                     tokio::task::spawn_local(client(s.clone(), stream));
                 }
                 Err(e) => {
-                    eprintln!("joblite supervisor: accept: {e}");
+                    note!("joblite supervisor: accept: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
@@ -722,7 +732,7 @@ async fn client(shared: Rc<Shared>, stream: tokio::net::UnixStream) {
             }
             Ok(req) => Some(req),
             Err(e) => {
-                eprintln!("joblite supervisor: bad request: {e}");
+                note!("joblite supervisor: bad request: {e}");
                 None
             }
         },
@@ -755,7 +765,7 @@ async fn client(shared: Rc<Shared>, stream: tokio::net::UnixStream) {
     while let Ok(Some(line)) = lines.next_line().await {
         match serde_json::from_str::<Request>(&line) {
             Ok(req) => handle(&shared, req, &tx),
-            Err(e) => eprintln!("joblite supervisor: bad request: {e}"),
+            Err(e) => note!("joblite supervisor: bad request: {e}"),
         }
     }
     shared.clients.borrow_mut().retain(|(id, _)| *id != cid);
@@ -771,6 +781,23 @@ fn send(tx: &mpsc::UnboundedSender<Rc<str>>, ev: &Event) {
 fn handle(shared: &Rc<Shared>, req: Request, tx: &mpsc::UnboundedSender<Rc<str>>) {
     match req {
         Request::Start(spec) => {
+            // Journal the intent before the fork: a supervisor killed after
+            // the run's process began and before its start was journaled
+            // would leave a run the next supervisor does not know, and the
+            // agent would start it again (the crash campaign found a pod
+            // that ran twice). Recovered, an intent with no exit is a lost
+            // run (`Table::recover`): reported, never started again.
+            if !shared.table.borrow().runs.contains_key(&spec.id) {
+                let at = shared.table.borrow().sys.now();
+                let _ = shared.journal.borrow_mut().append(
+                    &[JournalEntry::S {
+                        id: spec.id.clone(),
+                        pid: 0,
+                        at,
+                    }],
+                    false,
+                );
+            }
             let outcome = shared.table.borrow_mut().start(&spec);
             match outcome {
                 StartOutcome::Started {
@@ -792,7 +819,7 @@ fn handle(shared: &Rc<Shared>, req: Request, tx: &mpsc::UnboundedSender<Rc<str>>
                     let (stdin, stdout, stderr, pty) = match interactive::async_stdio(&mut io) {
                         Ok(stdio) => stdio,
                         Err(e) => {
-                            eprintln!("joblite supervisor: stdio of {}: {e}", spec.id);
+                            note!("joblite supervisor: stdio of {}: {e}", spec.id);
                             (None, None, None, None)
                         }
                     };
@@ -801,7 +828,14 @@ fn handle(shared: &Rc<Shared>, req: Request, tx: &mpsc::UnboundedSender<Rc<str>>
                         .io
                         .borrow_mut()
                         .insert(spec.id.clone(), run_io.clone());
-                    tokio::task::spawn_local(drain(path, stdout, stderr, done_tx, run_io));
+                    let rotation = crate::log_rotation::Rotator::new(
+                        &path,
+                        spec.log_max_size,
+                        spec.log_max_files,
+                    );
+                    tokio::task::spawn_local(drain(
+                        path, rotation, stdout, stderr, done_tx, run_io,
+                    ));
                     shared.broadcast(&Event::Started {
                         id: spec.id,
                         pid,
@@ -843,7 +877,7 @@ fn handle(shared: &Rc<Shared>, req: Request, tx: &mpsc::UnboundedSender<Rc<str>>
             send(tx, &Event::Snapshot { runs });
         }
         Request::Stream(req) => {
-            eprintln!(
+            note!(
                 "joblite supervisor: a stream request for {} must open its own connection",
                 req.id
             );
@@ -879,13 +913,16 @@ fn push_record(out: &mut Vec<u8>, ts: &str, stream: &str, tag: &str, line: &[u8]
     out.push(b'\n');
 }
 
-fn open_log(path: &Path) -> Option<File> {
+/// Opens (creating) a run's log for appending; `rotated` marks the file
+/// of a run that has rotated files (see `log_rotation.rs`).
+fn open_log(path: &Path, rotated: bool) -> Option<File> {
     use std::os::unix::fs::OpenOptionsExt;
+    let mode = if rotated { 0o644 } else { 0o640 };
     let open = || {
         OpenOptions::new()
             .create(true)
             .append(true)
-            .mode(0o640)
+            .mode(mode)
             .open(path)
     };
     match open() {
@@ -923,7 +960,7 @@ pub fn link_empty(path: &Path) {
         }
     }
     // Fall back to a file of its own.
-    if let Some(f) = open_log(path) {
+    if let Some(f) = open_log(path, false) {
         use std::os::unix::fs::PermissionsExt;
         let _ = f.set_permissions(fs::Permissions::from_mode(0o440));
     }
@@ -931,6 +968,7 @@ pub fn link_empty(path: &Path) {
 
 async fn drain(
     path: PathBuf,
+    mut rotation: Option<crate::log_rotation::Rotator>,
     stdout: Option<interactive::Reader>,
     stderr: Option<interactive::Reader>,
     done: oneshot::Sender<()>,
@@ -941,6 +979,7 @@ async fn drain(
     // end instead, which costs no inode allocation (on ext4 without a
     // journal, the costliest system call of a start after heavy deletions).
     let mut file: Option<File> = None;
+    let mut written: u64 = 0;
     let mut failed = false;
     let mut out_rx = stdout;
     let mut err_rx = stderr;
@@ -979,12 +1018,32 @@ async fn drain(
             }
         }
         if !rec.is_empty() {
+            // Rotation before the record that would pass the limit, so a
+            // file never holds a torn record. A failed rename keeps
+            // writing to the current file (upstream retries next round).
+            if let (Some(r), Some(_)) = (rotation.as_mut(), file.as_ref()) {
+                if r.due(written, rec.len()) && r.rotate(chrono::Utc::now()).is_ok() {
+                    file = None;
+                    written = 0;
+                }
+            }
             if file.is_none() && !failed {
-                file = open_log(&path);
+                let rotated = rotation.as_ref().is_some_and(|r| r.has_rotated());
+                file = open_log(&path, rotated);
                 failed = file.is_none();
+                written = file
+                    .as_ref()
+                    .and_then(|f| f.metadata().ok())
+                    .map_or(0, |m| m.len());
             }
             if let Some(f) = file.as_mut() {
-                let _ = f.write_all(&rec);
+                // A full disk loses output, never the run: the bytes that
+                // did not fit are dropped and later ones tried again.
+                if f.write_all(&rec).is_ok() {
+                    written += rec.len() as u64;
+                } else if let Ok(m) = f.metadata() {
+                    written = m.len();
+                }
             }
         }
     }
@@ -993,7 +1052,16 @@ async fn drain(
     match file {
         Some(f) => {
             use std::os::unix::fs::PermissionsExt;
-            let _ = f.set_permissions(fs::Permissions::from_mode(0o440));
+            let rotated = rotation.as_ref().is_some_and(|r| r.has_rotated());
+            let mode = if rotated { 0o444 } else { 0o440 };
+            let _ = f.set_permissions(fs::Permissions::from_mode(mode));
+        }
+        // A rotated run's current file keeps the mark its removal needs.
+        None if rotation.as_ref().is_some_and(|r| r.has_rotated()) => {
+            use std::os::unix::fs::PermissionsExt;
+            if let Some(f) = open_log(&path, true) {
+                let _ = f.set_permissions(fs::Permissions::from_mode(0o444));
+            }
         }
         None => link_empty(&path),
     }
@@ -1188,6 +1256,26 @@ mod tests {
         t.reaped(pid, WaitStatus::Exited(0));
         assert!(t.forget("u_c_0"));
         assert!(t.snapshot().is_empty());
+    }
+
+    /// A start journaled only as an intent (the supervisor died between
+    /// the intent and the fork's record) is a lost run: reported, and a
+    /// retried start of it is `Known`, so it never runs a second time.
+    #[test]
+    fn an_intent_without_a_record_is_a_lost_run_never_started_again() {
+        let mut t = Table::new(FakeSys::default());
+        let lost = t.recover(vec![JournalEntry::S {
+            id: "u_c_0".into(),
+            pid: 0,
+            at: "t".into(),
+        }]);
+        assert_eq!(lost.len(), 1);
+        assert_eq!(lost[0].exit_code, 137);
+        assert_eq!(lost[0].reason.as_deref(), Some("ContainerStatusUnknown"));
+        assert!(matches!(
+            t.start(&spec("u_c_0", "/bin/true")),
+            StartOutcome::Known(RunRecord { exit: Some(_), .. })
+        ));
     }
 
     #[test]

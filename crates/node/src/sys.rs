@@ -229,6 +229,7 @@ impl Sys for RealSys {
             && pty.is_none()
             && Path::new(&spec.cwd).is_dir();
         let tty = pty.is_some();
+        let supervisor = std::process::id() as libc::pid_t;
         if plain {
             cmd.current_dir(&spec.cwd);
         } else {
@@ -236,7 +237,7 @@ impl Sys for RealSys {
             // thread; the closure makes system calls and small allocations.
             unsafe {
                 cmd.pre_exec(move || {
-                    child_setup(&proc_fds, &ns_mounts, hostname.as_deref(), &cwd)?;
+                    child_setup(supervisor, &proc_fds, &ns_mounts, hostname.as_deref(), &cwd)?;
                     if tty {
                         controlling_terminal()?;
                     }
@@ -397,6 +398,7 @@ impl Sys for RealSys {
 /// signal; a new supervisor kills the process groups of runs it finds lost
 /// in the journal.)
 fn child_setup(
+    supervisor: libc::pid_t,
     cgroup_fds: &[i32],
     mounts: &[(CString, CString, bool)],
     hostname: Option<&str>,
@@ -411,6 +413,13 @@ fn child_setup(
             0,
             0,
         );
+    }
+    // The supervisor may have died between the fork and the prctl: then no
+    // signal comes, and the run must not start untracked (the next
+    // supervisor does not know it and the agent starts it again).
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } != supervisor {
+        return Err(io::Error::other("the supervisor exited"));
     }
     cgroups::join_fds(cgroup_fds)?;
     let mut flags = 0;

@@ -64,6 +64,10 @@ fn configure(conn: &Connection, options: &Options) -> Result<()> {
         },
     )?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
+    if let Some(q) = options.quota_bytes {
+        let page: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        conn.pragma_update(None, "max_page_count", (q / page).max(1))?;
+    }
     Ok(())
 }
 
@@ -269,16 +273,39 @@ fn commit_batch(inner: &Arc<Inner>, conn: &mut Connection, batch: Vec<(Op, Reply
         crate::metrics::COMMIT_DURATION_SECONDS.observe(started.elapsed().as_secs_f64());
         crate::metrics::COMMIT_BATCH_SIZE.observe(events.len() as f64);
         if let Err(e) = persisted {
-            tracing::error!("commit failed: {e}");
-            let msg = e.to_string();
-            for (reply, res, ev) in planned {
-                let _ = reply.send(if ev.is_some() {
-                    Err(Error::Invalid(format!("commit failed: {msg}")))
+            // SQLite rolled the transaction back, so memory (not yet
+            // touched) and disk agree, nothing is published and no caller
+            // sees a revision that is not on disk. The connection stays
+            // usable: the next batch commits once there is room again.
+            // Unless the error came after the commit reached the log (a
+            // failed sync after the write): then it is committed and is
+            // published like any other.
+            let head: Option<i64> = conn
+                .query_row("SELECT MAX(rev) FROM log", [], |r| r.get(0))
+                .ok()
+                .flatten();
+            if head != Some(rev as i64) {
+                let full = matches!(
+                    &e,
+                    rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull
+                );
+                let path = inner.readers.path.display().to_string();
+                if full {
+                    tracing::warn!("commit refused: the filesystem of {path} is full");
                 } else {
-                    res
-                });
+                    tracing::error!("commit failed: {e}");
+                }
+                let msg = e.to_string();
+                for (reply, res, ev) in planned {
+                    let _ = reply.send(match ev {
+                        None => res,
+                        Some(_) if full => Err(Error::SpaceExceeded(path.clone())),
+                        Some(_) => Err(Error::Commit(msg.clone())),
+                    });
+                }
+                return;
             }
-            return;
+            tracing::warn!("commit reported {e} but reached the log; publishing it");
         }
     }
     inner.hub.publish_with(events, || {

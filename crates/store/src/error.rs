@@ -40,6 +40,17 @@ pub enum Error {
     /// SQLite failed; the write was not committed.
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// The data directory's filesystem is full: the write was not
+    /// committed and nothing of it is visible. Reads and watches go on, and
+    /// writes work again once space is freed. The model is etcd's `mvcc:
+    /// database space exceeded`, which the API server returns as a 500
+    /// `Status` with that message.
+    #[error("database space exceeded: no space left on the device of {0}; writes fail until space is freed (reads and watches keep working)")]
+    SpaceExceeded(String),
+    /// SQLite failed to commit for another reason (an I/O error); the write
+    /// was not committed.
+    #[error("commit failed: {0}")]
+    Commit(String),
     /// The store is shutting down.
     #[error("store closed")]
     Closed,

@@ -105,6 +105,10 @@ pub struct Options {
     /// How many revisions of history to keep for watches; older ones are
     /// compacted and a watch from before them gets 410 Expired.
     pub retain_revisions: u64,
+    /// The most bytes the database may take (`PRAGMA max_page_count`), as
+    /// etcd's `--quota-backend-bytes`: past it writes fail with
+    /// [`Error::SpaceExceeded`], as on a full disk. `None`: the disk's size.
+    pub quota_bytes: Option<u64>,
 }
 
 impl Default for Options {
@@ -112,6 +116,7 @@ impl Default for Options {
         Options {
             synchronous_full: true,
             retain_revisions: 200_000,
+            quota_bytes: None,
         }
     }
 }

@@ -293,3 +293,83 @@ fn list_at_an_older_revision_is_that_snapshot_even_after_compaction() {
         assert_eq!(names(&now), [("a".to_string(), 9), ("c".to_string(), 1)]);
     });
 }
+
+fn configmap(name: &str, bytes: usize) -> Value {
+    json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":name,"namespace":"default"},
+           "data":{"payload":"x".repeat(bytes)}})
+}
+
+/// A full disk (the database past its quota, as etcd's `database space
+/// exceeded`): the write fails with `SpaceExceeded`, nothing of it is in
+/// memory or published, and once space is back the same store commits the
+/// next write with the next revision.
+#[test]
+fn a_refused_commit_leaves_memory_and_the_writer_as_they_were() {
+    use api::resources::CONFIGMAPS;
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options {
+            quota_bytes: Some(4 << 20),
+            ..Options::default()
+        };
+        let s = Store::open(dir.path(), options.clone()).unwrap();
+        s.create(
+            &NAMESPACES,
+            json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}),
+        )
+        .await
+        .unwrap();
+        s.create(&CONFIGMAPS, configmap("kept", 100)).await.unwrap();
+        let head = s.revision();
+        let mut watch = s.watch(&CONFIGMAPS, None, head).unwrap();
+
+        // Another connection takes the space: the store's next write is past
+        // its quota.
+        let other = rusqlite::Connection::open(dir.path().join("joblite.db")).unwrap();
+        other
+            .execute_batch(
+                "PRAGMA busy_timeout = 5000;
+                 CREATE TABLE filler (b BLOB);
+                 INSERT INTO filler VALUES (zeroblob(8 * 1024 * 1024));",
+            )
+            .unwrap();
+        let err = s
+            .create(&CONFIGMAPS, configmap("refused", 64 << 10))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, store::Error::SpaceExceeded(_)), "{err}");
+        assert!(
+            err.to_string().starts_with("database space exceeded"),
+            "{err}"
+        );
+        assert_eq!(s.revision(), head);
+        assert!(s.get(&CONFIGMAPS, "default", "refused").is_err());
+        assert_eq!(s.list(&CONFIGMAPS, None).items.len(), 1);
+
+        // Space comes back: the same store, the next revision.
+        other.execute_batch("DROP TABLE filler; VACUUM;").unwrap();
+        let written = s
+            .create(&CONFIGMAPS, configmap("after", 100))
+            .await
+            .unwrap();
+        assert_eq!(written.rev, head + 1);
+        let ev = tokio::time::timeout(std::time::Duration::from_secs(5), watch.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((ev.rev, ev.key.name.as_str()), (head + 1, "after"));
+        drop(s);
+
+        // What the disk holds is what memory held.
+        let s = Store::open(dir.path(), options).unwrap();
+        let mut names: Vec<String> = s
+            .list(&CONFIGMAPS, None)
+            .items
+            .iter()
+            .map(|i| i.value()["metadata"]["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["after", "kept"]);
+        assert_eq!(s.revision(), head + 1);
+    });
+}

@@ -35,6 +35,8 @@ pub(crate) struct Server {
     engine: Engine,
     /// Extra environment of the engine.
     env: Vec<(String, String)>,
+    /// Extra flags of `joblite serve`.
+    args: Vec<String>,
 }
 
 impl Server {
@@ -59,6 +61,17 @@ impl Server {
     /// containers (listing and cleaning up).
     pub(crate) fn start_on(engine: Engine, runtime: &str, env: &[(&str, &str)]) -> Server {
         let data_dir = tempfile::tempdir().expect("tempdir");
+        Server::start_in(data_dir, runtime, env, &[])
+    }
+
+    /// Starts an engine on a given data directory (for example one on a
+    /// filesystem the test made), with extra `serve` flags.
+    pub(crate) fn start_in(
+        data_dir: tempfile::TempDir,
+        runtime: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Server {
         let home = tempfile::tempdir().expect("tempdir");
         let mut s = Server {
             kubeconfig: data_dir.path().join("kubeconfig"),
@@ -72,6 +85,7 @@ impl Server {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         s.spawn();
         s
@@ -94,6 +108,7 @@ impl Server {
                 "--data-dir",
             ])
             .arg(self.data_dir.path())
+            .args(&self.args)
             .env("HOME", self.home.path())
             .env("RUST_LOG", "info")
             .env_remove("DOCKER_HOST")
@@ -103,7 +118,9 @@ impl Server {
             .spawn()
             .expect("spawn joblite serve");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // A restart on a large store (the reliability tests' tens of
+        // thousands of pods) on a loaded machine takes tens of seconds.
+        let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             if let Ok(text) = std::fs::read_to_string(self.data_dir.path().join("engine.json")) {
                 if let Ok(v) = serde_json::from_str::<Value>(&text) {
@@ -134,6 +151,12 @@ impl Server {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// The engine's process id, while it runs (the reliability tests').
+    #[allow(dead_code)]
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Starts the server again on the same data directory.

@@ -33,6 +33,7 @@ use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 
 use super::{spec, BuildError, RunState, Runtime, RuntimeEvent, RuntimeKind, StartRequest};
+use crate::log_rotation::LogPolicy;
 use crate::paths;
 use crate::protocol::{Event, Request, StartSpec};
 use crate::supervisor::socket_path;
@@ -44,6 +45,8 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 /// The agent's handle on the supervisor.
 pub struct ProcessRuntime {
     tx: mpsc::UnboundedSender<Request>,
+    /// How the supervisor rotates the runs' logs.
+    logs: LogPolicy,
     /// Why cgroup limits cannot be enforced, if they cannot.
     limits_problem: Option<String>,
 }
@@ -65,7 +68,9 @@ impl Runtime for ProcessRuntime {
         RuntimeKind::Process
     }
     fn start(&self, req: &StartRequest<'_>) -> Result<(), BuildError> {
-        let spec = build_spec(req)?;
+        let mut spec = build_spec(req)?;
+        spec.log_max_size = self.logs.max_size;
+        spec.log_max_files = self.logs.max_files;
         tracing::trace!(run = %spec.id, "start");
         let _ = self.tx.send(Request::Start(spec));
         Ok(())
@@ -97,6 +102,15 @@ pub async fn connect(
     data_dir: &Path,
     supervisor_command: &[OsString],
 ) -> Result<(Arc<ProcessRuntime>, mpsc::UnboundedReceiver<RuntimeEvent>), Error> {
+    connect_with(data_dir, supervisor_command, LogPolicy::default()).await
+}
+
+/// [`connect`], with the node's log rotation policy for every run.
+pub async fn connect_with(
+    data_dir: &Path,
+    supervisor_command: &[OsString],
+    logs: LogPolicy,
+) -> Result<(Arc<ProcessRuntime>, mpsc::UnboundedReceiver<RuntimeEvent>), Error> {
     let dir = data_dir.to_path_buf();
     let cmd = supervisor_command.to_vec();
     let stream = connect_or_spawn(&dir, &cmd).await?;
@@ -107,6 +121,7 @@ pub async fn connect(
     Ok((
         Arc::new(ProcessRuntime {
             tx: req_tx,
+            logs,
             limits_problem: cgroups.unavailable,
         }),
         ev_rx,
@@ -372,6 +387,9 @@ pub fn build_spec(req: &StartRequest<'_>) -> Result<StartSpec, BuildError> {
         stdin: container.stdin.unwrap_or(false),
         stdin_once: container.stdin_once.unwrap_or(false),
         tty: container.tty.unwrap_or(false),
+        // The runtime sets the node's log policy (`ProcessRuntime::start`).
+        log_max_size: -1,
+        log_max_files: 0,
     })
 }
 
