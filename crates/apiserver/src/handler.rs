@@ -153,7 +153,14 @@ async fn resource(
     }
     match (method.as_str(), r.name.as_deref(), sub) {
         ("GET", None, None) if query.flag("watch") => {
-            crate::watch::serve(state, info, r.namespace.as_deref(), &query, accept)
+            // On HTTP/2 the connection carries other streams: only the
+            // watch ends there.
+            let close = req
+                .extensions()
+                .get::<crate::watch::CloseConnection>()
+                .filter(|_| req.version() < http::Version::HTTP_2)
+                .cloned();
+            crate::watch::serve(state, info, r.namespace.as_deref(), &query, accept, close)
         }
         ("GET", None, None) => {
             crate::read::list(state, info, r.namespace.as_deref(), &query, accept)

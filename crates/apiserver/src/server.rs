@@ -12,6 +12,9 @@ use tokio::net::TcpListener;
 use crate::handler::{self, ClientCertVerified};
 use crate::{AppState, Error, PodLogs, PodStreams};
 
+/// The send buffer of an API connection (the kernel doubles it).
+const SEND_BUFFER: usize = 128 * 1024;
+
 /// How to run the server.
 pub struct ServerConfig {
     pub store: store::Store,
@@ -134,6 +137,12 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
                 }
             };
             let _ = tcp.set_nodelay(true);
+            // A fixed send buffer instead of the kernel's autotuning (up to
+            // tcp_wmem's 4 MiB): it bounds what a client that stopped
+            // reading pins in the kernel, and lets a stuck watch reach its
+            // full body queue, and its cut-off (watch.rs), after a bounded
+            // backlog. Loopback and LAN clients need no more than this.
+            let _ = socket2::SockRef::from(&tcp).set_send_buffer_size(SEND_BUFFER);
             let acceptor = acceptor.clone();
             let state = state.clone();
             tokio::spawn(async move {
@@ -145,12 +154,16 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
                     }
                 };
                 let verified = ClientCertVerified(tls.get_ref().1.peer_certificates().is_some());
+                let close = tokio_util::sync::CancellationToken::new();
+                let close_ext = crate::watch::CloseConnection(close.clone());
                 let service =
                     hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
                         let state = state.clone();
+                        let close_ext = close_ext.clone();
                         async move {
                             let mut req = req.map(axum::body::Body::new);
                             req.extensions_mut().insert(verified);
+                            req.extensions_mut().insert(close_ext);
                             Ok::<_, Infallible>(
                                 crate::metrics::instrument(req, |req| handler::handle(state, req))
                                     .await,
@@ -158,11 +171,16 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
                         }
                     });
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                if let Err(e) = builder
-                    .serve_connection_with_upgrades(TokioIo::new(tls), service)
-                    .await
-                {
-                    tracing::debug!("connection: {e}");
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+                tokio::select! {
+                    r = conn => {
+                        if let Err(e) = r {
+                            tracing::debug!("connection: {e}");
+                        }
+                    }
+                    // A watch whose client stopped reading (watch.rs):
+                    // dropping the connection closes the socket.
+                    _ = close.cancelled() => {}
                 }
             });
         }

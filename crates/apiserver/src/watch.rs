@@ -2,6 +2,17 @@
 //! selector transitions (an object that stops matching is DELETED for this
 //! watcher), bookmarks, timeouts, Table rows for `kubectl get -w`, and 410
 //! for compacted history (`staging/src/k8s.io/apiserver/pkg/endpoints/handlers/watch.go`).
+//!
+//! A client that stops reading is cut off, as kube-apiserver's cacher cuts
+//! off a watcher whose buffer stays full ("Forcing ... watcher close due to
+//! unresponsiveness", `staging/src/k8s.io/apiserver/pkg/storage/cacher/cache_watcher.go`,
+//! `cacheWatcher.add`): when a line waits longer than [`UNRESPONSIVE_AFTER`]
+//! for room in the bounded body queue, the watch ends and, on HTTP/1.1, its
+//! connection is closed. hyper stops polling a body while the socket is full,
+//! so ending the body alone would leave the connection (and its buffered
+//! lines) in place for as long as the client lingers. What a stuck watcher
+//! holds is therefore bounded: [`BODY_QUEUE`] lines, hyper's write buffer and
+//! the socket's, and the store's per-watcher queue for at most that long.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +31,37 @@ use crate::AppState;
 
 const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
 
+/// Lines buffered between the watch task and the response body.
+const BODY_QUEUE: usize = 64;
+
+/// How long a line may wait for room in a full body queue before the
+/// watcher counts as unresponsive and is cut off (upstream blocks only for
+/// its dispatch budget, up to 100 ms, once its 2 × channel-size buffers are
+/// full; the socket and body buffers here give a reading client far more
+/// slack, so seconds are enough).
+const UNRESPONSIVE_AFTER: Duration = Duration::from_secs(5);
+
+/// Closes the connection a request came on: set by the listener on every
+/// connection, and fired by a watch whose client stopped reading.
+#[derive(Clone)]
+pub(crate) struct CloseConnection(pub tokio_util::sync::CancellationToken);
+
+/// Why a watch task stops sending.
+enum Stop {
+    /// The client went away (or the body was dropped).
+    Gone,
+    /// The client stopped reading.
+    Unresponsive,
+}
+
+async fn deliver(tx: &tokio::sync::mpsc::Sender<Bytes>, line: Bytes) -> Result<(), Stop> {
+    match tokio::time::timeout(UNRESPONSIVE_AFTER, tx.send(line)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(Stop::Gone),
+        Err(_) => Err(Stop::Unresponsive),
+    }
+}
+
 fn line(kind: &str, object: &Value) -> Bytes {
     let mut v = serde_json::to_vec(&json!({ "type": kind, "object": object })).expect("serializes");
     v.push(b'\n');
@@ -32,6 +74,7 @@ pub(crate) fn serve(
     ns: Option<&str>,
     query: &Query,
     accept: &str,
+    close: Option<CloseConnection>,
 ) -> Result<Resp, ApiError> {
     let filter = Filter::from_query(info, query)?;
     let table = output::wants_table(accept);
@@ -87,68 +130,71 @@ pub(crate) fn serve(
         }
     };
 
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(BODY_QUEUE);
+    let resource = info.plural;
     tokio::spawn(async move {
-        let deadline = tokio::time::sleep(timeout);
-        tokio::pin!(deadline);
-        let mut first = true;
-        if let Some(list) = initial {
-            for s in &list.items {
-                let v = s.value();
-                if filter.matches(info, &v)
-                    && tx
-                        .send(line("ADDED", &render(&v, &mut first)))
-                        .await
-                        .is_err()
-                {
-                    return;
+        let run = async move {
+            let deadline = tokio::time::sleep(timeout);
+            tokio::pin!(deadline);
+            let mut first = true;
+            if let Some(list) = initial {
+                for s in &list.items {
+                    let v = s.value();
+                    if filter.matches(info, &v) {
+                        deliver(&tx, line("ADDED", &render(&v, &mut first))).await?;
+                    }
+                }
+                if send_initial && bookmarks {
+                    let mut b = bookmark(info, list.rev);
+                    b["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+                    deliver(&tx, line("BOOKMARK", &b)).await?;
                 }
             }
-            if send_initial && bookmarks {
-                let mut b = bookmark(info, list.rev);
-                b["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
-                if tx.send(line("BOOKMARK", &b)).await.is_err() {
-                    return;
-                }
-            }
-        }
-        let mut tick = tokio::time::interval(BOOKMARK_EVERY);
-        tick.tick().await;
-        loop {
-            tokio::select! {
-                _ = &mut deadline => return,
-                _ = tx.closed() => return,
-                _ = tick.tick(), if bookmarks => {
-                    if let Some(rev) = stream.bookmark() {
-                        if tx.send(line("BOOKMARK", &bookmark(info, rev))).await.is_err() {
-                            return;
+            let mut tick = tokio::time::interval(BOOKMARK_EVERY);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = &mut deadline => return Ok(()),
+                    _ = tx.closed() => return Err(Stop::Gone),
+                    _ = tick.tick(), if bookmarks => {
+                        if let Some(rev) = stream.bookmark() {
+                            deliver(&tx, line("BOOKMARK", &bookmark(info, rev))).await?;
                         }
                     }
-                }
-                ev = stream.next() => {
-                    let Some(ev) = ev else { return };
-                    let obj: Value = match serde_json::from_slice(&ev.object) {
-                        Ok(v) => v,
-                        Err(_) => continue,
-                    };
-                    let now = filter.matches(info, &obj);
-                    let before = ev
-                        .prev
-                        .as_ref()
-                        .and_then(|p| serde_json::from_slice::<Value>(p).ok())
-                        .is_some_and(|p| filter.matches(info, &p));
-                    let kind = match ev.kind {
-                        store::EventType::Added if now => "ADDED",
-                        store::EventType::Modified if now && before => "MODIFIED",
-                        store::EventType::Modified if now => "ADDED",
-                        store::EventType::Modified if before => "DELETED",
-                        store::EventType::Deleted if now || before => "DELETED",
-                        _ => continue,
-                    };
-                    if tx.send(line(kind, &render(&obj, &mut first))).await.is_err() {
-                        return;
+                    ev = stream.next() => {
+                        // The store's queue overflowed (or the store closed):
+                        // the client resumes from the last revision it saw.
+                        let Some(ev) = ev else { return Ok(()) };
+                        let obj: Value = match serde_json::from_slice(&ev.object) {
+                            Ok(v) => v,
+                            Err(_) => continue,
+                        };
+                        let now = filter.matches(info, &obj);
+                        let before = ev
+                            .prev
+                            .as_ref()
+                            .and_then(|p| serde_json::from_slice::<Value>(p).ok())
+                            .is_some_and(|p| filter.matches(info, &p));
+                        let kind = match ev.kind {
+                            store::EventType::Added if now => "ADDED",
+                            store::EventType::Modified if now && before => "MODIFIED",
+                            store::EventType::Modified if now => "ADDED",
+                            store::EventType::Modified if before => "DELETED",
+                            store::EventType::Deleted if now || before => "DELETED",
+                            _ => continue,
+                        };
+                        deliver(&tx, line(kind, &render(&obj, &mut first))).await?;
                     }
                 }
+            }
+        };
+        if let Err(Stop::Unresponsive) = run.await {
+            tracing::warn!(
+                "Forcing {resource} watcher close due to unresponsiveness: \
+                 {BODY_QUEUE} lines queued for {UNRESPONSIVE_AFTER:?}"
+            );
+            if let Some(c) = close {
+                c.0.cancel();
             }
         }
     });
