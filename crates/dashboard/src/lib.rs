@@ -28,6 +28,7 @@ mod next_runs;
 mod pod_rows;
 mod routes;
 pub(crate) mod session;
+mod watch_batches;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};

@@ -187,10 +187,8 @@ fn hash(v: &Value) -> u64 {
 }
 
 /// The stream: rows in chunks, `{"t":"synced"}`, then changes in batches
-/// of up to [`BATCH`] as `{"t":"B","r":[rows],"d":[names]}`. The watch is
-/// drained as fast as it fills, whatever the page's pace, so a slow page
-/// never makes the store drop this watcher (which would make the page
-/// list the whole Job again).
+/// of up to [`BATCH`] as `{"t":"B","r":[rows],"d":[names]}`: one line per
+/// batch, whatever the rate of change, and at most one row per pod in it.
 pub(crate) fn stream(
     store: &store::Store,
     namespace: &str,

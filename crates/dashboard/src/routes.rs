@@ -158,6 +158,10 @@ async fn route(state: &State, req: Request<Body>) -> Resp {
                 p if p.starts_with("/ui/data/") => {
                     status(StatusCode::NOT_FOUND, "NotFound", "no such data")
                 }
+                _ if crate::watch_batches::is_watch(&req) => {
+                    let r = state.api.call(strip_credentials(req)).await;
+                    r.map(crate::watch_batches::batched)
+                }
                 _ => state.api.call(strip_credentials(req)).await,
             }
         }
