@@ -95,7 +95,7 @@ pub fn selectors(data: &[u8]) {
         return;
     };
     let job = job_fixture();
-    if pick % 2 == 0 {
+    if pick & 1 == 0 {
         if let Ok(sel) = Selector::parse(text) {
             let _ = sel.matches_object(&job);
             let printed = sel.to_string();
@@ -106,10 +106,22 @@ pub fn selectors(data: &[u8]) {
     } else {
         let info = kind(pick / 2);
         if let Ok(sel) = FieldSelector::parse(text) {
+            // The same terms come back, maybe in another order: the parser
+            // sorts the raw terms before unescaping, as upstream's
+            // `fields.ParseSelector` does, and a conjunction has no order.
             let printed = sel.to_string();
             let again = FieldSelector::parse(&printed)
                 .unwrap_or_else(|e| panic!("{printed:?} (from {text:?}) does not parse: {e:?}"));
-            assert_eq!(again, sel, "{text:?} printed as {printed:?}");
+            let terms = |s: &FieldSelector| {
+                let mut t: Vec<String> = s.terms().iter().map(|t| format!("{t:?}")).collect();
+                t.sort();
+                t
+            };
+            assert_eq!(
+                terms(&again),
+                terms(&sel),
+                "{text:?} printed as {printed:?}"
+            );
         }
         if let Ok(sel) = FieldSelector::parse_for(info, text) {
             let _ = sel.matches(info, &job);
@@ -292,7 +304,7 @@ fn build(b: &mut Bytes<'_>, depth: u32) -> Value {
     };
     match op {
         0 => Value::Null,
-        1 => Value::Bool(b.next() % 2 == 0),
+        1 => Value::Bool(b.next() & 1 == 0),
         2 => json!(i64::from(b.next() as i8)),
         3 => json!(VOCABULARY[usize::from(b.next()) % VOCABULARY.len()]),
         4 => Value::Array((0..b.next() % 4).map(|_| build(b, depth + 1)).collect()),
