@@ -233,15 +233,50 @@ pub(crate) fn decode_value(
     mut issues: FieldIssues,
     mode: FieldValidation,
 ) -> Result<(Box<dyn Object>, Vec<String>), ApiError> {
-    check_type_meta(info, &value)?;
+    let value = check_type_meta(info, value)?;
     let (object, unknown) = info.strategy.decode_strict(value)?;
     issues.unknown = unknown;
     let warnings = issues.enforce(mode)?;
     Ok((object, warnings))
 }
 
-fn check_type_meta(info: &ResourceInfo, value: &Value) -> Result<(), ApiError> {
-    if let Some(av) = value.get("apiVersion").and_then(Value::as_str) {
+/// Decodes the result of a patch: as [`decode_value`], except that a
+/// result that does not decode into the kind's type is 422 Invalid on
+/// `patch` with the patched document as the value, as upstream's
+/// `jsonPatcher.applyPatchToCurrentObject` answers (`handlers/patch.go`).
+pub(crate) fn decode_patched(
+    info: &ResourceInfo,
+    value: Value,
+    mode: FieldValidation,
+) -> Result<(Box<dyn Object>, Vec<String>), ApiError> {
+    let value = check_type_meta(info, value)?;
+    let text = value.to_string();
+    let (object, unknown) = info.strategy.decode_strict(value).map_err(|e| match e {
+        ApiError::BadRequest(msg) => ApiError::Invalid {
+            group: String::new(),
+            kind: String::new(),
+            name: String::new(),
+            causes: vec![api::status::Cause::invalid("patch", text, &msg)],
+        },
+        other => other,
+    })?;
+    let issues = FieldIssues {
+        duplicates: Vec::new(),
+        unknown,
+    };
+    let warnings = issues.enforce(mode)?;
+    Ok((object, warnings))
+}
+
+/// Checks the body's `apiVersion` and `kind` against the URL's, and fills
+/// in an empty one: empty is unset, and the decoder's default GVK (the
+/// URL's) applies, as upstream.
+fn check_type_meta(info: &ResourceInfo, mut value: Value) -> Result<Value, ApiError> {
+    if let Some(av) = value
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
         if av != info.api_version() {
             return Err(ApiError::BadRequest(format!(
                 "the API version in the data ({av}) does not match the expected API version ({})",
@@ -249,7 +284,11 @@ fn check_type_meta(info: &ResourceInfo, value: &Value) -> Result<(), ApiError> {
             )));
         }
     }
-    if let Some(kind) = value.get("kind").and_then(Value::as_str) {
+    if let Some(kind) = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
         if kind != info.kind {
             return Err(ApiError::BadRequest(format!(
                 "the kind in the data ({kind}) does not match the expected kind ({})",
@@ -257,7 +296,15 @@ fn check_type_meta(info: &ResourceInfo, value: &Value) -> Result<(), ApiError> {
             )));
         }
     }
-    Ok(())
+    if let Some(m) = value.as_object_mut() {
+        if m.get("apiVersion") == Some(&Value::String(String::new())) {
+            m.insert("apiVersion".into(), Value::String(info.api_version()));
+        }
+        if m.get("kind") == Some(&Value::String(String::new())) {
+            m.insert("kind".into(), Value::String(info.kind.into()));
+        }
+    }
+    Ok(value)
 }
 
 #[cfg(test)]

@@ -28,11 +28,30 @@ pub(crate) async fn handle(state: Arc<AppState>, req: Request<Body>) -> Resp {
         .get::<ClientCertVerified>()
         .is_some_and(|v| v.0);
     if !verified && !authorized(&state, req.headers()) {
+        // Read (and drop) the body first, up to the body limit: answering
+        // before a client has sent it makes the connection close under the
+        // client, which then sees a reset instead of the 401 (Go's server
+        // drains a request body too).
+        drain(req.into_body(), MAX_BODY).await;
         return respond::error(&ApiError::Unauthorized("Unauthorized".into()));
     }
     match dispatch(&state, req).await {
         Ok(r) => r,
         Err(e) => respond::error(&e),
+    }
+}
+
+/// Reads a body to its end or until `limit` bytes, dropping it.
+async fn drain(mut body: Body, limit: usize) {
+    use http_body_util::BodyExt;
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen > limit {
+                return;
+            }
+        }
     }
 }
 
@@ -150,6 +169,13 @@ async fn resource(
                 action: verb.to_string(),
             });
         }
+    }
+    if method == Method::GET && sub != Some("log") {
+        crate::output::negotiate(accept)?;
+        // `timeoutSeconds` and `limit` are integers (upstream converts
+        // every list option; one that does not convert is a 400).
+        query.int("timeoutSeconds")?;
+        query.int("limit")?;
     }
     match (method.as_str(), r.name.as_deref(), sub) {
         ("GET", None, None) if query.flag("watch") => {

@@ -11,6 +11,7 @@ pub(crate) mod body;
 pub(crate) mod discovery;
 mod discovery_routes;
 pub(crate) mod filter;
+mod fuzzing;
 mod handler;
 pub(crate) mod metrics;
 pub(crate) mod openapi;
@@ -38,6 +39,9 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use serde_json::{json, Value};
 
+/// The fuzz targets' entry into the body decoders (`fuzz/`); not API.
+#[doc(hidden)]
+pub use fuzzing::decode_body;
 pub use server::{serve, ApiHandle, ServerConfig, ServerHandle};
 pub use streams::{NoStreams, PodStreams, Refusal, Session, Tunnel};
 

@@ -16,13 +16,78 @@ use crate::request::ResourceRequest;
 use crate::respond::{self, Resp};
 use crate::AppState;
 
-fn dry_run(query: &Query) -> Result<bool, ApiError> {
-    match query.get("dryRun") {
-        None | Some("") => Ok(false),
-        Some("All") => Ok(true),
-        Some(other) => Err(ApiError::BadRequest(format!(
-            "Invalid dryRun value: {other:?}: supported values: \"All\""
-        ))),
+/// `ValidateDryRun`: every value is `All`. Returns whether to dry-run.
+fn dry_run_causes(values: &[&str], causes: &mut Vec<api::status::Cause>) -> bool {
+    if let Some(bad) = values.iter().find(|v| **v != "All") {
+        causes.push(api::status::Cause::not_supported("dryRun", *bad, &["All"]));
+    }
+    !values.is_empty()
+}
+
+/// The write options of a create, update or patch, validated as upstream's
+/// `ValidateCreateOptions` / `ValidateUpdateOptions` / `ValidatePatchOptions`
+/// (`staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/validation/validation.go`):
+/// `dryRun` only `All`, `fieldManager` at most 128 printable characters
+/// (and required for apply, `force` only with it), `fieldValidation` one of
+/// `Ignore`, `Warn`, `Strict`. A failure is 422 Invalid on
+/// `<kind>.meta.k8s.io` (`handlers/create.go`, `update.go`, `patch.go`).
+/// Returns whether the write is a dry run.
+fn write_options(query: &Query, kind: &str, patch: Option<PatchType>) -> Result<bool, ApiError> {
+    let mut causes = Vec::new();
+    let dry_values: Vec<&str> = query
+        .get("dryRun")
+        .into_iter()
+        .filter(|v| !v.is_empty())
+        .collect();
+    let dry = dry_run_causes(&dry_values, &mut causes);
+    let manager = query.get("fieldManager").unwrap_or("");
+    match patch {
+        Some(PatchType::Apply) if manager.is_empty() => {
+            causes.push(api::status::Cause::required(
+                "fieldManager",
+                "is required for apply patch",
+            ));
+        }
+        Some(PatchType::Apply) | None => {}
+        Some(_) => {
+            if query.get("force").is_some() {
+                causes.push(api::status::Cause::forbidden(
+                    "force",
+                    "may not be specified for non-apply patch",
+                ));
+            }
+        }
+    }
+    if manager.len() > 128 {
+        causes.push(api::status::Cause::too_long("fieldManager", 128));
+    }
+    for (i, c) in manager.char_indices() {
+        if c.is_control() || c == '\u{fffd}' {
+            causes.push(api::status::Cause::invalid(
+                "fieldManager",
+                manager,
+                &format!("invalid character U+{:04X} (at position {i})", c as u32),
+            ));
+        }
+    }
+    if let Some(fv) = query.get("fieldValidation") {
+        if !["", "Ignore", "Warn", "Strict"].contains(&fv) {
+            causes.push(api::status::Cause::not_supported(
+                "fieldValidation",
+                fv,
+                &["", "Ignore", "Strict", "Warn"],
+            ));
+        }
+    }
+    if causes.is_empty() {
+        Ok(dry)
+    } else {
+        Err(ApiError::Invalid {
+            group: "meta.k8s.io".into(),
+            kind: kind.into(),
+            name: String::new(),
+            causes,
+        })
     }
 }
 
@@ -89,7 +154,7 @@ pub(crate) async fn create(
             action: "create".into(),
         });
     }
-    let dry = dry_run(query)?;
+    let dry = write_options(query, "CreateOptions", None)?;
     let (mut obj, mut warnings) =
         crate::body::decode_object(info, content_type, bytes, query.get("fieldValidation"))?;
     set_namespace(info, obj.meta_mut(), ns)?;
@@ -122,7 +187,7 @@ pub(crate) async fn update(
     bytes: &[u8],
     query: &Query,
 ) -> Result<Resp, ApiError> {
-    let dry = dry_run(query)?;
+    let dry = write_options(query, "UpdateOptions", None)?;
     let (mut obj, mut warnings) =
         crate::body::decode_object(info, content_type, bytes, query.get("fieldValidation"))?;
     set_namespace(info, obj.meta_mut(), r.namespace.as_deref())?;
@@ -178,19 +243,14 @@ pub(crate) async fn patch(
     bytes: &[u8],
     query: &Query,
 ) -> Result<Resp, ApiError> {
-    let dry = dry_run(query)?;
     let kind = patch_type(content_type)?;
+    let dry = write_options(query, "PatchOptions", Some(kind))?;
     let mode = crate::body::FieldValidation::parse(query.get("fieldValidation"))?;
     let ns = r.namespace.as_deref().unwrap_or("");
     let patch_doc: Value = match kind {
         PatchType::Apply => crate::body::decode_yaml(bytes)?.0,
         _ => crate::body::decode_json(bytes)?.0,
     };
-    if kind == PatchType::Apply && query.get("fieldManager").unwrap_or("").is_empty() {
-        return Err(ApiError::BadRequest(
-            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch".into(),
-        ));
-    }
     // Retried on conflict unless the patch pins a resourceVersion, as
     // kube-apiserver's patcher does.
     for _ in 0..16 {
@@ -218,11 +278,26 @@ pub(crate) async fn patch(
         let original = current.value();
         let patched = match kind {
             PatchType::Json => {
+                // Upstream decodes the document as a list of objects (400
+                // when it is not) and finds a bad operation when applying
+                // it (422): `jsonPatcher.applyJSPatch` in `handlers/patch.go`.
                 let p: json_patch::Patch =
                     serde_json::from_value(patch_doc.clone()).map_err(|e| {
-                        ApiError::BadRequest(format!(
-                            "the server rejected our request due to an error in our request: {e}"
-                        ))
+                        let ops = patch_doc
+                            .as_array()
+                            .is_some_and(|a| a.iter().all(Value::is_object));
+                        if ops {
+                            ApiError::Invalid {
+                                group: info.group.into(),
+                                kind: info.kind.into(),
+                                name: name.into(),
+                                causes: vec![api::status::Cause::invalid("", Value::Null, &e.to_string())],
+                            }
+                        } else {
+                            ApiError::BadRequest(format!(
+                                "the server rejected our request due to an error in our request: {e}"
+                            ))
+                        }
                     })?;
                 let mut doc = original.clone();
                 json_patch::patch(&mut doc, &p).map_err(|e| match e.kind {
@@ -230,7 +305,7 @@ pub(crate) async fn patch(
                         group: info.group.into(),
                         kind: info.kind.into(),
                         name: name.into(),
-                        causes: vec![],
+                        causes: vec![api::status::Cause::invalid("", Value::Null, &e.to_string())],
                     },
                     _ => ApiError::Invalid {
                         group: info.group.into(),
@@ -259,8 +334,25 @@ pub(crate) async fn patch(
             _ => patch_doc.pointer("/metadata/resourceVersion").is_some(),
         };
         // Decode the result once, with unknown fields under fieldValidation.
-        let (mut obj, mut warnings) =
-            crate::body::decode_value(info, patched, Default::default(), mode)?;
+        let (mut obj, mut warnings) = crate::body::decode_patched(info, patched, mode)?;
+        // upstream `checkName` (`handlers/patch.go`): a patch may not move
+        // the object to another name or namespace.
+        let meta = obj.meta();
+        let patched_name = meta.name.as_deref().unwrap_or("");
+        if patched_name != name {
+            return Err(ApiError::BadRequest(format!(
+                "the name of the object ({patched_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        if info.namespaced {
+            let patched_ns = meta.namespace.as_deref().unwrap_or("");
+            if !patched_ns.is_empty() && patched_ns != ns {
+                return Err(ApiError::BadRequest(format!(
+                    "the namespace of the object ({patched_ns}) does not match the namespace on the request ({ns})"
+                )));
+            }
+            obj.meta_mut().namespace = Some(ns.to_string());
+        }
         if !pinned {
             obj.meta_mut().resource_version = Some(current.rev.to_string());
         }
@@ -293,12 +385,54 @@ fn delete_options(info: &ResourceInfo, bytes: &[u8], query: &Query) -> Result<De
     } else {
         crate::body::decode_json(bytes)?.0
     };
+    let body = if body.is_null() { json!({}) } else { body };
     let field = |k: &str| -> Option<Value> {
         body.get(k)
             .cloned()
             .filter(|v| !v.is_null())
             .or_else(|| query.get(k).map(|s| json!(s)))
     };
+    // The body decodes as a DeleteOptions, so a field of the wrong type is
+    // refused rather than read as unset (a `propagationPolicy: 1` or a
+    // `dryRun: "x"` must not turn into a real delete).
+    let mut typed = body.clone();
+    if let Some(m) = typed.as_object_mut() {
+        m.remove("kind");
+        m.remove("apiVersion");
+    }
+    serde_json::from_value::<k8s_openapi::apimachinery::pkg::apis::meta::v1::DeleteOptions>(typed)
+        .map_err(|e| ApiError::BadRequest(format!("unable to decode DeleteOptions: {e}")))?;
+    // `ValidateDeleteOptions` (apimachinery `meta/v1/validation`): 422.
+    let mut causes = Vec::new();
+    if let (Some(_), Some(p)) = (field("orphanDependents"), field("propagationPolicy")) {
+        causes.push(api::status::Cause::invalid(
+            "propagationPolicy",
+            p,
+            "orphanDependents and deletionPropagation cannot be both set",
+        ));
+    }
+    let dry_values: Vec<String> = match field("dryRun") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| v.as_str().unwrap_or("").to_string())
+            .collect(),
+        Some(v) => vec![v.as_str().unwrap_or("").to_string()],
+    };
+    let dry_values: Vec<&str> = dry_values
+        .iter()
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .collect();
+    let dry = dry_run_causes(&dry_values, &mut causes);
+    if !causes.is_empty() {
+        return Err(ApiError::Invalid {
+            group: "meta.k8s.io".into(),
+            kind: "DeleteOptions".into(),
+            name: String::new(),
+            causes,
+        });
+    }
     let mut propagation = match field("propagationPolicy").as_ref().and_then(Value::as_str) {
         None => None,
         Some("Background") => Some(Propagation::Background),
@@ -345,12 +479,6 @@ fn delete_options(info: &ResourceInfo, bytes: &[u8], query: &Query) -> Result<De
         ),
     };
     let pre = body.get("preconditions");
-    let dry = match field("dryRun") {
-        None => false,
-        Some(Value::Array(a)) => a.iter().any(|v| v == "All"),
-        Some(Value::String(s)) => s == "All",
-        Some(_) => false,
-    };
     Ok(Deletion {
         options: DeleteOptions {
             propagation,
@@ -518,13 +646,12 @@ pub(crate) async fn evict(
 
 fn patch_error(e: &crate::patch::strategic::PatchError) -> ApiError {
     match e.status_code() {
-        400 => ApiError::BadRequest(e.to_string()),
         422 => ApiError::Invalid {
             group: String::new(),
             kind: String::new(),
             name: String::new(),
             causes: vec![api::status::Cause::invalid("", Value::Null, &e.to_string())],
         },
-        _ => ApiError::InternalError(e.to_string()),
+        _ => ApiError::BadRequest(e.to_string()),
     }
 }

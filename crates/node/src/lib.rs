@@ -32,6 +32,7 @@ pub(crate) mod config_sources;
 pub(crate) mod env;
 mod error;
 pub(crate) mod expansion;
+mod fuzzing;
 pub mod log_rotation;
 pub mod logs;
 pub mod metrics;
@@ -54,3 +55,7 @@ pub use agent::{run, NodeConfig, NodeHandle};
 pub use error::{Error, Result};
 pub use logs::stream_logs;
 pub use supervisor::supervisor_main;
+
+/// The fuzz targets' entry into the supervisor protocol (`fuzz/`); not API.
+#[doc(hidden)]
+pub use fuzzing::supervisor_protocol;

@@ -342,7 +342,10 @@ impl<S: Sys> Table<S> {
             let exit = match exit {
                 Some(x) => x,
                 None => {
-                    if pid > 0 {
+                    // pid 1 is init, never a run: a journal line naming it
+                    // (corrupt, or written by hand) must not become
+                    // `kill(-1, SIGKILL)`, which signals every process.
+                    if pid > 1 {
                         // In case it outlived us (no parent-death signal
                         // reached it): nothing may run untracked.
                         let _ = self.sys.kill(-pid, libc::SIGKILL);
@@ -1276,6 +1279,25 @@ mod tests {
             t.start(&spec("u_c_0", "/bin/true")),
             StartOutcome::Known(RunRecord { exit: Some(_), .. })
         ));
+    }
+
+    #[test]
+    fn recovery_never_signals_init_or_every_process() {
+        let journal = vec![
+            JournalEntry::S {
+                id: "u_a_0".into(),
+                pid: 1,
+                at: "t0".into(),
+            },
+            JournalEntry::S {
+                id: "u_b_0".into(),
+                pid: 0,
+                at: "t0".into(),
+            },
+        ];
+        let mut t = Table::new(FakeSys::default());
+        assert_eq!(t.recover(journal).len(), 2);
+        assert_eq!(t.sys.kills, vec![]);
     }
 
     #[test]

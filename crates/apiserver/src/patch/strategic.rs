@@ -80,19 +80,20 @@ pub enum PatchError {
 }
 
 impl PatchError {
-    /// The HTTP status kube-apiserver answers with
-    /// (`interpretStrategicMergePatchError` in
-    /// `staging/src/k8s.io/apiserver/pkg/endpoints/handlers/patch.go`):
-    /// malformed documents and directive lists are 400, lists of lists 422,
-    /// and everything else surfaces as a 500 "Internal error occurred".
+    /// The HTTP status of the refusal. kube-apiserver's
+    /// `interpretStrategicMergePatchError`
+    /// (`staging/src/k8s.io/apiserver/pkg/endpoints/handlers/patch.go`)
+    /// answers malformed documents and directive lists with 400 and lists of
+    /// lists with 422, and lets every other merge error (a missing merge key,
+    /// an unknown `$patch`, a type mismatch) fall through to
+    /// `ErrorToAPIStatus`'s 500. Each of those is the client's patch being
+    /// wrong, and joblite answers no client input with a 5xx (a 5xx tells a
+    /// client to retry the same patch), so they are 400 with upstream's
+    /// message.
     pub fn status_code(&self) -> u16 {
         match self {
-            PatchError::BadJsonDoc
-            | PatchError::BadPatchFormatForPrimitiveList
-            | PatchError::BadPatchFormatForRetainKeys
-            | PatchError::BadPatchFormatForSetElementOrderList => 400,
             PatchError::NoListOfLists => 422,
-            _ => 500,
+            _ => 400,
         }
     }
 }
