@@ -357,12 +357,12 @@ async fn container(joblite: &Path, runs: usize, n: usize) -> Result<Value> {
     drop(e);
     let t0 = Instant::now();
     let mut child = Command::new("xargs")
+        // The same `podman run` as P6's baseline: the rig's storage and
+        // configuration, from the environment.
         .args([
             "-P2",
-            "-n1",
             "-I{}",
             "podman",
-            "--remote",
             "run",
             "--rm",
             CONTAINER_IMAGE,
