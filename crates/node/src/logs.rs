@@ -539,7 +539,8 @@ mod tests {
         let mut st = follow(dir.path(), &pod(running())).await;
         assert_eq!(st.next().await.unwrap().unwrap(), Bytes::from("a\n"));
         let path = paths::log_path(dir.path(), "default", "p", "u", "c", 0);
-        let t0 = std::time::Instant::now();
+        // How fast is `bench -- logs`'s question; this test asks only that
+        // the line comes.
         std::fs::OpenOptions::new()
             .append(true)
             .open(&path)
@@ -547,7 +548,6 @@ mod tests {
             .write_all(b"2026-01-01T00:00:02Z stdout F b\n")
             .unwrap();
         assert_eq!(st.next().await.unwrap().unwrap(), Bytes::from("b\n"));
-        assert!(t0.elapsed() < Duration::from_millis(100));
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o440)).unwrap();
         assert!(st.next().await.is_none());

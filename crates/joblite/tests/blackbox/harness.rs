@@ -61,12 +61,23 @@ impl Server {
     /// containers (listing and cleaning up).
     pub(crate) fn start_on(engine: Engine, runtime: &str, env: &[(&str, &str)]) -> Server {
         let data_dir = tempfile::tempdir().expect("tempdir");
-        Server::start_in(data_dir, runtime, env, &[])
+        Server::start_full(engine, data_dir, runtime, env, &[])
     }
 
     /// Starts an engine on a given data directory (for example one on a
     /// filesystem the test made), with extra `serve` flags.
+    #[allow(dead_code)] // the reliability tests' (they share this file)
     pub(crate) fn start_in(
+        data_dir: tempfile::TempDir,
+        runtime: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Server {
+        Server::start_full(Engine::Podman, data_dir, runtime, env, args)
+    }
+
+    fn start_full(
+        engine: Engine,
         data_dir: tempfile::TempDir,
         runtime: &str,
         env: &[(&str, &str)],
