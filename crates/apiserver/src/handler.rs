@@ -42,7 +42,7 @@ pub(crate) async fn handle(state: Arc<AppState>, req: Request<Body>) -> Resp {
 }
 
 /// Reads a body to its end or until `limit` bytes, dropping it.
-async fn drain(mut body: Body, limit: usize) {
+pub(crate) async fn drain(mut body: Body, limit: usize) {
     use http_body_util::BodyExt;
     let mut seen = 0usize;
     while let Some(Ok(frame)) = body.frame().await {

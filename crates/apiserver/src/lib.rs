@@ -42,6 +42,19 @@ use serde_json::{json, Value};
 /// The fuzz targets' entry into the body decoders (`fuzz/`); not API.
 #[doc(hidden)]
 pub use fuzzing::decode_body;
+
+/// Reads and drops a request body the server refuses, up to the body
+/// limit, so the client gets the answer rather than a reset (Go's server
+/// drains a refused body too). For a proxy in front of the API.
+pub async fn discard_body(body: axum::body::Body) {
+    handler::drain(body, handler::MAX_BODY).await;
+}
+
+/// Whether a request's query asks for a watch, by the API's own rule
+/// (`watch=true|1|True`), for a proxy in front of it (the dashboard).
+pub fn is_watch(query: Option<&str>) -> bool {
+    query::Query::parse(query).flag("watch")
+}
 pub use server::{serve, ApiHandle, ServerConfig, ServerHandle};
 pub use streams::{NoStreams, PodStreams, Refusal, Session, Tunnel};
 

@@ -137,11 +137,15 @@ async fn route(state: &State, req: Request<Body>) -> Resp {
         (_, p)
             if p.starts_with("/ui/data/") || p.starts_with("/api/") || p.starts_with("/apis/") =>
         {
+            // A refused write's body is read first, or the client may see
+            // the connection reset instead of the answer.
             let Some((_, s)) = session_of(state, &req) else {
+                apiserver::discard_body(req.into_body()).await;
                 return status(StatusCode::UNAUTHORIZED, "Unauthorized", LOGIN_HINT);
             };
             let reading = matches!(method, Method::GET | Method::HEAD);
             if !reading && !write_allowed(&req, &s) {
+                apiserver::discard_body(req.into_body()).await;
                 return forbidden();
             }
             match p {

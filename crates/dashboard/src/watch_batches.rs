@@ -19,12 +19,9 @@ use http::Request;
 /// How long a watch's output gathers before it goes to the page.
 const WINDOW: Duration = Duration::from_millis(250);
 
-/// Whether `req` asks for a watch (`?watch=1` or `?watch=true`).
+/// Whether `req` asks for a watch, by the API's own rule.
 pub(crate) fn is_watch<B>(req: &Request<B>) -> bool {
-    req.uri().query().is_some_and(|q| {
-        q.split('&')
-            .any(|kv| matches!(kv, "watch=1" | "watch=true" | "watch"))
-    })
+    apiserver::is_watch(req.uri().query())
 }
 
 /// `body`, rechunked: each chunk holds what arrived within [`WINDOW`] of
@@ -63,6 +60,7 @@ mod tests {
         assert!(is_watch(&r("/api/v1/events?fieldSelector=x&watch=true")));
         assert!(!is_watch(&r("/apis/batch/v1/jobs?limit=500")));
         assert!(!is_watch(&r("/apis/batch/v1/jobs?watch=0")));
+        assert!(is_watch(&r("/apis/batch/v1/jobs?watch=True")));
     }
 
     #[tokio::test]
