@@ -614,6 +614,12 @@ impl Agent {
             self.exec(&uid, acts);
             self.after(&uid);
         }
+        // Whatever else a runtime holds for such pods (a sandbox whose
+        // containers were already removed when the engine stopped).
+        let keep: HashSet<String> = known.difference(&self.done).cloned().collect();
+        for rt in self.rts.values() {
+            rt.release_all_but(&keep);
+        }
         // Runs of pods that no longer exist (deleted while we were down),
         // or whose terminal status is committed: kill what runs, forget
         // the rest, and release the pods' sandboxes.

@@ -22,6 +22,7 @@ pub mod container;
 pub mod process;
 pub mod spec;
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use k8s_openapi::api::core::v1::{Container, PodSpec};
@@ -198,6 +199,11 @@ pub trait Runtime: Send + Sync {
     /// The pod is finished and committed (or gone): release what the
     /// runtime holds for it beyond its runs (a sandbox).
     fn release_pod(&self, _uid: &str) {}
+    /// After a restart: release what the runtime holds for any pod not
+    /// in `keep` (the pods still to run), such as a sandbox whose pod
+    /// finished or went away while the agent was down. Pods started since
+    /// are kept.
+    fn release_all_but(&self, _keep: &HashSet<String>) {}
     /// Asks for a [`RuntimeEvent::Snapshot`].
     fn list(&self);
     /// Why resource limits would not be enforced, if they would not.

@@ -34,7 +34,7 @@ mod pull_secrets;
 pub mod raw;
 pub mod streams;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -69,6 +69,10 @@ pub struct ContainerConfig {
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often an unreachable engine is pinged.
 const PING_EVERY: Duration = Duration::from_secs(1);
+/// The first and the longest pause before asking again whether a container
+/// whose log stream ended has exited.
+const EXIT_RECHECK_FIRST: Duration = Duration::from_millis(5);
+const EXIT_RECHECK_LAST: Duration = Duration::from_millis(500);
 
 /// The pod's sandbox.
 #[derive(Debug, Clone)]
@@ -94,6 +98,8 @@ struct Run {
 struct State {
     runs: HashMap<String, Run>,
     sandboxes: HashMap<String, Arc<tokio::sync::Mutex<Option<Sandbox>>>>,
+    /// Pods this process started a run of: never released as leftovers.
+    started: HashSet<String>,
 }
 
 struct Inner {
@@ -520,7 +526,13 @@ impl Inner {
                 r.following = false;
             }
         };
+        // The log stream can end a moment before the engine records the
+        // exit (Podman's conmon writes the exit file after the output
+        // closes), so a running answer is asked again soon, then less
+        // often: a fixed 500 ms pause cost every short pod half a second.
+        let mut pause = EXIT_RECHECK_FIRST;
         let info = loop {
+            let began = Instant::now();
             if !self.copy_logs(&id, &path, true).await {
                 stop(&self);
                 self.lost("following a container", "the log stream broke");
@@ -528,7 +540,12 @@ impl Inner {
             }
             match raw::inspect(&self.engine.endpoint, &id).await {
                 Ok(i) if i.running => {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    if began.elapsed() > EXIT_RECHECK_LAST {
+                        // The stream was live: a new end is a new wait.
+                        pause = EXIT_RECHECK_FIRST;
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(EXIT_RECHECK_LAST);
                 }
                 Ok(i) => break i,
                 Err(e) if status_code(&e) == Some(404) => {
@@ -846,11 +863,11 @@ impl Inner {
     }
 
     async fn try_start(self: Arc<Self>, plan: &Plan, run: &str) -> Result<(), Abort> {
-        let sandbox = self.ensure_sandbox(plan).await?;
-        if let Some(sig) = self.cancelled(run) {
-            return Err(Abort::Cancelled(sig));
-        }
-        let image_id = self.ensure_image(plan, run).await?;
+        // The image does not depend on the sandbox: look it up (or pull
+        // it) while the sandbox starts. The events keep the kubelet's
+        // order, as a sandbox that starts has no event of its own.
+        let (sandbox, image_id) =
+            tokio::try_join!(self.ensure_sandbox(plan), self.ensure_image(plan, run))?;
         if let Some(sig) = self.cancelled(run) {
             return Err(Abort::Cancelled(sig));
         }
@@ -1076,14 +1093,18 @@ impl Runtime for ContainerRuntime {
         let env = spec::environment(req, Vec::new())?;
         spec::mounts(req)?;
         let res = spec::resources(req.container);
-        inner.state.lock().runs.insert(
-            run,
-            Run {
-                memory_limited: res.memory_limit.is_some(),
-                log_path: req.log_path(),
-                ..Default::default()
-            },
-        );
+        {
+            let mut st = inner.state.lock();
+            st.started.insert(req.uid().to_string());
+            st.runs.insert(
+                run,
+                Run {
+                    memory_limited: res.memory_limit.is_some(),
+                    log_path: req.log_path(),
+                    ..Default::default()
+                },
+            );
+        }
         let plan = Plan {
             pod: req.pod.clone(),
             spec: req.spec.clone(),
@@ -1167,6 +1188,32 @@ impl Runtime for ContainerRuntime {
                 let _ = s.lock().await;
             }
             inner.release(&uid).await;
+        });
+    }
+
+    fn release_all_but(&self, keep: &HashSet<String>) {
+        let keep = keep.clone();
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let Ok(list) = raw::list(
+                &inner.engine.endpoint,
+                &[format!("{}={}", create::LABEL_INSTANCE, inner.instance)],
+            )
+            .await
+            else {
+                return;
+            };
+            let uids: BTreeSet<String> = list
+                .into_iter()
+                .filter_map(|c| c.labels.get(create::LABEL_POD_UID).cloned())
+                .collect();
+            for uid in uids {
+                let leftover = !keep.contains(&uid) && !inner.state.lock().started.contains(&uid);
+                if leftover {
+                    inner.state.lock().sandboxes.remove(&uid);
+                    inner.release(&uid).await;
+                }
+            }
         });
     }
 
