@@ -37,6 +37,8 @@ pub(crate) struct Server {
     env: Vec<(String, String)>,
     /// Extra flags of `joblite serve`.
     args: Vec<String>,
+    /// Runs the engine as this uid and gid (`setpriv`), not root.
+    as_user: Option<u32>,
 }
 
 impl Server {
@@ -97,6 +99,32 @@ impl Server {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             args: args.iter().map(|a| a.to_string()).collect(),
+            as_user: None,
+        };
+        s.spawn();
+        s
+    }
+
+    /// Starts a process-runtime engine as nobody (uid and gid 65534), on a
+    /// data directory and HOME that user owns (the non-root engine).
+    #[allow(dead_code)] // the reliability tests' (they share this file)
+    pub(crate) fn start_as_nobody() -> Server {
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let home = tempfile::tempdir().expect("tempdir");
+        for d in [data_dir.path(), home.path()] {
+            std::os::unix::fs::chown(d, Some(65534), Some(65534)).unwrap();
+        }
+        let mut s = Server {
+            kubeconfig: data_dir.path().join("kubeconfig"),
+            data_dir,
+            home,
+            port: 0,
+            child: None,
+            runtime: "process".into(),
+            engine: Engine::Podman,
+            env: Vec::new(),
+            args: Vec::new(),
+            as_user: Some(65534),
         };
         s.spawn();
         s
@@ -109,7 +137,18 @@ impl Server {
             .append(true)
             .open(self.data_dir.path().join("test-engine.log"))
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_joblite"))
+        let mut cmd = match self.as_user {
+            Some(id) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={id}"))
+                    .arg(format!("--regid={id}"))
+                    .arg("--clear-groups")
+                    .arg(env!("CARGO_BIN_EXE_joblite"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_joblite")),
+        };
+        let child = cmd
             .args([
                 "serve",
                 "--port",
