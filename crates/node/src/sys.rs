@@ -573,14 +573,6 @@ struct ChildSetup {
     ids: Option<Ids>,
 }
 
-fn os_err<T>(r: libc::c_int, _: T) -> io::Result<()> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
 /// `mount(2)` with C strings; `None` is NULL.
 fn mount(
     source: Option<&std::ffi::CStr>,
@@ -592,7 +584,10 @@ fn mount(
     let p = |s: Option<&std::ffi::CStr>| s.map_or(std::ptr::null(), |s| s.as_ptr());
     // SAFETY: NUL-terminated strings or NULL, as mount(2) takes them.
     let r = unsafe { libc::mount(p(source), target.as_ptr(), p(fstype), flags, p(data).cast()) };
-    os_err(r, ())
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Makes the mount at `path` (and, `recursive`, every mount under it)

@@ -9,13 +9,17 @@
 //! hostname and limits.
 //!
 //! The pod's hostname is always in `$HOSTNAME`; when the pod sets
-//! `spec.hostname` (Indexed Jobs do) and joblite runs as root, the process
-//! also gets it from `hostname(1)` through a private UTS namespace.
+//! `spec.hostname` (Indexed Jobs do), the process also gets it from
+//! `hostname(1)` through a private UTS namespace.
 //!
-//! Without root there are no private mount or UTS namespaces: a container
-//! that mounts a volume fails with `ContainerCannotRun` and a message that
-//! says so (rather than silently writing to the host's `/data`), and the
-//! hostname is only in `$HOSTNAME`.
+//! Every run is fenced off from the engine's data directory in its own
+//! user and mount namespaces (`isolation.rs`; `hide` in the spec). An
+//! engine that is neither root nor allowed unprivileged user namespaces
+//! cannot: its containers run unfenced, and one that mounts a volume fails
+//! with `ContainerCannotRun` and a message that says so (rather than
+//! silently writing to the host's `/data`). Only a root engine switches to
+//! `runAsUser`/`runAsGroup`; any other refuses a container that asks for
+//! ids not its own with `CreateContainerError`.
 
 // `pre_exec` (a new session for the supervisor) is unsafe by nature.
 #![allow(unsafe_code)]
