@@ -74,6 +74,9 @@ fn no_rotation() -> i64 {
 }
 
 /// Agent → supervisor.
+// A request lives only between a channel and its serialisation (or its
+// parse and its handling): boxing the large start would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
