@@ -37,8 +37,10 @@ pub(crate) struct Server {
     env: Vec<(String, String)>,
     /// Extra flags of `joblite serve`.
     args: Vec<String>,
-    /// Runs the engine as this uid and gid (`setpriv`), not root.
-    as_user: Option<u32>,
+    /// Runs the engine as this uid and gid (`setpriv`), not root, from a
+    /// copy of the binary that user can reach (the target directory may
+    /// be under a private home).
+    as_user: Option<(u32, tempfile::TempDir)>,
 }
 
 impl Server {
@@ -114,6 +116,10 @@ impl Server {
         for d in [data_dir.path(), home.path()] {
             std::os::unix::fs::chown(d, Some(65534), Some(65534)).unwrap();
         }
+        let bin = tempfile::tempdir().expect("tempdir");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::copy(env!("CARGO_BIN_EXE_joblite"), bin.path().join("joblite")).unwrap();
         let mut s = Server {
             kubeconfig: data_dir.path().join("kubeconfig"),
             data_dir,
@@ -124,7 +130,7 @@ impl Server {
             engine: Engine::Podman,
             env: Vec::new(),
             args: Vec::new(),
-            as_user: Some(65534),
+            as_user: Some((65534, bin)),
         };
         s.spawn();
         s
@@ -137,13 +143,13 @@ impl Server {
             .append(true)
             .open(self.data_dir.path().join("test-engine.log"))
             .unwrap();
-        let mut cmd = match self.as_user {
-            Some(id) => {
+        let mut cmd = match &self.as_user {
+            Some((id, bin)) => {
                 let mut c = Command::new("setpriv");
                 c.arg(format!("--reuid={id}"))
                     .arg(format!("--regid={id}"))
                     .arg("--clear-groups")
-                    .arg(env!("CARGO_BIN_EXE_joblite"));
+                    .arg(bin.path().join("joblite"));
                 c
             }
             None => Command::new(env!("CARGO_BIN_EXE_joblite")),
