@@ -139,6 +139,10 @@ pub enum BuildError {
     CannotRun(String),
     /// The container waits with `CreateContainerConfigError`.
     Config(String),
+    /// The runtime cannot create the container as asked: it waits with
+    /// `CreateContainerError`, as the kubelet reports a runtime's refusal
+    /// (`ErrCreateContainer` in `pkg/kubelet/container/sync_result.go`).
+    Create(String),
 }
 
 /// Everything a runtime needs to start one attempt of one container.

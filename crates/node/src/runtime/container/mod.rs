@@ -877,11 +877,17 @@ impl Inner {
         let mut body =
             match create::container_body(&req, plan.env.clone(), &self.instance, &sandbox.id) {
                 Ok(b) => b,
-                Err(BuildError::Config(m)) | Err(BuildError::CannotRun(m)) => {
+                Err(e) => {
+                    let (reason, m) = match e {
+                        BuildError::Create(m) => ("CreateContainerError", m),
+                        BuildError::Config(m) | BuildError::CannotRun(m) => {
+                            ("CreateContainerConfigError", m)
+                        }
+                    };
                     let _ = self.tx.send(RuntimeEvent::Failed {
                         id: run.to_string(),
                         failure: StartFailure::Blocked {
-                            reason: "CreateContainerConfigError".into(),
+                            reason: reason.into(),
                             message: m,
                         },
                     });
