@@ -33,6 +33,7 @@ pub(crate) mod env;
 mod error;
 pub(crate) mod expansion;
 mod fuzzing;
+mod log_wake;
 pub mod log_rotation;
 pub mod logs;
 pub mod metrics;
