@@ -8,12 +8,12 @@
 //! container ID in the status names the run. When a run's output is fully
 //! drained the supervisor makes its file read-only; `follow` ends there.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
 use api::logs::LogOptions;
 use bytes::Bytes;
 use futures::Stream;
 use serde_json::Value;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use crate::log_wake::LogWaker;
 use crate::paths;
