@@ -386,6 +386,10 @@ impl Agent {
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         heartbeat.tick().await;
         loop {
+            // The flush tick runs only while pods are dirty, so an idle
+            // node does not wake every 5 ms. It restarts when the first pod
+            // turns dirty, so that pod waits one period, as before.
+            let was_clean = self.dirty.is_empty();
             let next_timer = self.timers.first().map(|(t, _)| *t);
             let sleep = async {
                 match next_timer {
@@ -414,12 +418,15 @@ impl Agent {
                     }
                 },
                 _ = sleep => self.on_timers(),
-                _ = flush.tick() => self.flush(),
+                _ = flush.tick(), if !was_clean => self.flush(),
                 _ = heartbeat.tick() => self.heartbeat(),
             }
             if self.urgent {
                 self.urgent = false;
                 self.flush();
+            }
+            if was_clean && !self.dirty.is_empty() {
+                flush.reset();
             }
         }
     }

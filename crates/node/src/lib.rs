@@ -35,6 +35,7 @@ pub(crate) mod expansion;
 mod fuzzing;
 pub mod isolation;
 pub mod log_rotation;
+mod log_wake;
 pub mod logs;
 pub mod metrics;
 pub(crate) mod node_object;

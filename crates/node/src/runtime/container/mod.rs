@@ -116,6 +116,15 @@ struct Inner {
     pulls: tokio::sync::Mutex<()>,
     pause_ready: tokio::sync::Mutex<bool>,
     connected: AtomicBool,
+    /// Wakes the watchdog when the engine stops answering (and when this
+    /// runtime goes): it sleeps while the engine answers.
+    lost: Arc<tokio::sync::Notify>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.lost.notify_one();
+    }
 }
 
 /// The agent's handle on the container engine.
@@ -166,6 +175,7 @@ pub async fn connect(
         .clone()
         .with_timeout(Duration::from_secs(u32::MAX as u64));
     let (tx, rx) = mpsc::unbounded_channel();
+    let lost = Arc::new(tokio::sync::Notify::new());
     let inner = Arc::new(Inner {
         docker,
         waiter,
@@ -177,10 +187,11 @@ pub async fn connect(
         pulls: tokio::sync::Mutex::new(()),
         pause_ready: tokio::sync::Mutex::new(false),
         connected: AtomicBool::new(true),
+        lost: lost.clone(),
     });
     let runs = inner.snapshot().await.map_err(|x| err(x.to_string()))?;
     let _ = inner.tx.send(RuntimeEvent::Snapshot(runs));
-    tokio::spawn(watchdog(Arc::downgrade(&inner)));
+    tokio::spawn(watchdog(Arc::downgrade(&inner), lost));
     Ok((Arc::new(ContainerRuntime { inner }), rx))
 }
 
@@ -213,8 +224,19 @@ fn message(e: &EngineError) -> String {
 }
 
 /// Pings the engine while it is unreachable; lists again once it answers.
-async fn watchdog(inner: std::sync::Weak<Inner>) {
+/// While it answers, the watchdog sleeps until [`Inner::lost`] wakes it.
+async fn watchdog(inner: std::sync::Weak<Inner>, lost: Arc<tokio::sync::Notify>) {
     loop {
+        let connected = match inner.upgrade() {
+            Some(i) => i.connected.load(Ordering::Acquire),
+            None => return,
+        };
+        if connected {
+            // `notify_one` keeps a permit, so a loss between the load and
+            // this wait is not missed.
+            lost.notified().await;
+            continue;
+        }
         tokio::time::sleep(PING_EVERY).await;
         let Some(inner) = inner.upgrade() else { return };
         if inner.connected.load(Ordering::Acquire) {
@@ -323,6 +345,7 @@ impl Inner {
 
     fn lost(&self, what: &str, e: &str) {
         if self.connected.swap(false, Ordering::AcqRel) {
+            self.lost.notify_one();
             tracing::warn!("container engine {}: {what}: {e}", self.engine.endpoint);
             let _ = self.tx.send(RuntimeEvent::Disconnected {
                 message: format!("the container engine does not answer: {e}"),
