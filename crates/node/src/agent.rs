@@ -621,33 +621,27 @@ impl Agent {
             self.exec(&uid, acts);
             self.after(&uid);
         }
-        // Whatever else a runtime holds for such pods (a sandbox whose
-        // containers were already removed when the engine stopped).
+        // Runs of pods that no longer exist (deleted while we were down),
+        // or whose terminal status is committed: kill what runs and forget
+        // the rest. Whatever else a runtime holds for such pods goes too
+        // (a sandbox, even one whose containers were already removed when
+        // the engine stopped).
         let keep: HashSet<String> = known.difference(&self.done).cloned().collect();
         for rt in self.rts.values() {
-            rt.release_all_but(&keep);
-        }
-        // Runs of pods that no longer exist (deleted while we were down),
-        // or whose terminal status is committed: kill what runs, forget
-        // the rest, and release the pods' sandboxes.
-        for rt in self.rts.values() {
-            let mut released = HashSet::new();
             for r in runs {
                 let Some((uid, _, _)) = parse_run_id(&r.id) else {
                     continue;
                 };
-                if known.contains(uid) && !self.done.contains(uid) {
+                if keep.contains(uid) {
                     continue;
                 }
                 if r.exit.is_none() {
                     rt.signal(&r.id, libc::SIGKILL);
                 } else {
                     rt.forget(&r.id);
-                    if released.insert(uid.to_string()) {
-                        rt.release_pod(uid);
-                    }
                 }
             }
+            rt.release_all_but(&keep);
         }
     }
 

@@ -87,8 +87,21 @@ impl Server {
         env: &[(&str, &str)],
         args: &[&str],
     ) -> Server {
+        let mut s = Server::unstarted(engine, data_dir, runtime, env, args);
+        s.spawn();
+        s
+    }
+
+    /// The fixture for an engine, before it runs.
+    fn unstarted(
+        engine: Engine,
+        data_dir: tempfile::TempDir,
+        runtime: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Server {
         let home = tempfile::tempdir().expect("tempdir");
-        let mut s = Server {
+        Server {
             kubeconfig: data_dir.path().join("kubeconfig"),
             data_dir,
             home,
@@ -102,9 +115,7 @@ impl Server {
                 .collect(),
             args: args.iter().map(|a| a.to_string()).collect(),
             as_user: None,
-        };
-        s.spawn();
-        s
+        }
     }
 
     /// Starts a process-runtime engine as nobody (uid and gid 65534), on a
@@ -112,26 +123,15 @@ impl Server {
     #[allow(dead_code)] // the reliability tests' (they share this file)
     pub(crate) fn start_as_nobody() -> Server {
         let data_dir = tempfile::tempdir().expect("tempdir");
-        let home = tempfile::tempdir().expect("tempdir");
-        for d in [data_dir.path(), home.path()] {
+        let mut s = Server::unstarted(Engine::Podman, data_dir, "process", &[], &[]);
+        for d in [s.data_dir.path(), s.home.path()] {
             std::os::unix::fs::chown(d, Some(65534), Some(65534)).unwrap();
         }
         let bin = tempfile::tempdir().expect("tempdir");
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::copy(env!("CARGO_BIN_EXE_joblite"), bin.path().join("joblite")).unwrap();
-        let mut s = Server {
-            kubeconfig: data_dir.path().join("kubeconfig"),
-            data_dir,
-            home,
-            port: 0,
-            child: None,
-            runtime: "process".into(),
-            engine: Engine::Podman,
-            env: Vec::new(),
-            args: Vec::new(),
-            as_user: Some((65534, bin)),
-        };
+        s.as_user = Some((65534, bin));
         s.spawn();
         s
     }

@@ -98,8 +98,9 @@ struct Run {
 struct State {
     runs: HashMap<String, Run>,
     sandboxes: HashMap<String, Arc<tokio::sync::Mutex<Option<Sandbox>>>>,
-    /// Pods this process started a run of: never released as leftovers.
-    started: HashSet<String>,
+    /// While a sweep for leftovers runs ([`Runtime::release_all_but`]):
+    /// the pods started meanwhile, which it must not release.
+    sweep: Option<HashSet<String>>,
 }
 
 struct Inner {
@@ -1124,7 +1125,9 @@ impl Runtime for ContainerRuntime {
         let res = spec::resources(req.container);
         {
             let mut st = inner.state.lock();
-            st.started.insert(req.uid().to_string());
+            if let Some(started) = st.sweep.as_mut() {
+                started.insert(req.uid().to_string());
+            }
             st.runs.insert(
                 run,
                 Run {
@@ -1223,26 +1226,33 @@ impl Runtime for ContainerRuntime {
     fn release_all_but(&self, keep: &HashSet<String>) {
         let keep = keep.clone();
         let inner = self.inner.clone();
+        inner.state.lock().sweep = Some(HashSet::new());
         tokio::spawn(async move {
-            let Ok(list) = raw::list(
+            let listed = raw::list(
                 &inner.engine.endpoint,
                 &[format!("{}={}", create::LABEL_INSTANCE, inner.instance)],
             )
-            .await
-            else {
-                return;
-            };
-            let uids: BTreeSet<String> = list
+            .await;
+            let uids: BTreeSet<String> = listed
+                .unwrap_or_default()
                 .into_iter()
                 .filter_map(|c| c.labels.get(create::LABEL_POD_UID).cloned())
                 .collect();
             for uid in uids {
-                let leftover = !keep.contains(&uid) && !inner.state.lock().started.contains(&uid);
+                let leftover = {
+                    let mut st = inner.state.lock();
+                    let started = st.sweep.as_ref().is_some_and(|s| s.contains(&uid));
+                    let leftover = !keep.contains(&uid) && !started;
+                    if leftover {
+                        st.sandboxes.remove(&uid);
+                    }
+                    leftover
+                };
                 if leftover {
-                    inner.state.lock().sandboxes.remove(&uid);
                     inner.release(&uid).await;
                 }
             }
+            inner.state.lock().sweep = None;
         });
     }
 
