@@ -73,6 +73,16 @@ const PING_EVERY: Duration = Duration::from_secs(1);
 /// whose log stream ended has exited.
 const EXIT_RECHECK_FIRST: Duration = Duration::from_millis(5);
 const EXIT_RECHECK_LAST: Duration = Duration::from_millis(500);
+/// The pauses between the inspections that look for the early exit of a
+/// container just started (0.3 s in all; then its log stream's end tells).
+const EARLY_EXIT_CHECKS: [Duration; 6] = [
+    Duration::from_millis(5),
+    Duration::from_millis(10),
+    Duration::from_millis(20),
+    Duration::from_millis(40),
+    Duration::from_millis(80),
+    Duration::from_millis(160),
+];
 
 /// The pod's sandbox.
 #[derive(Debug, Clone)]
@@ -425,7 +435,7 @@ impl Inner {
             };
             let exit = if info.running {
                 if follow {
-                    tokio::spawn(self.clone().follow(run.clone(), id.clone()));
+                    tokio::spawn(self.clone().follow(run.clone(), id.clone(), false));
                 }
                 None
             } else {
@@ -532,12 +542,38 @@ impl Inner {
         true
     }
 
+    /// Inspects a started container a few times soon after its start; its
+    /// state once it has exited, None if it still runs after them (or the
+    /// engine did not answer: the log stream tells then).
+    async fn early_exit(&self, id: &str) -> Option<raw::Inspect> {
+        for pause in EARLY_EXIT_CHECKS {
+            tokio::time::sleep(pause).await;
+            match raw::inspect(&self.engine.endpoint, id).await {
+                Ok(i) if i.running || !i.ran() => {}
+                Ok(i) => return Some(i),
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
     /// Follows a started container: copies its output until it exits, then
     /// reports the exit. The end of the engine's log stream says the
     /// container stopped (Podman 4.3's `wait` costs a core while it
-    /// waits); an inspection confirms it. Stops quietly if the engine
-    /// stops answering: the next listing picks the container up again.
-    async fn follow(self: Arc<Self>, run: String, id: String) {
+    /// waits); an inspection confirms it.
+    ///
+    /// With `early` (a container this runtime just started), the engine is
+    /// first asked a few times in the container's first 0.3 s whether it
+    /// has exited, and a container that has is read in one request
+    /// instead: Podman ends a follow only after its `died` event and a
+    /// 250 ms file-poll pause, which was most of a short pod's life, and
+    /// its follow of a fast writer can garble lines that a read of the
+    /// finished log does not. Output of those first moments reaches the
+    /// log file up to 0.3 s late.
+    ///
+    /// Stops quietly if the engine stops answering: the next listing picks
+    /// the container up again.
+    async fn follow(self: Arc<Self>, run: String, id: String, early: bool) {
         let path = self
             .state
             .lock()
@@ -545,24 +581,63 @@ impl Inner {
             .get(&run)
             .map(|r| r.log_path.clone())
             .unwrap_or_default();
-        let stop = |me: &Self| {
-            if let Some(r) = me.state.lock().runs.get_mut(&run) {
-                r.following = false;
-            }
+        let exited = match early {
+            true => self.early_exit(&id).await,
+            false => None,
         };
+        let info = match exited {
+            Some(info) => {
+                if !self.copy_logs(&id, &path, false).await {
+                    self.unfollow(&run);
+                    self.lost("reading a container's output", "the log stream broke");
+                    return;
+                }
+                info
+            }
+            None => match self.follow_to_exit(&run, &id, &path).await {
+                Some(info) => info,
+                None => return,
+            },
+        };
+        // No second read after the follow ends: the resume skips whole
+        // records, so a partial line resent from the last second was
+        // written twice (duplicated log lines). A line Podman's follow
+        // misses at exit stays a known gap.
+        cri_log::finish(&path);
+        let x = self.exit_record(&run, &info);
+        self.unfollow(&run);
+        let _ = self.tx.send(RuntimeEvent::Exited(x));
+    }
+
+    /// Marks a run as followed by nobody (a listing may follow it again).
+    fn unfollow(&self, run: &str) {
+        if let Some(r) = self.state.lock().runs.get_mut(run) {
+            r.following = false;
+        }
+    }
+
+    /// Copies a running container's output until its log stream ends and
+    /// an inspection says it has exited. None, with the run unfollowed, if
+    /// the engine stopped answering (reported) or the container is gone.
+    async fn follow_to_exit(
+        &self,
+        run: &str,
+        id: &str,
+        path: &std::path::Path,
+    ) -> Option<raw::Inspect> {
         // The log stream can end a moment before the engine records the
         // exit (Podman's conmon writes the exit file after the output
         // closes), so a running answer is asked again soon, then less
         // often: a fixed 500 ms pause cost every short pod half a second.
         let mut pause = EXIT_RECHECK_FIRST;
-        let info = loop {
+        loop {
             let began = Instant::now();
-            if !self.copy_logs(&id, &path, true).await {
-                stop(&self);
+            if !self.copy_logs(id, path, true).await {
+                self.unfollow(run);
                 self.lost("following a container", "the log stream broke");
-                return;
+                return None;
             }
-            match raw::inspect(&self.engine.endpoint, &id).await {
+            match raw::inspect(&self.engine.endpoint, id).await {
                 Ok(i) if i.running => {
                     if began.elapsed() > EXIT_RECHECK_LAST {
                         // The stream was live: a new end is a new wait.
@@ -571,31 +646,23 @@ impl Inner {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(EXIT_RECHECK_LAST);
                 }
-                Ok(i) => break i,
+                Ok(i) => return Some(i),
                 Err(e) if status_code(&e) == Some(404) => {
                     // Removed behind our back: the next listing reports it.
-                    stop(&self);
-                    return;
+                    self.unfollow(run);
+                    return None;
                 }
                 Err(e) => {
-                    stop(&self);
+                    self.unfollow(run);
                     if unreachable(&e) {
                         self.lost("inspecting a container", &message(&e));
                     } else {
                         tracing::warn!("container engine: inspecting {id}: {}", message(&e));
                     }
-                    return;
+                    return None;
                 }
             }
-        };
-        // No second read after the follow ends: the resume skips whole
-        // records, so a partial line resent from the last second was
-        // written twice (duplicated log lines). A line Podman's follow
-        // misses at exit stays a known gap.
-        cri_log::finish(&path);
-        let x = self.exit_record(&run, &info);
-        stop(&self);
-        let _ = self.tx.send(RuntimeEvent::Exited(x));
+        }
     }
 
     /// Imports the sandbox image once, if the engine lacks it.
@@ -1012,7 +1079,7 @@ impl Inner {
             }
         };
         if follow {
-            tokio::spawn(self.clone().follow(run.to_string(), id));
+            tokio::spawn(self.clone().follow(run.to_string(), id, true));
         }
         Ok(())
     }
