@@ -74,7 +74,8 @@ const PING_EVERY: Duration = Duration::from_secs(1);
 const EXIT_RECHECK_FIRST: Duration = Duration::from_millis(5);
 const EXIT_RECHECK_LAST: Duration = Duration::from_millis(500);
 /// The pauses between the inspections that look for the early exit of a
-/// container just started (0.3 s in all; then its log stream's end tells).
+/// container just started (0.3 s in all; then its log stream's end
+/// tells).
 const EARLY_EXIT_CHECKS: [Duration; 6] = [
     Duration::from_millis(5),
     Duration::from_millis(10),
@@ -440,7 +441,7 @@ impl Inner {
                 None
             } else {
                 if !cri_log::is_finished(&log_path) {
-                    if !self.copy_logs(&id, &log_path, false).await {
+                    if let Copied::Broken = self.copy_logs(&id, &log_path, false, false).await {
                         return Err(EngineError::RequestTimeoutError);
                     }
                     cri_log::finish(&log_path);
@@ -506,40 +507,71 @@ impl Inner {
     }
 
     /// Copies a container's output into its CRI file from where the file
-    /// ends; with `follow`, until the container stops. False if the engine
-    /// stopped answering.
-    async fn copy_logs(&self, id: &str, path: &std::path::Path, follow: bool) -> bool {
+    /// ends; with `follow`, until the container stops.
+    ///
+    /// With `early` (a follow of a container just started), the engine is
+    /// also asked a few times in the container's first 0.3 s whether it
+    /// has exited ([`Inner::early_exit`]). Podman ends a follow only after
+    /// its `died` event and a 250 ms file-poll pause, which was most of a
+    /// short pod's life. If the container has exited before the follow
+    /// delivered anything, the follow is dropped and the output is read to
+    /// its end in one request from the same point, so nothing is written
+    /// twice or missed. Once output flows, only the stream's end tells.
+    async fn copy_logs(
+        &self,
+        id: &str,
+        path: &std::path::Path,
+        follow: bool,
+        early: bool,
+    ) -> Copied {
         let mut w = match cri_log::CriWriter::open(path) {
             Ok(w) => w,
             Err(e) => {
                 tracing::warn!("container logs {}: {e}", path.display());
-                return true;
+                return Copied::Ended;
             }
         };
-        let opts = LogsOptionsBuilder::default()
-            .follow(follow)
-            .stdout(true)
-            .stderr(true)
-            .timestamps(true)
-            .since(w.resume_since())
-            .build();
+        let since = w.resume_since();
+        let opts = |follow: bool| {
+            LogsOptionsBuilder::default()
+                .follow(follow)
+                .stdout(true)
+                .stderr(true)
+                .timestamps(true)
+                .since(since)
+                .build()
+        };
         let client = if follow { &self.waiter } else { &self.docker };
-        let mut stream = client.logs(id, Some(opts));
-        while let Some(item) = stream.next().await {
-            use bollard::container::LogOutput;
-            let r = match item {
-                Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
-                    w.write("stdout", &message)
+        let mut stream = client.logs(id, Some(opts(follow)));
+        let watch = self.early_exit(id);
+        tokio::pin!(watch);
+        let mut watching = follow && early;
+        loop {
+            tokio::select! {
+                biased;
+                item = stream.next() => {
+                    watching = false;
+                    let Some(item) = item else { return Copied::Ended };
+                    if let Some(end) = write_log(&mut w, item, path) {
+                        return end;
+                    }
                 }
-                Ok(LogOutput::StdErr { message }) => w.write("stderr", &message),
-                Ok(LogOutput::StdIn { .. }) => Ok(()),
-                Err(e) => return !unreachable(&e),
-            };
-            if let Err(e) = r {
-                tracing::warn!("container logs {}: {e}", path.display());
+                exited = &mut watch, if watching => {
+                    watching = false;
+                    let Some(info) = exited else { continue };
+                    drop(stream);
+                    let mut all = self.docker.logs(id, Some(opts(false)));
+                    while let Some(item) = all.next().await {
+                        match write_log(&mut w, item, path) {
+                            None => {}
+                            Some(Copied::Broken) => return Copied::Broken,
+                            Some(_) => break,
+                        }
+                    }
+                    return Copied::Exited(info);
+                }
             }
         }
-        true
     }
 
     /// Inspects a started container a few times soon after its start; its
@@ -562,14 +594,8 @@ impl Inner {
     /// container stopped (Podman 4.3's `wait` costs a core while it
     /// waits); an inspection confirms it.
     ///
-    /// With `early` (a container this runtime just started), the engine is
-    /// first asked a few times in the container's first 0.3 s whether it
-    /// has exited, and a container that has is read in one request
-    /// instead: Podman ends a follow only after its `died` event and a
-    /// 250 ms file-poll pause, which was most of a short pod's life, and
-    /// its follow of a fast writer can garble lines that a read of the
-    /// finished log does not. Output of those first moments reaches the
-    /// log file up to 0.3 s late.
+    /// With `early` (a container this runtime just started), an early
+    /// exit is also looked for (see [`Inner::copy_logs`]).
     ///
     /// Stops quietly if the engine stops answering: the next listing picks
     /// the container up again.
@@ -581,23 +607,8 @@ impl Inner {
             .get(&run)
             .map(|r| r.log_path.clone())
             .unwrap_or_default();
-        let exited = match early {
-            true => self.early_exit(&id).await,
-            false => None,
-        };
-        let info = match exited {
-            Some(info) => {
-                if !self.copy_logs(&id, &path, false).await {
-                    self.unfollow(&run);
-                    self.lost("reading a container's output", "the log stream broke");
-                    return;
-                }
-                info
-            }
-            None => match self.follow_to_exit(&run, &id, &path).await {
-                Some(info) => info,
-                None => return,
-            },
+        let Some(info) = self.follow_to_exit(&run, &id, &path, early).await else {
+            return;
         };
         // No second read after the follow ends: the resume skips whole
         // records, so a partial line resent from the last second was
@@ -624,6 +635,7 @@ impl Inner {
         run: &str,
         id: &str,
         path: &std::path::Path,
+        mut early: bool,
     ) -> Option<raw::Inspect> {
         // The log stream can end a moment before the engine records the
         // exit (Podman's conmon writes the exit file after the output
@@ -632,11 +644,16 @@ impl Inner {
         let mut pause = EXIT_RECHECK_FIRST;
         loop {
             let began = Instant::now();
-            if !self.copy_logs(id, path, true).await {
-                self.unfollow(run);
-                self.lost("following a container", "the log stream broke");
-                return None;
+            match self.copy_logs(id, path, true, early).await {
+                Copied::Ended => {}
+                Copied::Exited(i) => return Some(i),
+                Copied::Broken => {
+                    self.unfollow(run);
+                    self.lost("following a container", "the log stream broke");
+                    return None;
+                }
             }
+            early = false;
             match raw::inspect(&self.engine.endpoint, id).await {
                 Ok(i) if i.running => {
                     if began.elapsed() > EXIT_RECHECK_LAST {
@@ -1116,6 +1133,39 @@ impl Inner {
             self.remove(&c.id).await;
         }
     }
+}
+
+/// How a copy of a container's output ended.
+enum Copied {
+    /// The engine's stream ended (or the engine answered with an error).
+    Ended,
+    /// The container had exited early, and all its output is copied.
+    Exited(raw::Inspect),
+    /// The engine stopped answering.
+    Broken,
+}
+
+/// Writes one item of an engine log stream; what ends the copy, if it
+/// does.
+fn write_log(
+    w: &mut cri_log::CriWriter,
+    item: Result<bollard::container::LogOutput, EngineError>,
+    path: &std::path::Path,
+) -> Option<Copied> {
+    use bollard::container::LogOutput;
+    let r = match item {
+        Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
+            w.write("stdout", &message)
+        }
+        Ok(LogOutput::StdErr { message }) => w.write("stderr", &message),
+        Ok(LogOutput::StdIn { .. }) => Ok(()),
+        Err(e) if unreachable(&e) => return Some(Copied::Broken),
+        Err(_) => return Some(Copied::Ended),
+    };
+    if let Err(e) = r {
+        tracing::warn!("container logs {}: {e}", path.display());
+    }
+    None
 }
 
 /// Records which engine container ran which attempt, for `logs.rs`.
