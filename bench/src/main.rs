@@ -326,6 +326,8 @@ fn podman_run_true() -> Result<Duration> {
 /// parallelism 8 against `xargs -P2 podman run --rm IMAGE true`, each
 /// baseline in the same run on the same engine. Needs the rig's
 /// environment (`eval "$(scripts/container-rig.sh env DIR)"`).
+/// `BENCH_CONTAINER_THROUGHPUT` sets the throughput Job's size (0: P6
+/// alone); `BENCH_ENGINE_LOG` keeps the engine's log in that file.
 async fn container(joblite: &Path, runs: usize, n: usize) -> Result<Value> {
     if std::env::var_os("DOCKER_HOST").is_none() {
         bail!("container: set DOCKER_HOST (eval \"$(scripts/container-rig.sh env DIR)\")");
