@@ -457,6 +457,9 @@ case "$cmd" in
   serve-podman)
     rig_env
     rm -f "$dir/podman.sock"
+    # conmon inherits the service's directory and writes an `oom` file
+    # there when a container is OOM-killed: keep it in the rig's.
+    cd "$dir"
     exec podman system service --time=0 "unix://$dir/podman.sock"
     ;;
   images) rig_env; images "${3:-}" ;;

@@ -279,7 +279,18 @@ fn a_non_root_engine_refuses_a_run_as_user_it_cannot_switch_to() {
     );
     own.push_str("  securityContext: {runAsUser: 65534}\n");
     apply(&s, &own);
-    wait_phase(&s, "as-nobody", "Succeeded");
+    // Waits for either end, so a failure shows the pod rather than a
+    // timeout (CI once timed out here after 30 s on a loaded machine).
+    let done = s.wait_for("pod as-nobody finished", Duration::from_secs(90), || {
+        let v = s.get_json(&["pod", "as-nobody"]);
+        matches!(v["status"]["phase"].as_str(), Some("Succeeded" | "Failed")).then_some(v)
+    });
+    assert_eq!(
+        done["status"]["phase"],
+        "Succeeded",
+        "{done:#}\nlogs: {}",
+        logs(&s, "as-nobody")
+    );
     assert_eq!(
         logs(&s, "as-nobody"),
         "token denied\nkubeconfig denied\ndb denied\nengine-root denied\nengine-environ denied\nmine\n65534\n"
