@@ -324,12 +324,15 @@ fn an_engine_restart_ends_an_attach_with_an_error_and_keeps_the_pod() {
     s.restart();
     wait_ready(&s, "ticker");
     assert_eq!(id(&s), before, "same container, no restart");
-    // Attach again: the ticker kept running meanwhile.
+    // Attach again: the same ticker, counting on (not started afresh).
+    // Only `>`: output still in the pipe when the attach begins comes
+    // first, so on a loaded machine the next line can be the one right
+    // after `first` (CI once saw tick 3 then tick 4).
     let mut c = kubectl(&s, "1.33", None);
     c.args(["attach", "ticker"]);
     let live = Live::start(c);
     let (_, again) = live.line();
-    assert!(tick(&again) > tick(&first) + 1, "{first} then {again}");
+    assert!(tick(&again) > tick(&first), "{first} then {again}");
     // The container's stdin is the supervisor's, not the engine's: it
     // survived the restart.
     assert_eq!(echo_through(&s, "echo", "after"), "after\n");
