@@ -178,8 +178,7 @@ impl Gc {
                 };
                 if m.uid != r.uid {
                     OwnerState::Dangling
-                } else if m.deletion_timestamp.is_some() && m.has_finalizer(FINALIZER_FOREGROUND)
-                {
+                } else if m.deletion_timestamp.is_some() && m.has_finalizer(FINALIZER_FOREGROUND) {
                     OwnerState::Waiting
                 } else {
                     OwnerState::Solid

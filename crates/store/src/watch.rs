@@ -74,8 +74,9 @@ impl Event {
         match &self.decoded {
             Some(o) => Ok(o.clone()),
             None => {
-                let info = api::resources::by_plural(self.key.resource)
-                    .ok_or_else(|| Error::Decode(format!("unknown resource {}", self.key.resource)))?;
+                let info = api::resources::by_plural(self.key.resource).ok_or_else(|| {
+                    Error::Decode(format!("unknown resource {}", self.key.resource))
+                })?;
                 crate::decode(info, &self.object)
             }
         }

@@ -63,7 +63,10 @@ async fn drain(w: &mut WatchStream, head: u64) -> Vec<Arc<Event>> {
 
 /// An event's decoded object as JSON bytes (what it says now).
 fn encoded(e: &Event) -> Vec<u8> {
-    e.decoded.as_ref().expect("a live event carries its object").to_bytes()
+    e.decoded
+        .as_ref()
+        .expect("a live event carries its object")
+        .to_bytes()
 }
 
 proptest! {

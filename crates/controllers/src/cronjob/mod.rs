@@ -141,11 +141,7 @@ impl Handler for JobHandler {
 
     fn replace(&self, items: &[Stored]) {
         let c = &self.0;
-        let fresh: Vec<Arc<Job>> = items
-            .iter()
-            .filter_map(Job::of)
-            .map(Arc::new)
-            .collect();
+        let fresh: Vec<Arc<Job>> = items.iter().filter_map(Job::of).map(Arc::new).collect();
         let gone: Vec<Arc<Job>> = {
             let mut m = c.jobs.write();
             let keys: std::collections::HashSet<String> = fresh.iter().map(|j| j.key()).collect();

@@ -240,11 +240,7 @@ impl Handler for PodHandler {
 
     fn replace(&self, items: &[Stored]) {
         let c = &self.0;
-        let fresh: Vec<Arc<Pod>> = items
-            .iter()
-            .filter_map(Pod::of)
-            .map(Arc::new)
-            .collect();
+        let fresh: Vec<Arc<Pod>> = items.iter().filter_map(Pod::of).map(Arc::new).collect();
         let keys: HashSet<String> = fresh.iter().map(|p| p.key()).collect();
         let gone: Vec<Arc<Pod>> = {
             let mut idx = c.pods.write();

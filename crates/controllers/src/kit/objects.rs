@@ -254,12 +254,14 @@ impl Pod {
                     name: c.name.clone(),
                     restart_count: c.restart_count,
                     state: ContainerState {
-                        terminated: c.state.as_ref().and_then(|s| s.terminated.as_ref()).map(
-                            |t| Terminated {
+                        terminated: c
+                            .state
+                            .as_ref()
+                            .and_then(|s| s.terminated.as_ref())
+                            .map(|t| Terminated {
                                 exit_code: t.exit_code,
                                 finished_at: time(&t.finished_at),
-                            },
-                        ),
+                            }),
                     },
                 })
                 .collect()
@@ -756,11 +758,22 @@ mod tests {
         let parsed = Pod::parse(&bytes, 3).unwrap();
         let copied = Pod::from_decoded(&typed, 3);
         assert_eq!(format!("{copied:?}"), format!("{parsed:?}"));
-        assert_eq!(copied.status.container_statuses[0].state.terminated.as_ref().unwrap().exit_code, 42);
+        assert_eq!(
+            copied.status.container_statuses[0]
+                .state
+                .terminated
+                .as_ref()
+                .unwrap()
+                .exit_code,
+            42
+        );
         let empty: core::Pod = serde_json::from_value(serde_json::json!({})).unwrap();
         assert_eq!(
             format!("{:?}", Pod::from_decoded(&empty, 1)),
-            format!("{:?}", Pod::parse(&serde_json::to_vec(&empty).unwrap(), 1).unwrap())
+            format!(
+                "{:?}",
+                Pod::parse(&serde_json::to_vec(&empty).unwrap(), 1).unwrap()
+            )
         );
     }
 
