@@ -126,6 +126,7 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
         state: state.clone(),
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(creds.server_config.clone());
+    let client_verifier = creds.client_verifier.clone();
     let task = tokio::spawn(async move {
         loop {
             let (tcp, _) = match listener.accept().await {
@@ -145,7 +146,15 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
             let _ = socket2::SockRef::from(&tcp).set_send_buffer_size(SEND_BUFFER);
             let acceptor = acceptor.clone();
             let state = state.clone();
+            let client_verifier = client_verifier.clone();
             tokio::spawn(async move {
+                if plain_http(&tcp).await {
+                    use tokio::io::AsyncWriteExt;
+                    let mut tcp = tcp;
+                    let _ = tcp.write_all(crate::tls::PLAIN_HTTP_ANSWER).await;
+                    let _ = tcp.shutdown().await;
+                    return;
+                }
                 let tls = match acceptor.accept(tcp).await {
                     Ok(t) => t,
                     Err(e) => {
@@ -153,7 +162,10 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
                         return;
                     }
                 };
-                let verified = ClientCertVerified(tls.get_ref().1.peer_certificates().is_some());
+                let verified = ClientCertVerified(crate::tls::client_cert_verified(
+                    client_verifier.as_ref(),
+                    tls.get_ref().1.peer_certificates(),
+                ));
                 let close = tokio_util::sync::CancellationToken::new();
                 let close_ext = crate::watch::CloseConnection(close.clone());
                 let service =
@@ -192,4 +204,27 @@ pub async fn serve(config: ServerConfig) -> Result<ServerHandle, Error> {
         api,
         browser_tls: creds.browser_config.clone(),
     })
+}
+
+/// Whether a connection's first bytes are a plain HTTP request rather than
+/// a TLS handshake (Go's check: the first five bytes, `tls.go`'s
+/// `RecordHeaderError`). Waits for them at most 10 s; a TLS client's first
+/// byte (0x16) settles it at once.
+async fn plain_http(tcp: &tokio::net::TcpStream) -> bool {
+    let mut head = [0u8; 5];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let n = match tokio::time::timeout_at(deadline, tcp.peek(&mut head)).await {
+            Ok(Ok(n)) => n,
+            _ => return false,
+        };
+        if n == 0 || head[0] == 0x16 {
+            return false;
+        }
+        if n == head.len() {
+            return crate::tls::looks_like_http(&head);
+        }
+        // Fewer bytes so far: wait for more to arrive.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }

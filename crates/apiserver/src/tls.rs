@@ -16,7 +16,9 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 
 use crate::Error;
 
@@ -28,6 +30,8 @@ pub(crate) struct Credentials {
     pub token: String,
     /// TLS configuration for the listener.
     pub server_config: Arc<rustls::ServerConfig>,
+    /// Verifies a client certificate against the CA, after the handshake.
+    pub client_verifier: Arc<dyn ClientCertVerifier>,
     /// The same certificate without the client-certificate request, for
     /// listeners that browsers use (the dashboard).
     pub browser_config: Arc<rustls::ServerConfig>,
@@ -128,10 +132,11 @@ pub(crate) fn load_or_create(dir: &Path, hosts: &[String]) -> Result<Credentials
     roots
         .add(ca_der.clone())
         .map_err(|e| Error::Tls(e.to_string()))?;
-    let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+    let client_verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
         .allow_unauthenticated()
         .build()
         .map_err(|e| Error::Tls(e.to_string()))?;
+    let verifier = Arc::new(RequestClientCert(client_verifier.clone()));
     let chain = vec![cert.der().clone(), ca_der];
     let key = || PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
     let mut config = rustls::ServerConfig::builder()
@@ -147,10 +152,86 @@ pub(crate) fn load_or_create(dir: &Path, hosts: &[String]) -> Result<Credentials
     Ok(Credentials {
         ca_pem,
         token,
+        client_verifier,
         server_config: Arc::new(config),
         browser_config: Arc::new(browser),
     })
 }
+
+/// kube-apiserver's `tls.RequestClientCert`
+/// (`staging/src/k8s.io/apiserver/pkg/server/secure_serving.go`): the
+/// handshake asks for a client certificate and takes any, whose private
+/// key the client proves it holds; whether it chains to the CA and is
+/// within its validity is the authenticator's question
+/// ([`client_cert_verified`]), so a foreign or expired certificate gets the
+/// 401 `Status` rather than a failed handshake.
+#[derive(Debug)]
+struct RequestClientCert(Arc<dyn ClientCertVerifier>);
+
+impl ClientCertVerifier for RequestClientCert {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.0.root_hint_subjects()
+    }
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// The x509 authenticator (`staging/src/k8s.io/apiserver/pkg/
+/// authentication/request/x509/x509.go`): a presented chain authenticates
+/// only if it verifies against the CA now, for client authentication.
+pub(crate) fn client_cert_verified(
+    verifier: &dyn ClientCertVerifier,
+    chain: Option<&[CertificateDer<'static>]>,
+) -> bool {
+    let Some((end_entity, intermediates)) = chain.and_then(|c| c.split_first()) else {
+        return false;
+    };
+    verifier
+        .verify_client_cert(end_entity, intermediates, UnixTime::now())
+        .is_ok()
+}
+
+/// Go's `tlsRecordHeaderLooksLikeHTTP` (`net/http/server.go`): the first
+/// five bytes of a plain HTTP request that Go's HTTPS server answers with
+/// [`PLAIN_HTTP_ANSWER`] instead of a failed handshake.
+pub(crate) fn looks_like_http(head: &[u8]) -> bool {
+    matches!(head, b"GET /" | b"HEAD " | b"POST " | b"PUT /" | b"OPTIO")
+}
+
+/// What Go's `(*conn).serve` writes to such a client before closing.
+pub(crate) const PLAIN_HTTP_ANSWER: &[u8] =
+    b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
 
 fn rustls_pemfile_der(pem: &str) -> Result<CertificateDer<'static>, Error> {
     use rustls::pki_types::pem::PemObject;
@@ -194,4 +275,17 @@ preferences: {{}}
     let path = dir.join("kubeconfig");
     write_private(&path, text.as_bytes())?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_gos_five_prefixes_look_like_http() {
+        for h in ["GET /", "HEAD ", "POST ", "PUT /", "OPTIO"] {
+            assert!(super::looks_like_http(h.as_bytes()), "{h}");
+        }
+        for h in ["PATCH", "GET h", "\x16\x03\x01\x02\x00", "DELET"] {
+            assert!(!super::looks_like_http(h.as_bytes()), "{h}");
+        }
+    }
 }

@@ -386,6 +386,10 @@ impl Agent {
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         heartbeat.tick().await;
         loop {
+            // The flush tick runs only while pods are dirty, so an idle
+            // node does not wake every 5 ms. It restarts when the first pod
+            // turns dirty, so that pod waits one period, as before.
+            let was_clean = self.dirty.is_empty();
             let next_timer = self.timers.first().map(|(t, _)| *t);
             let sleep = async {
                 match next_timer {
@@ -414,12 +418,15 @@ impl Agent {
                     }
                 },
                 _ = sleep => self.on_timers(),
-                _ = flush.tick() => self.flush(),
+                _ = flush.tick(), if !was_clean => self.flush(),
                 _ = heartbeat.tick() => self.heartbeat(),
             }
             if self.urgent {
                 self.urgent = false;
                 self.flush();
+            }
+            if was_clean && !self.dirty.is_empty() {
+                flush.reset();
             }
         }
     }
@@ -615,26 +622,26 @@ impl Agent {
             self.after(&uid);
         }
         // Runs of pods that no longer exist (deleted while we were down),
-        // or whose terminal status is committed: kill what runs, forget
-        // the rest, and release the pods' sandboxes.
+        // or whose terminal status is committed: kill what runs and forget
+        // the rest. Whatever else a runtime holds for such pods goes too
+        // (a sandbox, even one whose containers were already removed when
+        // the engine stopped).
+        let keep: HashSet<String> = known.difference(&self.done).cloned().collect();
         for rt in self.rts.values() {
-            let mut released = HashSet::new();
             for r in runs {
                 let Some((uid, _, _)) = parse_run_id(&r.id) else {
                     continue;
                 };
-                if known.contains(uid) && !self.done.contains(uid) {
+                if keep.contains(uid) {
                     continue;
                 }
                 if r.exit.is_none() {
                     rt.signal(&r.id, libc::SIGKILL);
                 } else {
                     rt.forget(&r.id);
-                    if released.insert(uid.to_string()) {
-                        rt.release_pod(uid);
-                    }
                 }
             }
+            rt.release_all_but(&keep);
         }
     }
 

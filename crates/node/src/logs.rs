@@ -8,24 +8,16 @@
 //! container ID in the status names the run. When a run's output is fully
 //! drained the supervisor makes its file read-only; `follow` ends there.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
 use api::logs::LogOptions;
 use bytes::Bytes;
 use futures::Stream;
 use serde_json::Value;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
+use crate::log_wake::LogWaker;
 use crate::paths;
 use crate::{Error, Result};
-
-/// How often a follower looks for new output. A poll is an open, a seek
-/// and a read; at 10 ms a line shows in about 10 ms at the median
-/// (`cargo run --release -p bench -- logs`), well under the 100 ms target.
-/// Polling rather than inotify keeps followers independent of the
-/// filesystem and of the watch limits of the machine.
-const FOLLOW_POLL: Duration = Duration::from_millis(10);
 
 fn s<'a>(v: &'a Value, p: &str) -> &'a str {
     v.pointer(p).and_then(Value::as_str).unwrap_or("")
@@ -254,6 +246,9 @@ struct Follow {
     follow: bool,
     first: Option<Vec<u8>>,
     ended: bool,
+    /// Wakes the follower when the file changes (`log_wake.rs`); made on
+    /// the first wait, so a plain read makes none.
+    waker: Option<LogWaker>,
 }
 
 /// Streams a container's log as the API's `pods/log` subresource returns it.
@@ -328,6 +323,7 @@ pub async fn stream_logs(
         follow: opts.follow && live,
         first: Some(first),
         ended,
+        waker: None,
     };
     Ok(futures::stream::unfold(state, |mut st| async move {
         if let Some(first) = st.first.take() {
@@ -340,6 +336,10 @@ pub async fn stream_logs(
                 return None;
             }
             let path = st.path.clone()?;
+            // Watch before reading: a change after the read wakes the wait.
+            if let Some(w) = st.waker.as_mut() {
+                w.arm(&path);
+            }
             let done = complete(&path);
             if st.file.is_none() {
                 st.file = std::fs::File::open(&path)
@@ -387,7 +387,11 @@ pub async fn stream_logs(
             if done {
                 return None;
             }
-            tokio::time::sleep(FOLLOW_POLL).await;
+            match st.waker.as_mut() {
+                Some(w) => w.wait().await,
+                // The first wait: arm and read once more, then wait.
+                None => st.waker = Some(LogWaker::new()),
+            }
         }
     }))
 }
@@ -397,6 +401,7 @@ mod tests {
     use super::*;
     use futures::StreamExt;
     use serde_json::json;
+    use std::time::Duration;
 
     fn pod(status: Value) -> Value {
         json!({"metadata": {"name": "p", "namespace": "default", "uid": "u"},

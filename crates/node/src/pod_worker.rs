@@ -768,9 +768,15 @@ impl PodWorker {
                 };
                 self.on_exit(&x, now, acts);
             }
-            BuildError::Config(message) => {
+            BuildError::Config(_) | BuildError::Create(_) => {
+                let (reason, message) = match err {
+                    BuildError::Create(m) => ("CreateContainerError", m),
+                    BuildError::Config(m) | BuildError::CannotRun(m) => {
+                        ("CreateContainerConfigError", m)
+                    }
+                };
                 c.state = CState::Waiting {
-                    reason: "CreateContainerConfigError".into(),
+                    reason: reason.into(),
                     message: Some(message.clone()),
                 };
                 c.blocked = true;

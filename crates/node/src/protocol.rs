@@ -38,6 +38,21 @@ pub struct StartSpec {
     /// `/dev/null`.
     #[serde(default)]
     pub stdin: bool,
+    /// The engine's data directory, hidden from the run (root only): a
+    /// tmpfs covers it in the run's mount namespace, and only the run's own
+    /// volumes and working directory are bound back (`isolation.rs`).
+    #[serde(default)]
+    pub hide: Option<String>,
+    /// `runAsUser`: the uid the run executes as (root engines only).
+    #[serde(default)]
+    pub user: Option<u32>,
+    /// `runAsGroup`, else the user's primary group.
+    #[serde(default)]
+    pub group: Option<u32>,
+    /// Supplementary groups (`supplementalGroups`, `fsGroup`); any others
+    /// the engine had are dropped whenever `user` or `group` is set.
+    #[serde(default)]
+    pub groups: Vec<u32>,
     /// Close that stdin once the first attacher leaves (`stdinOnce`).
     #[serde(default)]
     pub stdin_once: bool,
@@ -59,6 +74,9 @@ fn no_rotation() -> i64 {
 }
 
 /// Agent → supervisor.
+// A request lives only between a channel and its serialisation (or its
+// parse and its handling): boxing the large start would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::cgroups::{self, Cgroups, Handle};
+use crate::isolation::{self, Ids};
 use crate::protocol::{StartSpec, StreamRequest};
 
 /// A started process and the supervisor's ends of its stdio: the write end
@@ -91,13 +92,43 @@ pub(crate) fn rfc3339_nano(t: chrono::DateTime<chrono::Utc>) -> String {
 pub(crate) struct RealSys {
     pub cgroups: Cgroups,
     pub root: bool,
+    /// The capabilities a fenced run's bounding set loses (`isolation.rs`).
+    dropped_caps: Vec<u32>,
+    /// The user namespace map of a fenced run: every id as itself for a
+    /// root engine; the engine's own ids alone for one that is not, when
+    /// the kernel lets it make user namespaces; `None` when it cannot
+    /// fence runs at all.
+    fence_map: Option<(String, String)>,
 }
 
 impl RealSys {
     pub(crate) fn new() -> RealSys {
+        let cap_last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40);
+        let root = rustix::process::geteuid().is_root();
+        let fence_map = if root {
+            let all = "0 0 4294967295\n".to_string();
+            Some((all.clone(), all))
+        } else {
+            let uid = rustix::process::geteuid().as_raw();
+            let gid = rustix::process::getegid().as_raw();
+            let map = (format!("{uid} {uid} 1\n"), format!("{gid} {gid} 1\n"));
+            // Unprivileged user namespaces may be off (a sysctl, an LSM).
+            match new_user_namespace(&map) {
+                Ok(_) => Some(map),
+                Err(e) => {
+                    tracing::warn!("process pods are not fenced off from the engine's data directory: this non-root engine cannot make user namespaces ({e})");
+                    None
+                }
+            }
+        };
         RealSys {
             cgroups: Cgroups::detect(),
-            root: rustix::process::geteuid().is_root(),
+            root,
+            dropped_caps: isolation::dropped_capabilities(cap_last),
+            fence_map,
         }
     }
 }
@@ -149,9 +180,9 @@ impl Sys for RealSys {
             .find(|(k, _)| k == "PATH")
             .map(|(_, v)| v.as_str());
         let exe = look_path(&spec.path, path_env).map_err(err)?;
-        if !spec.mounts.is_empty() && !self.root {
+        if !spec.mounts.is_empty() && self.fence_map.is_none() {
             return Err(err(
-                "emptyDir volume mounts need root: the process runtime mounts them in a private mount namespace".into(),
+                "volume mounts need root or user namespaces: the process runtime mounts them in a private mount namespace".into(),
             ));
         }
         // Unenforceable limits do not stop the pod: the agent has already
@@ -201,43 +232,64 @@ impl Sys for RealSys {
             None
         };
         let cwd = CString::new(spec.cwd.as_bytes()).map_err(|e| err(e.to_string()))?;
-        let ns_mounts: Vec<(CString, CString, bool)> = if self.root {
-            spec.mounts
-                .iter()
-                .filter_map(|(s, t, ro)| {
-                    Some((
-                        CString::new(s.as_bytes()).ok()?,
-                        CString::new(t.as_bytes()).ok()?,
-                        *ro,
-                    ))
-                })
-                .collect()
+        let engine_uid = rustix::process::geteuid().as_raw();
+        let engine_gid = rustix::process::getegid().as_raw();
+        if let Some(m) = isolation::user_problem(
+            spec.args.first().map(String::as_str).unwrap_or(""),
+            spec.user,
+            spec.group,
+            (engine_uid, engine_gid),
+        ) {
+            return Err(err(m));
+        }
+        let passwd = if spec.user.is_some() && spec.group.is_none() {
+            std::fs::read_to_string("/etc/passwd").unwrap_or_default()
         } else {
-            Vec::new()
+            String::new()
         };
-        let hostname = if self.root {
+        // Only root switches users; a non-root engine runs only a spec that
+        // names its own ids (checked above), as itself.
+        let ids = isolation::ids(spec.user, spec.group, &spec.groups, &passwd, engine_uid)
+            .filter(|_| self.root);
+        // Every run is fenced off when the engine can (isolation.rs).
+        let fence = match &self.fence_map {
+            Some(map) => Some(Fence::prepare(spec, map, &self.dropped_caps).map_err(err)?),
+            None => None,
+        };
+        let hostname = if fence.is_some() {
             spec.hostname.clone()
         } else {
             None
         };
-        // The common case (no cgroup, no namespace) needs nothing between
-        // fork and exec, so std can use posix_spawn (vfork): no page-table
-        // copy, and the supervisor's loop is blocked for less time per start.
+        // The common case of a non-root engine (no cgroup, no namespace)
+        // needs nothing between fork and exec, so std can use posix_spawn
+        // (vfork): no page-table copy, and the supervisor's loop is blocked
+        // for less time per start.
         let plain = proc_fds.is_empty()
-            && ns_mounts.is_empty()
+            && fence.is_none()
+            && ids.is_none()
             && hostname.is_none()
             && pty.is_none()
             && Path::new(&spec.cwd).is_dir();
         let tty = pty.is_some();
         let supervisor = std::process::id() as libc::pid_t;
+        let fence_ref = fence.as_ref().map(|f| &f.child);
         if plain {
             cmd.current_dir(&spec.cwd);
         } else {
+            let mut child = ChildSetup {
+                supervisor,
+                cgroup_fds: proc_fds,
+                fence: fence_ref.cloned(),
+                hostname,
+                cwd,
+                ids,
+            };
             // SAFETY: the forking thread is the supervisor's only event-loop
             // thread; the closure makes system calls and small allocations.
             unsafe {
                 cmd.pre_exec(move || {
-                    child_setup(supervisor, &proc_fds, &ns_mounts, hostname.as_deref(), &cwd)?;
+                    child_setup(&mut child)?;
                     if tty {
                         controlling_terminal()?;
                     }
@@ -264,6 +316,7 @@ impl Sys for RealSys {
             })
         })?;
         drop(procs);
+        drop(fence);
         // The parent's copies of the terminal's slave side must go, or the
         // master never sees the end of the output.
         drop(cmd);
@@ -301,7 +354,7 @@ impl Sys for RealSys {
             return Err(err("cmd must not be empty".into()));
         };
         // Enter only the namespaces the run does not share with us.
-        let namespaces: Vec<OwnedFd> = ["ipc", "uts", "net", "mnt"]
+        let namespaces: Vec<OwnedFd> = ["user", "ipc", "uts", "net", "mnt"]
             .iter()
             .filter_map(|ns| foreign_namespace(target.pid, ns))
             .collect();
@@ -335,9 +388,15 @@ impl Sys for RealSys {
             None
         };
         let tty = pty.is_some();
+        // An exec into a fenced run is fenced as the run is.
+        let dropped = if !ns_fds.is_empty() {
+            self.dropped_caps.clone()
+        } else {
+            Vec::new()
+        };
         // SAFETY: the closure makes system calls only (see exec_setup).
         unsafe {
-            cmd.pre_exec(move || exec_setup(&proc_fds, &ns_fds, &cwd, ids, tty));
+            cmd.pre_exec(move || exec_setup(&proc_fds, &ns_fds, &cwd, ids.as_ref(), &dropped, tty));
         }
         let mut child = cmd.spawn().map_err(|e| err(exec_error(program, &e)))?;
         drop(cmd);
@@ -392,18 +451,449 @@ impl Sys for RealSys {
     }
 }
 
-/// What the forked child does before exec: die with the supervisor, join the
-/// cgroups, enter private UTS/mount namespaces (root), bind the volumes and
-/// change directory. (Runs started through posix_spawn have no parent-death
-/// signal; a new supervisor kills the process groups of runs it finds lost
-/// in the journal.)
-fn child_setup(
+/// One bind mount in a run's namespace. The source is a host path, taken
+/// (`open_tree`) before anything is masked and attached (`move_mount`)
+/// after: the data directory's volumes stay reachable only this way.
+#[derive(Clone)]
+struct Bind {
+    source: CString,
+    target: CString,
+    read_only: bool,
+    file: bool,
+}
+
+/// What a root engine's child does to fence a run off (`isolation.rs`),
+/// prepared in the supervisor so the child only makes system calls.
+#[derive(Clone)]
+struct ChildFence {
+    /// The run's own user namespace (see [`new_user_namespace`]).
+    userns: i32,
+    hide: Option<CString>,
+    /// The devices and `/dev/pts` first, then the volumes, then the
+    /// working directory when it is inside the masked directory.
+    binds: Vec<Bind>,
+    /// The detached copies of `binds`' sources, filled in the child
+    /// (capacity reserved here: the child does not allocate for them).
+    trees: Vec<i32>,
+    read_only: Vec<CString>,
+    dropped_caps: Vec<u32>,
+}
+
+/// A [`ChildFence`] and the user namespace it enters, closed in the
+/// supervisor once the child has exec'd.
+struct Fence {
+    child: ChildFence,
+    _userns: OwnedFd,
+}
+
+impl Fence {
+    fn prepare(
+        spec: &StartSpec,
+        map: &(String, String),
+        dropped_caps: &[u32],
+    ) -> Result<Fence, String> {
+        let c = |s: &str| CString::new(s.as_bytes()).map_err(|e| e.to_string());
+        let mut binds = Vec::new();
+        for (name, _, _) in isolation::DEVICES {
+            let p = format!("/dev/{name}");
+            if Path::new(&p).exists() {
+                binds.push(Bind {
+                    source: c(&p)?,
+                    target: c(&p)?,
+                    read_only: false,
+                    file: true,
+                });
+            }
+        }
+        binds.push(Bind {
+            source: c("/dev/pts")?,
+            target: c("/dev/pts")?,
+            read_only: false,
+            file: false,
+        });
+        for (src, target, ro) in &spec.mounts {
+            let file = std::fs::metadata(src)
+                .map_err(|e| format!("error mounting volume source {src}: {e}"))?
+                .is_file();
+            binds.push(Bind {
+                source: c(src)?,
+                target: c(target)?,
+                read_only: *ro,
+                file,
+            });
+        }
+        let hide = spec.hide.as_deref().filter(|h| !h.is_empty());
+        // A working directory inside the masked data directory (the pod's
+        // default one is) is bound back, unless a volume provides it.
+        if let Some(h) = hide {
+            let cwd = Path::new(&spec.cwd);
+            let in_volume = spec
+                .mounts
+                .iter()
+                .any(|(_, t, _)| isolation::is_under(Path::new(t), cwd));
+            if isolation::is_under(Path::new(h), cwd) && !in_volume {
+                // Like runc, create a missing working directory.
+                std::fs::create_dir_all(cwd)
+                    .map_err(|e| format!("working directory {}: {e}", cwd.display()))?;
+                binds.push(Bind {
+                    source: c(&spec.cwd)?,
+                    target: c(&spec.cwd)?,
+                    read_only: false,
+                    file: false,
+                });
+            }
+        }
+        let userns =
+            new_user_namespace(map).map_err(|e| format!("making the run's user namespace: {e}"))?;
+        Ok(Fence {
+            child: ChildFence {
+                userns: userns.as_raw_fd(),
+                hide: hide.map(c).transpose()?,
+                trees: Vec::with_capacity(binds.len()),
+                binds,
+                read_only: isolation::READ_ONLY_PATHS
+                    .iter()
+                    .filter(|p| Path::new(p).exists())
+                    .map(|p| c(p))
+                    .collect::<Result<_, _>>()?,
+                dropped_caps: dropped_caps.to_vec(),
+            },
+            _userns: userns,
+        })
+    }
+}
+
+/// Everything the forked child needs, made before the fork.
+struct ChildSetup {
     supervisor: libc::pid_t,
-    cgroup_fds: &[i32],
-    mounts: &[(CString, CString, bool)],
-    hostname: Option<&str>,
-    cwd: &CString,
+    cgroup_fds: Vec<i32>,
+    fence: Option<ChildFence>,
+    hostname: Option<String>,
+    cwd: CString,
+    ids: Option<Ids>,
+}
+
+/// `mount(2)` with C strings; `None` is NULL.
+fn mount(
+    source: Option<&std::ffi::CStr>,
+    target: &std::ffi::CStr,
+    fstype: Option<&std::ffi::CStr>,
+    flags: libc::c_ulong,
+    data: Option<&std::ffi::CStr>,
 ) -> io::Result<()> {
+    let p = |s: Option<&std::ffi::CStr>| s.map_or(std::ptr::null(), |s| s.as_ptr());
+    // SAFETY: NUL-terminated strings or NULL, as mount(2) takes them.
+    let r = unsafe { libc::mount(p(source), target.as_ptr(), p(fstype), flags, p(data).cast()) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Makes the mount at `path` (and, `recursive`, every mount under it)
+/// read-only, leaving its other flags: in a user namespace, a remount
+/// that would clear a locked flag (`nosuid`, `nodev`) is refused.
+fn set_read_only(path: &std::ffi::CStr, recursive: bool) -> io::Result<()> {
+    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: mount_setattr(2) reads one mount_attr of the given size.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            if recursive { AT_RECURSIVE } else { 0 },
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    // Kernels before 5.12: remount the top mount with its flags kept.
+    // SAFETY: statvfs fills the struct.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: see above.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
+    for (st_flag, ms) in [
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_NOATIME, libc::MS_NOATIME),
+        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (libc::ST_RELATIME, libc::MS_RELATIME),
+    ] {
+        if st.f_flag & st_flag != 0 {
+            flags |= ms;
+        }
+    }
+    mount(None, path, None, flags, None)
+}
+
+/// Binds `path` onto itself and makes the whole tree read-only.
+fn read_only_tree(path: &std::ffi::CStr) -> io::Result<()> {
+    mount(Some(path), path, None, libc::MS_BIND | libc::MS_REC, None)?;
+    set_read_only(path, true)
+}
+
+/// A new user namespace with `map` as its uid and gid maps, held by the
+/// returned descriptor. A short-lived child makes it (`unshare`) and the
+/// supervisor writes its maps, since a process cannot map ids outside its
+/// own namespace. A root engine maps every id to itself: files and
+/// `runAsUser` behave as on the host, but the run's capabilities hold
+/// only in its own namespace, so it cannot reach the engine's or another
+/// run's processes through `/proc/<pid>/root`, `/fd` or `ptrace`. A
+/// non-root engine maps only its own ids (all an unprivileged process
+/// may map), which is enough to mount the fence.
+pub(crate) fn new_user_namespace(map: &(String, String)) -> io::Result<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let mut ready = [0i32; 2];
+    let mut done = [0i32; 2];
+    // SAFETY: pipe2 fills two fds; the forked child only makes
+    // async-signal-safe calls (unshare, write, read, _exit).
+    unsafe {
+        if libc::pipe2(ready.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::pipe2(done.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
+            let e = io::Error::last_os_error();
+            libc::close(ready[0]);
+            libc::close(ready[1]);
+            return Err(e);
+        }
+        let pid = libc::fork();
+        if pid == 0 {
+            // Only the supervisor's ends keep the pipes open.
+            libc::close(ready[0]);
+            libc::close(done[1]);
+            let ok: u8 = if libc::unshare(libc::CLONE_NEWUSER) == 0 {
+                1
+            } else {
+                0
+            };
+            libc::write(ready[1], (&ok as *const u8).cast(), 1);
+            let mut b = 0u8;
+            libc::read(done[0], (&mut b as *mut u8).cast(), 1);
+            libc::_exit(0);
+        }
+        libc::close(ready[1]);
+        libc::close(done[0]);
+        let ready_r = OwnedFd::from_raw_fd(ready[0]);
+        let done_w = OwnedFd::from_raw_fd(done[1]);
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let result = (|| {
+            let mut ok = 0u8;
+            if libc::read(ready_r.as_raw_fd(), (&mut ok as *mut u8).cast(), 1) != 1 || ok != 1 {
+                return Err(io::Error::other("unshare(CLONE_NEWUSER) failed"));
+            }
+            std::fs::write(format!("/proc/{pid}/uid_map"), &map.0)?;
+            if !rustix::process::geteuid().is_root() {
+                // An unprivileged map of the group needs setgroups off.
+                std::fs::write(format!("/proc/{pid}/setgroups"), "deny")?;
+            }
+            std::fs::write(format!("/proc/{pid}/gid_map"), &map.1)?;
+            std::fs::File::open(format!("/proc/{pid}/ns/user")).map(OwnedFd::from)
+        })();
+        drop(done_w);
+        drop(ready_r);
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, 0);
+        result
+    }
+}
+
+/// `open_tree(OPEN_TREE_CLONE | AT_RECURSIVE)`: a detached copy of the
+/// mount tree at `path`.
+fn open_tree(path: &std::ffi::CStr) -> io::Result<i32> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    // SAFETY: open_tree(2) with a NUL-terminated path.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | AT_RECURSIVE,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd as i32)
+}
+
+/// `move_mount`: attaches a detached tree at `target`.
+fn move_mount(tree: i32, target: &std::ffi::CStr) -> io::Result<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    // SAFETY: move_mount(2) with an fd, an empty path and a target path.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The fence's mounts, in the run's new mount namespace.
+fn fence_mounts(f: &mut ChildFence) -> io::Result<()> {
+    let ctx = |what: &str, e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
+    mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
+        .map_err(|e| ctx("making / private", e))?;
+    // Take every source while it is still visible.
+    f.trees.clear();
+    for b in &f.binds {
+        let t = open_tree(&b.source).map_err(|e| ctx("taking a mount source", e))?;
+        f.trees.push(t);
+    }
+    let nosuid = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    if let Some(h) = &f.hide {
+        mount(
+            Some(c"tmpfs"),
+            h,
+            Some(c"tmpfs"),
+            nosuid,
+            Some(c"mode=755,size=1m"),
+        )
+        .map_err(|e| ctx("masking the data directory", e))?;
+    }
+    // /dev: the devices a container gets, no disks.
+    mount(
+        Some(c"tmpfs"),
+        c"/dev",
+        Some(c"tmpfs"),
+        libc::MS_NOSUID | libc::MS_STRICTATIME,
+        Some(c"mode=755,size=64k"),
+    )
+    .map_err(|e| ctx("mounting /dev", e))?;
+    std::fs::create_dir("/dev/shm")?;
+    mount(
+        Some(c"shm"),
+        c"/dev/shm",
+        Some(c"tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        Some(c"mode=1777,size=65536k"),
+    )
+    .map_err(|e| ctx("mounting /dev/shm", e))?;
+    for (name, to) in isolation::DEV_LINKS {
+        let _ = std::os::unix::fs::symlink(to, format!("/dev/{name}"));
+    }
+    for (b, tree) in f.binds.iter().zip(&f.trees) {
+        let t = Path::new(std::ffi::OsStr::from_bytes(b.target.as_bytes()));
+        // A file (a subPath into a ConfigMap volume, a device) is bound
+        // onto a file, which is made as runc makes a missing mount point.
+        if b.file {
+            if let Some(parent) = t.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            if std::fs::symlink_metadata(t).is_err() {
+                std::fs::File::create(t)?;
+            }
+        } else {
+            std::fs::create_dir_all(t)?;
+        }
+        let what = || format!("mounting {}", t.display());
+        move_mount(*tree, &b.target).map_err(|e| ctx(&what(), e))?;
+        // SAFETY: closing our own descriptor.
+        unsafe { libc::close(*tree) };
+        if b.read_only {
+            set_read_only(&b.target, false).map_err(|e| ctx(&what(), e))?;
+        }
+    }
+    if let Some(h) = &f.hide {
+        set_read_only(h, false).map_err(|e| ctx("masking the data directory", e))?;
+    }
+    for p in &f.read_only {
+        read_only_tree(p).map_err(|e| ctx("read-only kernel paths", e))?;
+    }
+    Ok(())
+}
+
+/// Cuts the bounding set (so no exec, setuid binaries included, gets the
+/// dropped capabilities back) and empties the inheritable and ambient sets.
+fn drop_capabilities(dropped: &[u32]) -> io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    for c in dropped {
+        // SAFETY: prctl with valid arguments; EINVAL for a capability the
+        // kernel does not know is harmless.
+        unsafe { libc::prctl(libc::PR_CAPBSET_DROP, *c as libc::c_ulong, 0, 0, 0) };
+    }
+    let mut h = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let mut d = [Data::default(); 2];
+    // SAFETY: capget/capset with a v3 header read or write two Data.
+    unsafe {
+        if libc::syscall(libc::SYS_capget, &mut h as *mut Header, d.as_mut_ptr()) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        d[0].inheritable = 0;
+        d[1].inheritable = 0;
+        if libc::syscall(libc::SYS_capset, &mut h as *mut Header, d.as_ptr()) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+    }
+    Ok(())
+}
+
+/// `setgroups`, `setgid`, `setuid`, in that order (runc's `setupUser`).
+fn switch_user(ids: &Ids) -> io::Result<()> {
+    let groups: Vec<libc::gid_t> = ids.groups.clone();
+    // SAFETY: async-signal-safe calls with valid arguments.
+    unsafe {
+        if libc::setgroups(groups.len(), groups.as_ptr()) < 0
+            || libc::setgid(ids.gid) < 0
+            || libc::setuid(ids.uid) < 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// What the forked child does before exec: die with the supervisor, join
+/// the cgroups, enter private UTS/mount namespaces and fence itself off
+/// (root), change directory, drop capabilities and switch user. (Runs
+/// started through posix_spawn have no parent-death signal; a new
+/// supervisor kills the process groups of runs it finds lost in the
+/// journal.)
+fn child_setup(c: &mut ChildSetup) -> io::Result<()> {
     // SAFETY: prctl with valid arguments.
     unsafe {
         libc::prctl(
@@ -418,15 +908,22 @@ fn child_setup(
     // signal comes, and the run must not start untracked (the next
     // supervisor does not know it and the agent starts it again).
     // SAFETY: getppid has no preconditions.
-    if unsafe { libc::getppid() } != supervisor {
+    if unsafe { libc::getppid() } != c.supervisor {
         return Err(io::Error::other("the supervisor exited"));
     }
-    cgroups::join_fds(cgroup_fds)?;
+    cgroups::join_fds(&c.cgroup_fds)?;
+    if let Some(f) = &c.fence {
+        // SAFETY: see above; the child is single-threaded, as setns into a
+        // user namespace requires.
+        if unsafe { libc::setns(f.userns, libc::CLONE_NEWUSER) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
     let mut flags = 0;
-    if hostname.is_some() {
+    if c.hostname.is_some() {
         flags |= libc::CLONE_NEWUTS;
     }
-    if !mounts.is_empty() {
+    if c.fence.is_some() {
         flags |= libc::CLONE_NEWNS;
     }
     if flags != 0 {
@@ -435,76 +932,42 @@ fn child_setup(
             return Err(io::Error::last_os_error());
         }
     }
-    if let Some(h) = hostname {
+    if let Some(h) = &c.hostname {
         // SAFETY: see above.
         if unsafe { libc::sethostname(h.as_ptr().cast(), h.len()) } < 0 {
             return Err(io::Error::last_os_error());
         }
     }
-    if !mounts.is_empty() {
-        let root = c"/";
-        // SAFETY: see above.
-        unsafe {
-            if libc::mount(
-                std::ptr::null(),
-                root.as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ) < 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        for (src, target, ro) in mounts {
-            let t = Path::new(std::ffi::OsStr::from_bytes(target.as_bytes()));
-            // A file (a subPath into a ConfigMap volume) is bound onto a
-            // file, which is made as runc makes a missing mount point.
-            let file = std::fs::metadata(std::ffi::OsStr::from_bytes(src.as_bytes()))
-                .is_ok_and(|m| !m.is_dir());
-            if file {
-                if let Some(parent) = t.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                if std::fs::symlink_metadata(t).is_err() {
-                    std::fs::File::create(t)?;
-                }
-            } else {
-                std::fs::create_dir_all(t)?;
-            }
-            // SAFETY: see above.
-            unsafe {
-                if libc::mount(
-                    src.as_ptr(),
-                    target.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_BIND | libc::MS_REC,
-                    std::ptr::null(),
-                ) < 0
-                {
-                    return Err(io::Error::last_os_error());
-                }
-                if *ro
-                    && libc::mount(
-                        std::ptr::null(),
-                        target.as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
-                        std::ptr::null(),
-                    ) < 0
-                {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-        }
+    if let Some(f) = &mut c.fence {
+        fence_mounts(f)?;
     }
     // SAFETY: see above.
-    if unsafe { libc::chdir(cwd.as_ptr()) } < 0 {
+    if unsafe { libc::chdir(c.cwd.as_ptr()) } < 0 {
         // Like runc, create a missing working directory.
-        std::fs::create_dir_all(std::ffi::OsStr::from_bytes(cwd.as_bytes()))?;
+        std::fs::create_dir_all(std::ffi::OsStr::from_bytes(c.cwd.as_bytes()))?;
         // SAFETY: see above.
-        if unsafe { libc::chdir(cwd.as_ptr()) } < 0 {
+        if unsafe { libc::chdir(c.cwd.as_ptr()) } < 0 {
             return Err(io::Error::last_os_error());
+        }
+    }
+    if let Some(f) = &c.fence {
+        drop_capabilities(&f.dropped_caps)?;
+    }
+    if let Some(ids) = &c.ids {
+        switch_user(ids)?;
+        // A change of user clears the parent-death signal.
+        // SAFETY: see above.
+        unsafe {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
+            if libc::getppid() != c.supervisor {
+                return Err(io::Error::other("the supervisor exited"));
+            }
         }
     }
     Ok(())
@@ -543,8 +1006,9 @@ fn foreign_namespace(pid: i32, ns: &str) -> Option<OwnedFd> {
     std::fs::File::open(theirs).ok().map(OwnedFd::from)
 }
 
-/// The effective uid and gid of `pid` (`/proc/<pid>/status`).
-fn process_ids(pid: i32) -> Option<(u32, u32)> {
+/// The effective uid, gid and supplementary groups of `pid`
+/// (`/proc/<pid>/status`).
+fn process_ids(pid: i32) -> Option<Ids> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| -> Option<u32> {
         status
@@ -555,7 +1019,17 @@ fn process_ids(pid: i32) -> Option<(u32, u32)> {
             .parse()
             .ok()
     };
-    Some((field("Uid:")?, field("Gid:")?))
+    let groups = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Groups:"))?
+        .split_whitespace()
+        .filter_map(|g| g.parse().ok())
+        .collect();
+    Some(Ids {
+        uid: field("Uid:")?,
+        gid: field("Gid:")?,
+        groups,
+    })
 }
 
 /// A pseudo-terminal pair.
@@ -630,7 +1104,8 @@ fn exec_setup(
     cgroup_fds: &[i32],
     ns_fds: &[i32],
     cwd: &CString,
-    ids: Option<(u32, u32)>,
+    ids: Option<&Ids>,
+    dropped_caps: &[u32],
     tty: bool,
 ) -> io::Result<()> {
     // SAFETY: async-signal-safe calls in a forked child.
@@ -659,17 +1134,14 @@ fn exec_setup(
     if tty {
         controlling_terminal()?;
     }
-    if let Some((uid, gid)) = ids {
+    if !dropped_caps.is_empty() {
+        drop_capabilities(dropped_caps)?;
+    }
+    if let Some(ids) = ids {
         // SAFETY: see above.
-        unsafe {
-            if gid != libc::getegid()
-                && (libc::setgroups(0, std::ptr::null()) < 0 || libc::setgid(gid) < 0)
-            {
-                return Err(io::Error::last_os_error());
-            }
-            if uid != libc::geteuid() && libc::setuid(uid) < 0 {
-                return Err(io::Error::last_os_error());
-            }
+        let same = unsafe { ids.uid == libc::geteuid() && ids.gid == libc::getegid() };
+        if !same {
+            switch_user(ids)?;
         }
     }
     Ok(())

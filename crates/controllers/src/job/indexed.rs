@@ -92,8 +92,16 @@ pub fn is_index_failed(job: &Job, p: &Pod) -> bool {
     counted && failure_count(p) >= job.spec.backoff_limit_per_index.unwrap_or(0)
 }
 
-/// Upstream `calculateFailedIndexes`.
-pub fn calculate_failed_indexes(job: &Job, pods: &[Arc<Pod>]) -> IndexSet {
+/// Upstream `calculateFailedIndexes`, except that a pod whose finalizer
+/// removal is in flight is skipped: an earlier sync accounted for it and
+/// wrote its index (if failed) to status before removing the finalizer. A pod
+/// that sync killed because the Job was failing now shows as failed (it has a
+/// deletionTimestamp), and counting it again would add its index.
+pub fn calculate_failed_indexes(
+    job: &Job,
+    pods: &[Arc<Pod>],
+    expected_rm_finalizers: &HashSet<String>,
+) -> IndexSet {
     let completions = job.completions();
     let mut set = job
         .status
@@ -102,7 +110,10 @@ pub fn calculate_failed_indexes(job: &Job, pods: &[Arc<Pod>]) -> IndexSet {
         .map(|s| IndexSet::parse_lenient(s, completions))
         .unwrap_or_default();
     for p in pods {
-        if p.metadata.has_finalizer(JOB_TRACKING_FINALIZER) && is_index_failed(job, p) {
+        if p.metadata.has_finalizer(JOB_TRACKING_FINALIZER)
+            && !expected_rm_finalizers.contains(&p.metadata.uid)
+            && is_index_failed(job, p)
+        {
             if let Some(ix) = valid_index(p, completions) {
                 set.insert(ix);
             }
@@ -385,7 +396,17 @@ pub(crate) mod tests {
             .annotations
             .insert(INDEX_FAILURE_COUNT_ANNOTATION.into(), "1".into());
         let pods = vec![Arc::new(first.clone()), Arc::new(second)];
-        assert_eq!(calculate_failed_indexes(&j, &pods).to_string(), "2");
+        assert_eq!(
+            calculate_failed_indexes(&j, &pods, &HashSet::new()).to_string(),
+            "2"
+        );
+        // An earlier sync already accounted for a pod whose finalizer
+        // removal is in flight (the race `max_failed_indexes_exceeded` hit).
+        let in_flight = HashSet::from(["f1".to_string()]);
+        assert_eq!(
+            calculate_failed_indexes(&j, &pods, &in_flight).to_string(),
+            ""
+        );
         assert_eq!(new_index_failure_counts(&j, Some(&first)), (1, 0));
         assert_eq!(new_index_failure_counts(&j, None), (0, 0));
         let ignoring = job(

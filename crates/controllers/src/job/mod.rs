@@ -928,7 +928,8 @@ impl JobController {
             ctx.succeeded_indexes = succ;
             ctx.succeeded = ctx.succeeded_indexes.count() as i32;
             if job.spec.backoff_limit_per_index.is_some() {
-                let failed_ix = indexed::calculate_failed_indexes(&job, &ctx.pods);
+                let failed_ix =
+                    indexed::calculate_failed_indexes(&job, &ctx.pods, &ctx.expected_rm_finalizers);
                 if ctx.finished_condition.is_none() {
                     let nfailed = failed_ix.count();
                     if job

@@ -37,6 +37,10 @@ pub(crate) struct Server {
     env: Vec<(String, String)>,
     /// Extra flags of `joblite serve`.
     args: Vec<String>,
+    /// Runs the engine as this uid and gid (`setpriv`), not root, from a
+    /// copy of the binary that user can reach (the target directory may
+    /// be under a private home).
+    as_user: Option<(u32, tempfile::TempDir)>,
 }
 
 impl Server {
@@ -83,8 +87,21 @@ impl Server {
         env: &[(&str, &str)],
         args: &[&str],
     ) -> Server {
+        let mut s = Server::unstarted(engine, data_dir, runtime, env, args);
+        s.spawn();
+        s
+    }
+
+    /// The fixture for an engine, before it runs.
+    fn unstarted(
+        engine: Engine,
+        data_dir: tempfile::TempDir,
+        runtime: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Server {
         let home = tempfile::tempdir().expect("tempdir");
-        let mut s = Server {
+        Server {
             kubeconfig: data_dir.path().join("kubeconfig"),
             data_dir,
             home,
@@ -97,7 +114,24 @@ impl Server {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             args: args.iter().map(|a| a.to_string()).collect(),
-        };
+            as_user: None,
+        }
+    }
+
+    /// Starts a process-runtime engine as nobody (uid and gid 65534), on a
+    /// data directory and HOME that user owns (the non-root engine).
+    #[allow(dead_code)] // the reliability tests' (they share this file)
+    pub(crate) fn start_as_nobody() -> Server {
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let mut s = Server::unstarted(Engine::Podman, data_dir, "process", &[], &[]);
+        for d in [s.data_dir.path(), s.home.path()] {
+            std::os::unix::fs::chown(d, Some(65534), Some(65534)).unwrap();
+        }
+        let bin = tempfile::tempdir().expect("tempdir");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::copy(env!("CARGO_BIN_EXE_joblite"), bin.path().join("joblite")).unwrap();
+        s.as_user = Some((65534, bin));
         s.spawn();
         s
     }
@@ -109,7 +143,18 @@ impl Server {
             .append(true)
             .open(self.data_dir.path().join("test-engine.log"))
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_joblite"))
+        let mut cmd = match &self.as_user {
+            Some((id, bin)) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={id}"))
+                    .arg(format!("--regid={id}"))
+                    .arg("--clear-groups")
+                    .arg(bin.path().join("joblite"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_joblite")),
+        };
+        let child = cmd
             .args([
                 "serve",
                 "--port",

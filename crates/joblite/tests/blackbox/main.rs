@@ -15,6 +15,7 @@ mod containers;
 mod cronjobs;
 mod dashboard;
 mod exec;
+mod isolation;
 mod job_e2e;
 mod jobs;
 mod metrics;

@@ -97,7 +97,9 @@ impl Drop for Forward {
 }
 
 fn web_pod(s: &Server, name: &str, port: u16) -> Vec<u8> {
-    let root = s.data_dir.path().join(format!("www-{name}"));
+    // Outside the data directory, which a pod cannot see (README
+    // "Isolation model").
+    let root = s.home.path().join(format!("www-{name}"));
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join("index.html"), format!("hello from {name}\n")).unwrap();
     let big: Vec<u8> = (0..(2 << 20))

@@ -22,6 +22,7 @@ pub mod container;
 pub mod process;
 pub mod spec;
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use k8s_openapi::api::core::v1::{Container, PodSpec};
@@ -138,6 +139,10 @@ pub enum BuildError {
     CannotRun(String),
     /// The container waits with `CreateContainerConfigError`.
     Config(String),
+    /// The runtime cannot create the container as asked: it waits with
+    /// `CreateContainerError`, as the kubelet reports a runtime's refusal
+    /// (`ErrCreateContainer` in `pkg/kubelet/container/sync_result.go`).
+    Create(String),
 }
 
 /// Everything a runtime needs to start one attempt of one container.
@@ -198,6 +203,11 @@ pub trait Runtime: Send + Sync {
     /// The pod is finished and committed (or gone): release what the
     /// runtime holds for it beyond its runs (a sandbox).
     fn release_pod(&self, _uid: &str) {}
+    /// After a restart: release what the runtime holds for any pod not
+    /// in `keep` (the pods still to run), such as a sandbox whose pod
+    /// finished or went away while the agent was down. Pods started since
+    /// are kept.
+    fn release_all_but(&self, _keep: &HashSet<String>) {}
     /// Asks for a [`RuntimeEvent::Snapshot`].
     fn list(&self);
     /// Why resource limits would not be enforced, if they would not.

@@ -9,13 +9,17 @@
 //! hostname and limits.
 //!
 //! The pod's hostname is always in `$HOSTNAME`; when the pod sets
-//! `spec.hostname` (Indexed Jobs do) and joblite runs as root, the process
-//! also gets it from `hostname(1)` through a private UTS namespace.
+//! `spec.hostname` (Indexed Jobs do), the process also gets it from
+//! `hostname(1)` through a private UTS namespace.
 //!
-//! Without root there are no private mount or UTS namespaces: a container
-//! that mounts a volume fails with `ContainerCannotRun` and a message that
-//! says so (rather than silently writing to the host's `/data`), and the
-//! hostname is only in `$HOSTNAME`.
+//! Every run is fenced off from the engine's data directory in its own
+//! user and mount namespaces (`isolation.rs`; `hide` in the spec). An
+//! engine that is neither root nor allowed unprivileged user namespaces
+//! cannot: its containers run unfenced, and one that mounts a volume fails
+//! with `ContainerCannotRun` and a message that says so (rather than
+//! silently writing to the host's `/data`). Only a root engine switches to
+//! `runAsUser`/`runAsGroup`; any other refuses a container that asks for
+//! ids not its own with `CreateContainerError`.
 
 // `pre_exec` (a new session for the supervisor) is unsafe by nature.
 #![allow(unsafe_code)]
@@ -356,6 +360,27 @@ pub fn build_spec(req: &StartRequest<'_>) -> Result<StartSpec, BuildError> {
         }
     };
     let res = spec::resources(container);
+    let run_as = spec::run_as(req.spec, container);
+    let id = |field: &str, v: Option<i64>| {
+        v.map(|v| crate::isolation::id_value(field, v))
+            .transpose()
+            .map_err(BuildError::Config)
+    };
+    let user = id("runAsUser", run_as.user)?;
+    let group = id("runAsGroup", run_as.group)?;
+    let groups = run_as
+        .groups
+        .iter()
+        .map(|g| crate::isolation::id_value("supplementalGroups", *g))
+        .collect::<Result<Vec<u32>, String>>()
+        .map_err(BuildError::Config)?;
+    let engine = (
+        rustix::process::geteuid().as_raw(),
+        rustix::process::getegid().as_raw(),
+    );
+    if let Some(m) = crate::isolation::user_problem(&container.name, user, group, engine) {
+        return Err(BuildError::Create(m));
+    }
     Ok(StartSpec {
         id: req.run_id(),
         path: argv[0].clone(),
@@ -387,6 +412,20 @@ pub fn build_spec(req: &StartRequest<'_>) -> Result<StartSpec, BuildError> {
         stdin: container.stdin.unwrap_or(false),
         stdin_once: container.stdin_once.unwrap_or(false),
         tty: container.tty.unwrap_or(false),
+        // The node directory lives in the engine's data directory, which
+        // holds the engine's credentials and store.
+        hide: req
+            .data_dir
+            .parent()
+            .filter(|p| p.parent().is_some())
+            .map(|p| p.to_string_lossy().into_owned()),
+        user,
+        group,
+        groups: if user.is_some() || group.is_some() {
+            groups
+        } else {
+            Vec::new()
+        },
         // The runtime sets the node's log policy (`ProcessRuntime::start`).
         log_max_size: -1,
         log_max_files: 0,

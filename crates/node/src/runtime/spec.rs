@@ -83,13 +83,22 @@ pub fn mounts(req: &StartRequest<'_>) -> Result<Vec<Mount>, BuildError> {
         let host = crate::volumes::host_dir(req, vol)
             .map_err(|e| BuildError::Config(format!("volume {:?}: {e}", vol.name)))?;
         let Some(host) = host else { continue };
-        let mut src = host.path;
+        let mut src = host.path.clone();
         if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
             src = src.join(sub);
         }
         if host.owned || !src.exists() {
             crate::volumes::make_dir(&src)
                 .map_err(|e| BuildError::Config(format!("volume {:?}: {e}", vol.name)))?;
+        }
+        // An emptyDir is world-writable (mode 0777), as the kubelet makes
+        // it (`pkg/volume/emptydir`), so a pod's runAsUser can write it.
+        if vol.empty_dir.is_some() {
+            use std::os::unix::fs::PermissionsExt;
+            for dir in [&host.path, &src] {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777))
+                    .map_err(|e| BuildError::Config(format!("volume {:?}: {e}", vol.name)))?;
+            }
         }
         out.push(Mount {
             source: src,
@@ -98,6 +107,36 @@ pub fn mounts(req: &StartRequest<'_>) -> Result<Vec<Mount>, BuildError> {
         });
     }
     Ok(out)
+}
+
+/// The security context's ids: `runAsUser` and `runAsGroup`, the
+/// container's winning over the pod's (`DetermineEffectiveSecurityContext`
+/// in `pkg/securitycontext/util.go`), and the pod's supplementary groups
+/// (`supplementalGroups`, then `fsGroup`, as the kubelet passes them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunAs {
+    pub user: Option<i64>,
+    pub group: Option<i64>,
+    pub groups: Vec<i64>,
+}
+
+/// Reads the container's effective [`RunAs`].
+pub fn run_as(spec: &k8s_openapi::api::core::v1::PodSpec, container: &Container) -> RunAs {
+    let c = container.security_context.as_ref();
+    let p = spec.security_context.as_ref();
+    let mut groups: Vec<i64> = p
+        .and_then(|p| p.supplemental_groups.clone())
+        .unwrap_or_default();
+    groups.extend(p.and_then(|p| p.fs_group));
+    RunAs {
+        user: c
+            .and_then(|c| c.run_as_user)
+            .or_else(|| p.and_then(|p| p.run_as_user)),
+        group: c
+            .and_then(|c| c.run_as_group)
+            .or_else(|| p.and_then(|p| p.run_as_group)),
+        groups,
+    }
 }
 
 /// The container's limits and requests.

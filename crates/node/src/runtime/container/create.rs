@@ -167,7 +167,10 @@ pub fn container_body(
     let mounts = spec::mounts(req)?;
     let res = spec::resources(c);
     let join = format!("container:{sandbox_id}");
+    // The pod's supplementary groups, as the process runtime sets them.
+    let groups = spec::run_as(req.spec, c).groups;
     let host_config = HostConfig {
+        group_add: (!groups.is_empty()).then(|| groups.iter().map(i64::to_string).collect()),
         network_mode: Some(join.clone()),
         ipc_mode: Some(join.clone()),
         uts_mode: Some(join),
@@ -278,7 +281,7 @@ mod tests {
     fn limits_user_and_namespaces_map_as_the_kubelet_maps_them() {
         let b = body(
             json!({"metadata": {"name": "p", "namespace": "ns", "uid": "u1"},
-            "spec": {"securityContext": {"runAsUser": 1000, "runAsGroup": 3000},
+            "spec": {"securityContext": {"runAsUser": 1000, "runAsGroup": 3000, "supplementalGroups": [4000], "fsGroup": 5000},
             "containers": [{"name": "c", "image": "busybox", "workingDir": "/w", "stdin": true, "tty": true,
                 "resources": {"limits": {"memory": "50Mi", "cpu": "250m"}}}]}}),
         );
@@ -293,6 +296,10 @@ mod tests {
         assert_eq!(h.ipc_mode.as_deref(), Some("container:sbx"));
         assert_eq!(h.uts_mode.as_deref(), Some("container:sbx"));
         assert_eq!(b.user.as_deref(), Some("1000:3000"));
+        assert_eq!(
+            h.group_add,
+            Some(vec!["4000".to_string(), "5000".to_string()])
+        );
         assert_eq!(b.working_dir.as_deref(), Some("/w"));
         assert_eq!((b.tty, b.open_stdin), (Some(true), Some(true)));
         let l = b.labels.unwrap();

@@ -34,7 +34,7 @@ mod pull_secrets;
 pub mod raw;
 pub mod streams;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -69,6 +69,10 @@ pub struct ContainerConfig {
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often an unreachable engine is pinged.
 const PING_EVERY: Duration = Duration::from_secs(1);
+/// The first and the longest pause before asking again whether a container
+/// whose log stream ended has exited.
+const EXIT_RECHECK_FIRST: Duration = Duration::from_millis(5);
+const EXIT_RECHECK_LAST: Duration = Duration::from_millis(500);
 
 /// The pod's sandbox.
 #[derive(Debug, Clone)]
@@ -94,6 +98,9 @@ struct Run {
 struct State {
     runs: HashMap<String, Run>,
     sandboxes: HashMap<String, Arc<tokio::sync::Mutex<Option<Sandbox>>>>,
+    /// While a sweep for leftovers runs ([`Runtime::release_all_but`]):
+    /// the pods started meanwhile, which it must not release.
+    sweep: Option<HashSet<String>>,
 }
 
 struct Inner {
@@ -110,6 +117,15 @@ struct Inner {
     pulls: tokio::sync::Mutex<()>,
     pause_ready: tokio::sync::Mutex<bool>,
     connected: AtomicBool,
+    /// Wakes the watchdog when the engine stops answering (and when this
+    /// runtime goes): it sleeps while the engine answers.
+    lost: Arc<tokio::sync::Notify>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.lost.notify_one();
+    }
 }
 
 /// The agent's handle on the container engine.
@@ -160,6 +176,7 @@ pub async fn connect(
         .clone()
         .with_timeout(Duration::from_secs(u32::MAX as u64));
     let (tx, rx) = mpsc::unbounded_channel();
+    let lost = Arc::new(tokio::sync::Notify::new());
     let inner = Arc::new(Inner {
         docker,
         waiter,
@@ -171,10 +188,11 @@ pub async fn connect(
         pulls: tokio::sync::Mutex::new(()),
         pause_ready: tokio::sync::Mutex::new(false),
         connected: AtomicBool::new(true),
+        lost: lost.clone(),
     });
     let runs = inner.snapshot().await.map_err(|x| err(x.to_string()))?;
     let _ = inner.tx.send(RuntimeEvent::Snapshot(runs));
-    tokio::spawn(watchdog(Arc::downgrade(&inner)));
+    tokio::spawn(watchdog(Arc::downgrade(&inner), lost));
     Ok((Arc::new(ContainerRuntime { inner }), rx))
 }
 
@@ -207,8 +225,19 @@ fn message(e: &EngineError) -> String {
 }
 
 /// Pings the engine while it is unreachable; lists again once it answers.
-async fn watchdog(inner: std::sync::Weak<Inner>) {
+/// While it answers, the watchdog sleeps until [`Inner::lost`] wakes it.
+async fn watchdog(inner: std::sync::Weak<Inner>, lost: Arc<tokio::sync::Notify>) {
     loop {
+        let connected = match inner.upgrade() {
+            Some(i) => i.connected.load(Ordering::Acquire),
+            None => return,
+        };
+        if connected {
+            // `notify_one` keeps a permit, so a loss between the load and
+            // this wait is not missed.
+            lost.notified().await;
+            continue;
+        }
         tokio::time::sleep(PING_EVERY).await;
         let Some(inner) = inner.upgrade() else { return };
         if inner.connected.load(Ordering::Acquire) {
@@ -317,6 +346,7 @@ impl Inner {
 
     fn lost(&self, what: &str, e: &str) {
         if self.connected.swap(false, Ordering::AcqRel) {
+            self.lost.notify_one();
             tracing::warn!("container engine {}: {what}: {e}", self.engine.endpoint);
             let _ = self.tx.send(RuntimeEvent::Disconnected {
                 message: format!("the container engine does not answer: {e}"),
@@ -520,7 +550,13 @@ impl Inner {
                 r.following = false;
             }
         };
+        // The log stream can end a moment before the engine records the
+        // exit (Podman's conmon writes the exit file after the output
+        // closes), so a running answer is asked again soon, then less
+        // often: a fixed 500 ms pause cost every short pod half a second.
+        let mut pause = EXIT_RECHECK_FIRST;
         let info = loop {
+            let began = Instant::now();
             if !self.copy_logs(&id, &path, true).await {
                 stop(&self);
                 self.lost("following a container", "the log stream broke");
@@ -528,7 +564,12 @@ impl Inner {
             }
             match raw::inspect(&self.engine.endpoint, &id).await {
                 Ok(i) if i.running => {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    if began.elapsed() > EXIT_RECHECK_LAST {
+                        // The stream was live: a new end is a new wait.
+                        pause = EXIT_RECHECK_FIRST;
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(EXIT_RECHECK_LAST);
                 }
                 Ok(i) => break i,
                 Err(e) if status_code(&e) == Some(404) => {
@@ -846,11 +887,11 @@ impl Inner {
     }
 
     async fn try_start(self: Arc<Self>, plan: &Plan, run: &str) -> Result<(), Abort> {
-        let sandbox = self.ensure_sandbox(plan).await?;
-        if let Some(sig) = self.cancelled(run) {
-            return Err(Abort::Cancelled(sig));
-        }
-        let image_id = self.ensure_image(plan, run).await?;
+        // The image does not depend on the sandbox: look it up (or pull
+        // it) while the sandbox starts. The events keep the kubelet's
+        // order, as a sandbox that starts has no event of its own.
+        let (sandbox, image_id) =
+            tokio::try_join!(self.ensure_sandbox(plan), self.ensure_image(plan, run))?;
         if let Some(sig) = self.cancelled(run) {
             return Err(Abort::Cancelled(sig));
         }
@@ -860,11 +901,17 @@ impl Inner {
         let mut body =
             match create::container_body(&req, plan.env.clone(), &self.instance, &sandbox.id) {
                 Ok(b) => b,
-                Err(BuildError::Config(m)) | Err(BuildError::CannotRun(m)) => {
+                Err(e) => {
+                    let (reason, m) = match e {
+                        BuildError::Create(m) => ("CreateContainerError", m),
+                        BuildError::Config(m) | BuildError::CannotRun(m) => {
+                            ("CreateContainerConfigError", m)
+                        }
+                    };
                     let _ = self.tx.send(RuntimeEvent::Failed {
                         id: run.to_string(),
                         failure: StartFailure::Blocked {
-                            reason: "CreateContainerConfigError".into(),
+                            reason: reason.into(),
                             message: m,
                         },
                     });
@@ -1076,14 +1123,20 @@ impl Runtime for ContainerRuntime {
         let env = spec::environment(req, Vec::new())?;
         spec::mounts(req)?;
         let res = spec::resources(req.container);
-        inner.state.lock().runs.insert(
-            run,
-            Run {
-                memory_limited: res.memory_limit.is_some(),
-                log_path: req.log_path(),
-                ..Default::default()
-            },
-        );
+        {
+            let mut st = inner.state.lock();
+            if let Some(started) = st.sweep.as_mut() {
+                started.insert(req.uid().to_string());
+            }
+            st.runs.insert(
+                run,
+                Run {
+                    memory_limited: res.memory_limit.is_some(),
+                    log_path: req.log_path(),
+                    ..Default::default()
+                },
+            );
+        }
         let plan = Plan {
             pod: req.pod.clone(),
             spec: req.spec.clone(),
@@ -1167,6 +1220,39 @@ impl Runtime for ContainerRuntime {
                 let _ = s.lock().await;
             }
             inner.release(&uid).await;
+        });
+    }
+
+    fn release_all_but(&self, keep: &HashSet<String>) {
+        let keep = keep.clone();
+        let inner = self.inner.clone();
+        inner.state.lock().sweep = Some(HashSet::new());
+        tokio::spawn(async move {
+            let listed = raw::list(
+                &inner.engine.endpoint,
+                &[format!("{}={}", create::LABEL_INSTANCE, inner.instance)],
+            )
+            .await;
+            let uids: BTreeSet<String> = listed
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|c| c.labels.get(create::LABEL_POD_UID).cloned())
+                .collect();
+            for uid in uids {
+                let leftover = {
+                    let mut st = inner.state.lock();
+                    let started = st.sweep.as_ref().is_some_and(|s| s.contains(&uid));
+                    let leftover = !keep.contains(&uid) && !started;
+                    if leftover {
+                        st.sandboxes.remove(&uid);
+                    }
+                    leftover
+                };
+                if leftover {
+                    inner.release(&uid).await;
+                }
+            }
+            inner.state.lock().sweep = None;
         });
     }
 
