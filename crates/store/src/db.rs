@@ -255,7 +255,15 @@ fn commit_batch(inner: &Arc<Inner>, conn: &mut Connection, batch: Vec<(Op, Reply
                 object: Some(decoded.clone()),
             };
             let live = event != EventType::Deleted;
-            overlay.insert(key.clone(), live.then(|| stored.clone()));
+            // The cache keeps the decoded form only where the strategy says
+            // the object will be written again soon; the bytes always.
+            let cached = Stored {
+                object: api::resources::by_plural(key.resource)
+                    .is_some_and(|r| r.strategy.cache_decoded(decoded.as_ref()))
+                    .then(|| decoded.clone()),
+                ..stored.clone()
+            };
+            overlay.insert(key.clone(), live.then_some(cached));
             let ev = Arc::new(Event {
                 rev,
                 kind: event,

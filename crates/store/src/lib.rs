@@ -74,8 +74,9 @@ impl Key {
 /// set) and, when the writer of this process committed it, its decoded form.
 ///
 /// Both forms are shared, never copied: the writer encodes an object once
-/// and hands the same `Bytes` and the same `Arc` to the in-memory state,
-/// every watcher and every reader. Neither is ever mutated after commit (the
+/// and hands the same `Bytes` and the same `Arc` to every watcher; the
+/// in-memory state keeps the bytes, and the `Arc` too where the kind's
+/// `Strategy::cache_decoded` says the object will be written again soon. Neither is ever mutated after commit (the
 /// `Object` types have no interior mutability), so a holder can keep either
 /// as long as it likes and it stays the version it was given.
 #[derive(Debug, Clone)]
@@ -83,7 +84,8 @@ pub struct Stored {
     pub rev: u64,
     pub bytes: Bytes,
     /// The decoded object, shared; `None` for objects read back from SQLite
-    /// (start-up, history), which [`Stored::decoded`] decodes on demand.
+    /// (start-up, history) and for cached objects of kinds kept as bytes,
+    /// which [`Stored::decoded`] decodes on demand.
     pub object: Option<Arc<dyn Object>>,
 }
 
