@@ -3,6 +3,8 @@
 #   bench/scripts/kubectl-throughput.sh [COMPLETIONS] [PARALLELISM]
 # Uses target/release/joblite (or $JOBLITE). Complements `cargo run -p bench
 # -- throughput`, which drives the API with kube-rs and compares with xargs.
+# With PERF=FILE the engine is profiled while the Job runs
+# (`perf record -e cpu-clock -g`; build with frame pointers, see README).
 set -euo pipefail
 N=${1:-5000}; PAR=${2:-8}
 BIN=${JOBLITE:-$(dirname "$0")/../../target/release/joblite}
@@ -25,10 +27,16 @@ spec:
       restartPolicy: Never
       containers: [{name: t, image: none, command: ["/bin/true"]}]
 Y
+if [ -n "${PERF:-}" ]; then
+  perf record -q -e cpu-clock -g -o "$PERF" -p "$SP" 2>/dev/null &
+  PP=$!
+  sleep 0.5
+fi
 T0=$(date +%s.%N)
 kubectl create -f "$D/job.yaml" >/dev/null
 kubectl wait --for=condition=complete job/tp --timeout=900s >/dev/null
 T1=$(date +%s.%N)
+if [ -n "${PERF:-}" ]; then kill -INT "$PP"; wait "$PP" || true; fi
 SUP=$(pgrep -f "supervise $D/node" | head -1)
 read -r -a S < "/proc/$SP/stat"; read -r -a P < "/proc/$SUP/stat"
 TCK=$(getconf CLK_TCK)

@@ -215,6 +215,15 @@ pub trait Strategy: Send + Sync + 'static {
     /// Namespace turns `Terminating`).
     fn prepare_for_delete(&self, _obj: &mut Self::Object) {}
 
+    /// Whether the store's cache keeps this object decoded beside its bytes,
+    /// so that its next write is planned without parsing it again. Worth it
+    /// for objects written again soon (a running Pod, a Job, the Node); not
+    /// for those rarely written again (a finished Pod, an Event), where a
+    /// decoded copy of each nearly doubled the engine's memory.
+    fn cache_decoded(&self, _obj: &Self::Object) -> bool {
+        false
+    }
+
     /// `DefaultGarbageCollectionPolicy` of `OrphanDependents`: when `Some`,
     /// a delete without a propagation policy orphans the dependents and the
     /// response carries this warning.
@@ -346,6 +355,8 @@ pub trait DynStrategy: Send + Sync {
     fn finalizing(&self, obj: &dyn Object) -> bool;
     /// See [`Strategy::prepare_for_delete`].
     fn prepare_for_delete(&self, obj: &mut dyn Object);
+    /// See [`Strategy::cache_decoded`].
+    fn cache_decoded(&self, obj: &dyn Object) -> bool;
     /// See [`Strategy::orphan_by_default_warning`].
     fn orphan_by_default_warning(&self) -> Option<&'static str>;
     /// See [`Strategy::returns_deleted_object`].
@@ -565,6 +576,11 @@ impl<S: Strategy> DynStrategy for S {
         if let Ok(t) = typed_mut::<S::Object>(Strategy::info(self), obj) {
             Strategy::prepare_for_delete(self, t);
         }
+    }
+
+    fn cache_decoded(&self, obj: &dyn Object) -> bool {
+        typed::<S::Object>(Strategy::info(self), obj)
+            .is_ok_and(|t| Strategy::cache_decoded(self, t))
     }
 
     fn orphan_by_default_warning(&self) -> Option<&'static str> {

@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use api::resources::{ResourceInfo, CRONJOBS, JOBS, NODES, PODS};
-use bytes::Bytes;
 use parking_lot::Mutex;
 use serde_json::Value;
 use store::{DeleteOptions, EventType, Propagation, Store, Stored};
@@ -72,23 +71,16 @@ struct Gc {
     queue: WorkQueue<String>,
 }
 
-#[derive(serde::Deserialize)]
-struct MetaOnly {
-    #[serde(default)]
-    metadata: Meta,
-}
-
 struct GcHandler {
     gc: Arc<Gc>,
     resource: &'static ResourceInfo,
 }
 
 impl Handler for GcHandler {
-    fn apply(&self, kind: EventType, object: &Bytes, _rev: u64) {
-        let Ok(m) = serde_json::from_slice::<MetaOnly>(object) else {
+    fn apply(&self, kind: EventType, object: &Stored) {
+        let Some(m) = Meta::of(object) else {
             return;
         };
-        let m = m.metadata;
         let gc = &self.gc;
         let uid = m.uid.clone();
         let mut g = gc.graph.lock();
@@ -146,7 +138,7 @@ impl Handler for GcHandler {
 
     fn replace(&self, items: &[Stored]) {
         for s in items {
-            self.apply(EventType::Added, &s.bytes, s.rev);
+            self.apply(EventType::Added, s);
         }
     }
 }
@@ -181,14 +173,12 @@ impl Gc {
         match self.store.get(resource, ns, &r.name) {
             Err(_) => OwnerState::Dangling,
             Ok(s) => {
-                let Ok(m) = serde_json::from_slice::<MetaOnly>(&s.bytes) else {
+                let Some(m) = Meta::of(&s) else {
                     return OwnerState::Dangling;
                 };
-                if m.metadata.uid != r.uid {
+                if m.uid != r.uid {
                     OwnerState::Dangling
-                } else if m.metadata.deletion_timestamp.is_some()
-                    && m.metadata.has_finalizer(FINALIZER_FOREGROUND)
-                {
+                } else if m.deletion_timestamp.is_some() && m.has_finalizer(FINALIZER_FOREGROUND) {
                     OwnerState::Waiting
                 } else {
                     OwnerState::Solid
@@ -204,10 +194,9 @@ impl Gc {
         let Ok(stored) = self.store.get(node.resource, &node.namespace, &node.name) else {
             return Ok(());
         };
-        let Ok(obj) = serde_json::from_slice::<MetaOnly>(&stored.bytes) else {
+        let Some(meta) = Meta::of(&stored) else {
             return Ok(());
         };
-        let meta = obj.metadata;
         if meta.uid != uid {
             return Ok(());
         }
@@ -268,10 +257,9 @@ impl Gc {
             let Ok(s) = self.store.get(d.resource, &d.namespace, &d.name) else {
                 continue;
             };
-            let Ok(m) = serde_json::from_slice::<MetaOnly>(&s.bytes) else {
+            let Some(m) = Meta::of(&s) else {
                 continue;
             };
-            let m = m.metadata;
             let Some(r) = m.owner_references.iter().find(|r| r.uid == uid) else {
                 continue;
             };

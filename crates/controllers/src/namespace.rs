@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use api::resources::{ResourceInfo, NAMESPACES};
-use bytes::Bytes;
 use serde_json::Value;
 use store::{DeleteOptions, EventType, Propagation, Store, Stored};
 use tokio::task::JoinHandle;
@@ -30,27 +29,21 @@ struct Ns {
     queue: WorkQueue<String>,
 }
 
-#[derive(serde::Deserialize)]
-struct MetaOnly {
-    #[serde(default)]
-    metadata: Meta,
-}
-
 struct NsHandler(Arc<Ns>);
 
 impl Handler for NsHandler {
-    fn apply(&self, kind: EventType, object: &Bytes, _rev: u64) {
-        if let Ok(m) = serde_json::from_slice::<MetaOnly>(object) {
+    fn apply(&self, kind: EventType, object: &Stored) {
+        if let Some(m) = Meta::of(object) {
             // A namespace removed outright still has its content purged.
-            if kind == EventType::Deleted || m.metadata.deletion_timestamp.is_some() {
-                self.0.queue.add(m.metadata.name);
+            if kind == EventType::Deleted || m.deletion_timestamp.is_some() {
+                self.0.queue.add(m.name);
             }
         }
     }
 
     fn replace(&self, items: &[Stored]) {
         for s in items {
-            self.apply(EventType::Added, &s.bytes, s.rev);
+            self.apply(EventType::Added, s);
         }
     }
 }
@@ -64,10 +57,10 @@ impl Ns {
     async fn process(&self, name: &str) -> Result<bool> {
         let exists = match self.store.get(&NAMESPACES, "", name) {
             Ok(s) => {
-                let Ok(m) = serde_json::from_slice::<MetaOnly>(&s.bytes) else {
+                let Some(m) = Meta::of(&s) else {
                     return Ok(true);
                 };
-                if m.metadata.deletion_timestamp.is_none() {
+                if m.deletion_timestamp.is_none() {
                     return Ok(true);
                 }
                 true
@@ -90,18 +83,18 @@ impl Ns {
             let list = self.store.list(r, Some(name));
             for item in &list.items {
                 remaining += 1;
-                let Ok(im) = serde_json::from_slice::<MetaOnly>(&item.bytes) else {
+                let Some(im) = Meta::of(item) else {
                     continue;
                 };
-                if im.metadata.deletion_timestamp.is_some() {
+                if im.deletion_timestamp.is_some() {
                     continue;
                 }
                 let opts = DeleteOptions {
                     propagation: Some(Propagation::Background),
-                    precondition_uid: Some(im.metadata.uid.clone()),
+                    precondition_uid: Some(im.uid.clone()),
                     ..Default::default()
                 };
-                match self.store.delete(r, name, &im.metadata.name, opts).await {
+                match self.store.delete(r, name, &im.name, opts).await {
                     Ok(_) | Err(store::Error::NotFound(_)) | Err(store::Error::Precondition(_)) => {
                     }
                     Err(e) => return Err(e.into()),

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use api::resources::JOBS;
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use store::{DeleteOptions, EventType, Propagation, Store, Stored};
 use tokio::task::JoinHandle;
@@ -80,18 +79,18 @@ impl Ttl {
 struct TtlHandler(Arc<Ttl>);
 
 impl Handler for TtlHandler {
-    fn apply(&self, kind: EventType, object: &Bytes, rev: u64) {
+    fn apply(&self, kind: EventType, object: &Stored) {
         if kind == EventType::Deleted {
             return;
         }
-        if let Some(job) = Job::parse(object, rev) {
+        if let Some(job) = Job::of(object) {
             self.0.enqueue(&job);
         }
     }
 
     fn replace(&self, items: &[Stored]) {
         for s in items {
-            self.apply(EventType::Added, &s.bytes, s.rev);
+            self.apply(EventType::Added, s);
         }
     }
 }

@@ -670,8 +670,13 @@ impl Agent {
                 }
             }
         }
-        let Ok(pod) = serde_json::from_slice::<Value>(&ev.object) else {
-            return;
+        // The store's shared decoded Pod, as JSON (cheaper than parsing).
+        let pod = match &ev.decoded {
+            Some(o) => o.to_value(),
+            None => match serde_json::from_slice::<Value>(&ev.object) {
+                Ok(v) => v,
+                Err(_) => return,
+            },
         };
         match ev.kind {
             store::EventType::Deleted => {

@@ -130,10 +130,7 @@ pub(crate) fn open(path: &Path, options: &Options) -> Result<(State, WriterHandl
                     namespace,
                     name,
                 },
-                Stored {
-                    rev: rev as u64,
-                    bytes: Bytes::from(value),
-                },
+                Stored::from_bytes(rev as u64, Bytes::from(value)),
             );
         }
     }
@@ -247,20 +244,32 @@ fn commit_batch(inner: &Arc<Inner>, conn: &mut Connection, batch: Vec<(Op, Reply
             };
             rev += 1;
             let prev = lookup(&key);
-            // Encoded once, here, with the revision it gets.
+            // Encoded once, here, with the revision it gets; from here on
+            // the object and its bytes are shared, never copied or changed.
             object.meta_mut().resource_version = Some(rev.to_string());
             let bytes = Bytes::from(object.to_bytes());
+            let decoded: Arc<dyn api::strategy::Object> = Arc::from(object);
             let stored = Stored {
                 rev,
                 bytes: bytes.clone(),
+                object: Some(decoded.clone()),
             };
             let live = event != EventType::Deleted;
-            overlay.insert(key.clone(), live.then(|| stored.clone()));
+            // The cache keeps the decoded form only where the strategy says
+            // the object will be written again soon; the bytes always.
+            let cached = Stored {
+                object: api::resources::by_plural(key.resource)
+                    .is_some_and(|r| r.strategy.cache_decoded(decoded.as_ref()))
+                    .then(|| decoded.clone()),
+                ..stored.clone()
+            };
+            overlay.insert(key.clone(), live.then_some(cached));
             let ev = Arc::new(Event {
                 rev,
                 kind: event,
                 key,
                 object: bytes,
+                decoded: Some(decoded),
                 prev: prev.map(|p| p.bytes),
             });
             planned.push((reply, Ok((stored, event)), Some(ev)));
@@ -444,6 +453,7 @@ impl ReaderPool {
                         },
                         kind: event_kind(r.get(3)?),
                         object: Bytes::from(r.get::<_, Vec<u8>>(4)?),
+                        decoded: None,
                         prev: r.get::<_, Option<Vec<u8>>>(5)?.map(Bytes::from),
                     })
                 })?;
@@ -484,10 +494,7 @@ impl ReaderPool {
             for row in rows {
                 let (rev, event, value) = row?;
                 if event != 2 {
-                    out.push(Stored {
-                        rev,
-                        bytes: Bytes::from(value),
-                    });
+                    out.push(Stored::from_bytes(rev, Bytes::from(value)));
                 }
             }
             Ok(out)

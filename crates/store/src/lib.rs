@@ -70,14 +70,44 @@ impl Key {
     }
 }
 
-/// One stored object: its revision and its JSON bytes (with `resourceVersion` set).
+/// One stored object: its revision, its JSON bytes (with `resourceVersion`
+/// set) and, when the writer of this process committed it, its decoded form.
+///
+/// Both forms are shared, never copied: the writer encodes an object once
+/// and hands the same `Bytes` and the same `Arc` to every watcher; the
+/// in-memory state keeps the bytes, and the `Arc` too where the kind's
+/// `Strategy::cache_decoded` says the object will be written again soon. Neither is ever mutated after commit (the
+/// `Object` types have no interior mutability), so a holder can keep either
+/// as long as it likes and it stays the version it was given.
 #[derive(Debug, Clone)]
 pub struct Stored {
     pub rev: u64,
     pub bytes: Bytes,
+    /// The decoded object, shared; `None` for objects read back from SQLite
+    /// (start-up, history) and for cached objects of kinds kept as bytes,
+    /// which [`Stored::decoded`] decodes on demand.
+    pub object: Option<Arc<dyn Object>>,
 }
 
 impl Stored {
+    /// An object read back from its bytes (not decoded yet).
+    pub fn from_bytes(rev: u64, bytes: Bytes) -> Stored {
+        Stored {
+            rev,
+            bytes,
+            object: None,
+        }
+    }
+
+    /// The decoded object: the shared one when there is one, otherwise
+    /// decoded from the bytes with `resource`'s type.
+    pub fn decoded(&self, resource: &ResourceInfo) -> Result<Arc<dyn Object>> {
+        match &self.object {
+            Some(o) => Ok(o.clone()),
+            None => decode(resource, &self.bytes),
+        }
+    }
+
     /// Parses the stored JSON.
     pub fn value(&self) -> Value {
         serde_json::from_slice(&self.bytes).expect("store holds valid JSON")
@@ -87,6 +117,15 @@ impl Stored {
     pub fn typed<T: DeserializeOwned>(&self) -> Result<T> {
         serde_json::from_slice(&self.bytes).map_err(|e| Error::Decode(e.to_string()))
     }
+}
+
+/// Decodes stored bytes as `resource`'s type.
+pub(crate) fn decode(resource: &ResourceInfo, bytes: &[u8]) -> Result<Arc<dyn Object>> {
+    resource
+        .strategy
+        .decode_stored(bytes)
+        .map(Arc::from)
+        .map_err(Error::Rejected)
 }
 
 /// A list: objects in key order and the revision the list is consistent at.
@@ -311,10 +350,7 @@ impl Store {
             };
             if dry_run {
                 return Ok(Written {
-                    stored: Stored {
-                        rev: 0,
-                        bytes: op.object().to_bytes().into(),
-                    },
+                    stored: Stored::from_bytes(0, op.object().to_bytes().into()),
                     warnings,
                     removed: false,
                 });
@@ -428,7 +464,13 @@ impl Store {
     {
         loop {
             let current = self.get(resource, namespace, name)?;
-            let Some(mut next) = f(current.value())? else {
+            // From the shared decoded object when there is one: serializing
+            // it is cheaper than parsing the bytes, and gives the same JSON.
+            let value = match &current.object {
+                Some(o) => o.to_value(),
+                None => current.value(),
+            };
+            let Some(mut next) = f(value)? else {
                 return Ok(None);
             };
             set_resource_version(&mut next, current.rev);
@@ -543,10 +585,7 @@ pub struct Written {
 fn dry_run_result(op: &lifecycle::Op, rev: u64) -> Stored {
     let mut object = op.object().clone_object();
     object.meta_mut().resource_version = Some(rev.to_string());
-    Stored {
-        rev,
-        bytes: object.to_bytes().into(),
-    }
+    Stored::from_bytes(rev, object.to_bytes().into())
 }
 
 /// Outcome of a delete.

@@ -121,10 +121,13 @@ pub(crate) fn check_namespace(ns: &str, lookup: &dyn Fn(&Key) -> Option<Stored>)
     match lookup(&Key::new(&NAMESPACES, "", ns)) {
         None => Err(Error::NamespaceNotFound(ns.to_string())),
         Some(s) => {
-            let terminating = serde_json::from_slice::<serde_json::Value>(&s.bytes)
-                .ok()
-                .and_then(|v| v.pointer("/metadata/deletionTimestamp").cloned())
-                .is_some_and(|t| !t.is_null());
+            let terminating = match &s.object {
+                Some(o) => o.meta().deletion_timestamp.is_some(),
+                None => serde_json::from_slice::<serde_json::Value>(&s.bytes)
+                    .ok()
+                    .and_then(|v| v.pointer("/metadata/deletionTimestamp").cloned())
+                    .is_some_and(|t| !t.is_null()),
+            };
             if terminating {
                 Err(Error::NamespaceTerminating(ns.to_string()))
             } else {
@@ -192,10 +195,10 @@ pub(crate) fn plan_update(
     scope: UpdateScope,
 ) -> Result<(Plan, Vec<String>)> {
     let strategy = resource.strategy;
-    let mut old = strategy
-        .decode_stored(&current.bytes)
-        .map_err(Error::Rejected)?;
-    old.meta_mut().resource_version = None;
+    // The shared decoded object, not a re-parse of the bytes; it is read
+    // only (it carries `resourceVersion`, which `same_as` below accounts for).
+    let old = current.decoded(resource)?;
+    let old = old.as_ref();
     let key = key_of(resource, old.meta());
     {
         let (m, o) = (new.meta_mut(), old.meta());
@@ -214,7 +217,7 @@ pub(crate) fn plan_update(
         m.self_link = None;
     }
     let warnings = strategy
-        .update(new.as_mut(), old.as_ref(), scope)
+        .update(new.as_mut(), old, scope)
         .map_err(Error::Rejected)?;
     let expect_rev = current.rev;
     if removable(resource, new.as_ref()) {
@@ -227,7 +230,7 @@ pub(crate) fn plan_update(
             warnings,
         ));
     }
-    if new.same_as(old.as_ref()) {
+    if same_but_revision(new.as_mut(), old) {
         return Ok((Plan::Unchanged(current.clone()), warnings));
     }
     Ok((
@@ -238,6 +241,15 @@ pub(crate) fn plan_update(
         }),
         warnings,
     ))
+}
+
+/// Whether `new` equals the stored `old` apart from `resourceVersion` (which
+/// the writer assigns); `new` is left without one.
+fn same_but_revision(new: &mut dyn Object, old: &dyn Object) -> bool {
+    new.meta_mut().resource_version = old.meta().resource_version.clone();
+    let same = new.same_as(old);
+    new.meta_mut().resource_version = None;
+    same
 }
 
 /// A deleted object whose finalizers and grace period are all done.
@@ -256,9 +268,9 @@ pub(crate) fn plan_delete(
     options: &DeleteOptions,
 ) -> Result<Plan> {
     let strategy = resource.strategy;
-    let mut object = strategy
-        .decode_stored(&current.bytes)
-        .map_err(Error::Rejected)?;
+    let old = current.decoded(resource)?;
+    let old = old.as_ref();
+    let mut object = old.clone_object();
     object.meta_mut().resource_version = None;
     let key = key_of(resource, object.meta());
     let uid = object.meta().uid.clone().unwrap_or_default();
@@ -277,8 +289,6 @@ pub(crate) fn plan_delete(
             )));
         }
     }
-    let old = object.clone();
-
     let mut finals = object.meta().finalizers.clone().unwrap_or_default();
     // The propagation finalizer replaces the other one, as upstream's
     // `deletionFinalizersForGarbageCollection` does.
@@ -324,7 +334,7 @@ pub(crate) fn plan_delete(
     }
     m.finalizers = (!finals.is_empty()).then_some(finals);
     strategy.prepare_for_delete(object.as_mut());
-    if object.same_as(old.as_ref()) {
+    if same_but_revision(object.as_mut(), old) {
         return Ok(Plan::Unchanged(current.clone()));
     }
     Ok(Plan::Write(Op::Replace {

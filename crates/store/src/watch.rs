@@ -18,7 +18,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
-use crate::{Error, Inner, Key, Result};
+use crate::{Error, Inner, Key, Result, Stored};
+use api::strategy::Object;
 
 /// Capacity of one watcher's queue.
 const WATCH_QUEUE: usize = 1 << 16;
@@ -42,7 +43,8 @@ impl EventType {
     }
 }
 
-/// One committed change.
+/// One committed change. Every watcher gets the same `Arc<Event>`, so the
+/// object's bytes and its decoded form exist once however many watch.
 #[derive(Debug, Clone)]
 pub struct Event {
     pub rev: u64,
@@ -50,8 +52,35 @@ pub struct Event {
     pub key: Key,
     /// The object after the change (for deletes: as deleted, with the new revision).
     pub object: Bytes,
+    /// `object` decoded, shared with the store's state; `None` for changes
+    /// replayed from the log, which [`Event::decoded`] decodes on demand.
+    pub decoded: Option<Arc<dyn Object>>,
     /// The object before the change, when there was one.
     pub prev: Option<Bytes>,
+}
+
+impl Event {
+    /// The object after the change as a [`Stored`] (shared, not copied).
+    pub fn stored(&self) -> Stored {
+        Stored {
+            rev: self.rev,
+            bytes: self.object.clone(),
+            object: self.decoded.clone(),
+        }
+    }
+
+    /// The decoded object: the shared one, or decoded from the bytes.
+    pub fn decoded(&self) -> Result<Arc<dyn Object>> {
+        match &self.decoded {
+            Some(o) => Ok(o.clone()),
+            None => {
+                let info = api::resources::by_plural(self.key.resource).ok_or_else(|| {
+                    Error::Decode(format!("unknown resource {}", self.key.resource))
+                })?;
+                crate::decode(info, &self.object)
+            }
+        }
+    }
 }
 
 struct Watcher {

@@ -45,6 +45,11 @@ impl Strategy for CronJobStrategy {
         &CRONJOBS
     }
 
+    /// CronJobs are few and written on every schedule.
+    fn cache_decoded(&self, _obj: &CronJob) -> bool {
+        true
+    }
+
     fn default(&self, cj: &mut CronJob) {
         rules::default_cronjob(cj);
     }

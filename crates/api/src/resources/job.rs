@@ -53,6 +53,11 @@ impl Strategy for JobStrategy {
         &JOBS
     }
 
+    /// Jobs are few and written on every pod they count.
+    fn cache_decoded(&self, _obj: &Job) -> bool {
+        true
+    }
+
     fn default(&self, job: &mut Job) {
         defaults::default_job(job);
     }

@@ -42,6 +42,11 @@ impl Strategy for NodeStrategy {
         &NODES
     }
 
+    /// The one Node is written on every heartbeat.
+    fn cache_decoded(&self, _obj: &Node) -> bool {
+        true
+    }
+
     fn validate_create(&self, node: &Node) -> Vec<FieldError> {
         validation::validate_node_create(node)
     }

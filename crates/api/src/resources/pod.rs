@@ -54,6 +54,15 @@ impl Strategy for PodStrategy {
         defaults::default_pod(pod);
     }
 
+    /// A pod is written again until it has finished (status, finalizer
+    /// removal); a finished one only once more, if at all.
+    fn cache_decoded(&self, pod: &Pod) -> bool {
+        !matches!(
+            pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+            Some("Succeeded" | "Failed")
+        )
+    }
+
     /// Upstream's RuntimeClass admission (`plugin/pkg/admission/
     /// runtimeclass/admission.go`, `prepareObjects`): a pod naming a
     /// RuntimeClass that does not exist is refused, 403

@@ -32,7 +32,6 @@ use std::time::Duration;
 use api::cron::Zone;
 use api::cronjob::CRONJOBS;
 use api::resources::JOBS;
-use bytes::Bytes;
 use parking_lot::RwLock;
 use store::{EventType, Store, Stored};
 use tokio::task::JoinHandle;
@@ -61,8 +60,9 @@ struct CronJobHandler(Arc<CronJobController>);
 struct JobHandler(Arc<CronJobController>);
 
 impl Handler for CronJobHandler {
-    fn apply(&self, kind: EventType, object: &Bytes, rev: u64) {
-        let Some(cj) = CronJob::parse(object, rev) else {
+    fn apply(&self, kind: EventType, object: &Stored) {
+        let rev = object.rev;
+        let Some(cj) = CronJob::parse(&object.bytes, rev) else {
             return;
         };
         let c = &self.0;
@@ -109,8 +109,9 @@ impl Handler for CronJobHandler {
 }
 
 impl Handler for JobHandler {
-    fn apply(&self, kind: EventType, object: &Bytes, rev: u64) {
-        let Some(job) = Job::parse(object, rev) else {
+    fn apply(&self, kind: EventType, object: &Stored) {
+        let rev = object.rev;
+        let Some(job) = Job::of(object) else {
             return;
         };
         let c = &self.0;
@@ -140,11 +141,7 @@ impl Handler for JobHandler {
 
     fn replace(&self, items: &[Stored]) {
         let c = &self.0;
-        let fresh: Vec<Arc<Job>> = items
-            .iter()
-            .filter_map(|s| Job::parse(&s.bytes, s.rev))
-            .map(Arc::new)
-            .collect();
+        let fresh: Vec<Arc<Job>> = items.iter().filter_map(Job::of).map(Arc::new).collect();
         let gone: Vec<Arc<Job>> = {
             let mut m = c.jobs.write();
             let keys: std::collections::HashSet<String> = fresh.iter().map(|j| j.key()).collect();

@@ -33,7 +33,6 @@ use std::time::Duration;
 use api::index_set::IndexSet;
 use api::resources::{JOBS, PODS};
 use api::selectors::Selector;
-use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 use store::{DeleteOptions, EventType, Store, Stored};
@@ -163,10 +162,11 @@ struct JobHandler(Arc<JobController>);
 struct PodHandler(Arc<JobController>);
 
 impl Handler for JobHandler {
-    fn apply(&self, kind: EventType, object: &Bytes, rev: u64) {
-        let Some(job) = Job::parse(object, rev) else {
+    fn apply(&self, kind: EventType, object: &Stored) {
+        let Some(job) = Job::of(object) else {
             return;
         };
+        let rev = object.rev;
         let c = &self.0;
         let key = job.key();
         if kind == EventType::Deleted {
@@ -187,11 +187,11 @@ impl Handler for JobHandler {
 
     fn replace(&self, items: &[Stored]) {
         let c = &self.0;
-        let fresh: Vec<Job> = items
+        let fresh: Vec<(&Stored, Job)> = items
             .iter()
-            .filter_map(|s| Job::parse(&s.bytes, s.rev))
+            .filter_map(|s| Some((s, Job::of(s)?)))
             .collect();
-        let keys: HashSet<String> = fresh.iter().map(Job::key).collect();
+        let keys: HashSet<String> = fresh.iter().map(|(_, j)| j.key()).collect();
         let gone: Vec<Arc<Job>> = {
             let mut jobs = c.jobs.write();
             let gone_keys: Vec<String> = jobs
@@ -204,22 +204,18 @@ impl Handler for JobHandler {
         for j in gone {
             c.on_job_deleted(j);
         }
-        for j in fresh {
-            let rev = j.rev;
-            self.apply(
-                EventType::Added,
-                &Bytes::from(serde_json::to_vec(&j.raw).unwrap_or_default()),
-                rev,
-            );
+        for (s, _) in fresh {
+            self.apply(EventType::Added, s);
         }
     }
 }
 
 impl Handler for PodHandler {
-    fn apply(&self, kind: EventType, object: &Bytes, rev: u64) {
-        let Some(pod) = Pod::parse(object, rev) else {
+    fn apply(&self, kind: EventType, object: &Stored) {
+        let Some(pod) = Pod::of(object) else {
             return;
         };
+        let rev = object.rev;
         let c = &self.0;
         let pod = Arc::new(pod);
         if kind == EventType::Deleted {
@@ -244,11 +240,7 @@ impl Handler for PodHandler {
 
     fn replace(&self, items: &[Stored]) {
         let c = &self.0;
-        let fresh: Vec<Arc<Pod>> = items
-            .iter()
-            .filter_map(|s| Pod::parse(&s.bytes, s.rev))
-            .map(Arc::new)
-            .collect();
+        let fresh: Vec<Arc<Pod>> = items.iter().filter_map(Pod::of).map(Arc::new).collect();
         let keys: HashSet<String> = fresh.iter().map(|p| p.key()).collect();
         let gone: Vec<Arc<Pod>> = {
             let mut idx = c.pods.write();

@@ -11,14 +11,17 @@
 use std::sync::Arc;
 
 use api::resources::ResourceInfo;
-use bytes::Bytes;
 use store::{Change, EventType, Follower, Store, Stored};
 use tokio::task::JoinHandle;
 
 /// Receives the changes of one resource, in revision order.
+///
+/// `object` is the store's shared version (its bytes and, when the store
+/// has it, its decoded form): a handler builds its view from the decoded
+/// object (`objects::Pod::of` and friends) and never parses it again.
 pub(crate) trait Handler: Send + Sync + 'static {
     /// One change. For `Deleted`, `object` is the object as deleted.
-    fn apply(&self, kind: EventType, object: &Bytes, rev: u64);
+    fn apply(&self, kind: EventType, object: &Stored);
     /// A full list: everything not in `items` is gone.
     fn replace(&self, items: &[Stored]);
 }
@@ -35,7 +38,7 @@ pub(crate) fn start(
     Ok(tokio::spawn(async move {
         while let Some(change) = follower.next().await {
             match change {
-                Change::Event(ev) => handler.apply(ev.kind, &ev.object, ev.rev),
+                Change::Event(ev) => handler.apply(ev.kind, &ev.stored()),
                 Change::Relisted(list) => handler.replace(&list.items),
             }
         }

@@ -1,16 +1,32 @@
 //! Lightweight views of the objects the controllers read.
 //!
-//! The store hands out JSON. Decoding a full `k8s_openapi` Pod for every
-//! watch event would dominate the controller's CPU at a thousand pods per
-//! second, so these structs name only the fields the controllers use and
-//! serde skips the rest. Writes never go through these views: the
-//! controllers edit the stored JSON so fields they do not know survive.
+//! The store hands every watcher the same decoded object (and its JSON).
+//! A view is built from that shared object by copying the few fields the
+//! controllers use, so no informer parses a pod again; only objects the
+//! store has not decoded (replayed from its log after a restart) are parsed
+//! from their JSON, with serde skipping the rest. Both ways give the same
+//! view (a test below holds them equal). Writes never go through these
+//! views: the controllers edit the stored JSON so fields they do not know
+//! survive.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use store::Stored;
+
+/// A `metav1.Time` as its JSON carries it (whole seconds).
+fn time(t: &Option<Time>) -> Option<DateTime<Utc>> {
+    t.as_ref()
+        .and_then(|t| DateTime::from_timestamp(t.0.as_second(), 0))
+}
+
+fn string(s: &Option<String>) -> String {
+    s.clone().unwrap_or_default()
+}
 
 /// Reads `null` as the type's default (Go clients send `"labels": null`).
 fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -66,6 +82,51 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// The view of decoded metadata (what parsing its JSON gives).
+    pub fn from_object_meta(m: &ObjectMeta) -> Meta {
+        Meta {
+            name: string(&m.name),
+            namespace: string(&m.namespace),
+            uid: string(&m.uid),
+            labels: m.labels.clone().unwrap_or_default(),
+            annotations: m.annotations.clone().unwrap_or_default(),
+            finalizers: m.finalizers.clone().unwrap_or_default(),
+            owner_references: m
+                .owner_references
+                .iter()
+                .flatten()
+                .map(|r| OwnerRef {
+                    api_version: r.api_version.clone(),
+                    kind: r.kind.clone(),
+                    name: r.name.clone(),
+                    uid: r.uid.clone(),
+                    controller: r.controller,
+                    block_owner_deletion: r.block_owner_deletion,
+                })
+                .collect(),
+            creation_timestamp: time(&m.creation_timestamp),
+            deletion_timestamp: time(&m.deletion_timestamp),
+            deletion_grace_period_seconds: m.deletion_grace_period_seconds,
+            generation: m.generation,
+        }
+    }
+
+    /// The metadata of a stored object: from the shared decoded object, or
+    /// parsed from its JSON when the store holds none.
+    pub fn of(stored: &Stored) -> Option<Meta> {
+        #[derive(Deserialize)]
+        struct MetaOnly {
+            #[serde(default, deserialize_with = "null_default")]
+            metadata: Meta,
+        }
+        match &stored.object {
+            Some(o) => Some(Meta::from_object_meta(o.meta())),
+            None => serde_json::from_slice::<MetaOnly>(&stored.bytes)
+                .ok()
+                .map(|m| m.metadata),
+        }
+    }
+
     /// The ownerReference with `controller: true` (upstream `metav1.GetControllerOf`).
     pub fn controller_ref(&self) -> Option<&OwnerRef> {
         self.owner_references
@@ -169,6 +230,77 @@ impl Pod {
         let mut p: Pod = serde_json::from_slice(bytes).ok()?;
         p.rev = rev;
         Some(p)
+    }
+
+    /// The view of a stored pod: copied from the shared decoded Pod, or
+    /// parsed from the JSON when the store holds no decoded form.
+    pub fn of(stored: &Stored) -> Option<Pod> {
+        match stored
+            .object
+            .as_ref()
+            .and_then(|o| o.as_any().downcast_ref::<core::Pod>())
+        {
+            Some(p) => Some(Pod::from_decoded(p, stored.rev)),
+            None => Pod::parse(&stored.bytes, stored.rev),
+        }
+    }
+
+    /// The view of a decoded Pod.
+    pub fn from_decoded(p: &core::Pod, rev: u64) -> Pod {
+        fn statuses(s: Option<&Vec<core::ContainerStatus>>) -> Vec<ContainerStatus> {
+            s.into_iter()
+                .flatten()
+                .map(|c| ContainerStatus {
+                    name: c.name.clone(),
+                    restart_count: c.restart_count,
+                    state: ContainerState {
+                        terminated: c
+                            .state
+                            .as_ref()
+                            .and_then(|s| s.terminated.as_ref())
+                            .map(|t| Terminated {
+                                exit_code: t.exit_code,
+                                finished_at: time(&t.finished_at),
+                            }),
+                    },
+                })
+                .collect()
+        }
+        let spec = p.spec.as_ref();
+        let status = p.status.as_ref();
+        Pod {
+            metadata: Meta::from_object_meta(&p.metadata),
+            spec: PodSpec {
+                node_name: spec.map(|s| string(&s.node_name)).unwrap_or_default(),
+                init_containers: spec
+                    .and_then(|s| s.init_containers.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .map(|c| ContainerSpec {
+                        name: c.name.clone(),
+                        restart_policy: c.restart_policy.clone(),
+                    })
+                    .collect(),
+            },
+            status: PodStatus {
+                phase: status.map(|s| string(&s.phase)).unwrap_or_default(),
+                conditions: status
+                    .and_then(|s| s.conditions.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .map(|c| PodCondition {
+                        type_: c.type_.clone(),
+                        status: c.status.clone(),
+                        last_transition_time: time(&c.last_transition_time),
+                    })
+                    .collect(),
+                container_statuses: statuses(status.and_then(|s| s.container_statuses.as_ref())),
+                init_container_statuses: statuses(
+                    status.and_then(|s| s.init_container_statuses.as_ref()),
+                ),
+            },
+            rev,
+        }
     }
 
     pub fn key(&self) -> String {
@@ -463,8 +595,20 @@ struct JobView {
 
 impl Job {
     pub fn parse(bytes: &[u8], rev: u64) -> Option<Job> {
-        let raw: Value = serde_json::from_slice(bytes).ok()?;
-        let view: JobView = serde_json::from_value(raw.clone()).ok()?;
+        Job::from_raw(serde_json::from_slice(bytes).ok()?, rev)
+    }
+
+    /// The view of a stored Job: its JSON from the shared decoded object
+    /// (cheaper than parsing the bytes, and the same value), or parsed.
+    pub fn of(stored: &Stored) -> Option<Job> {
+        match &stored.object {
+            Some(o) => Job::from_raw(o.to_value(), stored.rev),
+            None => Job::parse(&stored.bytes, stored.rev),
+        }
+    }
+
+    fn from_raw(raw: Value, rev: u64) -> Option<Job> {
+        let view = JobView::deserialize(&raw).ok()?;
         Some(Job {
             metadata: view.metadata,
             spec: view.spec,
@@ -581,6 +725,55 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&s).unwrap(),
             serde_json::json!({"terminating":0,"uncountedTerminatedPods":{},"ready":0})
+        );
+    }
+
+    /// The view copied from the store's decoded Pod is the view parsed
+    /// from its JSON.
+    #[test]
+    fn a_pod_view_from_the_decoded_object_equals_the_parsed_one() {
+        let v = serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "d", "uid": "u", "generation": 2,
+                "labels": {"a": "1"}, "annotations": {"b": "2"}, "finalizers": ["f"],
+                "creationTimestamp": "2024-01-01T00:00:00Z",
+                "deletionTimestamp": "2024-01-01T00:01:00Z", "deletionGracePeriodSeconds": 30,
+                "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "j",
+                    "uid": "ju", "controller": true, "blockOwnerDeletion": true}]},
+            "spec": {"nodeName": "n", "restartPolicy": "Never",
+                "initContainers": [{"name": "i", "image": "x", "restartPolicy": "Always"}],
+                "containers": [{"name": "c", "image": "x"}]},
+            "status": {"phase": "Failed",
+                "conditions": [{"type": "Ready", "status": "False",
+                    "lastTransitionTime": "2024-01-01T00:00:05Z"}],
+                "containerStatuses": [{"name": "c", "restartCount": 3, "ready": false,
+                    "image": "x", "imageID": "",
+                    "state": {"terminated": {"exitCode": 42,
+                        "finishedAt": "2024-01-01T00:00:04Z"}}}],
+                "initContainerStatuses": [{"name": "i", "restartCount": 1, "ready": true,
+                    "image": "x", "imageID": "", "state": {"running": {}}}]}
+        });
+        let typed: core::Pod = serde_json::from_value(v).unwrap();
+        let bytes = serde_json::to_vec(&typed).unwrap();
+        let parsed = Pod::parse(&bytes, 3).unwrap();
+        let copied = Pod::from_decoded(&typed, 3);
+        assert_eq!(format!("{copied:?}"), format!("{parsed:?}"));
+        assert_eq!(
+            copied.status.container_statuses[0]
+                .state
+                .terminated
+                .as_ref()
+                .unwrap()
+                .exit_code,
+            42
+        );
+        let empty: core::Pod = serde_json::from_value(serde_json::json!({})).unwrap();
+        assert_eq!(
+            format!("{:?}", Pod::from_decoded(&empty, 1)),
+            format!(
+                "{:?}",
+                Pod::parse(&serde_json::to_vec(&empty).unwrap(), 1).unwrap()
+            )
         );
     }
 
