@@ -68,18 +68,6 @@ fn line(kind: &str, object: &Value) -> Bytes {
     Bytes::from(v)
 }
 
-/// A watch line around an object's stored JSON: the same bytes [`line`]
-/// writes for it (`serde_json` keeps key order), without a parse.
-fn encoded_line(kind: &str, object: &[u8]) -> Bytes {
-    let mut v = Vec::with_capacity(object.len() + 32);
-    v.extend_from_slice(b"{\"type\":\"");
-    v.extend_from_slice(kind.as_bytes());
-    v.extend_from_slice(b"\",\"object\":");
-    v.extend_from_slice(object);
-    v.extend_from_slice(b"}\n");
-    Bytes::from(v)
-}
-
 pub(crate) fn serve(
     state: &Arc<AppState>,
     info: &'static ResourceInfo,
@@ -142,7 +130,6 @@ pub(crate) fn serve(
         }
     };
 
-    let plain = filter.is_empty() && !table;
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(BODY_QUEUE);
     let resource = info.plural;
     tokio::spawn(async move {
@@ -178,19 +165,6 @@ pub(crate) fn serve(
                         // The store's queue overflowed (or the store closed):
                         // the client resumes from the last revision it saw.
                         let Some(ev) = ev else { return Ok(()) };
-                        if plain {
-                            // No selector and no Table: every watcher of
-                            // this kind sends the store's own bytes as they
-                            // are, with nothing parsed or encoded again.
-                            let kind = match ev.kind {
-                                store::EventType::Added => "ADDED",
-                                store::EventType::Modified if ev.prev.is_some() => "MODIFIED",
-                                store::EventType::Modified => "ADDED",
-                                store::EventType::Deleted => "DELETED",
-                            };
-                            deliver(&tx, encoded_line(kind, &ev.object)).await?;
-                            continue;
-                        }
                         let obj: Value = match serde_json::from_slice(&ev.object) {
                             Ok(v) => v,
                             Err(_) => continue,
@@ -253,25 +227,4 @@ where
         HeaderValue::from_static("no-cache, private"),
     );
     r
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_line_from_stored_bytes_is_the_line_from_the_parsed_object() {
-        let stored = serde_json::to_vec(&json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "p", "namespace": "default", "resourceVersion": "7",
-                         "labels": {"b": "1", "a": "2"}},
-            "spec": {"containers": [{"name": "c", "image": "x", "args": ["a\"b", "é"]}]},
-            "status": {"phase": "Running"}
-        }))
-        .unwrap();
-        let parsed: Value = serde_json::from_slice(&stored).unwrap();
-        for kind in ["ADDED", "MODIFIED", "DELETED"] {
-            assert_eq!(encoded_line(kind, &stored), line(kind, &parsed));
-        }
-    }
 }
