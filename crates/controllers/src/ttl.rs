@@ -51,7 +51,7 @@ impl Ttl {
         let Ok(stored) = self.store.get(&JOBS, ns, name) else {
             return Ok(());
         };
-        let Some(job) = Job::parse(&stored.bytes, stored.rev) else {
+        let Some(job) = Job::of(&stored) else {
             return Ok(());
         };
         let Some(at) = expire_at(&job) else {

@@ -670,14 +670,7 @@ impl Agent {
                 }
             }
         }
-        // The store's shared decoded Pod, as JSON (cheaper than parsing).
-        let pod = match &ev.decoded {
-            Some(o) => o.to_value(),
-            None => match serde_json::from_slice::<Value>(&ev.object) {
-                Ok(v) => v,
-                Err(_) => return,
-            },
-        };
+        let pod = ev.stored().value();
         match ev.kind {
             store::EventType::Deleted => {
                 let uid = s(&pod, "/metadata/uid").to_string();

@@ -76,9 +76,10 @@ impl Key {
 /// Both forms are shared, never copied: the writer encodes an object once
 /// and hands the same `Bytes` and the same `Arc` to every watcher; the
 /// in-memory state keeps the bytes, and the `Arc` too where the kind's
-/// `Strategy::cache_decoded` says the object will be written again soon. Neither is ever mutated after commit (the
-/// `Object` types have no interior mutability), so a holder can keep either
-/// as long as it likes and it stays the version it was given.
+/// `Strategy::cache_decoded` says the object will be written again soon.
+/// Neither is ever mutated after commit (the `Object` types have no
+/// interior mutability), so a holder can keep either as long as it likes
+/// and it stays the version it was given.
 #[derive(Debug, Clone)]
 pub struct Stored {
     pub rev: u64,
@@ -108,9 +109,14 @@ impl Stored {
         }
     }
 
-    /// Parses the stored JSON.
+    /// The JSON value: from the shared decoded object when there is one
+    /// (serializing it is cheaper than parsing the bytes, and gives the same
+    /// value), otherwise parsed from the bytes.
     pub fn value(&self) -> Value {
-        serde_json::from_slice(&self.bytes).expect("store holds valid JSON")
+        match &self.object {
+            Some(o) => o.to_value(),
+            None => serde_json::from_slice(&self.bytes).expect("store holds valid JSON"),
+        }
     }
 
     /// Parses into a typed object.
@@ -464,13 +470,7 @@ impl Store {
     {
         loop {
             let current = self.get(resource, namespace, name)?;
-            // From the shared decoded object when there is one: serializing
-            // it is cheaper than parsing the bytes, and gives the same JSON.
-            let value = match &current.object {
-                Some(o) => o.to_value(),
-                None => current.value(),
-            };
-            let Some(mut next) = f(value)? else {
+            let Some(mut next) = f(current.value())? else {
                 return Ok(None);
             };
             set_resource_version(&mut next, current.rev);

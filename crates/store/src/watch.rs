@@ -52,8 +52,9 @@ pub struct Event {
     pub key: Key,
     /// The object after the change (for deletes: as deleted, with the new revision).
     pub object: Bytes,
-    /// `object` decoded, shared with the store's state; `None` for changes
-    /// replayed from the log, which [`Event::decoded`] decodes on demand.
+    /// `object` decoded, shared by every watcher (and by the store's state
+    /// where the kind is cached decoded); `None` for changes replayed from
+    /// the log.
     pub decoded: Option<Arc<dyn Object>>,
     /// The object before the change, when there was one.
     pub prev: Option<Bytes>,
@@ -66,19 +67,6 @@ impl Event {
             rev: self.rev,
             bytes: self.object.clone(),
             object: self.decoded.clone(),
-        }
-    }
-
-    /// The decoded object: the shared one, or decoded from the bytes.
-    pub fn decoded(&self) -> Result<Arc<dyn Object>> {
-        match &self.decoded {
-            Some(o) => Ok(o.clone()),
-            None => {
-                let info = api::resources::by_plural(self.key.resource).ok_or_else(|| {
-                    Error::Decode(format!("unknown resource {}", self.key.resource))
-                })?;
-                crate::decode(info, &self.object)
-            }
         }
     }
 }

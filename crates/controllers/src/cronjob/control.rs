@@ -131,7 +131,7 @@ impl JobControl for StoreControl {
     ) -> BoxFuture<'a, Result<Option<Job>, ControlError>> {
         Box::pin(async move {
             match self.store.get(&JOBS, namespace, name) {
-                Ok(s) => Ok(Job::parse(&s.bytes, s.rev)),
+                Ok(s) => Ok(Job::of(&s)),
                 Err(store::Error::NotFound(_)) => Ok(None),
                 Err(e) => Err(from_store(e, "jobs.batch", name)),
             }
@@ -152,8 +152,7 @@ impl JobControl for StoreControl {
                 .create(&JOBS, v)
                 .await
                 .map_err(|e| from_store(e, "jobs.batch", &name))?;
-            Job::parse(&s.bytes, s.rev)
-                .ok_or_else(|| ControlError::Other("created job did not decode".into()))
+            Job::of(&s).ok_or_else(|| ControlError::Other("created job did not decode".into()))
         })
     }
 

@@ -616,7 +616,7 @@ impl JobController {
     async fn update_status(&self, job: &mut Job) -> Result<()> {
         let v = job.with_status(&job.status);
         let stored = self.store.update(&JOBS, v).await?;
-        if let Some(fresh) = Job::parse(&stored.bytes, stored.rev) {
+        if let Some(fresh) = Job::of(&stored) {
             *job = fresh;
             self.written.lock().insert(job.key(), Arc::new(job.clone()));
         }
@@ -692,7 +692,7 @@ impl JobController {
                     .store
                     .get(&JOBS, &job.metadata.namespace, &job.metadata.name)
                     .ok()
-                    .and_then(|s| Job::parse(&s.bytes, s.rev));
+                    .and_then(|s| Job::of(&s));
                 let can_adopt = fresh.is_some_and(|f| {
                     f.metadata.uid == job.metadata.uid && f.metadata.deletion_timestamp.is_none()
                 });

@@ -598,13 +598,10 @@ impl Job {
         Job::from_raw(serde_json::from_slice(bytes).ok()?, rev)
     }
 
-    /// The view of a stored Job: its JSON from the shared decoded object
-    /// (cheaper than parsing the bytes, and the same value), or parsed.
+    /// The view of a stored Job (its JSON, kept as `raw`, comes from the
+    /// shared decoded object when the store has one).
     pub fn of(stored: &Stored) -> Option<Job> {
-        match &stored.object {
-            Some(o) => Job::from_raw(o.to_value(), stored.rev),
-            None => Job::parse(&stored.bytes, stored.rev),
-        }
+        Job::from_raw(stored.value(), stored.rev)
     }
 
     fn from_raw(raw: Value, rev: u64) -> Option<Job> {
