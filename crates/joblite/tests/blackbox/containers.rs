@@ -394,7 +394,12 @@ fn two_containers_of_a_pod_talk_over_localhost(e: Engine) {
         s.kubectl(&["logs", "duo", "-c", "client"]).ok(),
         "ok\nduo\n"
     );
-    let env = s.kubectl(&["logs", "duo", "-c", "server"]).ok();
+    // The server's log reaches joblite through the engine's log follow,
+    // which can trail the client's success by a moment (Podman polls).
+    let env = s.wait_for("server log", Duration::from_secs(10), || {
+        let l = s.kubectl(&["logs", "duo", "-c", "server"]).ok();
+        l.contains("Serving on HTTP on :8080").then_some(l)
+    });
     assert!(env.contains("Serving on HTTP on :8080"), "{env}");
     s.kubectl(&["delete", "pod", "duo", "--grace-period=1"])
         .ok();
