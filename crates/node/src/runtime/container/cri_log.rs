@@ -88,42 +88,123 @@ impl CriWriter {
 
     /// Writes one engine log message (`<ts> <text>`) from `stream`.
     pub fn write(&mut self, stream: &str, message: &[u8]) -> io::Result<()> {
-        let (ts, text) = match message.iter().position(|&b| b == b' ') {
-            Some(i) => (&message[..i], &message[i + 1..]),
-            None => (message, &b""[..]),
-        };
-        let ts = std::str::from_utf8(ts)
-            .ok()
-            .and_then(normalize)
-            .unwrap_or_else(|| crate::sys::rfc3339_nano(chrono::Utc::now()));
-        if self.skip > 0 {
-            self.skip -= text
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
-                .clamp(1, self.skip);
+        let (ts, text) = split_stamp(message);
+        if self.skipped(text) {
             return Ok(());
         }
         let mut out = Vec::with_capacity(text.len() + 64);
+        let ts = stamp(ts);
+        records(&mut out, &ts, stream, text);
+        self.file.write_all(&out)?;
+        self.last = Some(ts);
+        Ok(())
+    }
+
+    /// Writes one line of a tty container's raw (not multiplexed) log
+    /// stream. There every engine record is `<ts> <text>`, and a partial
+    /// one (the engine's `P`) has no newline, so a line can hold several
+    /// records: `<ts1> abc<ts2> def\n`. A record starts wherever a
+    /// timestamp shaped like the first, and not older than the one before,
+    /// is followed by a space.
+    pub fn write_raw(&mut self, message: &[u8]) -> io::Result<()> {
+        let (first, text) = split_stamp(message);
+        if self.skipped(text) {
+            return Ok(());
+        }
+        let mut out = Vec::with_capacity(text.len() + 64);
+        let mut ts = stamp(first);
         let mut rest = text;
-        while !rest.is_empty() {
-            let (line, tag, next) = match rest.iter().position(|&b| b == b'\n') {
-                Some(i) => (&rest[..i], b'F', &rest[i + 1..]),
-                None => (rest, b'P', &b""[..]),
-            };
-            out.extend_from_slice(ts.as_bytes());
-            out.push(b' ');
-            out.extend_from_slice(stream.as_bytes());
-            out.push(b' ');
-            out.push(tag);
-            out.push(b' ');
-            out.extend_from_slice(line);
-            out.push(b'\n');
-            rest = next;
+        loop {
+            match next_stamp(rest, first, &ts) {
+                Some((at, len, next_ts)) => {
+                    records(&mut out, &ts, "stdout", &rest[..at]);
+                    rest = &rest[at + len + 1..];
+                    ts = next_ts;
+                }
+                None => {
+                    records(&mut out, &ts, "stdout", rest);
+                    break;
+                }
+            }
         }
         self.file.write_all(&out)?;
         self.last = Some(ts);
         Ok(())
+    }
+
+    /// Whether a message is one the engine sent again after a resume.
+    fn skipped(&mut self, text: &[u8]) -> bool {
+        if self.skip == 0 {
+            return false;
+        }
+        self.skip -= text
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            .clamp(1, self.skip);
+        true
+    }
+}
+
+/// A message's leading timestamp and its text.
+fn split_stamp(message: &[u8]) -> (&[u8], &[u8]) {
+    match message.iter().position(|&b| b == b' ') {
+        Some(i) => (&message[..i], &message[i + 1..]),
+        None => (message, &b""[..]),
+    }
+}
+
+/// An engine timestamp, normalised; now if it is none.
+fn stamp(ts: &[u8]) -> String {
+    std::str::from_utf8(ts)
+        .ok()
+        .and_then(normalize)
+        .unwrap_or_else(|| crate::sys::rfc3339_nano(chrono::Utc::now()))
+}
+
+/// The next record start in a raw line's text: its offset, the length of
+/// its timestamp (a space follows) and the timestamp normalised. A
+/// candidate has the shape of `like` (digits where it has digits, the same
+/// other bytes) and is not older than `after`.
+fn next_stamp(text: &[u8], like: &[u8], after: &str) -> Option<(usize, usize, String)> {
+    let n = like.len();
+    if n < 20 || text.len() <= n {
+        return None;
+    }
+    let shaped = |c: &[u8]| {
+        c.iter().zip(like).all(|(&b, &l)| match l.is_ascii_digit() {
+            true => b.is_ascii_digit(),
+            false => b == l,
+        })
+    };
+    (0..text.len() - n).find_map(|at| {
+        let c = &text[at..at + n];
+        if text[at + n] != b' ' || !shaped(c) {
+            return None;
+        }
+        let ts = normalize(std::str::from_utf8(c).ok()?)?;
+        (ts.as_str() >= after).then_some((at, n, ts))
+    })
+}
+
+/// Appends `text` as CRI records: `F` for each whole line, `P` for a
+/// trailing part without its newline.
+fn records(out: &mut Vec<u8>, ts: &str, stream: &str, text: &[u8]) {
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (line, tag, next) = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => (&rest[..i], b'F', &rest[i + 1..]),
+            None => (rest, b'P', &b""[..]),
+        };
+        out.extend_from_slice(ts.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(stream.as_bytes());
+        out.push(b' ');
+        out.push(tag);
+        out.push(b' ');
+        out.extend_from_slice(line);
+        out.push(b'\n');
+        rest = next;
     }
 }
 
@@ -186,5 +267,28 @@ mod tests {
         drop(w);
         finish(&p);
         assert!(is_finished(&p));
+    }
+    /// Podman 4.3's raw stream of a tty container that wrote `abc`, then
+    /// `def\n` and `ghi\n` (bytes seen with curl on the rig).
+    #[test]
+    fn a_tty_line_holding_a_partial_record_is_split_at_the_next_timestamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.log");
+        let mut w = CriWriter::open(&p).unwrap();
+        w.write_raw(b"2026-12-04T19:41:46Z abc2026-12-04T19:41:47Z def\r\n")
+            .unwrap();
+        w.write_raw(b"2026-12-04T19:41:47Z ghi\r\n").unwrap();
+        // A timestamp-like text that is older, or not followed by a space,
+        // is the container's own output.
+        w.write_raw(b"2026-12-04T19:41:48Z at 2026-12-04T19:41:00Z x 2026-12-04T19:41:49Z\n")
+            .unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(
+            text,
+            "2026-12-04T19:41:46.000000000Z stdout P abc\n\
+             2026-12-04T19:41:47.000000000Z stdout F def\r\n\
+             2026-12-04T19:41:47.000000000Z stdout F ghi\r\n\
+             2026-12-04T19:41:48.000000000Z stdout F at 2026-12-04T19:41:00Z x 2026-12-04T19:41:49Z\n"
+        );
     }
 }

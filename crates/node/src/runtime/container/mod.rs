@@ -73,6 +73,17 @@ const PING_EVERY: Duration = Duration::from_secs(1);
 /// whose log stream ended has exited.
 const EXIT_RECHECK_FIRST: Duration = Duration::from_millis(5);
 const EXIT_RECHECK_LAST: Duration = Duration::from_millis(500);
+/// The pauses between the inspections that look for the early exit of a
+/// container just started (0.3 s in all; then its log stream's end
+/// tells).
+const EARLY_EXIT_CHECKS: [Duration; 6] = [
+    Duration::from_millis(5),
+    Duration::from_millis(10),
+    Duration::from_millis(20),
+    Duration::from_millis(40),
+    Duration::from_millis(80),
+    Duration::from_millis(160),
+];
 
 /// The pod's sandbox.
 #[derive(Debug, Clone)]
@@ -425,12 +436,12 @@ impl Inner {
             };
             let exit = if info.running {
                 if follow {
-                    tokio::spawn(self.clone().follow(run.clone(), id.clone()));
+                    tokio::spawn(self.clone().follow(run.clone(), id.clone(), false));
                 }
                 None
             } else {
                 if !cri_log::is_finished(&log_path) {
-                    if !self.copy_logs(&id, &log_path, false).await {
+                    if let Copied::Broken = self.copy_logs(&id, &log_path, false, false).await {
                         return Err(EngineError::RequestTimeoutError);
                     }
                     cri_log::finish(&log_path);
@@ -496,48 +507,99 @@ impl Inner {
     }
 
     /// Copies a container's output into its CRI file from where the file
-    /// ends; with `follow`, until the container stops. False if the engine
-    /// stopped answering.
-    async fn copy_logs(&self, id: &str, path: &std::path::Path, follow: bool) -> bool {
+    /// ends; with `follow`, until the container stops.
+    ///
+    /// With `early` (a follow of a container just started), the engine is
+    /// also asked a few times in the container's first 0.3 s whether it
+    /// has exited ([`Inner::early_exit`]). Podman ends a follow only after
+    /// its `died` event and a 250 ms file-poll pause, which was most of a
+    /// short pod's life. If the container has exited before the follow
+    /// delivered anything, the follow is dropped and the output is read to
+    /// its end in one request from the same point, so nothing is written
+    /// twice or missed. Once output flows, only the stream's end tells.
+    async fn copy_logs(
+        &self,
+        id: &str,
+        path: &std::path::Path,
+        follow: bool,
+        early: bool,
+    ) -> Copied {
         let mut w = match cri_log::CriWriter::open(path) {
             Ok(w) => w,
             Err(e) => {
                 tracing::warn!("container logs {}: {e}", path.display());
-                return true;
+                return Copied::Ended;
             }
         };
-        let opts = LogsOptionsBuilder::default()
-            .follow(follow)
-            .stdout(true)
-            .stderr(true)
-            .timestamps(true)
-            .since(w.resume_since())
-            .build();
+        let since = w.resume_since();
+        let opts = |follow: bool| {
+            LogsOptionsBuilder::default()
+                .follow(follow)
+                .stdout(true)
+                .stderr(true)
+                .timestamps(true)
+                .since(since)
+                .build()
+        };
         let client = if follow { &self.waiter } else { &self.docker };
-        let mut stream = client.logs(id, Some(opts));
-        while let Some(item) = stream.next().await {
-            use bollard::container::LogOutput;
-            let r = match item {
-                Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
-                    w.write("stdout", &message)
+        let mut stream = client.logs(id, Some(opts(follow)));
+        let watch = self.early_exit(id);
+        tokio::pin!(watch);
+        let mut watching = follow && early;
+        loop {
+            tokio::select! {
+                biased;
+                item = stream.next() => {
+                    watching = false;
+                    let Some(item) = item else { return Copied::Ended };
+                    if let Some(end) = write_log(&mut w, item, path) {
+                        return end;
+                    }
                 }
-                Ok(LogOutput::StdErr { message }) => w.write("stderr", &message),
-                Ok(LogOutput::StdIn { .. }) => Ok(()),
-                Err(e) => return !unreachable(&e),
-            };
-            if let Err(e) = r {
-                tracing::warn!("container logs {}: {e}", path.display());
+                exited = &mut watch, if watching => {
+                    watching = false;
+                    let Some(info) = exited else { continue };
+                    drop(stream);
+                    let mut all = self.docker.logs(id, Some(opts(false)));
+                    while let Some(item) = all.next().await {
+                        match write_log(&mut w, item, path) {
+                            None => {}
+                            Some(Copied::Broken) => return Copied::Broken,
+                            Some(_) => break,
+                        }
+                    }
+                    return Copied::Exited(info);
+                }
             }
         }
-        true
+    }
+
+    /// Inspects a started container a few times soon after its start; its
+    /// state once it has exited, None if it still runs after them (or the
+    /// engine did not answer: the log stream tells then).
+    async fn early_exit(&self, id: &str) -> Option<raw::Inspect> {
+        for pause in EARLY_EXIT_CHECKS {
+            tokio::time::sleep(pause).await;
+            match raw::inspect(&self.engine.endpoint, id).await {
+                Ok(i) if i.running || !i.ran() => {}
+                Ok(i) => return Some(i),
+                Err(_) => return None,
+            }
+        }
+        None
     }
 
     /// Follows a started container: copies its output until it exits, then
     /// reports the exit. The end of the engine's log stream says the
     /// container stopped (Podman 4.3's `wait` costs a core while it
-    /// waits); an inspection confirms it. Stops quietly if the engine
-    /// stops answering: the next listing picks the container up again.
-    async fn follow(self: Arc<Self>, run: String, id: String) {
+    /// waits); an inspection confirms it.
+    ///
+    /// With `early` (a container this runtime just started), an early
+    /// exit is also looked for (see [`Inner::copy_logs`]).
+    ///
+    /// Stops quietly if the engine stops answering: the next listing picks
+    /// the container up again.
+    async fn follow(self: Arc<Self>, run: String, id: String, early: bool) {
         let path = self
             .state
             .lock()
@@ -545,24 +607,54 @@ impl Inner {
             .get(&run)
             .map(|r| r.log_path.clone())
             .unwrap_or_default();
-        let stop = |me: &Self| {
-            if let Some(r) = me.state.lock().runs.get_mut(&run) {
-                r.following = false;
-            }
+        let Some(info) = self.follow_to_exit(&run, &id, &path, early).await else {
+            return;
         };
+        // No second read after the follow ends: the resume skips whole
+        // records, so a partial line resent from the last second was
+        // written twice (duplicated log lines). A line Podman's follow
+        // misses at exit stays a known gap.
+        cri_log::finish(&path);
+        let x = self.exit_record(&run, &info);
+        self.unfollow(&run);
+        let _ = self.tx.send(RuntimeEvent::Exited(x));
+    }
+
+    /// Marks a run as followed by nobody (a listing may follow it again).
+    fn unfollow(&self, run: &str) {
+        if let Some(r) = self.state.lock().runs.get_mut(run) {
+            r.following = false;
+        }
+    }
+
+    /// Copies a running container's output until its log stream ends and
+    /// an inspection says it has exited. None, with the run unfollowed, if
+    /// the engine stopped answering (reported) or the container is gone.
+    async fn follow_to_exit(
+        &self,
+        run: &str,
+        id: &str,
+        path: &std::path::Path,
+        mut early: bool,
+    ) -> Option<raw::Inspect> {
         // The log stream can end a moment before the engine records the
         // exit (Podman's conmon writes the exit file after the output
         // closes), so a running answer is asked again soon, then less
         // often: a fixed 500 ms pause cost every short pod half a second.
         let mut pause = EXIT_RECHECK_FIRST;
-        let info = loop {
+        loop {
             let began = Instant::now();
-            if !self.copy_logs(&id, &path, true).await {
-                stop(&self);
-                self.lost("following a container", "the log stream broke");
-                return;
+            match self.copy_logs(id, path, true, early).await {
+                Copied::Ended => {}
+                Copied::Exited(i) => return Some(i),
+                Copied::Broken => {
+                    self.unfollow(run);
+                    self.lost("following a container", "the log stream broke");
+                    return None;
+                }
             }
-            match raw::inspect(&self.engine.endpoint, &id).await {
+            early = false;
+            match raw::inspect(&self.engine.endpoint, id).await {
                 Ok(i) if i.running => {
                     if began.elapsed() > EXIT_RECHECK_LAST {
                         // The stream was live: a new end is a new wait.
@@ -571,31 +663,23 @@ impl Inner {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(EXIT_RECHECK_LAST);
                 }
-                Ok(i) => break i,
+                Ok(i) => return Some(i),
                 Err(e) if status_code(&e) == Some(404) => {
                     // Removed behind our back: the next listing reports it.
-                    stop(&self);
-                    return;
+                    self.unfollow(run);
+                    return None;
                 }
                 Err(e) => {
-                    stop(&self);
+                    self.unfollow(run);
                     if unreachable(&e) {
                         self.lost("inspecting a container", &message(&e));
                     } else {
                         tracing::warn!("container engine: inspecting {id}: {}", message(&e));
                     }
-                    return;
+                    return None;
                 }
             }
-        };
-        // No second read after the follow ends: the resume skips whole
-        // records, so a partial line resent from the last second was
-        // written twice (duplicated log lines). A line Podman's follow
-        // misses at exit stays a known gap.
-        cri_log::finish(&path);
-        let x = self.exit_record(&run, &info);
-        stop(&self);
-        let _ = self.tx.send(RuntimeEvent::Exited(x));
+        }
     }
 
     /// Imports the sandbox image once, if the engine lacks it.
@@ -1012,7 +1096,7 @@ impl Inner {
             }
         };
         if follow {
-            tokio::spawn(self.clone().follow(run.to_string(), id));
+            tokio::spawn(self.clone().follow(run.to_string(), id, true));
         }
         Ok(())
     }
@@ -1049,6 +1133,38 @@ impl Inner {
             self.remove(&c.id).await;
         }
     }
+}
+
+/// How a copy of a container's output ended.
+enum Copied {
+    /// The engine's stream ended (or the engine answered with an error).
+    Ended,
+    /// The container had exited early, and all its output is copied.
+    Exited(raw::Inspect),
+    /// The engine stopped answering.
+    Broken,
+}
+
+/// Writes one item of an engine log stream; what ends the copy, if it
+/// does.
+fn write_log(
+    w: &mut cri_log::CriWriter,
+    item: Result<bollard::container::LogOutput, EngineError>,
+    path: &std::path::Path,
+) -> Option<Copied> {
+    use bollard::container::LogOutput;
+    let r = match item {
+        Ok(LogOutput::StdOut { message }) => w.write("stdout", &message),
+        Ok(LogOutput::Console { message }) => w.write_raw(&message),
+        Ok(LogOutput::StdErr { message }) => w.write("stderr", &message),
+        Ok(LogOutput::StdIn { .. }) => Ok(()),
+        Err(e) if unreachable(&e) => return Some(Copied::Broken),
+        Err(_) => return Some(Copied::Ended),
+    };
+    if let Err(e) = r {
+        tracing::warn!("container logs {}: {e}", path.display());
+    }
+    None
 }
 
 /// Records which engine container ran which attempt, for `logs.rs`.
