@@ -21,6 +21,7 @@ use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
+use crate::cache::{Entry, Packer};
 use crate::lifecycle::{self, Op};
 use crate::watch::{Event, EventType};
 use crate::{Error, Inner, Key, Options, Result, State, Stored};
@@ -37,6 +38,7 @@ pub(crate) struct WriterHandle {
     tx: std::sync::mpsc::Sender<(Op, Reply)>,
     rx: Mutex<Option<std::sync::mpsc::Receiver<(Op, Reply)>>>,
     conn: Mutex<Option<Connection>>,
+    packer: Mutex<Option<Packer>>,
 }
 
 impl WriterHandle {
@@ -105,6 +107,7 @@ pub(crate) fn open(path: &Path, options: &Options) -> Result<(State, WriterHandl
         .optional()?
         .unwrap_or(0) as u64;
     let mut objects = BTreeMap::new();
+    let mut packer = Packer::default();
     {
         let mut stmt = conn.prepare(
             "SELECT o.resource, o.namespace, o.name, o.rev, l.value
@@ -124,13 +127,16 @@ pub(crate) fn open(path: &Path, options: &Options) -> Result<(State, WriterHandl
             let Some(info) = api::resources::by_plural(&resource) else {
                 continue;
             };
+            // Loaded objects start cold; the hot ones are written again
+            // soon and become hot then.
+            let stored = Stored::from_bytes(rev as u64, Bytes::from(value));
             objects.insert(
                 Key {
                     resource: info.plural,
                     namespace,
                     name,
                 },
-                Stored::from_bytes(rev as u64, Bytes::from(value)),
+                packer.entry(info.plural, stored, false),
             );
         }
     }
@@ -145,6 +151,7 @@ pub(crate) fn open(path: &Path, options: &Options) -> Result<(State, WriterHandl
             tx,
             rx: Mutex::new(Some(rx)),
             conn: Mutex::new(Some(conn)),
+            packer: Mutex::new(Some(packer)),
         },
         ReaderPool {
             path: path.to_path_buf(),
@@ -156,11 +163,12 @@ pub(crate) fn open(path: &Path, options: &Options) -> Result<(State, WriterHandl
 pub(crate) fn start_writer(inner: &Arc<Inner>, options: Options) -> Result<()> {
     let rx = inner.writer.rx.lock().take().ok_or(Error::Closed)?;
     let conn = inner.writer.conn.lock().take().ok_or(Error::Closed)?;
+    let packer = inner.writer.packer.lock().take().ok_or(Error::Closed)?;
     // The thread holds only a weak handle so dropping the last Store ends it.
     let weak = Arc::downgrade(inner);
     std::thread::Builder::new()
         .name("store-writer".into())
-        .spawn(move || writer_loop(weak, conn, rx, options))
+        .spawn(move || writer_loop(weak, conn, packer, rx, options))
         .map_err(|e| Error::Invalid(format!("spawn writer: {e}")))?;
     Ok(())
 }
@@ -168,6 +176,7 @@ pub(crate) fn start_writer(inner: &Arc<Inner>, options: Options) -> Result<()> {
 fn writer_loop(
     inner: std::sync::Weak<Inner>,
     mut conn: Connection,
+    mut packer: Packer,
     rx: std::sync::mpsc::Receiver<(Op, Reply)>,
     options: Options,
 ) {
@@ -182,7 +191,7 @@ fn writer_loop(
             }
         }
         since_compact += batch.len() as u64;
-        commit_batch(&inner, &mut conn, batch);
+        commit_batch(&inner, &mut conn, &mut packer, batch);
         if since_compact >= 10_000 {
             since_compact = 0;
             if let Err(e) = compact_with(&inner, &conn, options.retain_revisions) {
@@ -219,7 +228,12 @@ fn check(op: &Op, lookup: &dyn Fn(&Key) -> Option<Stored>) -> Result<()> {
     Ok(())
 }
 
-fn commit_batch(inner: &Arc<Inner>, conn: &mut Connection, batch: Vec<(Op, Reply)>) {
+fn commit_batch(
+    inner: &Arc<Inner>,
+    conn: &mut Connection,
+    packer: &mut Packer,
+    batch: Vec<(Op, Reply)>,
+) {
     // Check every op against the state as earlier ops in the batch left it.
     let mut overlay: HashMap<Key, Option<Stored>> = HashMap::new();
     let mut rev = inner.state.read().rev;
@@ -230,7 +244,7 @@ fn commit_batch(inner: &Arc<Inner>, conn: &mut Connection, batch: Vec<(Op, Reply
             let lookup = |k: &Key| -> Option<Stored> {
                 match overlay.get(k) {
                     Some(v) => v.clone(),
-                    None => state.objects.get(k).cloned(),
+                    None => state.objects.get(k).map(Entry::stored),
                 }
             };
             if let Err(e) = check(&op, &lookup) {
@@ -256,7 +270,8 @@ fn commit_batch(inner: &Arc<Inner>, conn: &mut Connection, batch: Vec<(Op, Reply
             };
             let live = event != EventType::Deleted;
             // The cache keeps the decoded form only where the strategy says
-            // the object will be written again soon; the bytes always.
+            // the object will be written again soon (hot); it packs the
+            // others (cold, `cache.rs`).
             let cached = Stored {
                 object: api::resources::by_plural(key.resource)
                     .is_some_and(|r| r.strategy.cache_decoded(decoded.as_ref()))
@@ -317,9 +332,20 @@ fn commit_batch(inner: &Arc<Inner>, conn: &mut Connection, batch: Vec<(Op, Reply
             tracing::warn!("commit reported {e} but reached the log; publishing it");
         }
     }
+    // Packed before the state's lock is taken.
+    let entries: Vec<(Key, Option<Entry>)> = overlay
+        .into_iter()
+        .map(|(key, v)| {
+            let e = v.map(|s| {
+                let hot = s.object.is_some();
+                packer.entry(key.resource, s, hot)
+            });
+            (key, e)
+        })
+        .collect();
     inner.hub.publish_with(events, || {
         let mut state = inner.state.write();
-        for (key, value) in overlay {
+        for (key, value) in entries {
             match value {
                 Some(v) => {
                     state.objects.insert(key, v);

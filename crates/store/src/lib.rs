@@ -9,9 +9,10 @@
 //! - A single writer thread owns the SQLite connection and commits whatever
 //!   writes are queued in one transaction (group commit), so under load many
 //!   writes share one fsync while each still gets its own revision.
-//! - The current state of every object lives in memory as serialized JSON, so
-//!   reads and lists never touch SQLite; the log in SQLite serves watches that
-//!   resume from an older revision, and durability.
+//! - The current state of every object lives in memory as serialized JSON
+//!   (cold objects packed, `cache.rs`), so reads and lists never touch
+//!   SQLite; the log in SQLite serves watches that resume from an older
+//!   revision, and durability.
 //! - Watchers are registered under the same lock that publishes commits, so
 //!   "list at revision R, then watch from R" has no gap and no reorder.
 //!
@@ -21,6 +22,7 @@
 //! same optimistic concurrency, so a controller cannot store an object the
 //! API would refuse.
 
+mod cache;
 mod db;
 mod error;
 mod follow;
@@ -167,7 +169,7 @@ impl Default for Options {
 }
 
 pub(crate) struct State {
-    pub(crate) objects: BTreeMap<Key, Stored>,
+    pub(crate) objects: BTreeMap<Key, cache::Entry>,
     pub(crate) rev: u64,
     pub(crate) compacted: u64,
 }
@@ -213,25 +215,25 @@ impl Store {
     /// Reads one object.
     pub fn get(&self, resource: &ResourceInfo, namespace: &str, name: &str) -> Result<Stored> {
         let key = Key::new(resource, namespace, name);
-        self.inner
-            .state
-            .read()
-            .objects
-            .get(&key)
-            .cloned()
+        let entry = self.inner.state.read().objects.get(&key).cloned();
+        entry
+            .map(|e| e.stored())
             .ok_or_else(|| Error::NotFound(key))
     }
 
     /// Lists a resource, in one namespace or (with `None`) in all of them.
     pub fn list(&self, resource: &ResourceInfo, namespace: Option<&str>) -> List {
-        let state = self.inner.state.read();
-        let items = list_range(&state.objects, resource, namespace)
-            .map(|(_, v)| v.clone())
-            .collect();
-        List {
-            items,
-            rev: state.rev,
-        }
+        // Entries are copied under the lock (cheap), unpacked after it.
+        let (entries, rev) = {
+            let state = self.inner.state.read();
+            let entries: Vec<cache::Entry> = list_range(&state.objects, resource, namespace)
+                .map(|(_, v)| v.clone())
+                .collect();
+            (entries, state.rev)
+        };
+        let mut unpacker = cache::Unpacker::default();
+        let items = entries.iter().map(|e| unpacker.stored(e)).collect();
+        List { items, rev }
     }
 
     /// Lists a resource as it was at revision `rev` (a consistent snapshot
@@ -265,9 +267,9 @@ impl Store {
 
     /// Visits objects in key order after the key `after` (`(namespace,
     /// name)`) until `f` returns false, and returns the revision the visit
-    /// saw. Nothing is parsed or copied, so paging through a large
-    /// collection costs O(page). Runs under the state's read lock: `f` must
-    /// not call back into the store.
+    /// saw. Nothing is parsed, and only a cold object is unpacked as it is
+    /// visited, so paging through a large collection costs O(page). Runs
+    /// under the state's read lock: `f` must not call back into the store.
     pub fn visit_after(
         &self,
         resource: &ResourceInfo,
@@ -277,6 +279,7 @@ impl Store {
     ) -> u64 {
         use std::ops::Bound;
         let state = self.inner.state.read();
+        let mut unpacker = cache::Unpacker::default();
         let plural = resource.plural;
         let ns = if resource.namespaced { namespace } else { None };
         let start = match after {
@@ -303,7 +306,7 @@ impl Store {
                     continue;
                 }
             }
-            if !f(k, v) {
+            if !f(k, &unpacker.stored(v)) {
                 break;
             }
         }
@@ -352,7 +355,7 @@ impl Store {
             };
             let (op, warnings) = {
                 let state = self.inner.state.read();
-                lifecycle::plan_create(resource, this, &|k| state.objects.get(k).cloned())?
+                lifecycle::plan_create(resource, this, &|k| state.objects.get(k).map(cache::Entry::stored))?
             };
             if dry_run {
                 return Ok(Written {
@@ -598,10 +601,10 @@ pub struct Deleted {
 }
 
 pub(crate) fn list_range<'a>(
-    objects: &'a BTreeMap<Key, Stored>,
+    objects: &'a BTreeMap<Key, cache::Entry>,
     resource: &ResourceInfo,
     namespace: Option<&str>,
-) -> impl Iterator<Item = (&'a Key, &'a Stored)> {
+) -> impl Iterator<Item = (&'a Key, &'a cache::Entry)> {
     let plural = resource.plural;
     let ns = namespace.map(str::to_string);
     let start = Key {
