@@ -55,14 +55,6 @@ pub(crate) struct Dict {
 }
 
 impl Entry {
-    /// The object's revision (no unpacking).
-    pub(crate) fn rev(&self) -> u64 {
-        match self {
-            Entry::Hot(s) => s.rev,
-            Entry::Cold(c) => c.rev,
-        }
-    }
-
     /// The object, unpacked if need be.
     pub(crate) fn stored(&self) -> Stored {
         match self {
@@ -189,7 +181,7 @@ mod tests {
             if i > 0 {
                 assert!(c.data.len() * 4 < b.len(), "{} of {}", c.data.len(), b.len());
             }
-            assert_eq!(e.rev(), i as u64 + 1);
+            assert_eq!(e.stored().rev, i as u64 + 1);
             assert_eq!(u.stored(e).bytes, *b);
             assert_eq!(e.stored().bytes, *b);
         }
@@ -202,7 +194,7 @@ mod tests {
         let a = p.entry("pods", Stored::from_bytes(1, first.clone()), false);
         let other = Bytes::from(
             serde_json::to_vec(&serde_json::json!({
-                "kind": "ConfigMap", "data": (0..40).map(|i| (format!("k{i}"), format!("{i:x}").repeat(9)))
+                "kind": "ConfigMap", "data": (0..40).map(|i| (format!("k{i}"), serde_json::Value::from(format!("{i:x}").repeat(9))))
                     .collect::<serde_json::Map<String, serde_json::Value>>()
             }))
             .unwrap(),

@@ -1080,7 +1080,9 @@ fn stop_signal_users_host_network_and_tty_as_the_kubelet(e: Engine) {
     );
     let mut tty = busybox_pod(
         "tty",
-        "[ -t 0 ] && echo stdin-tty; [ -t 1 ] && echo stdout-tty; true",
+        // The partial line (`P` in the engine's log) reaches joblite glued
+        // to the next record on a tty's raw stream: `<ts> part<ts> ial`.
+        "[ -t 0 ] && echo stdin-tty; [ -t 1 ] && echo stdout-tty; printf part; sleep 0.3; echo ial",
         json!({}),
     );
     tty["spec"]["containers"][0]["stdin"] = json!(true);
@@ -1097,7 +1099,7 @@ fn stop_signal_users_host_network_and_tty_as_the_kubelet(e: Engine) {
     wait_phase(&s, "tty", "Succeeded", 60);
     assert_eq!(
         s.kubectl(&["logs", "tty"]).ok().replace('\r', ""),
-        "stdin-tty\nstdout-tty\n"
+        "stdin-tty\nstdout-tty\npartial\n"
     );
     for (name, line, code) in [
         ("usr1", "stopped by USR1", 0),
