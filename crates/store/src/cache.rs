@@ -130,7 +130,7 @@ impl Packer {
         if let Some((dict, c)) = self.by_resource.get_mut(resource) {
             if let Ok(data) = c.compress(bytes) {
                 if data.len() * MIN_RATIO <= bytes.len() {
-                    return Some((Bytes::from(data), dict.clone()));
+                    return Some((exact(data), dict.clone()));
                 }
             }
         }
@@ -142,8 +142,14 @@ impl Packer {
         let mut c = zstd::bulk::Compressor::with_dictionary(LEVEL, &dict.raw).ok()?;
         let data = c.compress(bytes).ok()?;
         self.by_resource.insert(resource, (dict.clone(), c));
-        Some((Bytes::from(data), dict))
+        Some((exact(data), dict))
     }
+}
+
+/// A packed buffer without the spare capacity zstd reserved (its bound is
+/// about the object's own size: kept, it undid most of the packing).
+fn exact(data: Vec<u8>) -> Bytes {
+    Bytes::from(data.into_boxed_slice())
 }
 
 #[cfg(test)]
