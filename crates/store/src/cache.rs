@@ -185,7 +185,12 @@ mod tests {
                 panic!("entry {i} not packed")
             };
             if i > 0 {
-                assert!(c.data.len() * 4 < b.len(), "{} of {}", c.data.len(), b.len());
+                assert!(
+                    c.data.len() * 4 < b.len(),
+                    "{} of {}",
+                    c.data.len(),
+                    b.len()
+                );
             }
             assert_eq!(e.stored().rev, i as u64 + 1);
             assert_eq!(u.stored(e).bytes, *b);

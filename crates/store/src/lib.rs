@@ -355,7 +355,9 @@ impl Store {
             };
             let (op, warnings) = {
                 let state = self.inner.state.read();
-                lifecycle::plan_create(resource, this, &|k| state.objects.get(k).map(cache::Entry::stored))?
+                lifecycle::plan_create(resource, this, &|k| {
+                    state.objects.get(k).map(cache::Entry::stored)
+                })?
             };
             if dry_run {
                 return Ok(Written {

@@ -149,16 +149,29 @@ fn cold_objects_read_back_byte_for_byte() {
 
     fn check(s: &Store, want: &std::collections::BTreeMap<String, bytes::Bytes>) {
         for (name, b) in want {
-            assert_eq!(&s.get(&PODS, "default", name).unwrap().bytes, b, "get {name}");
+            assert_eq!(
+                &s.get(&PODS, "default", name).unwrap().bytes,
+                b,
+                "get {name}"
+            );
         }
-        let listed: Vec<_> = s.list(&PODS, Some("default")).items.into_iter().map(|i| i.bytes).collect();
+        let listed: Vec<_> = s
+            .list(&PODS, Some("default"))
+            .items
+            .into_iter()
+            .map(|i| i.bytes)
+            .collect();
         assert_eq!(listed, want.values().cloned().collect::<Vec<_>>());
         let mut visited = Vec::new();
         s.visit_after(&PODS, Some("default"), Some(("default", "p029")), |k, v| {
             visited.push((k.name.clone(), v.bytes.clone()));
             visited.len() < 10
         });
-        let expect: Vec<_> = want.range("p030".to_string()..).take(10).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let expect: Vec<_> = want
+            .range("p030".to_string()..)
+            .take(10)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         assert_eq!(visited, expect);
     }
 }

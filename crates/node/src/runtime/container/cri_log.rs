@@ -104,8 +104,7 @@ impl CriWriter {
     /// stream. There every engine record is `<ts> <text>`, and a partial
     /// one (the engine's `P`) has no newline, so a line can hold several
     /// records: `<ts1> abc<ts2> def\n`. A record starts wherever a
-    /// timestamp shaped like the first, and not older than the one before,
-    /// is followed by a space.
+    /// timestamp not older than the one before is followed by a space.
     pub fn write_raw(&mut self, message: &[u8]) -> io::Result<()> {
         let (first, text) = split_stamp(message);
         if self.skipped(text) {
@@ -115,7 +114,7 @@ impl CriWriter {
         let mut ts = stamp(first);
         let mut rest = text;
         loop {
-            match next_stamp(rest, first, &ts) {
+            match next_stamp(rest, &ts) {
                 Some((at, len, next_ts)) => {
                     records(&mut out, &ts, "stdout", &rest[..at]);
                     rest = &rest[at + len + 1..];
@@ -164,27 +163,51 @@ fn stamp(ts: &[u8]) -> String {
 
 /// The next record start in a raw line's text: its offset, the length of
 /// its timestamp (a space follows) and the timestamp normalised. A
-/// candidate has the shape of `like` (digits where it has digits, the same
-/// other bytes) and is not older than `after`.
-fn next_stamp(text: &[u8], like: &[u8], after: &str) -> Option<(usize, usize, String)> {
-    let n = like.len();
-    if n < 20 || text.len() <= n {
-        return None;
-    }
-    let shaped = |c: &[u8]| {
-        c.iter().zip(like).all(|(&b, &l)| match l.is_ascii_digit() {
-            true => b.is_ascii_digit(),
-            false => b == l,
-        })
-    };
-    (0..text.len() - n).find_map(|at| {
-        let c = &text[at..at + n];
-        if text[at + n] != b' ' || !shaped(c) {
-            return None;
-        }
-        let ts = normalize(std::str::from_utf8(c).ok()?)?;
+/// candidate is an RFC3339 timestamp (Docker trims the fraction's trailing
+/// zeros, so lengths vary) not older than `after`.
+fn next_stamp(text: &[u8], after: &str) -> Option<(usize, usize, String)> {
+    (0..text.len()).find_map(|at| {
+        let n = stamp_len(&text[at..])?;
+        let ts = normalize(std::str::from_utf8(&text[at..at + n]).ok()?)?;
         (ts.as_str() >= after).then_some((at, n, ts))
     })
+}
+
+/// The length of an RFC3339 timestamp at the start of `b` that a space
+/// follows: `YYYY-MM-DDTHH:MM:SS`, an optional fraction, then `Z` or an
+/// offset.
+fn stamp_len(b: &[u8]) -> Option<usize> {
+    const SHAPE: &[u8] = b"0000-00-00T00:00:00";
+    let fits = |i: usize, s: u8| match s {
+        b'0' => b.get(i).is_some_and(u8::is_ascii_digit),
+        _ => b.get(i) == Some(&s),
+    };
+    if !SHAPE.iter().enumerate().all(|(i, &s)| fits(i, s)) {
+        return None;
+    }
+    let mut n = SHAPE.len();
+    if b.get(n) == Some(&b'.') {
+        n += 1;
+        let digits = b[n..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        n += digits;
+    }
+    n += match b.get(n)? {
+        b'Z' => 1,
+        b'+' | b'-'
+            if b"+00:00"
+                .iter()
+                .enumerate()
+                .skip(1)
+                .all(|(i, &s)| fits(n + i, s)) =>
+        {
+            6
+        }
+        _ => return None,
+    };
+    (b.get(n) == Some(&b' ')).then_some(n)
 }
 
 /// Appends `text` as CRI records: `F` for each whole line, `P` for a
@@ -278,6 +301,9 @@ mod tests {
         w.write_raw(b"2026-12-04T19:41:46Z abc2026-12-04T19:41:47Z def\r\n")
             .unwrap();
         w.write_raw(b"2026-12-04T19:41:47Z ghi\r\n").unwrap();
+        // Docker's fractions vary in length.
+        w.write_raw(b"2026-12-04T19:41:47.5Z jk2026-12-04T19:41:47.61+00:00 l\n")
+            .unwrap();
         // A timestamp-like text that is older, or not followed by a space,
         // is the container's own output.
         w.write_raw(b"2026-12-04T19:41:48Z at 2026-12-04T19:41:00Z x 2026-12-04T19:41:49Z\n")
@@ -288,6 +314,8 @@ mod tests {
             "2026-12-04T19:41:46.000000000Z stdout P abc\n\
              2026-12-04T19:41:47.000000000Z stdout F def\r\n\
              2026-12-04T19:41:47.000000000Z stdout F ghi\r\n\
+             2026-12-04T19:41:47.500000000Z stdout P jk\n\
+             2026-12-04T19:41:47.610000000Z stdout F l\n\
              2026-12-04T19:41:48.000000000Z stdout F at 2026-12-04T19:41:00Z x 2026-12-04T19:41:49Z\n"
         );
     }
