@@ -189,7 +189,9 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
         dependents: Dependents::default(),
         runtime_error: None,
     };
-    agent.recover(list.items.iter().map(|s| s.value()).collect(), &runs);
+    // One parsed pod at a time: a Vec of every pod's JSON value held 360 MB
+    // at the start of an engine with 20,000 finished pods (heaptrack).
+    agent.recover(list.items.iter().map(|s| s.value()), &runs);
 
     let (stop_tx, stop_rx) = oneshot::channel();
     let task = tokio::spawn(agent.run_loop(watch, events, source_changes, writes_rx, stop_rx));
@@ -433,10 +435,11 @@ impl Agent {
 
     /// The pod watch was compacted past us: reconcile with a fresh list.
     fn relisted(&mut self, list: store::List) {
-        let items: Vec<Value> = list.items.iter().map(|s| s.value()).collect();
-        let present: HashSet<String> = items
+        // Parsed one at a time, twice, rather than all held at once.
+        let present: HashSet<String> = list
+            .items
             .iter()
-            .map(|p| s(p, "/metadata/uid").to_string())
+            .map(|st| s(&st.value(), "/metadata/uid").to_string())
             .collect();
         let missing: Vec<String> = self
             .pods
@@ -447,8 +450,8 @@ impl Agent {
         for uid in missing {
             self.on_pod_gone(&uid);
         }
-        for p in items {
-            self.on_pod(p);
+        for st in &list.items {
+            self.on_pod(st.value());
         }
     }
 
@@ -552,7 +555,7 @@ impl Agent {
         self.rts.get(&kind).cloned()
     }
 
-    fn recover(&mut self, pods: Vec<Value>, runs: &[RunState]) {
+    fn recover(&mut self, pods: impl Iterator<Item = Value>, runs: &[RunState]) {
         let now = Instant::now();
         let mut known: HashSet<String> = HashSet::new();
         for pod in pods {
