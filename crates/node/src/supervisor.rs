@@ -905,7 +905,9 @@ pub fn cri_lines(out: &mut Vec<u8>, ts: &str, stream: &str, pending: &mut Vec<u8
     }
 }
 
-fn push_record(out: &mut Vec<u8>, ts: &str, stream: &str, tag: &str, line: &[u8]) {
+/// Appends one CRI log record, `<ts> <stream> <F|P> <line>\n` (the
+/// container runtime's copy writes the same format, `cri_log.rs`).
+pub(crate) fn push_record(out: &mut Vec<u8>, ts: &str, stream: &str, tag: &str, line: &[u8]) {
     out.extend_from_slice(ts.as_bytes());
     out.push(b' ');
     out.extend_from_slice(stream.as_bytes());

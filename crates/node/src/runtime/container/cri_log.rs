@@ -216,17 +216,10 @@ fn records(out: &mut Vec<u8>, ts: &str, stream: &str, text: &[u8]) {
     let mut rest = text;
     while !rest.is_empty() {
         let (line, tag, next) = match rest.iter().position(|&b| b == b'\n') {
-            Some(i) => (&rest[..i], b'F', &rest[i + 1..]),
-            None => (rest, b'P', &b""[..]),
+            Some(i) => (&rest[..i], "F", &rest[i + 1..]),
+            None => (rest, "P", &b""[..]),
         };
-        out.extend_from_slice(ts.as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(stream.as_bytes());
-        out.push(b' ');
-        out.push(tag);
-        out.push(b' ');
-        out.extend_from_slice(line);
-        out.push(b'\n');
+        crate::supervisor::push_record(out, ts, stream, tag, line);
         rest = next;
     }
 }
