@@ -18,6 +18,7 @@
 //! its dictionary by `Arc`, so an old dictionary lives as long as an entry
 //! that needs it, and every entry unpacks on its own.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -59,27 +60,24 @@ impl Entry {
     pub(crate) fn stored(&self) -> Stored {
         match self {
             Entry::Hot(s) => s.clone(),
-            Entry::Cold(c) => Unpacker::default().unpack(c),
+            Entry::Cold(c) => UNPACKER.with(|u| u.borrow_mut().unpack(c)),
         }
     }
 }
 
-/// Unpacks cold entries, reusing one zstd context per dictionary in a row
-/// (a list of one Job's Pods shares one dictionary).
+thread_local! {
+    /// Each thread's zstd context, kept while its dictionary stays the same
+    /// (a list of one Job's Pods shares one), so a read does not set up a
+    /// context of its own.
+    static UNPACKER: RefCell<Unpacker> = RefCell::default();
+}
+
 #[derive(Default)]
-pub(crate) struct Unpacker {
+struct Unpacker {
     last: Option<(Arc<Dict>, zstd::bulk::Decompressor<'static>)>,
 }
 
 impl Unpacker {
-    /// The object of an entry.
-    pub(crate) fn stored(&mut self, e: &Entry) -> Stored {
-        match e {
-            Entry::Hot(s) => s.clone(),
-            Entry::Cold(c) => self.unpack(c),
-        }
-    }
-
     fn unpack(&mut self, c: &Cold) -> Stored {
         let reuse = matches!(&self.last, Some((d, _)) if Arc::ptr_eq(d, &c.dict));
         if !reuse {
@@ -179,7 +177,6 @@ mod tests {
                 (b, e)
             })
             .collect();
-        let mut u = Unpacker::default();
         for (i, (b, e)) in entries.iter().enumerate() {
             let Entry::Cold(c) = e else {
                 panic!("entry {i} not packed")
@@ -193,7 +190,6 @@ mod tests {
                 );
             }
             assert_eq!(e.stored().rev, i as u64 + 1);
-            assert_eq!(u.stored(e).bytes, *b);
             assert_eq!(e.stored().bytes, *b);
         }
     }
@@ -215,10 +211,9 @@ mod tests {
             panic!("not packed")
         };
         assert!(!Arc::ptr_eq(&ca.dict, &cb.dict));
-        let mut u = Unpacker::default();
-        assert_eq!(u.stored(&a).bytes, first);
-        assert_eq!(u.stored(&b).bytes, other);
-        assert_eq!(u.stored(&a).bytes, first);
+        assert_eq!(a.stored().bytes, first);
+        assert_eq!(b.stored().bytes, other);
+        assert_eq!(a.stored().bytes, first);
     }
 
     #[test]

@@ -231,8 +231,7 @@ impl Store {
                 .collect();
             (entries, state.rev)
         };
-        let mut unpacker = cache::Unpacker::default();
-        let items = entries.iter().map(|e| unpacker.stored(e)).collect();
+        let items = entries.iter().map(cache::Entry::stored).collect();
         List { items, rev }
     }
 
@@ -279,7 +278,6 @@ impl Store {
     ) -> u64 {
         use std::ops::Bound;
         let state = self.inner.state.read();
-        let mut unpacker = cache::Unpacker::default();
         let plural = resource.plural;
         let ns = if resource.namespaced { namespace } else { None };
         let start = match after {
@@ -306,7 +304,7 @@ impl Store {
                     continue;
                 }
             }
-            if !f(k, &unpacker.stored(v)) {
+            if !f(k, &v.stored()) {
                 break;
             }
         }
