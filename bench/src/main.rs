@@ -1144,7 +1144,11 @@ async fn main() -> Result<()> {
         results.insert("idle".into(), idle(&joblite, secs, 100).await?);
     }
     if which == "scale" {
-        results.insert("scale".into(), scale(&joblite, 100_000).await?);
+        let n = std::env::var("BENCH_SCALE_COMPLETIONS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000);
+        results.insert("scale".into(), scale(&joblite, n).await?);
     }
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results.json");
     let mut merged: serde_json::Map<String, Value> = std::fs::read_to_string(&path)

@@ -55,10 +55,10 @@ struct Graph {
 impl Graph {
     fn unlink(&mut self, uid: &str, owners: &[OwnerRef]) {
         for o in owners {
-            if let Some(s) = self.dependents.get_mut(&o.uid) {
+            if let Some(s) = self.dependents.get_mut(&*o.uid) {
                 s.remove(uid);
                 if s.is_empty() {
-                    self.dependents.remove(&o.uid);
+                    self.dependents.remove(&*o.uid);
                 }
             }
         }
@@ -89,7 +89,7 @@ impl Handler for GcHandler {
                 g.unlink(&uid, &old.owners);
                 // Owners waiting for their dependents may now proceed.
                 for o in &old.owners {
-                    gc.queue.add(o.uid.clone());
+                    gc.queue.add(o.uid.to_string());
                 }
             }
             // Dependents of a removed owner may now be garbage.
@@ -118,7 +118,7 @@ impl Handler for GcHandler {
         if owners_changed {
             for o in &m.owner_references {
                 g.dependents
-                    .entry(o.uid.clone())
+                    .entry(o.uid.to_string())
                     .or_default()
                     .insert(uid.clone());
             }
@@ -126,7 +126,7 @@ impl Handler for GcHandler {
                 gc.queue.add(uid.clone());
             }
             for o in old.iter().flat_map(|o| o.owners.iter()) {
-                gc.queue.add(o.uid.clone());
+                gc.queue.add(o.uid.to_string());
             }
         }
         if m.deletion_timestamp.is_some()
@@ -156,8 +156,8 @@ impl Gc {
     fn owner_state(&self, namespace: &str, r: &OwnerRef) -> OwnerState {
         // The graph saw the owner: trust it (its removal re-queues this
         // dependent). Only an owner the graph has not seen is looked up.
-        if let Some(n) = self.graph.lock().nodes.get(&r.uid) {
-            if n.name == r.name && (!n.resource.namespaced || n.namespace == namespace) {
+        if let Some(n) = self.graph.lock().nodes.get(&*r.uid) {
+            if n.name == *r.name && (!n.resource.namespaced || n.namespace == namespace) {
                 return if n.foreground {
                     OwnerState::Waiting
                 } else {
@@ -176,7 +176,7 @@ impl Gc {
                 let Some(m) = Meta::of(&s) else {
                     return OwnerState::Dangling;
                 };
-                if m.uid != r.uid {
+                if m.uid != *r.uid {
                     OwnerState::Dangling
                 } else if m.deletion_timestamp.is_some() && m.has_finalizer(FINALIZER_FOREGROUND) {
                     OwnerState::Waiting
@@ -260,7 +260,7 @@ impl Gc {
             let Some(m) = Meta::of(&s) else {
                 continue;
             };
-            let Some(r) = m.owner_references.iter().find(|r| r.uid == uid) else {
+            let Some(r) = m.owner_references.iter().find(|r| &*r.uid == uid) else {
                 continue;
             };
             if r.block_owner_deletion == Some(true) {
@@ -305,10 +305,10 @@ impl Gc {
         for r in &meta.owner_references {
             match self.owner_state(&meta.namespace, r) {
                 OwnerState::Solid => solid += 1,
-                OwnerState::Dangling => gone.push(r.uid.clone()),
+                OwnerState::Dangling => gone.push(r.uid.to_string()),
                 OwnerState::Waiting => {
                     waiting += 1;
-                    gone.push(r.uid.clone());
+                    gone.push(r.uid.to_string());
                 }
             }
         }

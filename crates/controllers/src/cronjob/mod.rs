@@ -241,7 +241,7 @@ impl CronJobController {
             .filter(|(_, j)| {
                 j.metadata
                     .controller_ref()
-                    .is_some_and(|r| r.name == cj.metadata.name)
+                    .is_some_and(|r| *r.name == cj.metadata.name)
             })
             .map(|(_, j)| j.clone())
             .collect()
@@ -250,7 +250,7 @@ impl CronJobController {
     /// upstream `resolveControllerRef` + `enqueueController`.
     fn enqueue_owner(&self, namespace: &str, r: Option<&OwnerRef>) {
         let Some(r) = r else { return };
-        if r.kind != "CronJob" {
+        if &*r.kind != "CronJob" {
             return;
         }
         let key = format!("{namespace}/{}", r.name);
@@ -258,7 +258,7 @@ impl CronJobController {
             .cronjobs
             .read()
             .get(&key)
-            .is_some_and(|cj| cj.metadata.uid == r.uid)
+            .is_some_and(|cj| cj.metadata.uid == *r.uid)
         {
             self.queue.add(key);
         }

@@ -339,7 +339,7 @@ impl Reconciler {
                 let ours = job
                     .metadata
                     .controller_ref()
-                    .is_some_and(|r| r.uid == cj.metadata.uid);
+                    .is_some_and(|r| *r.uid == cj.metadata.uid);
                 if !ours || cj.in_active_list(&job.metadata.uid) {
                     return done(None, update_status, None);
                 }

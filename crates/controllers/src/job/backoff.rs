@@ -119,7 +119,7 @@ pub fn finished_time(p: &Pod) -> DateTime<Utc> {
         return t;
     }
     if let Some(c) = p.condition("Ready") {
-        if c.status == "False" {
+        if &*c.status == "False" {
             if let Some(t) = c.last_transition_time {
                 return t;
             }
@@ -147,10 +147,10 @@ fn finish_time_from_containers(p: &Pod) -> Option<DateTime<Utc>> {
         .init_containers
         .iter()
         .filter(|c| c.restart_policy.as_deref() == Some("Always"))
-        .map(|c| c.name.as_str())
+        .map(|c| &*c.name)
         .collect();
     for c in &p.status.init_container_statuses {
-        if !sidecars.contains(&c.name.as_str()) {
+        if !sidecars.contains(&&*c.name) {
             continue;
         }
         let t = c.state.terminated.as_ref()?.finished_at?;

@@ -389,12 +389,12 @@ pub(crate) mod tests {
         first
             .metadata
             .annotations
-            .insert(INDEX_FAILURE_COUNT_ANNOTATION.into(), "0".into());
+            .insert(INDEX_FAILURE_COUNT_ANNOTATION, "0");
         let mut second = (*pod("f1", 2, "Failed")).clone();
         second
             .metadata
             .annotations
-            .insert(INDEX_FAILURE_COUNT_ANNOTATION.into(), "1".into());
+            .insert(INDEX_FAILURE_COUNT_ANNOTATION, "1");
         let pods = vec![Arc::new(first.clone()), Arc::new(second)];
         assert_eq!(
             calculate_failed_indexes(&j, &pods, &HashSet::new()).to_string(),

@@ -82,10 +82,10 @@ impl PodIndex {
         let key = p.key();
         match p.metadata.controller_ref() {
             Some(r) => {
-                if let Some(s) = self.by_owner.get_mut(&r.uid) {
+                if let Some(s) = self.by_owner.get_mut(&*r.uid) {
                     s.remove(&key);
                     if s.is_empty() {
-                        self.by_owner.remove(&r.uid);
+                        self.by_owner.remove(&*r.uid);
                     }
                 }
             }
@@ -105,7 +105,10 @@ impl PodIndex {
         match p.metadata.controller_ref() {
             Some(r) => {
                 if !p.is_terminal() || p.metadata.has_finalizer(JOB_TRACKING_FINALIZER) {
-                    self.by_owner.entry(r.uid.clone()).or_default().insert(key);
+                    self.by_owner
+                        .entry(r.uid.to_string())
+                        .or_default()
+                        .insert(key);
                 }
             }
             None => {
@@ -401,12 +404,12 @@ impl JobController {
 
     /// Upstream `resolveControllerRef`.
     fn resolve_job(&self, namespace: &str, r: &crate::kit::objects::OwnerRef) -> Option<Arc<Job>> {
-        if r.kind != "Job" {
+        if &*r.kind != "Job" {
             return None;
         }
         let jobs = self.jobs.read();
         jobs.get(&format!("{namespace}/{}", r.name))
-            .filter(|j| j.metadata.uid == r.uid)
+            .filter(|j| j.metadata.uid == *r.uid)
             .cloned()
     }
 
@@ -420,7 +423,7 @@ impl JobController {
                     .selector
                     .as_ref()
                     .and_then(|s| Selector::from_label_selector_value(s).ok())
-                    .is_some_and(|s| s.matches(&pod.metadata.labels))
+                    .is_some_and(|s| pod.metadata.labels.matched_by(&s))
             })
             .map(|j| j.key())
             .collect()
@@ -547,7 +550,7 @@ impl JobController {
             return Ok(());
         }
         if let Some(r) = pod.metadata.controller_ref() {
-            if r.kind != "Job" || r.api_version != "batch/v1" {
+            if &*r.kind != "Job" || &*r.api_version != "batch/v1" {
                 return Ok(()); // not ours to clean
             }
             if let Some(job) = self.resolve_job(&pod.metadata.namespace, r) {
@@ -671,7 +674,7 @@ impl JobController {
         let deleting = job.metadata.deletion_timestamp.is_some();
         let mut err = None;
         for p in owned {
-            if selector.matches(&p.metadata.labels) {
+            if p.metadata.labels.matched_by(&selector) {
                 pods.push(p);
             } else if !deleting {
                 if let Err(e) = self.release_pod(job, &p).await {
@@ -683,7 +686,8 @@ impl JobController {
             let candidates: Vec<Arc<Pod>> = orphans
                 .into_iter()
                 .filter(|p| {
-                    p.metadata.deletion_timestamp.is_none() && selector.matches(&p.metadata.labels)
+                    p.metadata.deletion_timestamp.is_none()
+                        && p.metadata.labels.matched_by(&selector)
                 })
                 .collect();
             if !candidates.is_empty() {

@@ -68,7 +68,7 @@ pub fn match_pod_failure_policy(policy: Option<&PodFailurePolicy>, pod: &Pod) ->
         } else if let Some(patterns) = &rule.on_pod_conditions {
             if let Some(cond) = pod.status.conditions.iter().find(|c| {
                 patterns.iter().any(|p| {
-                    c.type_ == p.type_ && c.status == p.status.as_deref().unwrap_or("True")
+                    *c.type_ == p.type_ && &*c.status == p.status.as_deref().unwrap_or("True")
                 })
             }) {
                 let msg = format!(
@@ -109,7 +109,12 @@ fn match_on_exit_codes<'a>(
         let Some(t) = &cs.state.terminated else {
             return false;
         };
-        if req.container_name.as_deref().is_some_and(|n| n != cs.name) || t.exit_code == 0 {
+        if req
+            .container_name
+            .as_deref()
+            .is_some_and(|n| n != &*cs.name)
+            || t.exit_code == 0
+        {
             return false;
         }
         let member = req.values.contains(&t.exit_code);

@@ -7,5 +7,6 @@
 pub(crate) mod edit;
 pub(crate) mod expectations;
 pub(crate) mod informer;
+pub(crate) mod interned;
 pub(crate) mod objects;
 pub(crate) mod queue;

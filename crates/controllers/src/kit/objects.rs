@@ -9,14 +9,14 @@
 //! views: the controllers edit the stored JSON so fields they do not know
 //! survive.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use store::Stored;
+
+use super::interned::{atom, de_atom, de_atoms, Atom, StrMap};
 
 /// A `metav1.Time` as its JSON carries it (whole seconds).
 fn time(t: &Option<Time>) -> Option<DateTime<Utc>> {
@@ -40,14 +40,14 @@ where
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnerRef {
-    #[serde(default, deserialize_with = "null_default")]
-    pub api_version: String,
-    #[serde(default, deserialize_with = "null_default")]
-    pub kind: String,
-    #[serde(default, deserialize_with = "null_default")]
-    pub name: String,
-    #[serde(default, deserialize_with = "null_default")]
-    pub uid: String,
+    #[serde(default, deserialize_with = "de_atom")]
+    pub api_version: Atom,
+    #[serde(default, deserialize_with = "de_atom")]
+    pub kind: Atom,
+    #[serde(default, deserialize_with = "de_atom")]
+    pub name: Atom,
+    #[serde(default, deserialize_with = "de_atom")]
+    pub uid: Atom,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controller: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,12 +63,12 @@ pub struct Meta {
     pub namespace: String,
     #[serde(default, deserialize_with = "null_default")]
     pub uid: String,
-    #[serde(default, deserialize_with = "null_default")]
-    pub labels: BTreeMap<String, String>,
-    #[serde(default, deserialize_with = "null_default")]
-    pub annotations: BTreeMap<String, String>,
-    #[serde(default, deserialize_with = "null_default")]
-    pub finalizers: Vec<String>,
+    #[serde(default)]
+    pub labels: StrMap,
+    #[serde(default)]
+    pub annotations: StrMap,
+    #[serde(default, deserialize_with = "de_atoms")]
+    pub finalizers: Vec<Atom>,
     #[serde(default, deserialize_with = "null_default")]
     pub owner_references: Vec<OwnerRef>,
     #[serde(default)]
@@ -88,18 +88,22 @@ impl Meta {
             name: string(&m.name),
             namespace: string(&m.namespace),
             uid: string(&m.uid),
-            labels: m.labels.clone().unwrap_or_default(),
-            annotations: m.annotations.clone().unwrap_or_default(),
-            finalizers: m.finalizers.clone().unwrap_or_default(),
+            labels: m.labels.as_ref().map(StrMap::from_map).unwrap_or_default(),
+            annotations: m
+                .annotations
+                .as_ref()
+                .map(StrMap::from_map)
+                .unwrap_or_default(),
+            finalizers: m.finalizers.iter().flatten().map(|f| atom(f)).collect(),
             owner_references: m
                 .owner_references
                 .iter()
                 .flatten()
                 .map(|r| OwnerRef {
-                    api_version: r.api_version.clone(),
-                    kind: r.kind.clone(),
-                    name: r.name.clone(),
-                    uid: r.uid.clone(),
+                    api_version: atom(&r.api_version),
+                    kind: atom(&r.kind),
+                    name: atom(&r.name),
+                    uid: atom(&r.uid),
                     controller: r.controller,
                     block_owner_deletion: r.block_owner_deletion,
                 })
@@ -135,15 +139,15 @@ impl Meta {
     }
 
     pub fn has_finalizer(&self, f: &str) -> bool {
-        self.finalizers.iter().any(|x| x == f)
+        self.finalizers.iter().any(|x| &**x == f)
     }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerSpec {
-    #[serde(default, deserialize_with = "null_default")]
-    pub name: String,
+    #[serde(default, deserialize_with = "de_atom")]
+    pub name: Atom,
     #[serde(default)]
     pub restart_policy: Option<String>,
 }
@@ -151,8 +155,8 @@ pub struct ContainerSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec {
-    #[serde(default, deserialize_with = "null_default")]
-    pub node_name: String,
+    #[serde(default, deserialize_with = "de_atom")]
+    pub node_name: Atom,
     #[serde(default, deserialize_with = "null_default")]
     pub init_containers: Vec<ContainerSpec>,
 }
@@ -160,10 +164,10 @@ pub struct PodSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodCondition {
-    #[serde(default, rename = "type", deserialize_with = "null_default")]
-    pub type_: String,
-    #[serde(default, deserialize_with = "null_default")]
-    pub status: String,
+    #[serde(default, rename = "type", deserialize_with = "de_atom")]
+    pub type_: Atom,
+    #[serde(default, deserialize_with = "de_atom")]
+    pub status: Atom,
     #[serde(default)]
     pub last_transition_time: Option<DateTime<Utc>>,
 }
@@ -187,8 +191,8 @@ pub struct ContainerState {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerStatus {
-    #[serde(default, deserialize_with = "null_default")]
-    pub name: String,
+    #[serde(default, deserialize_with = "de_atom")]
+    pub name: Atom,
     #[serde(default)]
     pub restart_count: i32,
     #[serde(default, deserialize_with = "null_default")]
@@ -198,8 +202,8 @@ pub struct ContainerStatus {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodStatus {
-    #[serde(default, deserialize_with = "null_default")]
-    pub phase: String,
+    #[serde(default, deserialize_with = "de_atom")]
+    pub phase: Atom,
     #[serde(default, deserialize_with = "null_default")]
     pub conditions: Vec<PodCondition>,
     #[serde(default, deserialize_with = "null_default")]
@@ -251,7 +255,7 @@ impl Pod {
             s.into_iter()
                 .flatten()
                 .map(|c| ContainerStatus {
-                    name: c.name.clone(),
+                    name: atom(&c.name),
                     restart_count: c.restart_count,
                     state: ContainerState {
                         terminated: c
@@ -271,26 +275,26 @@ impl Pod {
         Pod {
             metadata: Meta::from_object_meta(&p.metadata),
             spec: PodSpec {
-                node_name: spec.map(|s| string(&s.node_name)).unwrap_or_default(),
+                node_name: atom(spec.and_then(|s| s.node_name.as_deref()).unwrap_or("")),
                 init_containers: spec
                     .and_then(|s| s.init_containers.as_ref())
                     .into_iter()
                     .flatten()
                     .map(|c| ContainerSpec {
-                        name: c.name.clone(),
+                        name: atom(&c.name),
                         restart_policy: c.restart_policy.clone(),
                     })
                     .collect(),
             },
             status: PodStatus {
-                phase: status.map(|s| string(&s.phase)).unwrap_or_default(),
+                phase: atom(status.and_then(|s| s.phase.as_deref()).unwrap_or("")),
                 conditions: status
                     .and_then(|s| s.conditions.as_ref())
                     .into_iter()
                     .flatten()
                     .map(|c| PodCondition {
-                        type_: c.type_.clone(),
-                        status: c.status.clone(),
+                        type_: atom(&c.type_),
+                        status: atom(&c.status),
                         last_transition_time: time(&c.last_transition_time),
                     })
                     .collect(),
@@ -312,7 +316,7 @@ impl Pod {
     }
 
     pub fn is_terminal(&self) -> bool {
-        self.status.phase == PHASE_SUCCEEDED || self.status.phase == PHASE_FAILED
+        &*self.status.phase == PHASE_SUCCEEDED || &*self.status.phase == PHASE_FAILED
     }
 
     /// Upstream `controller.IsPodActive`: not terminal and not being deleted.
@@ -326,18 +330,19 @@ impl Pod {
     }
 
     pub fn condition(&self, t: &str) -> Option<&PodCondition> {
-        self.status.conditions.iter().find(|c| c.type_ == t)
+        self.status.conditions.iter().find(|c| &*c.type_ == t)
     }
 
     /// Upstream `podutil.IsPodReady`.
     pub fn is_ready(&self) -> bool {
-        self.condition("Ready").is_some_and(|c| c.status == "True")
+        self.condition("Ready")
+            .is_some_and(|c| &*c.status == "True")
     }
 
     /// When the pod became ready (the Ready condition's transition time).
     pub fn ready_time(&self) -> Option<DateTime<Utc>> {
         self.condition("Ready")
-            .filter(|c| c.status == "True")
+            .filter(|c| &*c.status == "True")
             .and_then(|c| c.last_transition_time)
     }
 
