@@ -88,9 +88,9 @@ impl Handler for TtlHandler {
         }
     }
 
-    fn replace(&self, items: &[Stored]) {
+    fn replace(&self, items: &mut dyn Iterator<Item = Stored>) {
         for s in items {
-            self.apply(EventType::Added, s);
+            self.apply(EventType::Added, &s);
         }
     }
 }

@@ -191,7 +191,7 @@ pub async fn run(store: Store, config: NodeConfig) -> Result<NodeHandle> {
     };
     // One parsed pod at a time: a Vec of every pod's JSON value held 360 MB
     // at the start of an engine with 20,000 finished pods (heaptrack).
-    agent.recover(list.items.iter().map(|s| s.value()), &runs);
+    agent.recover(list.iter().map(|s| s.value()), &runs);
 
     let (stop_tx, stop_rx) = oneshot::channel();
     let task = tokio::spawn(agent.run_loop(watch, events, source_changes, writes_rx, stop_rx));
@@ -434,10 +434,9 @@ impl Agent {
     }
 
     /// The pod watch was compacted past us: reconcile with a fresh list.
-    fn relisted(&mut self, list: store::List) {
+    fn relisted(&mut self, list: store::Listing) {
         // Parsed one at a time, twice, rather than all held at once.
         let present: HashSet<String> = list
-            .items
             .iter()
             .map(|st| s(&st.value(), "/metadata/uid").to_string())
             .collect();
@@ -450,7 +449,7 @@ impl Agent {
         for uid in missing {
             self.on_pod_gone(&uid);
         }
-        for st in &list.items {
+        for st in list.iter() {
             self.on_pod(st.value());
         }
     }

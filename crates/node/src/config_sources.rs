@@ -201,7 +201,6 @@ pub(crate) fn watch(store: &Store) -> store::Result<mpsc::UnboundedReceiver<Sour
                         vec![SourceRef::new(kind, &ev.key.namespace, &ev.key.name)]
                     }
                     Change::Relisted(list) => list
-                        .items
                         .iter()
                         .filter_map(|s| {
                             let v = s.value();

@@ -729,7 +729,7 @@ async fn client(shared: Rc<Shared>, stream: tokio::net::UnixStream) {
     let mut lines = tokio::io::BufReader::new(rd).lines();
     // A connection whose first request opens a stream is that session.
     let first = match lines.next_line().await {
-        Ok(Some(line)) => match serde_json::from_str::<Request>(&line) {
+        Ok(Some(line)) => match Request::from_line(&line) {
             Ok(Request::Stream(req)) => {
                 return interactive::session(shared, req, lines.into_inner(), wr).await;
             }
@@ -766,7 +766,7 @@ async fn client(shared: Rc<Shared>, stream: tokio::net::UnixStream) {
         handle(&shared, req, &tx);
     }
     while let Ok(Some(line)) = lines.next_line().await {
-        match serde_json::from_str::<Request>(&line) {
+        match Request::from_line(&line) {
             Ok(req) => handle(&shared, req, &tx),
             Err(e) => note!("joblite supervisor: bad request: {e}"),
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use api::resources::ResourceInfo;
 
-use crate::{Error, Event, List, Result, Store, WatchStream};
+use crate::{Error, Event, Listing, Result, Store, WatchStream};
 
 /// How long a follower waits before retrying a watch that failed to start.
 const RETRY: Duration = Duration::from_millis(200);
@@ -24,7 +24,7 @@ pub enum Change {
     Event(Arc<Event>),
     /// History was compacted past the last delivered revision: this is the
     /// whole resource now; everything not in it is gone.
-    Relisted(List),
+    Relisted(Listing),
 }
 
 /// A watch of one resource that resumes itself.
@@ -42,8 +42,8 @@ impl Follower {
         store: &Store,
         resource: &'static ResourceInfo,
         namespace: Option<&str>,
-    ) -> Result<(List, Follower)> {
-        let (list, stream) = store.list_and_watch(resource, namespace)?;
+    ) -> Result<(Listing, Follower)> {
+        let (list, stream) = store.listing_and_watch(resource, namespace)?;
         Ok((
             list,
             Follower {
@@ -69,7 +69,8 @@ impl Follower {
                     self.stream = stream;
                     continue;
                 }
-                Err(Error::Expired { .. }) => match self.store.list_and_watch(self.resource, ns) {
+                Err(Error::Expired { .. }) => match self.store.listing_and_watch(self.resource, ns)
+                {
                     Ok((list, stream)) => {
                         self.stream = stream;
                         return Some(Change::Relisted(list));

@@ -86,10 +86,9 @@ impl Handler for CronJobHandler {
         }
     }
 
-    fn replace(&self, items: &[Stored]) {
+    fn replace(&self, items: &mut dyn Iterator<Item = Stored>) {
         let c = &self.0;
         let fresh: Vec<CronJob> = items
-            .iter()
             .filter_map(|s| CronJob::parse(&s.bytes, s.rev))
             .collect();
         let mut m = c.cronjobs.write();
@@ -139,9 +138,9 @@ impl Handler for JobHandler {
         c.enqueue_owner(&job.metadata.namespace, job.metadata.controller_ref());
     }
 
-    fn replace(&self, items: &[Stored]) {
+    fn replace(&self, items: &mut dyn Iterator<Item = Stored>) {
         let c = &self.0;
-        let fresh: Vec<Arc<Job>> = items.iter().filter_map(Job::of).map(Arc::new).collect();
+        let fresh: Vec<Arc<Job>> = items.filter_map(|s| Job::of(&s)).map(Arc::new).collect();
         let gone: Vec<Arc<Job>> = {
             let mut m = c.jobs.write();
             let keys: std::collections::HashSet<String> = fresh.iter().map(|j| j.key()).collect();

@@ -188,11 +188,13 @@ impl Handler for JobHandler {
         c.on_job_upsert(old, job);
     }
 
-    fn replace(&self, items: &[Stored]) {
+    fn replace(&self, items: &mut dyn Iterator<Item = Stored>) {
         let c = &self.0;
-        let fresh: Vec<(&Stored, Job)> = items
-            .iter()
-            .filter_map(|s| Some((s, Job::of(s)?)))
+        let fresh: Vec<(Stored, Job)> = items
+            .filter_map(|s| {
+                let j = Job::of(&s)?;
+                Some((s, j))
+            })
             .collect();
         let keys: HashSet<String> = fresh.iter().map(|(_, j)| j.key()).collect();
         let gone: Vec<Arc<Job>> = {
@@ -208,7 +210,7 @@ impl Handler for JobHandler {
             c.on_job_deleted(j);
         }
         for (s, _) in fresh {
-            self.apply(EventType::Added, s);
+            self.apply(EventType::Added, &s);
         }
     }
 }
@@ -241,9 +243,9 @@ impl Handler for PodHandler {
         }
     }
 
-    fn replace(&self, items: &[Stored]) {
+    fn replace(&self, items: &mut dyn Iterator<Item = Stored>) {
         let c = &self.0;
-        let fresh: Vec<Arc<Pod>> = items.iter().filter_map(Pod::of).map(Arc::new).collect();
+        let fresh: Vec<Arc<Pod>> = items.filter_map(|s| Pod::of(&s)).map(Arc::new).collect();
         let keys: HashSet<String> = fresh.iter().map(|p| p.key()).collect();
         let gone: Vec<Arc<Pod>> = {
             let mut idx = c.pods.write();

@@ -22,8 +22,10 @@ use tokio::task::JoinHandle;
 pub(crate) trait Handler: Send + Sync + 'static {
     /// One change. For `Deleted`, `object` is the object as deleted.
     fn apply(&self, kind: EventType, object: &Stored);
-    /// A full list: everything not in `items` is gone.
-    fn replace(&self, items: &[Stored]);
+    /// A full list: everything not in `items` is gone. Each item is
+    /// unpacked as the handler reaches it (`store::Listing`), so a handler
+    /// keeps its views, not every object's JSON at once.
+    fn replace(&self, items: &mut dyn Iterator<Item = Stored>);
 }
 
 /// Lists `resource` into `handler` (so the cache is synced when this
@@ -34,12 +36,12 @@ pub(crate) fn start(
     handler: Arc<dyn Handler>,
 ) -> Result<JoinHandle<()>, store::Error> {
     let (list, mut follower) = Follower::start(store, resource, None)?;
-    handler.replace(&list.items);
+    handler.replace(&mut list.iter());
     Ok(tokio::spawn(async move {
         while let Some(change) = follower.next().await {
             match change {
                 Change::Event(ev) => handler.apply(ev.kind, &ev.stored()),
-                Change::Relisted(list) => handler.replace(&list.items),
+                Change::Relisted(list) => handler.replace(&mut list.iter()),
             }
         }
     }))

@@ -229,7 +229,7 @@ async fn conn_loop(
                 line = lines.next_line() => {
                     match line {
                         Ok(Some(l)) => {
-                            let ev = match serde_json::from_str::<Event>(&l) {
+                            let ev = match Event::from_line(&l) {
                                 Ok(Event::Started { id, started_at, .. }) => RuntimeEvent::Started {
                                     container_id: container_id(&id),
                                     image_id: String::new(),
