@@ -805,6 +805,9 @@ async fn idle(joblite: &Path, secs: u64, n: i64) -> Result<Value> {
     }))
 }
 
+/// An Indexed Job of `n` completions (100,000; `BENCH_SCALE_COMPLETIONS`
+/// for a smaller run, e.g. under heaptrack), the peak server RSS, and
+/// `kubectl get pods --chunk-size=500` through all of them.
 async fn scale(joblite: &Path, n: i64) -> Result<Value> {
     let e = Engine::start(joblite).await?;
     let pid = e.child.id();
