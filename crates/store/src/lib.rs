@@ -597,11 +597,11 @@ impl Store {
         resource: &ResourceInfo,
         namespace: Option<&str>,
     ) -> Result<(List, WatchStream)> {
-        // The hub lock is taken inside `watch::start`; listing first at rev R
-        // and then watching from R is gapless because the watch replays
-        // anything committed after R from the log.
-        let list = self.list(resource, namespace);
-        let stream = self.watch(resource, namespace, list.rev)?;
+        let (listing, stream) = self.listing_and_watch(resource, namespace)?;
+        let list = List {
+            items: listing.iter().collect(),
+            rev: listing.rev,
+        };
         Ok((list, stream))
     }
 
@@ -611,6 +611,9 @@ impl Store {
         resource: &ResourceInfo,
         namespace: Option<&str>,
     ) -> Result<(Listing, WatchStream)> {
+        // The hub lock is taken inside `watch::start`; listing first at rev R
+        // and then watching from R is gapless because the watch replays
+        // anything committed after R from the log.
         let list = self.listing(resource, namespace);
         let stream = self.watch(resource, namespace, list.rev)?;
         Ok((list, stream))
