@@ -674,12 +674,13 @@ pub(crate) fn new_user_namespace(map: &(String, String)) -> io::Result<OwnedFd> 
             // Only the supervisor's ends keep the pipes open.
             libc::close(ready[0]);
             libc::close(done[1]);
-            let ok: u8 = if libc::unshare(libc::CLONE_NEWUSER) == 0 {
-                1
-            } else {
+            // 0 for success, else the errno (they all fit in a byte).
+            let errno: u8 = if libc::unshare(libc::CLONE_NEWUSER) == 0 {
                 0
+            } else {
+                (*libc::__errno_location()).clamp(1, 255) as u8
             };
-            libc::write(ready[1], (&ok as *const u8).cast(), 1);
+            libc::write(ready[1], (&errno as *const u8).cast(), 1);
             let mut b = 0u8;
             libc::read(done[0], (&mut b as *mut u8).cast(), 1);
             libc::_exit(0);
@@ -692,9 +693,17 @@ pub(crate) fn new_user_namespace(map: &(String, String)) -> io::Result<OwnedFd> 
             return Err(io::Error::last_os_error());
         }
         let result = (|| {
-            let mut ok = 0u8;
-            if libc::read(ready_r.as_raw_fd(), (&mut ok as *mut u8).cast(), 1) != 1 || ok != 1 {
-                return Err(io::Error::other("unshare(CLONE_NEWUSER) failed"));
+            let mut errno = 0u8;
+            if libc::read(ready_r.as_raw_fd(), (&mut errno as *mut u8).cast(), 1) != 1 {
+                return Err(io::Error::other(
+                    "unshare(CLONE_NEWUSER): the helper process died",
+                ));
+            }
+            if errno != 0 {
+                let e = io::Error::from_raw_os_error(errno.into());
+                return Err(io::Error::other(format!(
+                    "unshare(CLONE_NEWUSER) failed: {e}"
+                )));
             }
             std::fs::write(format!("/proc/{pid}/uid_map"), &map.0)?;
             if !rustix::process::geteuid().is_root() {
