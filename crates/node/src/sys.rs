@@ -678,7 +678,10 @@ pub(crate) fn new_user_namespace(map: &(String, String)) -> io::Result<OwnedFd> 
             let errno: u8 = if libc::unshare(libc::CLONE_NEWUSER) == 0 {
                 0
             } else {
-                (*libc::__errno_location()).clamp(1, 255) as u8
+                io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(0)
+                    .clamp(1, 255) as u8
             };
             libc::write(ready[1], (&errno as *const u8).cast(), 1);
             let mut b = 0u8;

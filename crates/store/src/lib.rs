@@ -157,13 +157,15 @@ impl Listing {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Stored> + '_ {
         self.entries.iter().map(cache::Entry::stored)
     }
+}
 
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+impl From<Listing> for List {
+    /// Every object unpacked at once.
+    fn from(l: Listing) -> List {
+        List {
+            items: l.iter().collect(),
+            rev: l.rev,
+        }
     }
 }
 
@@ -256,11 +258,7 @@ impl Store {
 
     /// Lists a resource, in one namespace or (with `None`) in all of them.
     pub fn list(&self, resource: &ResourceInfo, namespace: Option<&str>) -> List {
-        let listing = self.listing(resource, namespace);
-        List {
-            items: listing.iter().collect(),
-            rev: listing.rev,
-        }
+        self.listing(resource, namespace).into()
     }
 
     /// [`Store::list`], read lazily (see [`Listing`]).
@@ -598,11 +596,7 @@ impl Store {
         namespace: Option<&str>,
     ) -> Result<(List, WatchStream)> {
         let (listing, stream) = self.listing_and_watch(resource, namespace)?;
-        let list = List {
-            items: listing.iter().collect(),
-            rev: listing.rev,
-        };
-        Ok((list, stream))
+        Ok((listing.into(), stream))
     }
 
     /// [`Store::list_and_watch`] with the list read lazily.

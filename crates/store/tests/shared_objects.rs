@@ -164,7 +164,7 @@ fn cold_objects_read_back_byte_for_byte() {
         assert_eq!(listed, want.values().cloned().collect::<Vec<_>>());
         // The lazy listing the informers and the node agent start from.
         let listing = s.listing(&PODS, Some("default"));
-        assert_eq!(listing.len(), want.len());
+        assert_eq!(listing.iter().len(), want.len());
         let lazily: Vec<_> = listing.iter().map(|i| i.bytes).collect();
         assert_eq!(lazily, listed);
         let mut visited = Vec::new();

@@ -124,12 +124,6 @@ impl<'de> Deserialize<'de> for StrMap {
     }
 }
 
-impl FromIterator<(String, String)> for StrMap {
-    fn from_iter<I: IntoIterator<Item = (String, String)>>(it: I) -> StrMap {
-        StrMap::from_map(&it.into_iter().collect())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
