@@ -21,6 +21,10 @@ use crate::cgroups::{self, Cgroups, Handle};
 use crate::isolation::{self, Ids};
 use crate::protocol::{StartSpec, StreamRequest};
 
+mod userns;
+pub(crate) use userns::new_user_namespace;
+use userns::{Handshake, IdMap, Mapper};
+
 /// A started process and the supervisor's ends of its stdio: the write end
 /// of its stdin (when it has one) and the read ends of its output. Under a
 /// TTY, `stdout` and `stdin` are both the terminal's master side (`pty`
@@ -98,7 +102,9 @@ pub(crate) struct RealSys {
     /// root engine; the engine's own ids alone for one that is not, when
     /// the kernel lets it make user namespaces; `None` when it cannot
     /// fence runs at all.
-    fence_map: Option<(String, String)>,
+    fence_map: Option<IdMap>,
+    /// Maps each fenced run's user namespace; started with the first run.
+    mapper: Option<Mapper>,
 }
 
 impl RealSys {
@@ -129,6 +135,7 @@ impl RealSys {
             root,
             dropped_caps: isolation::dropped_capabilities(cap_last),
             fence_map,
+            mapper: None,
         }
     }
 }
@@ -253,7 +260,15 @@ impl Sys for RealSys {
             .filter(|_| self.root);
         // Every run is fenced off when the engine can (isolation.rs).
         let fence = match &self.fence_map {
-            Some(map) => Some(Fence::prepare(spec, map, &self.dropped_caps).map_err(err)?),
+            Some(map) => {
+                if self.mapper.is_none() {
+                    let m = Mapper::start(map.clone())
+                        .map_err(|e| err(format!("starting the user namespace mapper: {e}")))?;
+                    self.mapper = Some(m);
+                }
+                let mapper = self.mapper.as_ref().expect("started above");
+                Some(Fence::prepare(spec, mapper, &self.dropped_caps).map_err(err)?)
+            }
             None => None,
         };
         let hostname = if fence.is_some() {
@@ -466,8 +481,8 @@ struct Bind {
 /// prepared in the supervisor so the child only makes system calls.
 #[derive(Clone)]
 struct ChildFence {
-    /// The run's own user namespace (see [`new_user_namespace`]).
-    userns: i32,
+    /// The hand-shake that makes the run's own user namespace (`userns.rs`).
+    userns: userns::ChildEnds,
     hide: Option<CString>,
     /// The devices and `/dev/pts` first, then the volumes, then the
     /// working directory when it is inside the masked directory.
@@ -479,19 +494,15 @@ struct ChildFence {
     dropped_caps: Vec<u32>,
 }
 
-/// A [`ChildFence`] and the user namespace it enters, closed in the
-/// supervisor once the child has exec'd.
+/// A [`ChildFence`] and its user namespace hand-shake, closed in the
+/// supervisor once the spawn has returned.
 struct Fence {
     child: ChildFence,
-    _userns: OwnedFd,
+    _userns: Handshake,
 }
 
 impl Fence {
-    fn prepare(
-        spec: &StartSpec,
-        map: &(String, String),
-        dropped_caps: &[u32],
-    ) -> Result<Fence, String> {
+    fn prepare(spec: &StartSpec, mapper: &Mapper, dropped_caps: &[u32]) -> Result<Fence, String> {
         let c = |s: &str| CString::new(s.as_bytes()).map_err(|e| e.to_string());
         let mut binds = Vec::new();
         for (name, _, _) in isolation::DEVICES {
@@ -543,11 +554,12 @@ impl Fence {
                 });
             }
         }
-        let userns =
-            new_user_namespace(map).map_err(|e| format!("making the run's user namespace: {e}"))?;
+        let userns = mapper
+            .begin()
+            .map_err(|e| format!("making the run's user namespace: {e}"))?;
         Ok(Fence {
             child: ChildFence {
-                userns: userns.as_raw_fd(),
+                userns: userns.child,
                 hide: hide.map(c).transpose()?,
                 trees: Vec::with_capacity(binds.len()),
                 binds,
@@ -642,86 +654,6 @@ fn set_read_only(path: &std::ffi::CStr, recursive: bool) -> io::Result<()> {
 fn read_only_tree(path: &std::ffi::CStr) -> io::Result<()> {
     mount(Some(path), path, None, libc::MS_BIND | libc::MS_REC, None)?;
     set_read_only(path, true)
-}
-
-/// A new user namespace with `map` as its uid and gid maps, held by the
-/// returned descriptor. A short-lived child makes it (`unshare`) and the
-/// supervisor writes its maps, since a process cannot map ids outside its
-/// own namespace. A root engine maps every id to itself: files and
-/// `runAsUser` behave as on the host, but the run's capabilities hold
-/// only in its own namespace, so it cannot reach the engine's or another
-/// run's processes through `/proc/<pid>/root`, `/fd` or `ptrace`. A
-/// non-root engine maps only its own ids (all an unprivileged process
-/// may map), which is enough to mount the fence.
-pub(crate) fn new_user_namespace(map: &(String, String)) -> io::Result<OwnedFd> {
-    use std::os::fd::FromRawFd;
-    let mut ready = [0i32; 2];
-    let mut done = [0i32; 2];
-    // SAFETY: pipe2 fills two fds; the forked child only makes
-    // async-signal-safe calls (unshare, write, read, _exit).
-    unsafe {
-        if libc::pipe2(ready.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if libc::pipe2(done.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
-            let e = io::Error::last_os_error();
-            libc::close(ready[0]);
-            libc::close(ready[1]);
-            return Err(e);
-        }
-        let pid = libc::fork();
-        if pid == 0 {
-            // Only the supervisor's ends keep the pipes open.
-            libc::close(ready[0]);
-            libc::close(done[1]);
-            // 0 for success, else the errno (they all fit in a byte).
-            let errno: u8 = if libc::unshare(libc::CLONE_NEWUSER) == 0 {
-                0
-            } else {
-                io::Error::last_os_error()
-                    .raw_os_error()
-                    .unwrap_or(0)
-                    .clamp(1, 255) as u8
-            };
-            libc::write(ready[1], (&errno as *const u8).cast(), 1);
-            let mut b = 0u8;
-            libc::read(done[0], (&mut b as *mut u8).cast(), 1);
-            libc::_exit(0);
-        }
-        libc::close(ready[1]);
-        libc::close(done[0]);
-        let ready_r = OwnedFd::from_raw_fd(ready[0]);
-        let done_w = OwnedFd::from_raw_fd(done[1]);
-        if pid < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let result = (|| {
-            let mut errno = 0u8;
-            if libc::read(ready_r.as_raw_fd(), (&mut errno as *mut u8).cast(), 1) != 1 {
-                return Err(io::Error::other(
-                    "unshare(CLONE_NEWUSER): the helper process died",
-                ));
-            }
-            if errno != 0 {
-                let e = io::Error::from_raw_os_error(errno.into());
-                return Err(io::Error::other(format!(
-                    "unshare(CLONE_NEWUSER) failed: {e}"
-                )));
-            }
-            std::fs::write(format!("/proc/{pid}/uid_map"), &map.0)?;
-            if !rustix::process::geteuid().is_root() {
-                // An unprivileged map of the group needs setgroups off.
-                std::fs::write(format!("/proc/{pid}/setgroups"), "deny")?;
-            }
-            std::fs::write(format!("/proc/{pid}/gid_map"), &map.1)?;
-            std::fs::File::open(format!("/proc/{pid}/ns/user")).map(OwnedFd::from)
-        })();
-        drop(done_w);
-        drop(ready_r);
-        let mut status = 0;
-        libc::waitpid(pid, &mut status, 0);
-        result
-    }
 }
 
 /// `open_tree(OPEN_TREE_CLONE | AT_RECURSIVE)`: a detached copy of the
@@ -925,11 +857,9 @@ fn child_setup(c: &mut ChildSetup) -> io::Result<()> {
     }
     cgroups::join_fds(&c.cgroup_fds)?;
     if let Some(f) = &c.fence {
-        // SAFETY: see above; the child is single-threaded, as setns into a
-        // user namespace requires.
-        if unsafe { libc::setns(f.userns, libc::CLONE_NEWUSER) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        // SAFETY: the child is single-threaded, as unshare(CLONE_NEWUSER)
+        // requires, and the supervisor holds the hand-shake's fds.
+        unsafe { f.userns.enter()? };
     }
     let mut flags = 0;
     if c.hostname.is_some() {

@@ -119,6 +119,16 @@ fn a_process_pod_cannot_read_the_engines_secrets_or_another_pods_volume() {
     script.push_str(&format!(
         "ls '{d}/node/volumes' 2>/dev/null | grep -q victim && echo 'volumes listed' || echo 'volumes hidden'\n"
     ));
+    // Each run has a user namespace of its own (sys/userns.rs).
+    script.push_str("echo \"userns $(readlink /proc/self/ns/user)\"\n");
+    let ns = |pid: u32| {
+        std::fs::read_link(format!("/proc/{pid}/ns/user"))
+            .unwrap()
+            .display()
+            .to_string()
+    };
+    let mut others = vec![ns(engine), ns(supervisor)];
+    others.extend(victim.iter().map(|p| ns(*p)));
     // Its own volume and working directory work.
     script.push_str(
         "echo mine > /own/f && cat /own/f; touch here 2>/dev/null && echo cwd-writable; id -u\n",
@@ -151,6 +161,15 @@ fn a_process_pod_cannot_read_the_engines_secrets_or_another_pods_volume() {
         assert!(!out.contains("block /dev"), "{name}:\n{out}");
         assert!(out.contains("umount denied\n"), "{name}:\n{out}");
         assert!(out.contains("volumes hidden\n"), "{name}:\n{out}");
+        let own = out
+            .lines()
+            .find_map(|l| l.strip_prefix("userns "))
+            .unwrap_or_else(|| panic!("{name}: no user namespace:\n{out}"));
+        assert!(own.starts_with("user:["), "{name}:\n{out}");
+        assert!(
+            !others.iter().any(|o| o == own),
+            "{name} shares a user namespace ({own}) with the engine, the supervisor or another pod: {others:?}"
+        );
         let uid = if name == "thief-root" { "0" } else { "65534" };
         // A runAsUser pod cannot write the (root-owned) working directory,
         // as on a cluster; its emptyDir is writable (mode 0777).
