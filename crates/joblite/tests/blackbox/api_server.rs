@@ -419,11 +419,21 @@ fn restart_after_kill9_keeps_objects_and_watch_history() {
         .unwrap()
         .parse()
         .unwrap();
-    s.kubectl(&["label", "job", "keep", "after=1"]).ok();
+    let labelled = s.kubectl(&["label", "job", "keep", "after=1"]).ok();
+    // Stored before the kill (this test failed once in a loaded full run
+    // with the label gone after the restart: this tells the two apart).
+    let stored = s.get_json(&["job", "keep"]);
+    assert_eq!(
+        stored["metadata"]["labels"]["after"], "1",
+        "label not stored ({labelled}): {stored}"
+    );
     s.restart();
     let after = s.get_json(&["job", "keep"]);
     assert_eq!(after["metadata"]["uid"], before["metadata"]["uid"]);
-    assert_eq!(after["metadata"]["labels"]["after"], "1");
+    assert_eq!(
+        after["metadata"]["labels"]["after"], "1",
+        "label lost by the restart; before it: {stored}\nafter it: {after}"
+    );
     // A watch from the old revision replays the label change first.
     let (code, body) = s.curl(
         "GET",
