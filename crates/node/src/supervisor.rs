@@ -573,7 +573,7 @@ impl Shared {
 
 async fn serve(dir: PathBuf) -> io::Result<()> {
     let (mut journal, entries) = Journal::open(&dir)?;
-    let mut table = Table::new(RealSys::new());
+    let mut table = Table::new(RealSys::new()?);
     if let Some(why) = &table.sys.cgroups.unavailable {
         note!("joblite supervisor: resource limits will not be enforced: {why}");
     }

@@ -22,8 +22,7 @@ use crate::isolation::{self, Ids};
 use crate::protocol::{StartSpec, StreamRequest};
 
 mod userns;
-pub(crate) use userns::new_user_namespace;
-use userns::{Handshake, IdMap, Mapper};
+use userns::{Handshake, Mapper};
 
 /// A started process and the supervisor's ends of its stdio: the write end
 /// of its stdin (when it has one) and the read ends of its output. Under a
@@ -98,51 +97,41 @@ pub(crate) struct RealSys {
     pub root: bool,
     /// The capabilities a fenced run's bounding set loses (`isolation.rs`).
     dropped_caps: Vec<u32>,
-    /// The user namespace map of a fenced run: every id as itself for a
-    /// root engine; the engine's own ids alone for one that is not, when
-    /// the kernel lets it make user namespaces; `None` when it cannot
-    /// fence runs at all.
-    fence_map: Option<IdMap>,
-    /// Maps each fenced run's user namespace; started with the first run.
-    mapper: Option<Mapper>,
+    /// The mapper of fenced runs' user namespaces (`sys/userns.rs`): every
+    /// id as itself for a root engine; the engine's own ids alone for one
+    /// that is not, when the kernel lets it make user namespaces; `None`
+    /// when it cannot fence runs at all.
+    fence: Option<Mapper>,
 }
 
 impl RealSys {
-    pub(crate) fn new() -> RealSys {
+    pub(crate) fn new() -> io::Result<RealSys> {
         let cap_last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(40);
         let root = rustix::process::geteuid().is_root();
-        let fence_map = if root {
+        let fence = if root {
             let all = "0 0 4294967295\n".to_string();
-            Some((all.clone(), all))
+            Some(Mapper::start((all.clone(), all))?)
         } else {
             let uid = rustix::process::geteuid().as_raw();
             let gid = rustix::process::getegid().as_raw();
-            let map = (format!("{uid} {uid} 1\n"), format!("{gid} {gid} 1\n"));
-            // Unprivileged user namespaces may be off (a sysctl, an LSM).
-            match new_user_namespace(&map) {
-                Ok(_) => Some(map),
+            let mapper = Mapper::start((format!("{uid} {uid} 1\n"), format!("{gid} {gid} 1\n")))?;
+            match mapper.probe() {
+                Ok(()) => Some(mapper),
                 Err(e) => {
                     tracing::warn!("process pods are not fenced off from the engine's data directory: this non-root engine cannot make user namespaces ({e})");
                     None
                 }
             }
         };
-        RealSys {
+        Ok(RealSys {
             cgroups: Cgroups::detect(),
             root,
             dropped_caps: isolation::dropped_capabilities(cap_last),
-            fence_map,
-            mapper: None,
-        }
-    }
-}
-
-impl Default for RealSys {
-    fn default() -> Self {
-        Self::new()
+            fence,
+        })
     }
 }
 
@@ -187,7 +176,7 @@ impl Sys for RealSys {
             .find(|(k, _)| k == "PATH")
             .map(|(_, v)| v.as_str());
         let exe = look_path(&spec.path, path_env).map_err(err)?;
-        if !spec.mounts.is_empty() && self.fence_map.is_none() {
+        if !spec.mounts.is_empty() && self.fence.is_none() {
             return Err(err(
                 "volume mounts need root or user namespaces: the process runtime mounts them in a private mount namespace".into(),
             ));
@@ -259,16 +248,8 @@ impl Sys for RealSys {
         let ids = isolation::ids(spec.user, spec.group, &spec.groups, &passwd, engine_uid)
             .filter(|_| self.root);
         // Every run is fenced off when the engine can (isolation.rs).
-        let fence = match &self.fence_map {
-            Some(map) => {
-                if self.mapper.is_none() {
-                    let m = Mapper::start(map.clone())
-                        .map_err(|e| err(format!("starting the user namespace mapper: {e}")))?;
-                    self.mapper = Some(m);
-                }
-                let mapper = self.mapper.as_ref().expect("started above");
-                Some(Fence::prepare(spec, mapper, &self.dropped_caps).map_err(err)?)
-            }
+        let fence = match &self.fence {
+            Some(mapper) => Some(Fence::prepare(spec, mapper, &self.dropped_caps).map_err(err)?),
             None => None,
         };
         let hostname = if fence.is_some() {

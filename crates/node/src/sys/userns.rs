@@ -15,17 +15,17 @@
 //! copy, and a write fault on each supervisor page touched afterwards.
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::mpsc;
 
 /// A uid map and a gid map, as written to `/proc/<pid>/{uid,gid}_map`.
-pub(crate) type IdMap = (String, String);
+type IdMap = (String, String);
 
-/// Writes `pid`'s maps; `pid` has just made its user namespace.
-fn write_maps(pid: i32, map: &IdMap) -> io::Result<()> {
+/// Writes `pid`'s maps; `pid` has just made its user namespace. An
+/// unprivileged map of the group needs `setgroups` off first.
+fn write_maps(pid: i32, map: &IdMap, deny_setgroups: bool) -> io::Result<()> {
     std::fs::write(format!("/proc/{pid}/uid_map"), &map.0)?;
-    if !rustix::process::geteuid().is_root() {
-        // An unprivileged map of the group needs setgroups off.
+    if deny_setgroups {
         std::fs::write(format!("/proc/{pid}/setgroups"), "deny")?;
     }
     std::fs::write(format!("/proc/{pid}/gid_map"), &map.1)
@@ -33,82 +33,7 @@ fn write_maps(pid: i32, map: &IdMap) -> io::Result<()> {
 
 /// Two `O_CLOEXEC` pipe ends: (read, write).
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0i32; 2];
-    // SAFETY: pipe2 fills two fds, which we then own.
-    unsafe {
-        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok((OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])))
-    }
-}
-
-/// A new user namespace with `map`, held by the returned descriptor, made
-/// by a short-lived child. The supervisor's start-up check that it can
-/// fence runs uses it; runs use [`Mapper`].
-pub(crate) fn new_user_namespace(map: &IdMap) -> io::Result<OwnedFd> {
-    let (ready_r, ready_w) = pipe()?;
-    let (done_r, done_w) = pipe()?;
-    // SAFETY: the forked child only makes async-signal-safe calls
-    // (close, unshare, write, read, _exit).
-    let pid = unsafe { libc::fork() };
-    if pid == 0 {
-        // SAFETY: see above; only the supervisor's ends keep the pipes open.
-        unsafe {
-            libc::close(ready_r.as_raw_fd());
-            libc::close(done_w.as_raw_fd());
-            let errno = unshare_errno();
-            libc::write(ready_w.as_raw_fd(), (&errno as *const u8).cast(), 1);
-            let mut b = 0u8;
-            libc::read(done_r.as_raw_fd(), (&mut b as *mut u8).cast(), 1);
-            libc::_exit(0);
-        }
-    }
-    drop(ready_w);
-    drop(done_r);
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let result = (|| {
-        let mut errno = [0u8];
-        if (&std::fs::File::from(ready_r))
-            .read_exact(&mut errno)
-            .is_err()
-        {
-            return Err(io::Error::other(
-                "unshare(CLONE_NEWUSER): the helper process died",
-            ));
-        }
-        if errno[0] != 0 {
-            let e = io::Error::from_raw_os_error(errno[0].into());
-            return Err(io::Error::other(format!(
-                "unshare(CLONE_NEWUSER) failed: {e}"
-            )));
-        }
-        write_maps(pid, map)?;
-        std::fs::File::open(format!("/proc/{pid}/ns/user")).map(OwnedFd::from)
-    })();
-    drop(done_w);
-    let mut status = 0;
-    // SAFETY: reaps our own child.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    result
-}
-
-/// `unshare(CLONE_NEWUSER)`: 0, or the errno (they all fit in a byte).
-///
-/// # Safety
-/// Async-signal-safe; callable between fork and exec.
-unsafe fn unshare_errno() -> u8 {
-    // SAFETY: plain unshare(2).
-    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } == 0 {
-        0
-    } else {
-        io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(0)
-            .clamp(1, 255) as u8
-    }
+    Ok(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?)
 }
 
 /// One run's hand-shake, supervisor side.
@@ -126,6 +51,7 @@ pub(crate) struct Mapper {
 
 impl Mapper {
     pub(crate) fn start(map: IdMap) -> io::Result<Mapper> {
+        let deny_setgroups = !rustix::process::geteuid().is_root();
         let (jobs, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("userns-mapper".into())
@@ -140,7 +66,7 @@ impl Mapper {
                     {
                         continue;
                     }
-                    let status = match write_maps(i32::from_ne_bytes(pid), &map) {
+                    let status = match write_maps(i32::from_ne_bytes(pid), &map, deny_setgroups) {
                         Ok(()) => 0,
                         Err(e) => e.raw_os_error().unwrap_or(libc::EPERM).clamp(1, 255) as u8,
                     };
@@ -148,6 +74,37 @@ impl Mapper {
                 }
             })?;
         Ok(Mapper { jobs })
+    }
+
+    /// Checks that a child can make a user namespace that this mapper maps
+    /// (unprivileged user namespaces may be off: a sysctl, an LSM).
+    pub(crate) fn probe(&self) -> io::Result<()> {
+        let handshake = self.begin()?;
+        // SAFETY: the child makes only async-signal-safe calls (`enter`,
+        // `_exit`); the parent keeps the hand-shake until it has reaped it.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: see above.
+            unsafe {
+                let code = match handshake.child.enter() {
+                    Ok(()) => 0,
+                    Err(e) => e.raw_os_error().unwrap_or(libc::EPERM).clamp(1, 255),
+                };
+                libc::_exit(code);
+            }
+        }
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut status = 0;
+        // SAFETY: reaps our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        drop(handshake);
+        match libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)) {
+            Some(0) => Ok(()),
+            Some(errno) => Err(io::Error::from_raw_os_error(errno)),
+            None => Err(io::Error::other("the probe process was killed")),
+        }
     }
 
     /// Prepares the hand-shake of the next run. The caller keeps the
@@ -204,9 +161,8 @@ impl ChildEnds {
             for fd in self.theirs {
                 libc::close(fd);
             }
-            let errno = unshare_errno();
-            if errno != 0 {
-                return Err(io::Error::from_raw_os_error(errno.into()));
+            if libc::unshare(libc::CLONE_NEWUSER) < 0 {
+                return Err(io::Error::last_os_error());
             }
             let pid = libc::getpid().to_ne_bytes();
             if libc::write(self.ready, pid.as_ptr().cast(), 4) != 4 {
