@@ -71,9 +71,11 @@ fn encoded(e: &Event) -> Vec<u8> {
         .to_bytes()
 }
 
-/// The cache keeps a pod decoded while it runs (its next writes are planned
-/// without a parse) and only its bytes once it has finished; a ConfigMap
-/// only its bytes (`Strategy::cache_decoded`).
+/// The cache keeps a pod decoded while it runs and while a finalizer still
+/// holds it (its next writes are planned without a parse), and only its
+/// bytes once it has finished and nothing will write it again; a ConfigMap
+/// only its bytes; a Namespace, read by every create in it, decoded
+/// (`Strategy::cache_decoded`).
 #[test]
 fn the_cache_keeps_running_pods_decoded_and_finished_ones_as_bytes() {
     let dir = tempfile::tempdir().unwrap();
@@ -82,12 +84,22 @@ fn the_cache_keeps_running_pods_decoded_and_finished_ones_as_bytes() {
         s.create(&NAMESPACES, json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}))
             .await
             .unwrap();
-        let pod = json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default"},
+        assert!(s.get(&NAMESPACES, "", "default").unwrap().object.is_some());
+        let pod = json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default",
+                         "finalizers":["batch.kubernetes.io/job-tracking"]},
                          "spec":{"containers":[{"name":"c","image":"busybox"}]}});
         s.create(&PODS, pod).await.unwrap();
         assert!(s.get(&PODS, "default", "p").unwrap().object.is_some());
         s.modify(&PODS, "default", "p", |mut v| {
             v["status"] = json!({"phase": "Succeeded"});
+            Ok(Some(v))
+        })
+        .await
+        .unwrap();
+        let counted = s.get(&PODS, "default", "p").unwrap();
+        assert!(counted.object.is_some(), "the Job controller removes its finalizer next");
+        s.modify(&PODS, "default", "p", |mut v| {
+            v["metadata"]["finalizers"] = json!([]);
             Ok(Some(v))
         })
         .await

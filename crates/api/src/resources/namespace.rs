@@ -47,6 +47,12 @@ impl Strategy for NamespaceStrategy {
         &NAMESPACES
     }
 
+    /// Every create in a namespace reads it (does it exist, is it being
+    /// deleted?), so it stays decoded; there are few.
+    fn cache_decoded(&self, _ns: &Namespace) -> bool {
+        true
+    }
+
     /// `SetDefaults_Namespace`: the `kubernetes.io/metadata.name` label.
     fn default(&self, ns: &mut Namespace) {
         if let Some(name) = ns.metadata.name.clone().filter(|n| !n.is_empty()) {

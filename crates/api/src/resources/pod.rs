@@ -54,13 +54,20 @@ impl Strategy for PodStrategy {
         defaults::default_pod(pod);
     }
 
-    /// A pod is written again until it has finished (status, finalizer
-    /// removal); a finished one only once more, if at all.
+    /// A pod is written again until it has finished (status) and until its
+    /// finalizers are gone (the Job controller removes its
+    /// `job-tracking` finalizer once it has counted the pod).
     fn cache_decoded(&self, pod: &Pod) -> bool {
-        !matches!(
+        let finished = matches!(
             pod.status.as_ref().and_then(|s| s.phase.as_deref()),
             Some("Succeeded" | "Failed")
-        )
+        );
+        !finished
+            || pod
+                .metadata
+                .finalizers
+                .as_ref()
+                .is_some_and(|f| !f.is_empty())
     }
 
     /// Upstream's RuntimeClass admission (`plugin/pkg/admission/
