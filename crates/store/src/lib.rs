@@ -432,6 +432,22 @@ impl Store {
             .stored)
     }
 
+    /// Replaces an object's status, as `PUT …/status` does (upstream
+    /// controllers' `UpdateStatus`): the spec is kept from the stored
+    /// object and only the status change is validated. Compare-and-swap on
+    /// `metadata.resourceVersion` as for [`Store::update`].
+    pub async fn update_status(
+        &self,
+        resource: &'static ResourceInfo,
+        object: Value,
+    ) -> Result<Stored> {
+        let object = resource.strategy.decode(object).map_err(Error::Rejected)?;
+        Ok(self
+            .update_object(resource, object, UpdateScope::Status, false)
+            .await?
+            .stored)
+    }
+
     /// Replaces a decoded object through the kind's strategy with the rules
     /// of `scope`. Compare-and-swap on `metadata.resourceVersion` when set;
     /// otherwise retried against the newer object when another write wins.

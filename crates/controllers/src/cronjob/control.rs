@@ -194,7 +194,7 @@ impl CronJobControl for StoreControl {
     fn update_status<'a>(&'a self, cj: &'a CronJob) -> BoxFuture<'a, Result<(), ControlError>> {
         Box::pin(async move {
             let name = cj.metadata.name.clone();
-            match self.store.update(&CRONJOBS, cj.with_status()).await {
+            match self.store.update_status(&CRONJOBS, cj.with_status()).await {
                 Ok(_) => Ok(()),
                 Err(store::Error::Conflict(_)) => Err(ControlError::Other(format!(
                     "Operation cannot be fulfilled on cronjobs.batch \"{name}\": the object has been modified; please apply your changes to the latest version and try again"

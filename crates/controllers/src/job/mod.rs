@@ -617,10 +617,12 @@ impl JobController {
         self.recorder.record(&job.raw, warning, reason, message);
     }
 
-    /// Writes the Job status (the whole object, CAS on resourceVersion).
+    /// Writes the Job status through `/status` (upstream `updateJobStatus`
+    /// calls `UpdateStatus`), CAS on resourceVersion: only the status is
+    /// validated, not the whole spec again.
     async fn update_status(&self, job: &mut Job) -> Result<()> {
         let v = job.with_status(&job.status);
-        let stored = self.store.update(&JOBS, v).await?;
+        let stored = self.store.update_status(&JOBS, v).await?;
         if let Some(fresh) = Job::of(&stored) {
             *job = fresh;
             self.written.lock().insert(job.key(), Arc::new(job.clone()));
