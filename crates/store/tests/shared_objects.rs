@@ -112,6 +112,51 @@ fn the_cache_keeps_running_pods_decoded_and_finished_ones_as_bytes() {
     });
 }
 
+/// `modify_meta` edits the decoded object's metadata as a main write: the
+/// status is kept, an edit that declines writes nothing.
+#[test]
+fn modify_meta_edits_metadata_and_keeps_the_status() {
+    let dir = tempfile::tempdir().unwrap();
+    rt().block_on(async {
+        let s = Store::open(dir.path(), Options::default()).unwrap();
+        s.create(&NAMESPACES, json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}))
+            .await
+            .unwrap();
+        let pod = json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default",
+                         "finalizers":["batch.kubernetes.io/job-tracking","example.com/keep"]},
+                         "spec":{"containers":[{"name":"c","image":"busybox"}]}});
+        s.create(&PODS, pod).await.unwrap();
+        s.modify(&PODS, "default", "p", |mut v| {
+            v["status"] = json!({"phase": "Succeeded"});
+            Ok(Some(v))
+        })
+        .await
+        .unwrap();
+        let before = s.get(&PODS, "default", "p").unwrap().rev;
+        let none = s
+            .modify_meta(&PODS, "default", "p", |_| false)
+            .await
+            .unwrap();
+        assert!(none.is_none());
+        assert_eq!(s.get(&PODS, "default", "p").unwrap().rev, before);
+        let written = s
+            .modify_meta(&PODS, "default", "p", |m| {
+                m.finalizers
+                    .as_mut()
+                    .unwrap()
+                    .retain(|f| f != "batch.kubernetes.io/job-tracking");
+                true
+            })
+            .await
+            .unwrap()
+            .expect("written");
+        assert!(written.rev > before);
+        let v = s.get(&PODS, "default", "p").unwrap().value();
+        assert_eq!(v["metadata"]["finalizers"], json!(["example.com/keep"]));
+        assert_eq!(v["status"]["phase"], "Succeeded");
+    });
+}
+
 /// Cold objects (finished pods, ConfigMaps) are packed in the cache; every
 /// read returns the committed bytes exactly: get, list, a paged visit, a
 /// write planned from the cold copy, and the same after a reopen.

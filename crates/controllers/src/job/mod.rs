@@ -572,9 +572,23 @@ impl JobController {
     /// Removes the tracking finalizer from one pod (upstream
     /// `removeTrackingFinalizerPatch`); a pod that is gone counts as done.
     async fn remove_finalizer(&self, pod: &Pod) -> Result<()> {
+        let uid = pod.metadata.uid.as_ref();
         let r = self
-            .modify_pod_metadata(pod, |m| {
-                edit::remove_from_string_array(m, "finalizers", JOB_TRACKING_FINALIZER)
+            .store
+            .modify_meta(&PODS, &pod.metadata.namespace, &pod.metadata.name, |m| {
+                if m.uid.as_deref() != Some(uid) {
+                    return false;
+                }
+                let Some(fs) = m.finalizers.as_mut() else {
+                    return false;
+                };
+                let before = fs.len();
+                fs.retain(|f| f != JOB_TRACKING_FINALIZER);
+                let removed = fs.len() != before;
+                if fs.is_empty() {
+                    m.finalizers = None;
+                }
+                removed
             })
             .await;
         match r {
