@@ -14,6 +14,18 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use store::{DeleteOptions, Event, Options, Store, WatchStream};
 
+/// A store in `dir` with the `default` namespace created.
+async fn open_with_default_namespace(dir: &std::path::Path) -> Store {
+    let s = Store::open(dir, Options::default()).unwrap();
+    s.create(
+        &NAMESPACES,
+        json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}),
+    )
+    .await
+    .unwrap();
+    s
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -80,10 +92,7 @@ fn encoded(e: &Event) -> Vec<u8> {
 fn the_cache_keeps_running_pods_decoded_and_finished_ones_as_bytes() {
     let dir = tempfile::tempdir().unwrap();
     rt().block_on(async {
-        let s = Store::open(dir.path(), Options::default()).unwrap();
-        s.create(&NAMESPACES, json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}))
-            .await
-            .unwrap();
+        let s = open_with_default_namespace(dir.path()).await;
         assert!(s.get(&NAMESPACES, "", "default").unwrap().object.is_some());
         let pod = json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default",
                          "finalizers":["batch.kubernetes.io/job-tracking"]},
@@ -118,10 +127,7 @@ fn the_cache_keeps_running_pods_decoded_and_finished_ones_as_bytes() {
 fn modify_meta_edits_metadata_and_keeps_the_status() {
     let dir = tempfile::tempdir().unwrap();
     rt().block_on(async {
-        let s = Store::open(dir.path(), Options::default()).unwrap();
-        s.create(&NAMESPACES, json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}))
-            .await
-            .unwrap();
+        let s = open_with_default_namespace(dir.path()).await;
         let pod = json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default",
                          "finalizers":["batch.kubernetes.io/job-tracking","example.com/keep"]},
                          "spec":{"containers":[{"name":"c","image":"busybox"}]}});
@@ -166,10 +172,7 @@ fn cold_objects_read_back_byte_for_byte() {
     rt().block_on(async {
         let mut want = std::collections::BTreeMap::new();
         {
-            let s = Store::open(dir.path(), Options::default()).unwrap();
-            s.create(&NAMESPACES, json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}))
-                .await
-                .unwrap();
+            let s = open_with_default_namespace(dir.path()).await;
             for i in 0..60 {
                 let name = format!("p{i:03}");
                 let image = if i % 7 == 0 { format!("img{i}:{}", "v".repeat(i)) } else { "busybox".into() };
