@@ -383,13 +383,13 @@ impl Gc {
     }
 
     async fn remove_finalizer(&self, node: &Node, uid: &str, finalizer: &str) -> Result<()> {
-        let r = edit::modify_metadata(
+        let r = edit::remove_finalizer(
             &self.store,
             node.resource,
             &node.namespace,
             &node.name,
             uid,
-            |m| edit::remove_from_string_array(m, "finalizers", finalizer),
+            finalizer,
         )
         .await;
         match r {

@@ -426,11 +426,7 @@ impl Store {
     /// `generation` follows the kind's strategy. An object with
     /// `deletionTimestamp` set and no finalizers left is removed.
     pub async fn update(&self, resource: &'static ResourceInfo, object: Value) -> Result<Stored> {
-        let object = resource.strategy.decode(object).map_err(Error::Rejected)?;
-        Ok(self
-            .update_object(resource, object, UpdateScope::All, false)
-            .await?
-            .stored)
+        self.update_value(resource, object, UpdateScope::All).await
     }
 
     /// Replaces an object's status, as `PUT …/status` does (upstream
@@ -442,9 +438,19 @@ impl Store {
         resource: &'static ResourceInfo,
         object: Value,
     ) -> Result<Stored> {
+        self.update_value(resource, object, UpdateScope::Status)
+            .await
+    }
+
+    async fn update_value(
+        &self,
+        resource: &'static ResourceInfo,
+        object: Value,
+        scope: UpdateScope,
+    ) -> Result<Stored> {
         let object = resource.strategy.decode(object).map_err(Error::Rejected)?;
         Ok(self
-            .update_object(resource, object, UpdateScope::Status, false)
+            .update_object(resource, object, scope, false)
             .await?
             .stored)
     }

@@ -8,10 +8,11 @@
 //!
 //! Deliberate differences from upstream, for latency on one machine:
 //! pod events trigger a sync at once (`pod_event_delay`, 0 by default)
-//! instead of after 1 s, and `syncJobBatchPeriod` (for a pod's first failure
-//! and Job status updates) is `batch_period` (20 ms by default) instead of 1 s. The per-Job pod index only holds pods that can
-//! still matter (non-terminal, or holding the tracking finalizer), so a
-//! sync of a Job with 10,000 finished pods does not walk them all.
+//! instead of after 1 s, and `syncJobBatchPeriod` (for a pod's first
+//! failure and Job status updates) is `batch_period` (20 ms by default)
+//! instead of 1 s. The per-Job pod index only holds pods that can still
+//! matter (non-terminal, or holding the tracking finalizer), so a sync of a
+//! Job with 10,000 finished pods does not walk them all.
 
 pub mod backoff;
 pub mod conditions;
@@ -572,25 +573,15 @@ impl JobController {
     /// Removes the tracking finalizer from one pod (upstream
     /// `removeTrackingFinalizerPatch`); a pod that is gone counts as done.
     async fn remove_finalizer(&self, pod: &Pod) -> Result<()> {
-        let uid = pod.metadata.uid.as_ref();
-        let r = self
-            .store
-            .modify_meta(&PODS, &pod.metadata.namespace, &pod.metadata.name, |m| {
-                if m.uid.as_deref() != Some(uid) {
-                    return false;
-                }
-                let Some(fs) = m.finalizers.as_mut() else {
-                    return false;
-                };
-                let before = fs.len();
-                fs.retain(|f| f != JOB_TRACKING_FINALIZER);
-                let removed = fs.len() != before;
-                if fs.is_empty() {
-                    m.finalizers = None;
-                }
-                removed
-            })
-            .await;
+        let r = edit::remove_finalizer(
+            &self.store,
+            &PODS,
+            &pod.metadata.namespace,
+            &pod.metadata.name,
+            &pod.metadata.uid,
+            JOB_TRACKING_FINALIZER,
+        )
+        .await;
         match r {
             Ok(_) | Err(store::Error::NotFound(_)) => Ok(()),
             Err(e) => Err(e.into()),

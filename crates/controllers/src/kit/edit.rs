@@ -36,6 +36,37 @@ where
         .await
 }
 
+/// Removes `finalizer` from `namespace/name` while its uid is still `uid`
+/// (upstream's finalizer-removal PATCH). It edits the store's decoded
+/// object ([`Store::modify_meta`]) rather than a JSON copy: the Job
+/// controller does this once for every pod it counts.
+pub(crate) async fn remove_finalizer(
+    store: &Store,
+    resource: &'static ResourceInfo,
+    namespace: &str,
+    name: &str,
+    uid: &str,
+    finalizer: &str,
+) -> store::Result<Option<Stored>> {
+    store
+        .modify_meta(resource, namespace, name, |m| {
+            if m.uid.as_deref() != Some(uid) {
+                return false;
+            }
+            let Some(fs) = m.finalizers.as_mut() else {
+                return false;
+            };
+            let before = fs.len();
+            fs.retain(|f| f != finalizer);
+            let removed = fs.len() != before;
+            if fs.is_empty() {
+                m.finalizers = None;
+            }
+            removed
+        })
+        .await
+}
+
 /// Keeps the elements of the array under `key` for which `keep` holds and
 /// drops the key once the array is empty. Returns whether any element went.
 pub(crate) fn retain_in_array(
