@@ -530,6 +530,10 @@ fn container_attach_ends_with_an_error_on_an_engine_restart_and_the_python_clien
         err.lines().last().is_some_and(|l| l.starts_with("error: ")),
         "{err}"
     );
+    // Down for at least three ticks, so the check below tells live output
+    // from a replay of what was written meanwhile: on an idle machine the
+    // restart and the new attach alone can take less than two ticks.
+    std::thread::sleep(Duration::from_millis(700));
     s.restart();
     wait_ready(&s, "ticker");
     assert_eq!(id(&s), before, "same container, no restart");
